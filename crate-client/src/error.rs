@@ -1,0 +1,158 @@
+//! One error type per operation, each variant a case a caller can act on.
+
+use std::fmt;
+
+use ferrosocket_wire::{CloseCodeError, CloseReasonError};
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::state::ReadyState;
+
+/// A value thrown by the browser, turned into Rust data at the boundary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsError {
+    /// The exception's `name`, e.g. `SyntaxError` (empty when the value was not an `Error`).
+    pub name: String,
+    /// The exception's `message`, or the thrown value as a string.
+    pub message: String,
+}
+
+impl From<JsValue> for JsError {
+    fn from(value: JsValue) -> Self {
+        match value.dyn_ref::<js_sys::Error>() {
+            Some(error) => JsError {
+                name: error.name().into(),
+                message: error.message().into(),
+            },
+            None => JsError {
+                name: String::new(),
+                message: value.as_string().unwrap_or_else(|| format!("{value:?}")),
+            },
+        }
+    }
+}
+
+impl fmt::Display for JsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.name.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.name, self.message)
+        }
+    }
+}
+
+impl std::error::Error for JsError {}
+
+/// Why a socket could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The URL could not be parsed, even relative to the page's location.
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+    },
+    /// The URL's scheme is not `ws:`, `wss:`, `http:` or `https:`.
+    UnsupportedScheme {
+        /// The URL as given.
+        url: String,
+        /// The scheme found, with its colon (e.g. `ftp:`).
+        scheme: String,
+    },
+    /// The URL has a `#fragment`, which WebSocket URLs may not carry.
+    Fragment {
+        /// The URL as given.
+        url: String,
+    },
+    /// This JavaScript environment has no `WebSocket` constructor.
+    NotSupported,
+    /// The browser refused to open the socket.
+    Browser(JsError),
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpenError::InvalidUrl { url } => write!(f, "invalid WebSocket URL {url:?}"),
+            OpenError::UnsupportedScheme { url, scheme } => write!(
+                f,
+                "unsupported scheme {scheme:?} in {url:?}: use ws:, wss:, http: or https:"
+            ),
+            OpenError::Fragment { url } => {
+                write!(f, "WebSocket URL {url:?} must not have a #fragment")
+            }
+            OpenError::NotSupported => f.write_str("this browser does not support WebSocket"),
+            OpenError::Browser(err) => write!(f, "the browser refused to open the socket: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {}
+
+/// Why a message was not sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The socket is not open; the browser would have thrown (while connecting) or
+    /// silently dropped the data (while closing or closed).
+    NotOpen(ReadyState),
+    /// The browser refused the data.
+    Browser(JsError),
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::NotOpen(state) => {
+                write!(f, "cannot send: the socket is {state:?}, not Open")
+            }
+            SendError::Browser(err) => write!(f, "the browser refused to send: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+/// Why `close` was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseError {
+    /// The code is not `1000` or in `3000..=4999`.
+    Code(CloseCodeError),
+    /// The reason is longer than 123 UTF-8 bytes.
+    Reason(CloseReasonError),
+    /// The browser refused to close.
+    Browser(JsError),
+}
+
+impl fmt::Display for CloseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseError::Code(err) => err.fmt(f),
+            CloseError::Reason(err) => err.fmt(f),
+            CloseError::Browser(err) => write!(f, "the browser refused to close: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for CloseError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CloseError::Code(err) => Some(err),
+            CloseError::Reason(err) => Some(err),
+            CloseError::Browser(err) => Some(err),
+        }
+    }
+}
+
+impl From<CloseCodeError> for CloseError {
+    fn from(err: CloseCodeError) -> Self {
+        CloseError::Code(err)
+    }
+}
+
+impl From<CloseReasonError> for CloseError {
+    fn from(err: CloseReasonError) -> Self {
+        CloseError::Reason(err)
+    }
+}

@@ -1,0 +1,34 @@
+//! The browser's [`WebSocket`](https://developer.mozilla.org/en-US/docs/Web/API/WebSocket)
+//! for Rust compiled to WebAssembly, and for JavaScript through the exported
+//! [`FerroSocket`](js::FerroSocket) class.
+//!
+//! - Handlers are owned values: replacing one removes the old listener, and dropping the
+//!   [`WebSocket`] removes every listener and closes the connection. No closure is leaked.
+//! - Binary messages arrive as `ArrayBuffer`, so text and binary keep the order they were
+//!   sent in.
+//! - Misuse the browser would throw on, or silently ignore, is a typed error.
+//!
+//! # Examples
+//! ```no_run
+//! use ferrosocket::{Message, WebSocket};
+//!
+//! let mut socket = WebSocket::open("/echo").expect("a valid URL");
+//! socket.set_on_message(|message| match message {
+//!     Message::Text(text) => web_sys::console::log_1(&text.into()),
+//!     Message::Binary(bytes) => web_sys::console::log_1(&bytes.len().into()),
+//! });
+//! ```
+#![deny(missing_docs, missing_debug_implementations)]
+
+mod error;
+pub mod js;
+mod message;
+mod socket;
+mod state;
+mod url;
+
+pub use error::{CloseError, JsError, OpenError, SendError};
+pub use ferrosocket_wire::{CloseCode, CloseReason};
+pub use message::{CloseEvent, Message};
+pub use socket::WebSocket;
+pub use state::ReadyState;

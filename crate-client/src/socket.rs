@@ -1,0 +1,207 @@
+//! [`WebSocket`]: one browser socket, its listeners owned by it.
+
+use gloo_events::EventListener;
+use wasm_bindgen::JsCast;
+use web_sys::BinaryType;
+
+use crate::error::{CloseError, JsError, OpenError, SendError};
+use crate::message::{CloseEvent, Message};
+use crate::state::ReadyState;
+use crate::{url, CloseCode, CloseReason};
+
+/// A browser WebSocket whose handlers are owned Rust values.
+///
+/// Setting a handler replaces the previous one (its listener is removed). Dropping the
+/// `WebSocket` removes every listener and closes the connection if it is still
+/// connecting or open; it never panics.
+///
+/// See [MDN: WebSocket](https://developer.mozilla.org/en-US/docs/Web/API/WebSocket).
+///
+/// # Examples
+/// ```no_run
+/// use ferrosocket::{Message, WebSocket};
+///
+/// let mut socket = WebSocket::open("ws://127.0.0.1:8080/echo")?;
+/// socket.set_on_open(|| web_sys::console::log_1(&"open".into()));
+/// socket.set_on_message(|message: Message| web_sys::console::log_1(&format!("{message:?}").into()));
+/// # Ok::<(), ferrosocket::OpenError>(())
+/// ```
+#[derive(Debug)]
+pub struct WebSocket {
+    inner: web_sys::WebSocket,
+    on_open: Option<EventListener>,
+    on_message: Option<EventListener>,
+    on_error: Option<EventListener>,
+    on_close: Option<EventListener>,
+}
+
+impl WebSocket {
+    /// Whether this JavaScript environment has a `WebSocket` constructor.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// if !ferrosocket::WebSocket::is_supported() {
+    ///     web_sys::console::warn_1(&"no WebSocket here".into());
+    /// }
+    /// ```
+    pub fn is_supported() -> bool {
+        js_sys::Reflect::get(&js_sys::global(), &"WebSocket".into())
+            .map(|ctor| ctor.is_function())
+            .unwrap_or(false)
+    }
+
+    /// Opens a socket to `url`: `ws:`/`wss:`, or `http:`/`https:` or a relative path,
+    /// resolved against the page's location.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// // On a page served from http://127.0.0.1:8080/ this opens ws://127.0.0.1:8080/echo.
+    /// let socket = ferrosocket::WebSocket::open("/echo")?;
+    /// # Ok::<(), ferrosocket::OpenError>(())
+    /// ```
+    pub fn open(url: &str) -> Result<WebSocket, OpenError> {
+        if !Self::is_supported() {
+            return Err(OpenError::NotSupported);
+        }
+        let resolved = url::resolve(url)?;
+        let inner = web_sys::WebSocket::new(&resolved)
+            .map_err(|err| OpenError::Browser(JsError::from(err)))?;
+        // ArrayBuffer, not Blob: reading a Blob is asynchronous and would let a later
+        // text message overtake an earlier binary one.
+        inner.set_binary_type(BinaryType::Arraybuffer);
+        Ok(WebSocket {
+            inner,
+            on_open: None,
+            on_message: None,
+            on_error: None,
+            on_close: None,
+        })
+    }
+
+    /// Calls `handler` when the connection opens, replacing any previous open handler.
+    pub fn set_on_open(&mut self, mut handler: impl FnMut() + 'static) {
+        self.on_open = Some(EventListener::new(&self.inner, "open", move |_| handler()));
+    }
+
+    /// Calls `handler` with each message, in the order the peer sent them, replacing any
+    /// previous message handler.
+    pub fn set_on_message(&mut self, mut handler: impl FnMut(Message) + 'static) {
+        self.on_message = Some(EventListener::new(&self.inner, "message", move |event| {
+            let event = event.unchecked_ref::<web_sys::MessageEvent>();
+            handler(message_from_event(event));
+        }));
+    }
+
+    /// Calls `handler` when the browser reports an error (it gives no details; a close
+    /// event with code 1006 follows), replacing any previous error handler.
+    pub fn set_on_error(&mut self, mut handler: impl FnMut() + 'static) {
+        self.on_error = Some(EventListener::new(&self.inner, "error", move |_| handler()));
+    }
+
+    /// Calls `handler` when the connection has closed, replacing any previous close
+    /// handler.
+    pub fn set_on_close(&mut self, mut handler: impl FnMut(CloseEvent) + 'static) {
+        self.on_close = Some(EventListener::new(&self.inner, "close", move |event| {
+            let event = event.unchecked_ref::<web_sys::CloseEvent>();
+            handler(CloseEvent {
+                code: event.code(),
+                reason: event.reason(),
+                was_clean: event.was_clean(),
+            });
+        }));
+    }
+
+    /// Sends a text message.
+    pub fn send_text(&self, text: &str) -> Result<(), SendError> {
+        self.ensure_open()?;
+        self.inner
+            .send_with_str(text)
+            .map_err(|err| SendError::Browser(err.into()))
+    }
+
+    /// Sends a binary message.
+    pub fn send_bytes(&self, bytes: &[u8]) -> Result<(), SendError> {
+        self.ensure_open()?;
+        self.inner
+            .send_with_u8_array(bytes)
+            .map_err(|err| SendError::Browser(err.into()))
+    }
+
+    /// Sends a `Blob` as one binary message. The browser reads the Blob itself and keeps
+    /// it in order with the messages sent before and after it.
+    pub fn send_blob(&self, blob: &web_sys::Blob) -> Result<(), SendError> {
+        self.ensure_open()?;
+        self.inner
+            .send_with_blob(blob)
+            .map_err(|err| SendError::Browser(err.into()))
+    }
+
+    /// Closes the connection normally: the peer receives code 1000. (The browser's own
+    /// `close()` without a code sends none, which the peer reports as 1005.)
+    pub fn close(&self) -> Result<(), CloseError> {
+        self.inner
+            .close_with_code(CloseCode::NORMAL.get())
+            .map_err(|err| CloseError::Browser(err.into()))
+    }
+
+    /// Closes the connection with `code` (1000 or 3000–4999) and `reason` (at most 123
+    /// UTF-8 bytes); both are checked before the browser is asked.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # let socket = ferrosocket::WebSocket::open("/echo").unwrap();
+    /// socket.close_with(4000, "done")?;
+    /// assert!(socket.close_with(1006, "").is_err());
+    /// # Ok::<(), ferrosocket::CloseError>(())
+    /// ```
+    pub fn close_with(&self, code: u16, reason: &str) -> Result<(), CloseError> {
+        let code = CloseCode::new(code)?;
+        let reason = CloseReason::new(reason)?;
+        self.inner
+            .close_with_code_and_reason(code.get(), reason.as_str())
+            .map_err(|err| CloseError::Browser(err.into()))
+    }
+
+    /// The connection's current state.
+    pub fn ready_state(&self) -> ReadyState {
+        ReadyState::from_code(self.inner.ready_state())
+    }
+
+    /// The resolved `ws:`/`wss:` URL.
+    pub fn url(&self) -> String {
+        self.inner.url()
+    }
+
+    /// The browser object, for listeners owned by wrappers in this crate.
+    pub(crate) fn raw(&self) -> &web_sys::WebSocket {
+        &self.inner
+    }
+
+    fn ensure_open(&self) -> Result<(), SendError> {
+        match self.ready_state() {
+            ReadyState::Open => Ok(()),
+            state => Err(SendError::NotOpen(state)),
+        }
+    }
+}
+
+impl Drop for WebSocket {
+    fn drop(&mut self) {
+        // The listeners drop with their fields; only the connection needs closing. A
+        // failure here is ignored on purpose: Drop must not panic.
+        if matches!(
+            self.ready_state(),
+            ReadyState::Connecting | ReadyState::Open
+        ) {
+            let _ = self.inner.close_with_code(CloseCode::NORMAL.get());
+        }
+    }
+}
+
+fn message_from_event(event: &web_sys::MessageEvent) -> Message {
+    let data = event.data();
+    match data.as_string() {
+        Some(text) => Message::Text(text),
+        None => Message::Binary(js_sys::Uint8Array::new(&data).to_vec()),
+    }
+}

@@ -1,0 +1,36 @@
+//! Resolving the URL a caller passes into the `ws:`/`wss:` URL the browser needs.
+
+use crate::error::OpenError;
+
+/// Resolves `url` against the page's location (if any) and maps `http:`/`https:` to
+/// `ws:`/`wss:`, the way browsers since 2023 do in the `WebSocket` constructor.
+pub(crate) fn resolve(url: &str) -> Result<String, OpenError> {
+    let parsed = match base_url() {
+        Some(base) => web_sys::Url::new_with_base(url, &base),
+        None => web_sys::Url::new(url),
+    }
+    .map_err(|_| OpenError::InvalidUrl {
+        url: url.to_owned(),
+    })?;
+    match parsed.protocol().as_str() {
+        "ws:" | "wss:" => {}
+        "http:" => parsed.set_protocol("ws:"),
+        "https:" => parsed.set_protocol("wss:"),
+        other => {
+            return Err(OpenError::UnsupportedScheme {
+                url: url.to_owned(),
+                scheme: other.to_owned(),
+            })
+        }
+    }
+    if !parsed.hash().is_empty() || url.contains('#') {
+        return Err(OpenError::Fragment {
+            url: url.to_owned(),
+        });
+    }
+    Ok(parsed.href())
+}
+
+fn base_url() -> Option<String> {
+    web_sys::window()?.location().href().ok()
+}

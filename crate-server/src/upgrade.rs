@@ -1,0 +1,211 @@
+//! The WebSocket opening handshake (RFC 6455 §4.2) on top of hyper's HTTP/1.1 upgrade.
+//!
+//! Requests that are not a valid handshake get an HTTP error instead of a hang or a
+//! dropped connection: 405 for a method other than GET, 426 (with the supported version)
+//! for a plain HTTP request or an unsupported `Sec-WebSocket-Version`, 400 for a missing or
+//! malformed `Sec-WebSocket-Key`.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use http_body_util::Full;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
+
+use crate::config::Config;
+use crate::http::{text, Body};
+
+/// The upgraded connection an endpoint handler receives.
+pub type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+/// Answers the handshake in `req` and, once the connection is upgraded, runs `handler`
+/// on it in its own task.
+pub(crate) fn accept<H, F>(
+    mut req: Request<hyper::body::Incoming>,
+    config: &Config,
+    peer: SocketAddr,
+    handler: H,
+) -> Response<Body>
+where
+    H: FnOnce(Socket) -> F + Send + 'static,
+    F: Future<Output = Result<(), tokio_tungstenite::tungstenite::Error>> + Send,
+{
+    let accept_key = match check_handshake(req.method(), req.headers()) {
+        Ok(key) => key,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let path = req.uri().path().to_owned();
+    let ws_config = WebSocketConfig::default()
+        .max_message_size(Some(config.max_message_bytes))
+        .max_frame_size(Some(config.max_message_bytes));
+
+    tokio::spawn(async move {
+        let upgraded = match hyper::upgrade::on(&mut req).await {
+            Ok(upgraded) => upgraded,
+            Err(err) => {
+                tracing::debug!(%peer, %err, "upgrade failed");
+                return;
+            }
+        };
+        let socket =
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config))
+                .await;
+        tracing::debug!(%peer, %path, "websocket opened");
+        match handler(socket).await {
+            Ok(()) => tracing::debug!(%peer, %path, "websocket closed"),
+            Err(err) => tracing::debug!(%peer, %path, %err, "websocket ended with an error"),
+        }
+    });
+
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "upgrade")
+        .header(header::UPGRADE, "websocket")
+        .header(header::SEC_WEBSOCKET_ACCEPT, accept_key)
+        .body(Full::default())
+        .expect("handshake headers are valid")
+}
+
+/// Why a request to a WebSocket path is not a handshake we can accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rejection {
+    /// Not GET: 405.
+    Method,
+    /// No `Connection: Upgrade` + `Upgrade: websocket`, e.g. plain HTTP: 426.
+    NotAnUpgrade,
+    /// `Sec-WebSocket-Version` other than 13: 426 naming the supported version.
+    Version,
+    /// `Sec-WebSocket-Key` missing or not 16 base64-encoded bytes: 400.
+    Key,
+}
+
+impl Rejection {
+    fn into_response(self) -> Response<Body> {
+        let (status, message) = match self {
+            Rejection::Method => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "a WebSocket handshake must use GET\n",
+            ),
+            Rejection::NotAnUpgrade => (
+                StatusCode::UPGRADE_REQUIRED,
+                "this is a WebSocket endpoint: connect with a WebSocket client \
+                 (Connection: Upgrade, Upgrade: websocket)\n",
+            ),
+            Rejection::Version => (
+                StatusCode::UPGRADE_REQUIRED,
+                "unsupported Sec-WebSocket-Version: use 13\n",
+            ),
+            Rejection::Key => (
+                StatusCode::BAD_REQUEST,
+                "missing or malformed Sec-WebSocket-Key (must be 16 bytes, base64-encoded)\n",
+            ),
+        };
+        let mut res = text(status, message);
+        let headers = res.headers_mut();
+        match self {
+            Rejection::Method => {
+                headers.insert(header::ALLOW, HeaderValue::from_static("GET"));
+            }
+            Rejection::NotAnUpgrade | Rejection::Version => {
+                headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+                headers.insert(
+                    header::SEC_WEBSOCKET_VERSION,
+                    HeaderValue::from_static("13"),
+                );
+            }
+            Rejection::Key => {}
+        }
+        res
+    }
+}
+
+/// Validates the client's handshake and returns the `Sec-WebSocket-Accept` value.
+fn check_handshake(method: &Method, headers: &HeaderMap) -> Result<String, Rejection> {
+    if method != Method::GET {
+        return Err(Rejection::Method);
+    }
+    if !(has_token(headers, header::CONNECTION, "upgrade")
+        && has_token(headers, header::UPGRADE, "websocket"))
+    {
+        return Err(Rejection::NotAnUpgrade);
+    }
+    if headers.get(header::SEC_WEBSOCKET_VERSION) != Some(&HeaderValue::from_static("13")) {
+        return Err(Rejection::Version);
+    }
+    let key = headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .filter(|key| is_valid_key(key.as_bytes()))
+        .ok_or(Rejection::Key)?;
+    Ok(derive_accept_key(key.as_bytes()))
+}
+
+/// Whether a comma-separated header contains `token`, case-insensitively.
+fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|part| part.trim().eq_ignore_ascii_case(token))
+}
+
+/// A key is 16 random bytes in base64: 22 base64 characters followed by `==`.
+fn is_valid_key(key: &[u8]) -> bool {
+    key.len() == 24
+        && key.ends_with(b"==")
+        && key[..22]
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handshake(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(*name, HeaderValue::from_static(value));
+        }
+        headers
+    }
+
+    const GOOD: &[(&str, &str)] = &[
+        ("connection", "keep-alive, Upgrade"),
+        ("upgrade", "WebSocket"),
+        ("sec-websocket-version", "13"),
+        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ];
+
+    #[test]
+    fn accepts_the_rfc_example_and_derives_its_accept_key() {
+        let accept = check_handshake(&Method::GET, &handshake(GOOD)).unwrap();
+        assert_eq!(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+
+    #[test]
+    fn rejects_each_broken_header_with_its_status() {
+        let status = |method: Method, pairs: &[(&'static str, &'static str)]| {
+            check_handshake(&method, &handshake(pairs))
+                .unwrap_err()
+                .into_response()
+                .status()
+        };
+        assert_eq!(status(Method::POST, GOOD), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            status(Method::GET, &GOOD[2..]),
+            StatusCode::UPGRADE_REQUIRED
+        );
+        let mut v8 = GOOD.to_vec();
+        v8[2] = ("sec-websocket-version", "8");
+        assert_eq!(status(Method::GET, &v8), StatusCode::UPGRADE_REQUIRED);
+        assert_eq!(status(Method::GET, &GOOD[..3]), StatusCode::BAD_REQUEST);
+        let mut short = GOOD.to_vec();
+        short[3] = ("sec-websocket-key", "c2hvcnQ=");
+        assert_eq!(status(Method::GET, &short), StatusCode::BAD_REQUEST);
+    }
+}

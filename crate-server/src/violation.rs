@@ -1,0 +1,27 @@
+//! Answering a peer's protocol violation with the close code RFC 6455 assigns to it, so
+//! that the client learns why, instead of seeing a bare TCP reset (close 1006).
+
+use tokio_tungstenite::tungstenite::error::{CapacityError, Error, ProtocolError};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+
+/// The close frame to send for a read error, or `None` when the connection is already
+/// gone (closed, reset, I/O failure) and there is no one left to tell.
+pub fn close_frame_for(err: &Error) -> Option<CloseFrame> {
+    let (code, reason) = match err {
+        Error::Capacity(CapacityError::MessageTooLong { .. }) => {
+            (CloseCode::Size, "message too big")
+        }
+        Error::Capacity(_) => (CloseCode::Size, "frame too big"),
+        Error::Utf8(_) => (CloseCode::Invalid, "invalid UTF-8 in a text message"),
+        Error::Protocol(ProtocolError::ResetWithoutClosingHandshake)
+        | Error::Protocol(ProtocolError::SendAfterClosing)
+        | Error::Protocol(ProtocolError::ReceivedAfterClosing) => return None,
+        Error::Protocol(_) => (CloseCode::Protocol, "protocol error"),
+        _ => return None,
+    };
+    Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    })
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: set-up, lints, server and end-to-end tests, and the browser
+# tests in headless Chromium and headless Firefox against the real server.
+#
+# Usage: scripts/test.sh
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+scripts/setup.sh
+source scripts/env.sh
+
+results="$(mktemp)"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  rm -f "$results"
+}
+trap cleanup EXIT
+
+section() { printf '\n\033[1m==> %s\033[0m\n' "$1"; }
+# Runs a test command, echoing its output and keeping its "test result" lines.
+run_tests() {
+  local label="$1" output rc; shift
+  output="$(mktemp)"
+  set +e
+  "$@" 2>&1 | tee "$output"
+  rc="${PIPESTATUS[0]}"
+  set -e
+  grep -E '^test result:' "$output" | sed "s/^/$label: /" >> "$results" || true
+  rm -f "$output"
+  return "$rc"
+}
+
+section "format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy -p ferrosocket --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
+
+section "building the wasm package into www/pkg and the server"
+wasm-pack build crate-client --dev --target web --out-dir ../www/pkg
+cargo build --locked -p ferrosocket-server
+export FERROSOCKET_SERVER_BIN="$root/target/debug/ferrosocket-server"
+export FERROSOCKET_WWW="$root/www"
+
+section "server, wire and end-to-end tests (cargo test)"
+run_tests "cargo" cargo test --workspace --locked
+
+section "starting the server on a free port for the browser tests"
+log="$(mktemp)"
+"$FERROSOCKET_SERVER_BIN" --addr 127.0.0.1:0 --www www >"$log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do grep -q '^listening on' "$log" && break; sleep 0.1; done
+base="$(sed -n 's|^listening on http://\(.*\)/$|\1|p' "$log")"
+[ -n "$base" ] || { cat "$log"; echo "the server did not start" >&2; exit 1; }
+export FERROSOCKET_ECHO_URL="ws://$base/echo"
+echo "server at http://$base/"
+
+section "browser tests in headless Chromium"
+run_tests "chromium" wasm-pack test --headless --chrome --chromedriver "$(command -v chromedriver)" crate-client
+
+section "browser tests in headless Firefox"
+run_tests "firefox" wasm-pack test --headless --firefox --geckodriver "$(command -v geckodriver)" crate-client
+
+section "summary"
+cat "$results"
+passed=$(grep -o '[0-9]* passed' "$results" | awk '{s+=$1} END {print s+0}')
+failed=$(grep -o '[0-9]* failed' "$results" | awk '{s+=$1} END {print s+0}')
+for browser in chromium firefox; do
+  grep -q "^$browser: test result: ok. [1-9]" "$results" \
+    || { echo "no browser test ran in $browser" >&2; exit 1; }
+done
+echo "$passed passed, $failed failed"

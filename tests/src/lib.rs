@@ -1,0 +1,174 @@
+//! Harness for the end-to-end tests in `tests/tests/`: the real server binary on a free
+//! loopback port, and real headless browsers driven through WebDriver.
+//!
+//! The test command (`scripts/test.sh`) builds everything first and exports
+//! `FERROSOCKET_SERVER_BIN`; run by hand, the tests fall back to `target/debug`.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder};
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the repository")
+        .to_owned()
+}
+
+/// The server binary, started for real; killed when dropped.
+#[derive(Debug)]
+pub struct ServerProcess {
+    _child: Child,
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub base_url: String,
+}
+
+/// Starts the server binary on a free port serving `www/`, once it has built its wasm
+/// package into `www/pkg` (`scripts/test.sh` does).
+pub async fn start_server(extra_args: &[&str]) -> ServerProcess {
+    let root = repo_root();
+    assert!(
+        root.join("www/pkg/ferrosocket.js").is_file(),
+        "www/pkg is missing: build it with `wasm-pack build crate-client --target web --out-dir ../www/pkg` (scripts/test.sh does)"
+    );
+    let binary = std::env::var_os("FERROSOCKET_SERVER_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target/debug/ferrosocket-server"));
+    let mut child = Command::new(&binary)
+        .args(["--addr", "127.0.0.1:0", "--www"])
+        .arg(root.join("www"))
+        .args(extra_args)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|err| panic!("cannot start {}: {err}", binary.display()));
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+        .await
+        .expect("the server printed its address within 10 s")
+        .unwrap()
+        .expect("the server printed its address");
+    let base_url = line
+        .strip_prefix("listening on ")
+        .and_then(|url| url.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("unexpected first line from the server: {line:?}"))
+        .to_owned();
+    ServerProcess {
+        _child: child,
+        base_url,
+    }
+}
+
+/// A browser the end-to-end tests run in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Browser {
+    /// Debian's Chromium through chromedriver.
+    Chromium,
+    /// Firefox ESR through geckodriver.
+    Firefox,
+}
+
+/// A headless browser session; the driver process is killed when dropped.
+#[derive(Debug)]
+pub struct BrowserSession {
+    /// The WebDriver client.
+    pub client: Client,
+    _driver: Child,
+}
+
+impl BrowserSession {
+    /// Ends the WebDriver session (closing the browser) and stops the driver.
+    pub async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}
+
+/// Starts `browser`'s WebDriver on a free port and opens a headless session.
+pub async fn open_browser(browser: Browser) -> BrowserSession {
+    let port = free_port();
+    let (driver, capabilities) = match browser {
+        Browser::Chromium => (
+            Command::new(find_tool("chromedriver"))
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("starting chromedriver"),
+            json!({
+                "goog:chromeOptions": {
+                    "binary": "/usr/bin/chromium",
+                    "args": [
+                        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                        "--disable-background-networking", "--disable-component-update",
+                        "--no-first-run", "--disable-sync", "--window-size=1024,768"
+                    ]
+                }
+            }),
+        ),
+        Browser::Firefox => (
+            Command::new(find_tool("geckodriver"))
+                .args(["--port", &port.to_string(), "--log", "error"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("starting geckodriver"),
+            json!({
+                "moz:firefoxOptions": {
+                    "binary": "/usr/bin/firefox-esr",
+                    "args": ["-headless"],
+                    "prefs": { "network.proxy.type": 0 }
+                }
+            }),
+        ),
+    };
+    let capabilities = match capabilities {
+        serde_json::Value::Object(map) => map,
+        _ => unreachable!(),
+    };
+    let url = format!("http://127.0.0.1:{port}");
+    let mut last_error = None;
+    for _ in 0..100 {
+        match ClientBuilder::rustls()
+            .expect("rustls is available")
+            .capabilities(capabilities.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(client) => {
+                return BrowserSession {
+                    client,
+                    _driver: driver,
+                }
+            }
+            Err(err) => last_error = Some(err),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("could not start a {browser:?} session: {last_error:?}");
+}
+
+fn find_tool(name: &str) -> PathBuf {
+    let home_bin =
+        std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo/bin").join(name));
+    ["/usr/bin"]
+        .iter()
+        .map(|dir| PathBuf::from(dir).join(name))
+        .chain(home_bin)
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free loopback port")
+}
