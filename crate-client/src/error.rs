@@ -64,6 +64,13 @@ pub enum OpenError {
         /// The URL as given.
         url: String,
     },
+    /// A subprotocol is not a valid HTTP token, or is offered twice.
+    InvalidProtocol {
+        /// The offending protocol.
+        protocol: String,
+        /// Why it is invalid.
+        reason: &'static str,
+    },
     /// This JavaScript environment has no `WebSocket` constructor.
     NotSupported,
     /// The browser refused to open the socket.
@@ -80,6 +87,9 @@ impl fmt::Display for OpenError {
             ),
             OpenError::Fragment { url } => {
                 write!(f, "WebSocket URL {url:?} must not have a #fragment")
+            }
+            OpenError::InvalidProtocol { protocol, reason } => {
+                write!(f, "invalid subprotocol {protocol:?}: {reason}")
             }
             OpenError::NotSupported => f.write_str("this browser does not support WebSocket"),
             OpenError::Browser(err) => write!(f, "the browser refused to open the socket: {err}"),

@@ -15,11 +15,14 @@ use wasm_bindgen::JsCast;
 
 use crate::error::{CloseError, OpenError, SendError};
 use crate::socket::WebSocket;
+use crate::state::ReadyState;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = r#"
 /** What `FerroSocket.send` accepts: the same data as `WebSocket.send`. */
 export type SocketData = string | ArrayBuffer | ArrayBufferView | Blob;
+/** The subprotocols to offer: one, or a list with the most preferred first. */
+export type SocketProtocols = string | string[];
 /** An event handler, or `null` for none. */
 export type SocketHandler<E extends Event> = ((event: E) => void) | null;
 "#;
@@ -29,6 +32,9 @@ extern "C" {
     /// `string | ArrayBuffer | ArrayBufferView | Blob` in TypeScript.
     #[wasm_bindgen(typescript_type = "SocketData")]
     pub type SocketData;
+    /// `string | string[]` in TypeScript.
+    #[wasm_bindgen(typescript_type = "SocketProtocols")]
+    pub type SocketProtocols;
     /// `((event: Event) => void) | null` in TypeScript.
     #[wasm_bindgen(typescript_type = "SocketHandler<Event>")]
     pub type EventHandler;
@@ -63,11 +69,31 @@ const EVENT_NAMES: [&str; 4] = ["open", "message", "error", "close"];
 #[wasm_bindgen]
 impl FerroSocket {
     /// Opens a socket to `url` (`ws:`, `wss:`, `http:`, `https:` or a path relative to
-    /// the page). Throws `InvalidUrlError`, `UnsupportedSchemeError`,
-    /// `NotSupportedError` or the browser's own error.
+    /// the page), offering `protocols` if given. Throws `InvalidUrlError`,
+    /// `UnsupportedSchemeError`, `InvalidProtocolError`, `NotSupportedError` or the
+    /// browser's own error.
     #[wasm_bindgen(constructor)]
-    pub fn new(url: &str) -> Result<FerroSocket, JsValue> {
-        let socket = WebSocket::open(url).map_err(|err| js_error(open_error_name(&err), &err))?;
+    pub fn new(url: &str, protocols: Option<SocketProtocols>) -> Result<FerroSocket, JsValue> {
+        let protocols: Vec<String> = match protocols.map(JsValue::from) {
+            None => Vec::new(),
+            Some(value) if value.is_undefined() || value.is_null() => Vec::new(),
+            Some(value) => match value.as_string() {
+                Some(one) => vec![one],
+                None if js_sys::Array::is_array(&value) => js_sys::Array::from(&value)
+                    .iter()
+                    .map(|item| item.as_string().ok_or(()))
+                    .collect::<Result<_, ()>>()
+                    .map_err(|()| js_type_error("protocols must be strings"))?,
+                None => {
+                    return Err(js_type_error(
+                        "protocols must be a string or an array of strings",
+                    ))
+                }
+            },
+        };
+        let protocols: Vec<&str> = protocols.iter().map(String::as_str).collect();
+        let socket = WebSocket::open_with_protocols(url, &protocols)
+            .map_err(|err| js_error(open_error_name(&err), &err))?;
         Ok(FerroSocket {
             handlers: Default::default(),
             socket,
@@ -176,6 +202,48 @@ impl FerroSocket {
         self.socket.url()
     }
 
+    /// Bytes queued by `send` that the browser has not yet sent.
+    #[wasm_bindgen(getter = bufferedAmount)]
+    pub fn buffered_amount(&self) -> u32 {
+        self.socket.buffered_amount()
+    }
+
+    /// The subprotocol the server selected, or `""`.
+    #[wasm_bindgen(getter)]
+    pub fn protocol(&self) -> String {
+        self.socket.protocol()
+    }
+
+    /// The extensions the server selected, or `""`.
+    #[wasm_bindgen(getter)]
+    pub fn extensions(&self) -> String {
+        self.socket.extensions()
+    }
+
+    /// `readyState` while connecting: `0`.
+    #[wasm_bindgen(getter = CONNECTING)]
+    pub fn connecting() -> u16 {
+        ReadyState::Connecting as u16
+    }
+
+    /// `readyState` while open: `1`.
+    #[wasm_bindgen(getter = OPEN)]
+    pub fn open() -> u16 {
+        ReadyState::Open as u16
+    }
+
+    /// `readyState` while closing: `2`.
+    #[wasm_bindgen(getter = CLOSING)]
+    pub fn closing() -> u16 {
+        ReadyState::Closing as u16
+    }
+
+    /// `readyState` once closed: `3`.
+    #[wasm_bindgen(getter = CLOSED)]
+    pub fn closed() -> u16 {
+        ReadyState::Closed as u16
+    }
+
     fn handler(&self, index: usize) -> JsValue {
         self.handlers[index]
             .as_ref()
@@ -187,7 +255,7 @@ impl FerroSocket {
         self.handlers[index] = handler.dyn_into::<js_sys::Function>().ok().map(|function| {
             let callback = function.clone();
             let listener =
-                EventListener::new(self.socket.raw(), EVENT_NAMES[index], move |event| {
+                EventListener::new(self.socket.as_web_sys(), EVENT_NAMES[index], move |event| {
                     // An exception in a user's handler is reported like the browser does, and
                     // must not unwind into Rust.
                     if let Err(err) = callback.call1(&JsValue::NULL, event) {
@@ -214,6 +282,7 @@ fn open_error_name(err: &OpenError) -> &'static str {
         OpenError::InvalidUrl { .. } | OpenError::Fragment { .. } => "InvalidUrlError",
         OpenError::UnsupportedScheme { .. } => "UnsupportedSchemeError",
         OpenError::NotSupported => "NotSupportedError",
+        OpenError::InvalidProtocol { .. } => "InvalidProtocolError",
         _ => "OpenError",
     }
 }

@@ -25,6 +25,7 @@ pub mod js;
 mod message;
 mod socket;
 mod state;
+mod stream;
 mod url;
 
 pub use error::{CloseError, JsError, OpenError, SendError};
@@ -32,3 +33,4 @@ pub use ferrosocket_wire::{CloseCode, CloseReason};
 pub use message::{CloseEvent, Message};
 pub use socket::WebSocket;
 pub use state::ReadyState;
+pub use stream::{Event, WebSocketStream, DEFAULT_HIGH_WATER_MARK};

@@ -1,7 +1,7 @@
 //! [`WebSocket`]: one browser socket, its listeners owned by it.
 
 use gloo_events::EventListener;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::BinaryType;
 
 use crate::error::{CloseError, JsError, OpenError, SendError};
@@ -60,12 +60,33 @@ impl WebSocket {
     /// # Ok::<(), ferrosocket::OpenError>(())
     /// ```
     pub fn open(url: &str) -> Result<WebSocket, OpenError> {
+        Self::open_with_protocols(url, &[])
+    }
+
+    /// Opens a socket to `url`, offering `protocols` (most preferred first); after the
+    /// open event, [`protocol`](Self::protocol) is the one the server selected.
+    ///
+    /// Each protocol must be a non-empty HTTP token (no spaces, commas, quotes...) and
+    /// appear once, else [`OpenError::InvalidProtocol`].
+    ///
+    /// # Examples
+    /// ```no_run
+    /// let socket = ferrosocket::WebSocket::open_with_protocols("/echo", &["echo.v2", "echo.v1"])?;
+    /// # Ok::<(), ferrosocket::OpenError>(())
+    /// ```
+    pub fn open_with_protocols(url: &str, protocols: &[&str]) -> Result<WebSocket, OpenError> {
         if !Self::is_supported() {
             return Err(OpenError::NotSupported);
         }
         let resolved = url::resolve(url)?;
-        let inner = web_sys::WebSocket::new(&resolved)
-            .map_err(|err| OpenError::Browser(JsError::from(err)))?;
+        check_protocols(protocols)?;
+        let inner = if protocols.is_empty() {
+            web_sys::WebSocket::new(&resolved)
+        } else {
+            let list: js_sys::Array = protocols.iter().map(|p| JsValue::from_str(p)).collect();
+            web_sys::WebSocket::new_with_str_sequence(&resolved, &list)
+        }
+        .map_err(|err| OpenError::Browser(JsError::from(err)))?;
         // ArrayBuffer, not Blob: reading a Blob is asynchronous and would let a later
         // text message overtake an earlier binary one.
         inner.set_binary_type(BinaryType::Arraybuffer);
@@ -172,8 +193,26 @@ impl WebSocket {
         self.inner.url()
     }
 
-    /// The browser object, for listeners owned by wrappers in this crate.
-    pub(crate) fn raw(&self) -> &web_sys::WebSocket {
+    /// Bytes passed to `send` that the browser has not yet handed to the network
+    /// ([MDN](https://developer.mozilla.org/en-US/docs/Web/API/WebSocket/bufferedAmount)).
+    pub fn buffered_amount(&self) -> u32 {
+        self.inner.buffered_amount()
+    }
+
+    /// The subprotocol the server selected; empty before open or when none was.
+    pub fn protocol(&self) -> String {
+        self.inner.protocol()
+    }
+
+    /// The extensions the server selected (e.g. `permessage-deflate`); empty before open.
+    pub fn extensions(&self) -> String {
+        self.inner.extensions()
+    }
+
+    /// The browser's own `WebSocket` object, for what this type does not cover.
+    ///
+    /// Listeners added to it directly are not owned by this value: remove them yourself.
+    pub fn as_web_sys(&self) -> &web_sys::WebSocket {
         &self.inner
     }
 
@@ -196,6 +235,33 @@ impl Drop for WebSocket {
             let _ = self.inner.close_with_code(CloseCode::NORMAL.get());
         }
     }
+}
+
+/// Rejects what the browser would throw a `SyntaxError` for, with the reason.
+fn check_protocols(protocols: &[&str]) -> Result<(), OpenError> {
+    for (index, protocol) in protocols.iter().enumerate() {
+        let invalid = |reason: &'static str| OpenError::InvalidProtocol {
+            protocol: (*protocol).to_owned(),
+            reason,
+        };
+        if protocol.is_empty() {
+            return Err(invalid("it is empty"));
+        }
+        if !protocol.bytes().all(is_token_byte) {
+            return Err(invalid(
+                "it may only contain letters, digits and !#$%&'*+-.^_`|~",
+            ));
+        }
+        if protocols[..index].contains(protocol) {
+            return Err(invalid("it is offered twice"));
+        }
+    }
+    Ok(())
+}
+
+/// RFC 7230 `tchar`.
+fn is_token_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
 }
 
 fn message_from_event(event: &web_sys::MessageEvent) -> Message {

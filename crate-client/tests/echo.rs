@@ -1,52 +1,20 @@
 //! Round trips through the real server's `/echo`, in a real browser.
-//!
-//! The test command starts the server on a free port and passes its address at compile
-//! time in `FERROSOCKET_ECHO_URL`; by hand, run `scripts/run.sh` and these default to port 8080.
 #![cfg(target_arch = "wasm32")]
 
-use ferrosocket::{Message, ReadyState, WebSocket};
-use futures_channel::mpsc;
-use futures_util::StreamExt;
+mod common;
+
+use common::{open_recorded, record, ECHO_URL};
+use ferrosocket::{CloseEvent, Event, Message, ReadyState, WebSocket};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-const ECHO_URL: &str = match option_env!("FERROSOCKET_ECHO_URL") {
-    Some(url) => url,
-    None => "ws://127.0.0.1:8080/echo",
-};
-
-#[derive(Debug, PartialEq)]
-enum Event {
-    Open,
-    Message(Message),
-    Close(u16),
-    Error,
-}
-
-/// Opens a socket whose every event goes into the returned channel.
-fn open_recording(url: &str) -> (WebSocket, mpsc::UnboundedReceiver<Event>) {
-    let (tx, rx) = mpsc::unbounded();
-    let mut socket = WebSocket::open(url).expect("the echo URL is valid");
-    let sender = tx.clone();
-    socket.set_on_open(move || sender.unbounded_send(Event::Open).unwrap());
-    let sender = tx.clone();
-    socket.set_on_message(move |m| sender.unbounded_send(Event::Message(m)).unwrap());
-    let sender = tx.clone();
-    socket.set_on_close(move |close| sender.unbounded_send(Event::Close(close.code)).unwrap());
-    socket.set_on_error(move || tx.unbounded_send(Event::Error).unwrap());
-    (socket, rx)
-}
-
 #[wasm_bindgen_test]
 async fn text_and_binary_round_trip_in_order() {
-    let (socket, mut events) = open_recording(ECHO_URL);
+    let mut socket = WebSocket::open(ECHO_URL).unwrap();
+    let mut events = record(&mut socket);
     assert_eq!(socket.ready_state(), ReadyState::Connecting);
-    assert_eq!(
-        events.next().await,
-        Some(Event::Open),
-        "could not open {ECHO_URL}: is the server running?"
-    );
+    assert_eq!(events.next().await, Event::Open);
     assert_eq!(socket.ready_state(), ReadyState::Open);
 
     socket.send_text("hello, echo").unwrap();
@@ -55,35 +23,92 @@ async fn text_and_binary_round_trip_in_order() {
 
     assert_eq!(
         events.next().await,
-        Some(Event::Message(Message::Text("hello, echo".into())))
+        Event::Message(Message::Text("hello, echo".into()))
     );
     assert_eq!(
         events.next().await,
-        Some(Event::Message(Message::Binary(vec![0, 1, 2, 254, 255])))
+        Event::Message(Message::Binary(vec![0, 1, 2, 254, 255]))
     );
     assert_eq!(
         events.next().await,
-        Some(Event::Message(Message::Text("ünïcødé ✓".into())))
+        Event::Message(Message::Text("ünïcødé ✓".into()))
     );
 
     socket.close().unwrap();
-    assert_eq!(events.next().await, Some(Event::Close(1000)));
+    assert_eq!(
+        events.next().await,
+        Event::Close(CloseEvent {
+            code: 1000,
+            reason: String::new(),
+            was_clean: true
+        })
+    );
     assert_eq!(socket.ready_state(), ReadyState::Closed);
+}
+
+#[wasm_bindgen_test]
+async fn interleaved_text_and_binary_keep_their_order_over_1000_messages() {
+    let (socket, mut events) = open_recorded(ECHO_URL).await;
+    let sent: Vec<Message> = (0..1000u32)
+        .map(|i| match i % 3 {
+            0 => Message::Text(format!("text {i}")),
+            1 => Message::Binary(i.to_be_bytes().to_vec()),
+            _ => Message::Binary(vec![(i % 251) as u8; (i as usize * 37) % 5000]),
+        })
+        .collect();
+    for message in &sent {
+        match message {
+            Message::Text(text) => socket.send_text(text).unwrap(),
+            Message::Binary(bytes) => socket.send_bytes(bytes).unwrap(),
+        }
+    }
+    for (i, expected) in sent.into_iter().enumerate() {
+        assert_eq!(events.next().await, Event::Message(expected), "message {i}");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn blobs_are_sent_as_binary_in_order_with_text() {
+    let (socket, mut events) = open_recorded(ECHO_URL).await;
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(&b"blob bytes"[..]));
+    let blob = web_sys::Blob::new_with_u8_array_sequence(&parts).unwrap();
+
+    socket.send_text("before").unwrap();
+    socket.send_blob(&blob).unwrap();
+    socket.send_text("after").unwrap();
+
+    assert_eq!(
+        events.next().await,
+        Event::Message(Message::Text("before".into()))
+    );
+    assert_eq!(
+        events.next().await,
+        Event::Message(Message::Binary(b"blob bytes".to_vec()))
+    );
+    assert_eq!(
+        events.next().await,
+        Event::Message(Message::Text("after".into()))
+    );
 }
 
 #[wasm_bindgen_test]
 async fn http_urls_are_mapped_to_ws() {
     let http_url = ECHO_URL.replacen("ws://", "http://", 1);
-    let (socket, mut events) = open_recording(&http_url);
+    let (socket, _events) = open_recorded(&http_url).await;
     assert_eq!(socket.url(), ECHO_URL);
-    assert_eq!(events.next().await, Some(Event::Open));
 }
 
 #[wasm_bindgen_test]
-fn a_wrong_scheme_is_a_typed_error() {
-    let err = WebSocket::open("ftp://127.0.0.1/echo").unwrap_err();
-    assert!(
-        matches!(&err, ferrosocket::OpenError::UnsupportedScheme { scheme, .. } if scheme == "ftp:"),
-        "{err:?}"
-    );
+async fn the_selected_subprotocol_is_reported() {
+    let mut socket = WebSocket::open_with_protocols(ECHO_URL, &["unknown.v9", "echo.v1"]).unwrap();
+    let mut events = record(&mut socket);
+    assert_eq!(socket.protocol(), "", "nothing is selected before open");
+    assert_eq!(events.next().await, Event::Open);
+    assert_eq!(socket.protocol(), "echo.v1");
+
+    let (plain, _events) = open_recorded(ECHO_URL).await;
+    assert_eq!(plain.protocol(), "");
+    assert_eq!(plain.buffered_amount(), 0);
+    // Our server negotiates no extension.
+    assert_eq!(plain.extensions(), "");
 }

@@ -21,7 +21,16 @@ pub(crate) async fn route(
     peer: SocketAddr,
 ) -> Result<Response<Body>, Infallible> {
     let response = match req.uri().path() {
-        endpoints::ECHO => upgrade::accept(req, &config, peer, echo::serve),
+        endpoints::ECHO => match echo::EchoOptions::from_query(req.uri().query()) {
+            Ok(options) => upgrade::accept(
+                req,
+                &config,
+                peer,
+                endpoints::ECHO_SUBPROTOCOLS,
+                move |socket, _protocol| echo::serve(socket, options),
+            ),
+            Err(problem) => text(StatusCode::BAD_REQUEST, format!("{problem}\n")),
+        },
         _ => static_files::serve(&config.www, &req).await,
     };
     Ok(response)

@@ -71,7 +71,7 @@ fn safe_relative_path(url_path: &str) -> Option<PathBuf> {
     Some(relative)
 }
 
-fn percent_decode(input: &str) -> Option<String> {
+pub(crate) fn percent_decode(input: &str) -> Option<String> {
     let bytes = input.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -23,15 +23,17 @@ use crate::http::{text, Body};
 pub type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
 /// Answers the handshake in `req` and, once the connection is upgraded, runs `handler`
-/// on it in its own task.
+/// on it in its own task, with the subprotocol selected from `protocols` (the first one
+/// the client offers, in the client's order), if any.
 pub(crate) fn accept<H, F>(
     mut req: Request<hyper::body::Incoming>,
     config: &Config,
     peer: SocketAddr,
+    protocols: &'static [&'static str],
     handler: H,
 ) -> Response<Body>
 where
-    H: FnOnce(Socket) -> F + Send + 'static,
+    H: FnOnce(Socket, Option<&'static str>) -> F + Send + 'static,
     F: Future<Output = Result<(), tokio_tungstenite::tungstenite::Error>> + Send,
 {
     let accept_key = match check_handshake(req.method(), req.headers()) {
@@ -39,6 +41,7 @@ where
         Err(rejection) => return rejection.into_response(),
     };
     let path = req.uri().path().to_owned();
+    let protocol = select_protocol(req.headers(), protocols);
     let ws_config = WebSocketConfig::default()
         .max_message_size(Some(config.max_message_bytes))
         .max_frame_size(Some(config.max_message_bytes));
@@ -55,19 +58,36 @@ where
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config))
                 .await;
         tracing::debug!(%peer, %path, "websocket opened");
-        match handler(socket).await {
+        match handler(socket, protocol).await {
             Ok(()) => tracing::debug!(%peer, %path, "websocket closed"),
             Err(err) => tracing::debug!(%peer, %path, %err, "websocket ended with an error"),
         }
     });
 
-    Response::builder()
+    let mut response = Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
         .header(header::CONNECTION, "upgrade")
         .header(header::UPGRADE, "websocket")
-        .header(header::SEC_WEBSOCKET_ACCEPT, accept_key)
+        .header(header::SEC_WEBSOCKET_ACCEPT, accept_key);
+    if let Some(protocol) = protocol {
+        response = response.header(header::SEC_WEBSOCKET_PROTOCOL, protocol);
+    }
+    response
         .body(Full::default())
         .expect("handshake headers are valid")
+}
+
+/// The first subprotocol the client offers that the endpoint supports.
+fn select_protocol(
+    headers: &HeaderMap,
+    supported: &'static [&'static str],
+) -> Option<&'static str> {
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .find_map(|offered| supported.iter().copied().find(|s| *s == offered.trim()))
 }
 
 /// Why a request to a WebSocket path is not a handshake we can accept.
@@ -185,6 +205,16 @@ mod tests {
     fn accepts_the_rfc_example_and_derives_its_accept_key() {
         let accept = check_handshake(&Method::GET, &handshake(GOOD)).unwrap();
         assert_eq!(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+
+    #[test]
+    fn selects_the_first_offered_protocol_the_endpoint_supports() {
+        let supported = &["echo.v1", "echo.v2"];
+        let offered = handshake(&[("sec-websocket-protocol", "chat.v9, echo.v2, echo.v1")]);
+        assert_eq!(select_protocol(&offered, supported), Some("echo.v2"));
+        let none = handshake(&[("sec-websocket-protocol", "chat.v9")]);
+        assert_eq!(select_protocol(&none, supported), None);
+        assert_eq!(select_protocol(&HeaderMap::new(), supported), None);
     }
 
     #[test]

@@ -74,3 +74,51 @@ async fn plain_http_to_the_echo_path_gets_426() {
     assert_eq!(response.header("sec-websocket-version"), Some("13"));
     assert!(String::from_utf8_lossy(&response.body).contains("WebSocket endpoint"));
 }
+
+#[tokio::test]
+async fn selects_the_first_offered_subprotocol_it_supports() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let addr = common::start(std::env::temp_dir()).await;
+    let mut request = format!("ws://{addr}/echo").into_client_request().unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "unknown.v9, echo.v2, echo.v1".parse().unwrap(),
+    );
+    let (_, response) = connect_async(request).await.unwrap();
+    assert_eq!(
+        response.headers().get("sec-websocket-protocol").unwrap(),
+        "echo.v2"
+    );
+}
+
+#[tokio::test]
+async fn close_query_closes_with_that_code_and_reason() {
+    let addr = common::start(std::env::temp_dir()).await;
+    let (mut socket, _) = connect_async(format!("ws://{addr}/echo?close=4321&reason=see%20you"))
+        .await
+        .unwrap();
+    match socket.next().await {
+        Some(Ok(Message::Close(Some(frame)))) => {
+            assert_eq!(u16::from(frame.code), 4321);
+            assert_eq!(frame.reason.as_str(), "see you");
+        }
+        other => panic!("expected close 4321, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_invalid_close_query_is_refused_before_the_upgrade() {
+    let addr = common::start(std::env::temp_dir()).await;
+    let err = connect_async(format!("ws://{addr}/echo?close=1006"))
+        .await
+        .unwrap_err();
+    match err {
+        tokio_tungstenite::tungstenite::Error::Http(response) => {
+            assert_eq!(response.status(), 400);
+            let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default());
+            assert!(body.contains("1006"), "{body}");
+        }
+        other => panic!("expected HTTP 400, got {other:?}"),
+    }
+}

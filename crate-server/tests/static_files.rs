@@ -4,8 +4,9 @@ mod common;
 
 use std::path::PathBuf;
 
-fn fixture_www() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ferrosocket-www-{}", std::process::id()));
+/// A `www/` of its own for each test, so parallel tests never rewrite each other's files.
+fn fixture_www(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ferrosocket-www-{}-{test}", std::process::id()));
     std::fs::create_dir_all(dir.join("pkg")).unwrap();
     std::fs::write(dir.join("index.html"), "<!doctype html><title>t</title>").unwrap();
     std::fs::write(dir.join("pkg/app.js"), "export const x = 1;").unwrap();
@@ -15,7 +16,7 @@ fn fixture_www() -> PathBuf {
 
 #[tokio::test]
 async fn serves_index_modules_and_wasm_with_their_types() {
-    let addr = common::start(fixture_www()).await;
+    let addr = common::start(fixture_www("types")).await;
 
     let index = common::get(addr, "/").await;
     assert_eq!(index.status, 200);
@@ -39,7 +40,7 @@ async fn serves_index_modules_and_wasm_with_their_types() {
 
 #[tokio::test]
 async fn missing_files_are_404_and_escapes_are_refused() {
-    let addr = common::start(fixture_www()).await;
+    let addr = common::start(fixture_www("escapes")).await;
     assert_eq!(common::get(addr, "/nope.js").await.status, 404);
     assert_eq!(common::get(addr, "/../Cargo.toml").await.status, 400);
     assert_eq!(common::get(addr, "/%2e%2e/Cargo.toml").await.status, 400);

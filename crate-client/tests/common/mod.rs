@@ -1,0 +1,88 @@
+//! Shared by the browser tests: where the real server is, and recording a socket's events.
+//!
+//! The test command starts the server on a free port and passes its address at compile
+//! time in `FERROSOCKET_ECHO_URL`; by hand, run `scripts/run.sh` and these default to port
+//! 8080.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::future::Future;
+
+use ferrosocket::{Event, WebSocket};
+use futures_channel::mpsc;
+use futures_util::future::{select, Either};
+use futures_util::StreamExt;
+use gloo_timers::future::TimeoutFuture;
+
+pub const ECHO_URL: &str = match option_env!("FERROSOCKET_ECHO_URL") {
+    Some(url) => url,
+    None => "ws://127.0.0.1:8080/echo",
+};
+
+/// `fut`'s output, or `None` if it takes longer than `ms` milliseconds.
+pub async fn within<F: Future + Unpin>(ms: u32, fut: F) -> Option<F::Output> {
+    match select(fut, TimeoutFuture::new(ms)).await {
+        Either::Left((output, _)) => Some(output),
+        Either::Right(_) => None,
+    }
+}
+
+/// A socket's events, as the handlers saw them.
+pub struct Recorder(pub mpsc::UnboundedReceiver<Event>);
+
+impl Recorder {
+    /// The next event; fails the test after 5 s without one.
+    pub async fn next(&mut self) -> Event {
+        within(5_000, self.0.next())
+            .await
+            .expect("an event within 5 s")
+            .expect("the handlers are still installed")
+    }
+
+    /// The next event, skipping `Error` (browsers differ on whether one precedes a close).
+    pub async fn next_skipping_errors(&mut self) -> Event {
+        loop {
+            match self.next().await {
+                Event::Error => continue,
+                event => return event,
+            }
+        }
+    }
+}
+
+/// Installs handlers on `socket` that record every event.
+pub fn record(socket: &mut WebSocket) -> Recorder {
+    let (tx, rx) = mpsc::unbounded();
+    let sender = tx.clone();
+    socket.set_on_open(move || {
+        let _ = sender.unbounded_send(Event::Open);
+    });
+    let sender = tx.clone();
+    socket.set_on_message(move |m| {
+        let _ = sender.unbounded_send(Event::Message(m));
+    });
+    let sender = tx.clone();
+    socket.set_on_close(move |close| {
+        let _ = sender.unbounded_send(Event::Close(close));
+    });
+    socket.set_on_error(move || {
+        let _ = tx.unbounded_send(Event::Error);
+    });
+    Recorder(rx)
+}
+
+/// Opens `url` with recording handlers and waits for it to open.
+pub async fn open_recorded(url: &str) -> (WebSocket, Recorder) {
+    let mut socket = WebSocket::open(url).expect("a valid URL");
+    let mut events = record(&mut socket);
+    assert_eq!(
+        events.next().await,
+        Event::Open,
+        "could not open {url}: is the server running?"
+    );
+    (socket, events)
+}
+
+/// The echo URL with a query string.
+pub fn echo_url_with(query: &str) -> String {
+    format!("{ECHO_URL}?{query}")
+}
