@@ -8,6 +8,12 @@ use wasm_bindgen::{JsCast, JsValue};
 use crate::state::ReadyState;
 
 /// A value thrown by the browser, turned into Rust data at the boundary.
+///
+/// # Examples
+/// ```
+/// let err = ferrosocket::JsError { name: "SyntaxError".into(), message: "bad URL".into() };
+/// assert_eq!(err.to_string(), "SyntaxError: bad URL");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsError {
     /// The exception's `name`, e.g. `SyntaxError` (empty when the value was not an `Error`).
@@ -44,6 +50,15 @@ impl fmt::Display for JsError {
 impl std::error::Error for JsError {}
 
 /// Why a socket could not be opened.
+///
+/// # Examples
+/// ```no_run
+/// use ferrosocket::{OpenError, WebSocket};
+/// match WebSocket::open("ftp://example.com/") {
+///     Err(OpenError::UnsupportedScheme { scheme, .. }) => assert_eq!(scheme, "ftp:"),
+///     other => panic!("{other:?}"),
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum OpenError {
@@ -100,6 +115,14 @@ impl fmt::Display for OpenError {
 impl std::error::Error for OpenError {}
 
 /// Why a message was not sent.
+///
+/// # Examples
+/// ```no_run
+/// use ferrosocket::{ReadyState, SendError, WebSocket};
+/// let socket = WebSocket::open("/echo").unwrap();
+/// // Still connecting: the browser would throw; this is a value instead.
+/// assert_eq!(socket.send_text("early"), Err(SendError::NotOpen(ReadyState::Connecting)));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SendError {
@@ -124,6 +147,13 @@ impl fmt::Display for SendError {
 impl std::error::Error for SendError {}
 
 /// Why `close` was refused.
+///
+/// # Examples
+/// ```no_run
+/// use ferrosocket::{CloseError, WebSocket};
+/// let socket = WebSocket::open("/echo").unwrap();
+/// assert!(matches!(socket.close_with(1006, ""), Err(CloseError::Code(_))));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CloseError {

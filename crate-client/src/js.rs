@@ -52,6 +52,22 @@ extern "C" {
 /// `Error` (its `name` says which) where the browser would silently drop data: sending
 /// while not open throws `NotOpenError`; an invalid close code or reason throws before
 /// the browser is asked.
+///
+/// # Examples
+/// ```js
+/// const socket = new FerroSocket("/echo", ["echo.v1"]);
+/// socket.onopen = () => {
+///   console.log(socket.protocol);               // "echo.v1"
+///   socket.send(new Uint8Array([1, 2, 3]));
+/// };
+/// socket.onmessage = (event) => console.log(event.data); // ArrayBuffer
+/// socket.onclose = (event) => console.log(event.code, event.reason, event.wasClean);
+/// try {
+///   socket.close(1006);                         // not allowed for applications
+/// } catch (error) {
+///   console.log(error.name);                    // "InvalidCloseCodeError"
+/// }
+/// ```
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct FerroSocket {

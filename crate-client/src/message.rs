@@ -1,6 +1,16 @@
 //! What arrives on a socket.
 
 /// One WebSocket message.
+///
+/// # Examples
+/// ```
+/// use ferrosocket::Message;
+/// let describe = |message: &Message| match message {
+///     Message::Text(text) => format!("text: {text}"),
+///     Message::Binary(bytes) => format!("{} bytes", bytes.len()),
+/// };
+/// assert_eq!(describe(&Message::Binary(vec![1, 2])), "2 bytes");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
     /// A text message.
@@ -11,6 +21,13 @@ pub enum Message {
 
 /// How a connection closed: what the browser's
 /// [`CloseEvent`](https://developer.mozilla.org/en-US/docs/Web/API/CloseEvent) says.
+///
+/// # Examples
+/// ```
+/// # let close = ferrosocket::CloseEvent { code: 1006, reason: String::new(), was_clean: false };
+/// let dropped = close.code == 1006 || !close.was_clean;
+/// assert!(dropped);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CloseEvent {
     /// The close code: the peer's, or `1006` when the connection dropped without one.

@@ -100,12 +100,26 @@ impl WebSocket {
     }
 
     /// Calls `handler` when the connection opens, replacing any previous open handler.
+    /// # Examples
+    /// ```no_run
+    /// # let mut socket = ferrosocket::WebSocket::open("/echo").unwrap();
+    /// socket.set_on_open(|| web_sys::console::log_1(&"open".into()));
+    /// ```
     pub fn set_on_open(&mut self, mut handler: impl FnMut() + 'static) {
         self.on_open = Some(EventListener::new(&self.inner, "open", move |_| handler()));
     }
 
     /// Calls `handler` with each message, in the order the peer sent them, replacing any
     /// previous message handler.
+    /// # Examples
+    /// ```no_run
+    /// # let mut socket = ferrosocket::WebSocket::open("/echo").unwrap();
+    /// socket.set_on_message(|message| {
+    ///     if let ferrosocket::Message::Text(text) = message {
+    ///         web_sys::console::log_1(&text.into());
+    ///     }
+    /// });
+    /// ```
     pub fn set_on_message(&mut self, mut handler: impl FnMut(Message) + 'static) {
         self.on_message = Some(EventListener::new(&self.inner, "message", move |event| {
             let event = event.unchecked_ref::<web_sys::MessageEvent>();
@@ -115,12 +129,25 @@ impl WebSocket {
 
     /// Calls `handler` when the browser reports an error (it gives no details; a close
     /// event with code 1006 follows), replacing any previous error handler.
+    /// # Examples
+    /// ```no_run
+    /// # let mut socket = ferrosocket::WebSocket::open("/echo").unwrap();
+    /// socket.set_on_error(|| web_sys::console::warn_1(&"connection error".into()));
+    /// ```
     pub fn set_on_error(&mut self, mut handler: impl FnMut() + 'static) {
         self.on_error = Some(EventListener::new(&self.inner, "error", move |_| handler()));
     }
 
     /// Calls `handler` when the connection has closed, replacing any previous close
     /// handler.
+    /// # Examples
+    /// ```no_run
+    /// # let mut socket = ferrosocket::WebSocket::open("/echo").unwrap();
+    /// socket.set_on_close(|close| {
+    ///     let text = format!("closed {} {:?} clean={}", close.code, close.reason, close.was_clean);
+    ///     web_sys::console::log_1(&text.into());
+    /// });
+    /// ```
     pub fn set_on_close(&mut self, mut handler: impl FnMut(CloseEvent) + 'static) {
         self.on_close = Some(EventListener::new(&self.inner, "close", move |event| {
             let event = event.unchecked_ref::<web_sys::CloseEvent>();
@@ -133,6 +160,12 @@ impl WebSocket {
     }
 
     /// Sends a text message.
+    /// # Examples
+    /// ```no_run
+    /// # let mut socket = ferrosocket::WebSocket::open("/echo").unwrap();
+    /// socket.send_text("hello")?;
+    /// # Ok::<(), ferrosocket::SendError>(())
+    /// ```
     pub fn send_text(&self, text: &str) -> Result<(), SendError> {
         self.ensure_open()?;
         self.inner
@@ -141,6 +174,12 @@ impl WebSocket {
     }
 
     /// Sends a binary message.
+    /// # Examples
+    /// ```no_run
+    /// # let mut socket = ferrosocket::WebSocket::open("/echo").unwrap();
+    /// socket.send_bytes(&[1, 2, 3])?;
+    /// # Ok::<(), ferrosocket::SendError>(())
+    /// ```
     pub fn send_bytes(&self, bytes: &[u8]) -> Result<(), SendError> {
         self.ensure_open()?;
         self.inner
@@ -150,6 +189,14 @@ impl WebSocket {
 
     /// Sends a `Blob` as one binary message. The browser reads the Blob itself and keeps
     /// it in order with the messages sent before and after it.
+    /// # Examples
+    /// ```no_run
+    /// # let mut socket = ferrosocket::WebSocket::open("/echo").unwrap();
+    /// let parts = js_sys::Array::of1(&"in a blob".into());
+    /// let blob = web_sys::Blob::new_with_str_sequence(&parts).unwrap();
+    /// socket.send_blob(&blob)?;
+    /// # Ok::<(), ferrosocket::SendError>(())
+    /// ```
     pub fn send_blob(&self, blob: &web_sys::Blob) -> Result<(), SendError> {
         self.ensure_open()?;
         self.inner
@@ -159,6 +206,12 @@ impl WebSocket {
 
     /// Closes the connection normally: the peer receives code 1000. (The browser's own
     /// `close()` without a code sends none, which the peer reports as 1005.)
+    /// # Examples
+    /// ```no_run
+    /// # let mut socket = ferrosocket::WebSocket::open("/echo").unwrap();
+    /// socket.close()?;
+    /// # Ok::<(), ferrosocket::CloseError>(())
+    /// ```
     pub fn close(&self) -> Result<(), CloseError> {
         self.inner
             .close_with_code(CloseCode::NORMAL.get())
@@ -184,27 +237,58 @@ impl WebSocket {
     }
 
     /// The connection's current state.
+    /// # Examples
+    /// ```no_run
+    /// # let mut socket = ferrosocket::WebSocket::open("/echo").unwrap();
+    /// if socket.ready_state() == ferrosocket::ReadyState::Open {
+    ///     socket.send_text("ready").unwrap();
+    /// }
+    /// ```
     pub fn ready_state(&self) -> ReadyState {
         ReadyState::from_code(self.inner.ready_state())
     }
 
     /// The resolved `ws:`/`wss:` URL.
+    /// # Examples
+    /// ```no_run
+    /// # let mut socket = ferrosocket::WebSocket::open("/echo").unwrap();
+    /// assert!(socket.url().starts_with("ws"));
+    /// ```
     pub fn url(&self) -> String {
         self.inner.url()
     }
 
     /// Bytes passed to `send` that the browser has not yet handed to the network
     /// ([MDN](https://developer.mozilla.org/en-US/docs/Web/API/WebSocket/bufferedAmount)).
+    /// # Examples
+    /// ```no_run
+    /// # let mut socket = ferrosocket::WebSocket::open("/echo").unwrap();
+    /// if socket.buffered_amount() < 1 << 20 {
+    ///     socket.send_bytes(&[0; 1024]).unwrap();
+    /// }
+    /// ```
     pub fn buffered_amount(&self) -> u32 {
         self.inner.buffered_amount()
     }
 
     /// The subprotocol the server selected; empty before open or when none was.
+    /// # Examples
+    /// ```no_run
+    /// # let mut socket = ferrosocket::WebSocket::open("/echo").unwrap();
+    /// let socket = ferrosocket::WebSocket::open_with_protocols("/echo", &["echo.v1"]).unwrap();
+    /// // After the open event:
+    /// let selected = socket.protocol(); // "echo.v1"
+    /// ```
     pub fn protocol(&self) -> String {
         self.inner.protocol()
     }
 
     /// The extensions the server selected (e.g. `permessage-deflate`); empty before open.
+    /// # Examples
+    /// ```no_run
+    /// # let mut socket = ferrosocket::WebSocket::open("/echo").unwrap();
+    /// let extensions = socket.extensions(); // e.g. "permessage-deflate"
+    /// ```
     pub fn extensions(&self) -> String {
         self.inner.extensions()
     }
@@ -212,6 +296,11 @@ impl WebSocket {
     /// The browser's own `WebSocket` object, for what this type does not cover.
     ///
     /// Listeners added to it directly are not owned by this value: remove them yourself.
+    /// # Examples
+    /// ```no_run
+    /// # let mut socket = ferrosocket::WebSocket::open("/echo").unwrap();
+    /// let raw: &web_sys::WebSocket = socket.as_web_sys();
+    /// ```
     pub fn as_web_sys(&self) -> &web_sys::WebSocket {
         &self.inner
     }

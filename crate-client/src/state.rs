@@ -1,6 +1,13 @@
 //! The connection's ready state.
 
 /// [`WebSocket.readyState`](https://developer.mozilla.org/en-US/docs/Web/API/WebSocket/readyState).
+///
+/// # Examples
+/// ```
+/// use ferrosocket::ReadyState;
+/// assert_eq!(ReadyState::from_code(1), ReadyState::Open);
+/// assert_eq!(ReadyState::Closing as u16, 2);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u16)]
 pub enum ReadyState {

@@ -24,6 +24,20 @@ const DRAIN_POLL_MS: u32 = 10;
 pub const DEFAULT_HIGH_WATER_MARK: u32 = 1 << 20;
 
 /// Something that happened on the socket, in the order the browser reported it.
+///
+/// # Examples
+/// ```no_run
+/// use ferrosocket::{Event, WebSocketStream};
+/// use futures_util::StreamExt;
+/// # async fn run() {
+/// let mut events = WebSocketStream::open("/echo").unwrap();
+/// while let Some(event) = events.next().await {
+///     if let Event::Close(close) = event {
+///         web_sys::console::log_1(&format!("closed with {}", close.code).into());
+///     }
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// The connection opened.

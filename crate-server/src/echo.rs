@@ -62,6 +62,27 @@ impl EchoOptions {
 /// Pings are answered and close frames acknowledged by tungstenite itself. A protocol
 /// violation by the peer is answered with its close code before the connection ends.
 /// Generic over the socket so tests can drive it with any `Stream` + `Sink` of messages.
+///
+/// # Examples
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use ferrosocket_server::echo::{serve, EchoOptions};
+/// use tokio::io::duplex;
+/// use tokio_tungstenite::tungstenite::protocol::Role;
+/// use tokio_tungstenite::tungstenite::Message;
+/// use tokio_tungstenite::WebSocketStream;
+/// use futures_util::{SinkExt, StreamExt};
+///
+/// let (client_io, server_io) = duplex(4096);
+/// let server = WebSocketStream::from_raw_socket(server_io, Role::Server, None).await;
+/// tokio::spawn(serve(server, EchoOptions::default()));
+///
+/// let mut client = WebSocketStream::from_raw_socket(client_io, Role::Client, None).await;
+/// client.send(Message::text("ping?")).await.unwrap();
+/// assert_eq!(client.next().await.unwrap().unwrap(), Message::text("ping?"));
+/// # }
+/// ```
 pub async fn serve<S>(socket: S, options: EchoOptions) -> Result<(), Error>
 where
     S: Stream<Item = Result<Message, Error>> + Sink<Message, Error = Error> + Unpin,

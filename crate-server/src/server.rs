@@ -22,6 +22,19 @@ pub struct Server {
 
 impl Server {
     /// Binds `config.addr`. Port 0 picks a free port; see [`Server::local_addr`].
+    ///
+    /// # Examples
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// use ferrosocket_server::{Config, Server};
+    ///
+    /// let config = Config { addr: "127.0.0.1:0".parse().unwrap(), ..Config::default() };
+    /// let server = Server::bind(config).await?;
+    /// assert_ne!(server.local_addr().port(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn bind(config: Config) -> io::Result<Server> {
         let listener = TcpListener::bind(config.addr).await?;
         Ok(Server {

@@ -7,6 +7,16 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 /// The close frame to send for a read error, or `None` when the connection is already
 /// gone (closed, reset, I/O failure) and there is no one left to tell.
+///
+/// # Examples
+/// ```
+/// use ferrosocket_server::violation::close_frame_for;
+/// use tokio_tungstenite::tungstenite::error::{CapacityError, Error};
+///
+/// let too_big = Error::Capacity(CapacityError::MessageTooLong { size: 2048, max_size: 1024 });
+/// assert_eq!(u16::from(close_frame_for(&too_big).unwrap().code), 1009);
+/// assert!(close_frame_for(&Error::ConnectionClosed).is_none());
+/// ```
 pub fn close_frame_for(err: &Error) -> Option<CloseFrame> {
     let (code, reason) = match err {
         Error::Capacity(CapacityError::MessageTooLong { .. }) => {

@@ -63,6 +63,48 @@ async fn typed_messages_round_trip(browser: Browser) {
         .unwrap();
     wait_for_text(client, "received", "received binary (9 bytes): bytes ✓").await;
 
+    // A close code the browser would reject is explained on the page, and nothing closes.
+    let code = client.find(Locator::Id("close-code")).await.unwrap();
+    code.clear().await.unwrap();
+    code.send_keys("1006").await.unwrap();
+    let close_button = client
+        .find(Locator::Css("#close-form button"))
+        .await
+        .unwrap();
+    close_button.click().await.unwrap();
+    wait_for_text(
+        client,
+        "error",
+        "InvalidCloseCodeError: close code 1006 is not allowed: use 1000 or a code from 3000 to 4999",
+    )
+    .await;
+
+    // A valid one closes, and the page logs each readyState it went through.
+    code.clear().await.unwrap();
+    code.send_keys("4000").await.unwrap();
+    close_button.click().await.unwrap();
+    wait_for_text(client, "system", "closed: code 4000, reason \"bye\", clean").await;
+    let states: Vec<String> = {
+        let mut texts = Vec::new();
+        for item in client
+            .find_all(Locator::Css("#log li.state"))
+            .await
+            .unwrap()
+        {
+            texts.push(item.text().await.unwrap());
+        }
+        texts
+    };
+    assert_eq!(
+        states,
+        [
+            "readyState 0 (CONNECTING)",
+            "readyState 1 (OPEN)",
+            "readyState 2 (CLOSING)",
+            "readyState 3 (CLOSED)"
+        ]
+    );
+
     session.close().await;
 }
 
