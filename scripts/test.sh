@@ -48,7 +48,9 @@ run_tests "cargo" cargo test --workspace --locked
 
 section "starting the server on a free port for the browser tests"
 log="$(mktemp)"
-"$FERROSOCKET_SERVER_BIN" --addr 127.0.0.1:0 --www www >"$log" 2>&1 &
+# wasm-bindgen-test-runner serves the tests from its own origin on a random port, so this
+# server must accept any Origin (only here: by default only its own origin may connect).
+"$FERROSOCKET_SERVER_BIN" --addr 127.0.0.1:0 --www www --allow-origin '*' >"$log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do grep -q '^listening on' "$log" && break; sleep 0.1; done
 base="$(sed -n 's|^listening on http://\(.*\)/$|\1|p' "$log")"

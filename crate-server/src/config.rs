@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Parser;
 
@@ -13,9 +14,14 @@ use clap::Parser;
     version,
     about = "Serves the www/ pages and the ferrosocket WebSocket endpoints on one port.",
     long_about = "Serves the www/ pages over HTTP and the WebSocket endpoints on the same port:\n\n  \
-        /echo   returns every text and binary message unchanged\n\n\
+        /echo      returns every text and binary message unchanged\n  \
+        /chat      chat rooms: plain text for a plain WebSocket, JSON with subprotocol chat.v1\n  \
+        /healthz   200 \"ok\" while the server runs\n  \
+        /metrics   Prometheus text format\n\n\
         Open the printed URL in a browser after building the wasm package into www/pkg \
-        (scripts/run.sh does both). Log verbosity follows RUST_LOG (default: info)."
+        (scripts/run.sh does both). Log verbosity follows RUST_LOG (default: info); logs never \
+        contain message bodies.",
+    next_line_help = false
 )]
 pub struct Config {
     /// Address and port to listen on; port 0 picks a free port (the chosen address is
@@ -27,14 +33,158 @@ pub struct Config {
     #[arg(long, env = "FERROSOCKET_WWW", default_value = "www")]
     pub www: PathBuf,
 
-    /// Largest WebSocket message accepted, in bytes; a larger one closes the connection
-    /// with code 1009 (message too big).
+    /// Largest WebSocket message (and frame) accepted, in bytes; a larger one closes the
+    /// connection with code 1009 (message too big).
     #[arg(long, env = "FERROSOCKET_MAX_MESSAGE_BYTES", default_value_t = 1 << 20)]
     pub max_message_bytes: usize,
+
+    /// Messages per second a chat connection may send, sustained (token bucket).
+    #[arg(long, env = "FERROSOCKET_RATE_LIMIT", default_value_t = 20)]
+    pub rate_limit: u32,
+
+    /// Messages a chat connection may send in a burst above the sustained rate. Over it,
+    /// each message is refused with a `rate_limited` error; a connection that keeps going
+    /// for another burst's worth is closed with 1008 (policy violation).
+    #[arg(long, env = "FERROSOCKET_RATE_BURST", default_value_t = 40)]
+    pub rate_burst: u32,
+
+    /// Most WebSocket connections open at once; more are refused with HTTP 503.
+    #[arg(long, env = "FERROSOCKET_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// Most WebSocket connections open at once from one IP address; more are refused
+    /// with HTTP 429.
+    #[arg(
+        long,
+        env = "FERROSOCKET_MAX_CONNECTIONS_PER_IP",
+        default_value_t = 1_000
+    )]
+    pub max_connections_per_ip: usize,
+
+    /// Seconds a client has to send a complete HTTP request head (the handshake).
+    #[arg(long, env = "FERROSOCKET_HANDSHAKE_TIMEOUT", default_value = "10", value_parser = parse_seconds)]
+    pub handshake_timeout: Duration,
+
+    /// Seconds of silence from a client after which the server sends a ping.
+    #[arg(long, env = "FERROSOCKET_PING_INTERVAL", default_value = "30", value_parser = parse_seconds)]
+    pub ping_interval: Duration,
+
+    /// Seconds the server waits for any frame after its ping before closing the
+    /// connection with 1001 (going away).
+    #[arg(long, env = "FERROSOCKET_PONG_TIMEOUT", default_value = "10", value_parser = parse_seconds)]
+    pub pong_timeout: Duration,
+
+    /// Messages waiting to be written to one connection; a client too slow to take them
+    /// is closed with 1013 (try again later) instead of delaying anyone else.
+    #[arg(long, env = "FERROSOCKET_OUTBOUND_MESSAGES", default_value_t = 256)]
+    pub outbound_messages: usize,
+
+    /// Bytes waiting to be written to one connection, the same way.
+    #[arg(long, env = "FERROSOCKET_OUTBOUND_BYTES", default_value_t = 1 << 20)]
+    pub outbound_bytes: usize,
+
+    /// Messages each chat room keeps for history on join and for resume.
+    #[arg(long, env = "FERROSOCKET_HISTORY", default_value_t = 100)]
+    pub history: usize,
+
+    /// Longest nickname, in characters.
+    #[arg(long, env = "FERROSOCKET_MAX_NICK_LEN", default_value_t = 32)]
+    pub max_nick_len: usize,
+
+    /// Longest room name, in characters.
+    #[arg(long, env = "FERROSOCKET_MAX_ROOM_LEN", default_value_t = 64)]
+    pub max_room_len: usize,
+
+    /// Most rooms the server holds.
+    #[arg(long, env = "FERROSOCKET_MAX_ROOMS", default_value_t = 10_000)]
+    pub max_rooms: usize,
+
+    /// Most rooms one connection may be in.
+    #[arg(
+        long,
+        env = "FERROSOCKET_MAX_ROOMS_PER_CONNECTION",
+        default_value_t = 32
+    )]
+    pub max_rooms_per_connection: usize,
+
+    /// Another origin (scheme://host[:port]) whose pages may open WebSockets here, besides
+    /// the server's own; repeat it for several, or `*` for any (only for development).
+    /// A handshake from any other origin is refused with HTTP 403. Clients that send no
+    /// Origin header (not browsers) are always allowed.
+    #[arg(
+        long = "allow-origin",
+        env = "FERROSOCKET_ALLOW_ORIGIN",
+        value_delimiter = ','
+    )]
+    pub allow_origins: Vec<String>,
+
+    /// PEM certificate chain: with --tls-key, serve https and wss instead of http and ws.
+    #[arg(long, env = "FERROSOCKET_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "FERROSOCKET_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Seconds to wait for connections to close on shutdown (SIGINT/SIGTERM) after
+    /// sending them close 1001, before exiting anyway.
+    #[arg(long, env = "FERROSOCKET_SHUTDOWN_TIMEOUT", default_value = "5", value_parser = parse_seconds)]
+    pub shutdown_timeout: Duration,
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !(seconds > 0.0 && seconds.is_finite()) {
+        return Err(format!("{text:?} must be a positive number of seconds"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config::parse_from(["ferrosocket-server"])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let config = Config::default();
+        assert_eq!(config.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.max_message_bytes, 1 << 20);
+        assert_eq!(config.ping_interval, Duration::from_secs(30));
+        assert!(config.allow_origins.is_empty());
+        assert!(config.tls_cert.is_none());
+    }
+
+    #[test]
+    fn flags_are_parsed_and_bad_values_explained() {
+        let config = Config::try_parse_from([
+            "ferrosocket-server",
+            "--rate-limit",
+            "5",
+            "--pong-timeout",
+            "0.5",
+            "--allow-origin",
+            "https://a.example,https://b.example",
+        ])
+        .unwrap();
+        assert_eq!(config.rate_limit, 5);
+        assert_eq!(config.pong_timeout, Duration::from_millis(500));
+        assert_eq!(config.allow_origins.len(), 2);
+
+        let err = Config::try_parse_from(["ferrosocket-server", "--ping-interval=0"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("positive"), "{err}");
+        let err = Config::try_parse_from(["ferrosocket-server", "--tls-cert", "c.pem"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--tls-key"), "{err}");
     }
 }

@@ -1,11 +1,11 @@
 //! The `/echo` endpoint: every text and binary message is returned unchanged.
 
 use ferrosocket_wire::{CloseCode, CloseReason};
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::{Error, Message};
+use tokio_tungstenite::tungstenite::Message;
 
-use crate::violation::close_frame_for;
+use crate::connection::Handler;
+use crate::outbox::Outbox;
 
 /// What the query string of an `/echo` request asks for.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -57,59 +57,17 @@ impl EchoOptions {
     }
 }
 
-/// Echoes every text and binary message on `socket` until the peer closes.
+/// The `/echo` connection: every text and binary message goes back unchanged.
 ///
-/// Pings are answered and close frames acknowledged by tungstenite itself. A protocol
-/// violation by the peer is answered with its close code before the connection ends.
-/// Generic over the socket so tests can drive it with any `Stream` + `Sink` of messages.
-///
-/// # Examples
-/// ```
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// use ferrosocket_server::echo::{serve, EchoOptions};
-/// use tokio::io::duplex;
-/// use tokio_tungstenite::tungstenite::protocol::Role;
-/// use tokio_tungstenite::tungstenite::Message;
-/// use tokio_tungstenite::WebSocketStream;
-/// use futures_util::{SinkExt, StreamExt};
-///
-/// let (client_io, server_io) = duplex(4096);
-/// let server = WebSocketStream::from_raw_socket(server_io, Role::Server, None).await;
-/// tokio::spawn(serve(server, EchoOptions::default()));
-///
-/// let mut client = WebSocketStream::from_raw_socket(client_io, Role::Client, None).await;
-/// client.send(Message::text("ping?")).await.unwrap();
-/// assert_eq!(client.next().await.unwrap().unwrap(), Message::text("ping?"));
-/// # }
-/// ```
-pub async fn serve<S>(socket: S, options: EchoOptions) -> Result<(), Error>
-where
-    S: Stream<Item = Result<Message, Error>> + Sink<Message, Error = Error> + Unpin,
-{
-    let (mut outgoing, mut incoming) = socket.split();
-    if let Some(frame) = options.close {
-        outgoing.send(Message::Close(Some(frame))).await?;
+/// Replies wait for room in the connection's outbound queue, so a client that sends
+/// faster than it reads is slowed down (TCP backpressure) rather than disconnected.
+#[derive(Debug, Default)]
+pub(crate) struct EchoSession;
+
+impl Handler for EchoSession {
+    async fn on_message(&mut self, message: Message, outbox: &Outbox) {
+        let _ = outbox.send(message).await;
     }
-    while let Some(message) = incoming.next().await {
-        let message = match message {
-            Ok(message) => message,
-            Err(err) => {
-                if let Some(frame) = close_frame_for(&err) {
-                    // Best effort: the peer may already be gone.
-                    let _ = outgoing.send(Message::Close(Some(frame))).await;
-                }
-                return Err(err);
-            }
-        };
-        match message {
-            message @ (Message::Text(_) | Message::Binary(_)) => outgoing.send(message).await?,
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
-            // Keep reading: tungstenite replies to the close and ends the stream.
-            Message::Close(_) => {}
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

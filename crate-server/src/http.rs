@@ -1,39 +1,84 @@
-//! Routing of one HTTP request: WebSocket endpoints by path, files for everything else.
+//! Routing of one HTTP request: WebSocket endpoints by path, operations endpoints, and
+//! files for everything else.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use ferrosocket_wire::endpoints;
+use ferrosocket_wire::{chat, endpoints};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 
-use crate::config::Config;
-use crate::{echo, static_files, upgrade};
+use crate::chat::{PlainSession, ProtocolSession};
+use crate::echo::{EchoOptions, EchoSession};
+use crate::state::AppState;
+use crate::{static_files, upgrade};
 
 /// The body type of every response this server writes.
 pub(crate) type Body = Full<Bytes>;
 
+/// The subprotocols `/chat` speaks.
+const CHAT_SUBPROTOCOLS: &[&str] = &[chat::SUBPROTOCOL];
+
 pub(crate) async fn route(
     req: Request<Incoming>,
-    config: Arc<Config>,
+    state: Arc<AppState>,
     peer: SocketAddr,
 ) -> Result<Response<Body>, Infallible> {
     let response = match req.uri().path() {
-        endpoints::ECHO => match echo::EchoOptions::from_query(req.uri().query()) {
-            Ok(options) => upgrade::accept(
-                req,
-                &config,
-                peer,
-                endpoints::ECHO_SUBPROTOCOLS,
-                move |socket, _protocol| echo::serve(socket, options),
-            ),
+        endpoints::ECHO => match EchoOptions::from_query(req.uri().query()) {
+            Ok(options) => upgrade::accept(req, &state, peer, endpoints::ECHO_SUBPROTOCOLS, {
+                move |_, _, outbox| {
+                    if let Some(frame) = options.close {
+                        outbox.close_signal().close(frame.code, &frame.reason);
+                    }
+                    EchoSession
+                }
+            }),
             Err(problem) => text(StatusCode::BAD_REQUEST, format!("{problem}\n")),
         },
-        _ => static_files::serve(&config.www, &req).await,
+        endpoints::CHAT => upgrade::accept(req, &state, peer, CHAT_SUBPROTOCOLS, {
+            |state, protocol, outbox| match protocol {
+                Some(_) => ChatSession::Protocol(ProtocolSession::start(state, outbox)),
+                None => ChatSession::Plain(PlainSession::start(state, outbox)),
+            }
+        }),
+        "/healthz" => text(StatusCode::OK, "ok\n"),
+        "/metrics" => Response::builder()
+            .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
+            .body(Full::new(Bytes::from(state.metrics.render())))
+            .expect("static headers are valid"),
+        _ => static_files::serve(&state.config.www, &req).await,
     };
     Ok(response)
+}
+
+/// A `/chat` connection, in whichever dialect the client asked for.
+#[derive(Debug)]
+enum ChatSession {
+    Plain(PlainSession),
+    Protocol(ProtocolSession),
+}
+
+impl crate::connection::Handler for ChatSession {
+    async fn on_message(
+        &mut self,
+        message: tokio_tungstenite::tungstenite::Message,
+        outbox: &crate::outbox::Outbox,
+    ) {
+        match self {
+            ChatSession::Plain(session) => session.on_message(message, outbox).await,
+            ChatSession::Protocol(session) => session.on_message(message, outbox).await,
+        }
+    }
+
+    fn on_end(&mut self) {
+        match self {
+            ChatSession::Plain(session) => session.on_end(),
+            ChatSession::Protocol(session) => session.on_end(),
+        }
+    }
 }
 
 /// A plain-text response with `status`.

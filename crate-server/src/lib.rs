@@ -1,5 +1,7 @@
 //! The ferrosocket server: one port that serves the `www/` pages over HTTP and the
-//! WebSocket endpoints the browser client talks to.
+//! WebSocket endpoints the browser client talks to — `/echo`, and `/chat` with rooms,
+//! presence, history and resume — hardened with size and rate limits, an Origin check,
+//! bounded queues, heartbeats, graceful shutdown, TLS and metrics.
 //!
 //! The binary (`ferrosocket-server --help`) is a thin shell around [`Server`]; tests and
 //! embedders use the library directly:
@@ -9,17 +11,25 @@
 //! use ferrosocket_server::{Config, Server};
 //!
 //! let server = Server::bind(Config::default()).await?;
-//! println!("listening on http://{}/", server.local_addr());
+//! println!("listening on {}", server.url());
 //! server.run_until(std::future::pending()).await
 //! # }
 //! ```
 #![deny(missing_docs, missing_debug_implementations)]
 
+pub mod chat;
 mod config;
+mod connection;
 pub mod echo;
 mod http;
+mod limits;
+pub mod metrics;
+mod origin;
+mod outbox;
 mod server;
+mod state;
 mod static_files;
+mod tls;
 mod upgrade;
 pub mod violation;
 

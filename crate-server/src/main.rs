@@ -35,7 +35,7 @@ async fn main() -> std::process::ExitCode {
         }
     };
     // Scripts and tests read this line to learn the port when --addr ends in :0.
-    println!("listening on http://{}/", server.local_addr());
+    println!("listening on {}", server.url());
 
     match server.run_until(shutdown_signal()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,12 +1,15 @@
-//! The WebSocket opening handshake (RFC 6455 §4.2) on top of hyper's HTTP/1.1 upgrade.
+//! The WebSocket opening handshake (RFC 6455 §4.2) on top of hyper's HTTP/1.1 upgrade,
+//! with the checks made before saying yes: the handshake itself, the Origin, and the
+//! connection limits.
 //!
-//! Requests that are not a valid handshake get an HTTP error instead of a hang or a
-//! dropped connection: 405 for a method other than GET, 426 (with the supported version)
-//! for a plain HTTP request or an unsupported `Sec-WebSocket-Version`, 400 for a missing or
-//! malformed `Sec-WebSocket-Key`.
+//! Refusals are HTTP answers, not hangs or dropped connections: 405 for a method other than
+//! GET, 426 (naming the supported version) for a plain HTTP request or an unsupported
+//! `Sec-WebSocket-Version`, 400 for a missing or malformed `Sec-WebSocket-Key`, 403 for a
+//! foreign Origin, 503 when the server is full and 429 when one address has too many
+//! connections.
 
-use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use http_body_util::Full;
 use hyper::header::{self, HeaderMap, HeaderValue};
@@ -16,37 +19,75 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
 
-use crate::config::Config;
+use crate::connection::{drive, new_outbox, Handler};
 use crate::http::{text, Body};
+use crate::limits::AdmissionError;
+use crate::metrics::HandshakeRejection;
+use crate::outbox::Outbox;
+use crate::state::AppState;
 
-/// The upgraded connection an endpoint handler receives.
-pub type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
-
-/// Answers the handshake in `req` and, once the connection is upgraded, runs `handler`
-/// on it in its own task, with the subprotocol selected from `protocols` (the first one
-/// the client offers, in the client's order), if any.
-pub(crate) fn accept<H, F>(
+/// Answers the handshake in `req` and, once the connection is upgraded, runs the session
+/// that `start` makes for it (given the selected subprotocol, if any, from `protocols`).
+pub(crate) fn accept<H>(
     mut req: Request<hyper::body::Incoming>,
-    config: &Config,
+    state: &Arc<AppState>,
     peer: SocketAddr,
     protocols: &'static [&'static str],
-    handler: H,
+    start: impl FnOnce(Arc<AppState>, Option<&'static str>, &Outbox) -> H + Send + 'static,
 ) -> Response<Body>
 where
-    H: FnOnce(Socket, Option<&'static str>) -> F + Send + 'static,
-    F: Future<Output = Result<(), tokio_tungstenite::tungstenite::Error>> + Send,
+    H: Handler + Send + 'static,
 {
     let accept_key = match check_handshake(req.method(), req.headers()) {
         Ok(key) => key,
-        Err(rejection) => return rejection.into_response(),
+        Err(rejection) => {
+            state.metrics.rejected(HandshakeRejection::Malformed);
+            return rejection.into_response();
+        }
     };
-    let path = req.uri().path().to_owned();
+    if !state.origins.allows(req.headers(), state.tls) {
+        state.metrics.rejected(HandshakeRejection::Origin);
+        let origin = req
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|o| o.to_str().ok())
+            .unwrap_or("?");
+        tracing::info!(%peer, origin, "refused a handshake from a foreign origin");
+        return text(
+            StatusCode::FORBIDDEN,
+            format!("origin {origin} may not open WebSockets here (see --allow-origin)\n"),
+        );
+    }
+    let permit = match state.limiter.admit(peer.ip()) {
+        Ok(permit) => permit,
+        Err(AdmissionError::Full) => {
+            state.metrics.rejected(HandshakeRejection::Capacity);
+            return text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is at its connection limit; try again later\n",
+            );
+        }
+        Err(AdmissionError::PerIp) => {
+            state.metrics.rejected(HandshakeRejection::PerIp);
+            return text(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many connections from your address\n",
+            );
+        }
+    };
     let protocol = select_protocol(req.headers(), protocols);
+    let path = req.uri().path().to_owned();
     let ws_config = WebSocketConfig::default()
-        .max_message_size(Some(config.max_message_bytes))
-        .max_frame_size(Some(config.max_message_bytes));
+        .max_message_size(Some(state.config.max_message_bytes))
+        .max_frame_size(Some(state.config.max_message_bytes))
+        // Small buffers keep idle connections cheap; they grow with the traffic.
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .accept_unmasked_frames(false);
 
-    tokio::spawn(async move {
+    let state = Arc::clone(state);
+    state.connections.clone().spawn(async move {
+        let _permit = permit;
         let upgraded = match hyper::upgrade::on(&mut req).await {
             Ok(upgraded) => upgraded,
             Err(err) => {
@@ -57,11 +98,13 @@ where
         let socket =
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config))
                 .await;
-        tracing::debug!(%peer, %path, "websocket opened");
-        match handler(socket, protocol).await {
-            Ok(()) => tracing::debug!(%peer, %path, "websocket closed"),
-            Err(err) => tracing::debug!(%peer, %path, %err, "websocket ended with an error"),
-        }
+        state.metrics.connection_opened();
+        tracing::debug!(%peer, %path, ?protocol, "websocket opened");
+        let (outbox, outbox_rx) = new_outbox(&state);
+        let session = start(Arc::clone(&state), protocol, &outbox);
+        drive(socket, &state, outbox, outbox_rx, session).await;
+        state.metrics.connection_closed();
+        tracing::debug!(%peer, %path, "websocket closed");
     });
 
     let mut response = Response::builder()

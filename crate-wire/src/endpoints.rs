@@ -14,3 +14,9 @@ pub const ECHO: &str = "/echo";
 /// selects the first protocol in the client's list that appears here; a client that
 /// offers none of them is refused by its browser (the server selects nothing).
 pub const ECHO_SUBPROTOCOLS: &[&str] = &["echo.v1", "echo.v2"];
+
+/// Chat endpoint. A client that asks for [`crate::chat::SUBPROTOCOL`] speaks the JSON
+/// protocol of [`crate::chat`]; a plain client (no subprotocol) is in the
+/// [`crate::chat::LOBBY`] under a generated name, everything it sends is broadcast to the
+/// lobby (itself included), and it receives lobby messages as `name: text`.
+pub const CHAT: &str = "/chat";

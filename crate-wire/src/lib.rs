@@ -6,6 +6,7 @@
 //! unchanged for `wasm32-unknown-unknown` and for the server.
 #![deny(missing_docs, missing_debug_implementations)]
 
+pub mod chat;
 mod close;
 pub mod endpoints;
 

@@ -9,6 +9,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -136,8 +137,8 @@ pub async fn open_browser(browser: Browser) -> BrowserSession {
     let url = format!("http://127.0.0.1:{port}");
     let mut last_error = None;
     for _ in 0..100 {
-        match ClientBuilder::rustls()
-            .expect("rustls is available")
+        // WebDriver is plain HTTP on loopback: no TLS connector needed.
+        match ClientBuilder::new(HttpConnector::new())
             .capabilities(capabilities.clone())
             .connect(&url)
             .await

@@ -1,0 +1,56 @@
+//! The `/chat` endpoint: rooms shared by plain-text clients and JSON protocol clients.
+
+mod hub;
+mod plain;
+mod protocol;
+
+pub use hub::{ConnId, Dialect, Hub};
+pub(crate) use plain::PlainSession;
+pub(crate) use protocol::ProtocolSession;
+
+use crate::limits::TokenBucket;
+use crate::metrics::{LimitHit, Metrics};
+
+/// What the rate limit says about one incoming message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Gate {
+    /// Within the limit: handle it.
+    Pass,
+    /// Over the limit: refuse it, tell the client.
+    Refuse,
+    /// Over the limit for another whole burst: close the connection with 1008.
+    Close,
+}
+
+/// A token bucket plus the count of refusals in a row.
+#[derive(Debug)]
+pub(crate) struct RateGate {
+    bucket: TokenBucket,
+    refused_in_row: u32,
+    burst: u32,
+}
+
+impl RateGate {
+    pub fn new(rate: u32, burst: u32) -> RateGate {
+        RateGate {
+            bucket: TokenBucket::new(rate, burst),
+            refused_in_row: 0,
+            burst: burst.max(1),
+        }
+    }
+
+    pub fn check(&mut self, metrics: &Metrics) -> Gate {
+        if self.bucket.try_take() {
+            self.refused_in_row = 0;
+            return Gate::Pass;
+        }
+        self.refused_in_row += 1;
+        if self.refused_in_row > self.burst {
+            metrics.limit_hit(LimitHit::RateClose);
+            Gate::Close
+        } else {
+            metrics.limit_hit(LimitHit::Rate);
+            Gate::Refuse
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! A `/chat` connection that speaks the JSON protocol (`chat.v1`).
+
+use std::sync::Arc;
+
+use ferrosocket_wire::chat::{ClientEnvelope, ErrorCode, ProtocolError, ServerEnvelope, LOBBY};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+
+use super::{ConnId, Dialect, Gate, RateGate};
+use crate::connection::Handler;
+use crate::outbox::Outbox;
+use crate::state::AppState;
+
+/// One JSON protocol connection.
+#[derive(Debug)]
+pub(crate) struct ProtocolSession {
+    state: Arc<AppState>,
+    id: ConnId,
+    rate: RateGate,
+}
+
+fn reply(outbox: &Outbox, envelope: &ServerEnvelope) {
+    let _ = outbox.push(Message::Text(Utf8Bytes::from(envelope.to_json())));
+}
+
+impl ProtocolSession {
+    /// Registers the connection, greets it with `welcome` and joins it to the lobby.
+    pub fn start(state: Arc<AppState>, outbox: &Outbox) -> ProtocolSession {
+        let (id, nick) = state.hub.connect(Dialect::Json, outbox.clone());
+        reply(
+            outbox,
+            &ServerEnvelope::Welcome {
+                nick,
+                history_limit: state.hub.history_limit(),
+                rate_limit: state.config.rate_limit,
+            },
+        );
+        let rate = RateGate::new(state.config.rate_limit, state.config.rate_burst);
+        let mut session = ProtocolSession { state, id, rate };
+        session.handle(
+            ClientEnvelope::Join {
+                rooms: vec![LOBBY.to_owned()],
+            },
+            outbox,
+        );
+        session
+    }
+
+    fn handle(&mut self, envelope: ClientEnvelope, outbox: &Outbox) {
+        let hub = &self.state.hub;
+        let result: Result<(), ProtocolError> = match envelope {
+            ClientEnvelope::Nick { nick } => hub
+                .set_nick(self.id, &nick)
+                .map(|nick| reply(outbox, &ServerEnvelope::Nick { nick })),
+            ClientEnvelope::ListRooms => {
+                reply(outbox, &ServerEnvelope::Rooms { rooms: hub.rooms() });
+                Ok(())
+            }
+            ClientEnvelope::Join { rooms } => {
+                for room in rooms {
+                    match hub.join(self.id, &room) {
+                        Ok(joined) => reply(
+                            outbox,
+                            &ServerEnvelope::Joined {
+                                room,
+                                members: joined.members,
+                                history: joined.history,
+                            },
+                        ),
+                        Err(err) => self.refuse(err, outbox),
+                    }
+                }
+                Ok(())
+            }
+            ClientEnvelope::Leave { rooms } => {
+                for room in rooms {
+                    match hub.leave(self.id, &room) {
+                        Ok(()) => reply(outbox, &ServerEnvelope::Left { room }),
+                        Err(err) => self.refuse(err, outbox),
+                    }
+                }
+                Ok(())
+            }
+            ClientEnvelope::Send { room, text, id } => {
+                match hub.send(self.id, &room, &text, id.as_deref()) {
+                    Ok(accepted) => {
+                        reply(
+                            outbox,
+                            &ServerEnvelope::Ack {
+                                id,
+                                room,
+                                seq: accepted.seq,
+                            },
+                        );
+                        Ok(())
+                    }
+                    Err(mut err) => {
+                        err.reference = id;
+                        Err(err)
+                    }
+                }
+            }
+            ClientEnvelope::Resume { room, after_seq } => {
+                hub.resume(self.id, &room, after_seq).map(|replay| {
+                    for entry in replay.missed {
+                        reply(
+                            outbox,
+                            &ServerEnvelope::Message {
+                                room: room.clone(),
+                                seq: entry.seq,
+                                from: entry.from,
+                                text: entry.text,
+                                ts: entry.ts,
+                            },
+                        );
+                    }
+                    reply(
+                        outbox,
+                        &ServerEnvelope::Resumed {
+                            room,
+                            last_seq: replay.last_seq,
+                            complete: replay.complete,
+                        },
+                    );
+                })
+            }
+            ClientEnvelope::Ping { id } => {
+                reply(outbox, &ServerEnvelope::Pong { id });
+                Ok(())
+            }
+            ClientEnvelope::Emit {
+                room,
+                event,
+                data,
+                ack,
+            } => match hub.emit(self.id, &room, &event, data) {
+                Ok(()) => {
+                    if let Some(ack) = ack {
+                        reply(outbox, &ServerEnvelope::EventAck { ack });
+                    }
+                    Ok(())
+                }
+                Err(mut err) => {
+                    err.reference = ack.map(|ack| ack.to_string());
+                    Err(err)
+                }
+            },
+        };
+        if let Err(err) = result {
+            self.refuse(err, outbox);
+        }
+    }
+
+    fn refuse(&self, err: ProtocolError, outbox: &Outbox) {
+        self.state.metrics.envelope_error();
+        reply(outbox, &err.into_envelope());
+    }
+}
+
+impl Handler for ProtocolSession {
+    async fn on_message(&mut self, message: Message, outbox: &Outbox) {
+        match self.rate.check(&self.state.metrics) {
+            Gate::Pass => {}
+            Gate::Refuse => {
+                return self.refuse(
+                    ProtocolError::new(
+                        ErrorCode::RateLimited,
+                        format!(
+                            "over {} messages per second: this envelope was dropped",
+                            self.state.config.rate_limit
+                        ),
+                    ),
+                    outbox,
+                )
+            }
+            Gate::Close => {
+                return outbox
+                    .close_signal()
+                    .close(CloseCode::Policy, "rate limit exceeded")
+            }
+        }
+        let Message::Text(text) = message else {
+            return self.refuse(
+                ProtocolError::new(
+                    ErrorCode::BinaryNotSupported,
+                    "binary frames carry nothing in chat.v1: send JSON text",
+                ),
+                outbox,
+            );
+        };
+        match ClientEnvelope::parse(text.as_str()) {
+            Ok(envelope) => self.handle(envelope, outbox),
+            Err(err) => self.refuse(err, outbox),
+        }
+    }
+
+    fn on_end(&mut self) {
+        self.state.hub.disconnect(self.id);
+    }
+}

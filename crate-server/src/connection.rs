@@ -1,0 +1,174 @@
+//! Driving one WebSocket connection: a reader and a writer running side by side, the
+//! heartbeat, and the ways a connection ends (peer close, protocol violation, server
+//! shutdown, slow consumer, policy).
+
+use std::future::Future;
+use std::time::Duration;
+
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use tokio::time::{sleep, Instant};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error, Message};
+
+use crate::metrics::LimitHit;
+use crate::outbox::{CloseSignal, Outbox, OutboxReceiver};
+use crate::state::AppState;
+use crate::violation::close_frame_for;
+
+/// How long the server waits for the peer's close frame after sending its own.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// What an endpoint does with each text or binary message it receives.
+pub(crate) trait Handler {
+    /// Handles one incoming message; replies go through `outbox`.
+    fn on_message(&mut self, message: Message, outbox: &Outbox) -> impl Future<Output = ()> + Send;
+    /// Called once when the connection has ended.
+    fn on_end(&mut self) {}
+}
+
+/// Runs `socket` until it ends. Messages for the peer go through `outbox_rx` (fed by the
+/// handler and by the chat hub); `close` is shared with every `Outbox` of this connection.
+pub(crate) async fn drive<S, H>(
+    socket: S,
+    state: &AppState,
+    outbox: Outbox,
+    mut outbox_rx: OutboxReceiver,
+    mut handler: H,
+) where
+    S: Stream<Item = Result<Message, Error>> + Sink<Message, Error = Error> + Unpin,
+    H: Handler,
+{
+    let close = outbox.close_signal().clone();
+    let (mut sink, mut stream) = socket.split();
+
+    let writer = async {
+        loop {
+            tokio::select! {
+                biased;
+                () = close.requested() => break,
+                message = outbox_rx.recv() => {
+                    let Some(message) = message else { break };
+                    if write_batch(&mut sink, message, &mut outbox_rx, state).await.is_err() {
+                        close.stop();
+                        break;
+                    }
+                }
+            }
+        }
+        // What was queued before the close (an error envelope explaining it, say) goes
+        // out first, within the grace period.
+        if let Some(frame) = close.take_frame() {
+            if frame.code == CloseCode::Again {
+                state.metrics.slow_consumer_closed();
+            }
+            let _ = tokio::time::timeout(CLOSE_GRACE, async {
+                while let Some(message) = outbox_rx.try_recv() {
+                    sink.feed(message).await?;
+                }
+                sink.send(Message::Close(Some(frame))).await
+            })
+            .await;
+        }
+    };
+
+    let reader = async {
+        let config = &state.config;
+        let mut last_heard = Instant::now();
+        let mut pinged = false;
+        let mut close_deadline: Option<Instant> = None;
+        let tick =
+            (config.ping_interval.min(config.pong_timeout) / 4).max(Duration::from_millis(50));
+        loop {
+            tokio::select! {
+                frame = stream.next() => match frame {
+                    None => break,
+                    Some(Err(err)) => {
+                        if let Some(frame) = close_frame_for(&err) {
+                            state.metrics.protocol_violation();
+                            if u16::from(frame.code) == 1009 {
+                                state.metrics.limit_hit(LimitHit::MessageSize);
+                            }
+                            close.close(frame.code, &frame.reason);
+                            // Give the writer its chance to send the close frame.
+                            tokio::task::yield_now().await;
+                        }
+                        break;
+                    }
+                    Some(Ok(message)) => {
+                        last_heard = Instant::now();
+                        pinged = false;
+                        match message {
+                            Message::Text(_) | Message::Binary(_) => {
+                                state.metrics.message_in(message.len());
+                                if !close.is_closing() {
+                                    handler.on_message(message, &outbox).await;
+                                }
+                            }
+                            // tungstenite answers pings and close frames itself.
+                            Message::Ping(_) | Message::Pong(_) | Message::Close(_) | Message::Frame(_) => {}
+                        }
+                    }
+                },
+                () = sleep(tick), if close_deadline.is_none() => {
+                    let silent = last_heard.elapsed();
+                    if pinged && silent >= config.ping_interval + config.pong_timeout {
+                        state.metrics.limit_hit(LimitHit::Idle);
+                        close.close(CloseCode::Away, "no answer to ping");
+                    } else if !pinged && silent >= config.ping_interval {
+                        pinged = true;
+                        let _ = outbox.push(Message::Ping(Default::default()));
+                    }
+                }
+                () = state.shutdown.cancelled(), if !close.is_closing() => {
+                    close.close(CloseCode::Away, "server shutting down");
+                }
+                () = close.requested(), if close_deadline.is_none() => {
+                    close_deadline = Some(Instant::now() + CLOSE_GRACE);
+                }
+                () = sleep_until_opt(close_deadline) => break,
+            }
+        }
+        close.stop();
+    };
+
+    tokio::join!(writer, reader);
+    handler.on_end();
+}
+
+/// Writes `first` and whatever else is already queued, then flushes once.
+async fn write_batch<S>(
+    sink: &mut S,
+    first: Message,
+    outbox_rx: &mut OutboxReceiver,
+    state: &AppState,
+) -> Result<(), Error>
+where
+    S: Sink<Message, Error = Error> + Unpin,
+{
+    state.metrics.message_out(first.len());
+    sink.feed(first).await?;
+    for _ in 0..64 {
+        let Some(next) = outbox_rx.try_recv() else {
+            break;
+        };
+        state.metrics.message_out(next.len());
+        sink.feed(next).await?;
+    }
+    sink.flush().await
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A fresh close signal and outbox sized by the configuration.
+pub(crate) fn new_outbox(state: &AppState) -> (Outbox, OutboxReceiver) {
+    crate::outbox::outbox(
+        state.config.outbound_messages,
+        state.config.outbound_bytes,
+        CloseSignal::default(),
+    )
+}

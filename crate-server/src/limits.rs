@@ -1,0 +1,148 @@
+//! Per-connection rate limiting and server-wide connection counting.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// A token bucket: `rate` tokens a second, holding at most `burst`.
+#[derive(Debug, Clone)]
+pub struct TokenBucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    refilled: Instant,
+}
+
+impl TokenBucket {
+    /// A full bucket.
+    pub fn new(rate: u32, burst: u32) -> TokenBucket {
+        TokenBucket {
+            rate: f64::from(rate),
+            burst: f64::from(burst.max(1)),
+            tokens: f64::from(burst.max(1)),
+            refilled: Instant::now(),
+        }
+    }
+
+    /// Takes a token if there is one.
+    pub fn try_take(&mut self) -> bool {
+        self.try_take_at(Instant::now())
+    }
+
+    fn try_take_at(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        self.refilled = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Why a connection was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdmissionError {
+    /// The server is at `--max-connections`.
+    Full,
+    /// This address is at `--max-connections-per-ip`.
+    PerIp,
+}
+
+/// Counts open WebSocket connections, in total and per IP address.
+#[derive(Debug)]
+pub struct ConnectionLimiter {
+    max_total: usize,
+    max_per_ip: usize,
+    open: Mutex<(usize, HashMap<IpAddr, usize>)>,
+}
+
+/// One admitted connection; dropping it frees its place.
+#[derive(Debug)]
+pub struct ConnectionPermit {
+    limiter: Arc<ConnectionLimiter>,
+    ip: IpAddr,
+}
+
+impl ConnectionLimiter {
+    /// A limiter for `max_total` connections, `max_per_ip` of them from one address.
+    pub fn new(max_total: usize, max_per_ip: usize) -> Arc<ConnectionLimiter> {
+        Arc::new(ConnectionLimiter {
+            max_total,
+            max_per_ip,
+            open: Mutex::new((0, HashMap::new())),
+        })
+    }
+
+    /// Admits one more connection from `ip`, or says which limit it would exceed.
+    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<ConnectionPermit, AdmissionError> {
+        let mut open = self.open.lock().expect("limiter lock");
+        let (total, per_ip) = &mut *open;
+        if *total >= self.max_total {
+            return Err(AdmissionError::Full);
+        }
+        let from_ip = per_ip.entry(ip).or_insert(0);
+        if *from_ip >= self.max_per_ip {
+            return Err(AdmissionError::PerIp);
+        }
+        *from_ip += 1;
+        *total += 1;
+        Ok(ConnectionPermit {
+            limiter: Arc::clone(self),
+            ip,
+        })
+    }
+}
+
+impl Drop for ConnectionPermit {
+    fn drop(&mut self) {
+        let mut open = self.limiter.open.lock().expect("limiter lock");
+        let (total, per_ip) = &mut *open;
+        *total -= 1;
+        if let Some(count) = per_ip.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                per_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_bucket_allows_its_burst_then_its_rate() {
+        let start = Instant::now();
+        let mut bucket = TokenBucket::new(10, 3);
+        bucket.refilled = start;
+        assert!((0..3).all(|_| bucket.try_take_at(start)));
+        assert!(!bucket.try_take_at(start));
+        // 100 ms at 10/s refills one token.
+        assert!(bucket.try_take_at(start + Duration::from_millis(100)));
+        assert!(!bucket.try_take_at(start + Duration::from_millis(100)));
+        // A long pause refills only up to the burst.
+        let later = start + Duration::from_secs(60);
+        assert!((0..3).all(|_| bucket.try_take_at(later)));
+        assert!(!bucket.try_take_at(later));
+    }
+
+    #[test]
+    fn permits_are_counted_per_ip_and_released_on_drop() {
+        let limiter = ConnectionLimiter::new(3, 2);
+        let a: IpAddr = "127.0.0.1".parse().unwrap();
+        let b: IpAddr = "127.0.0.2".parse().unwrap();
+        let a1 = limiter.admit(a).unwrap();
+        let _a2 = limiter.admit(a).unwrap();
+        assert_eq!(limiter.admit(a).unwrap_err(), AdmissionError::PerIp);
+        let _b1 = limiter.admit(b).unwrap();
+        assert_eq!(limiter.admit(b).unwrap_err(), AdmissionError::Full);
+        drop(a1);
+        assert!(limiter.admit(a).is_ok());
+    }
+}

@@ -1,0 +1,470 @@
+//! The chat protocol, version 1: JSON envelopes exchanged on `/chat` when the client asks
+//! for the [`SUBPROTOCOL`]. `docs/PROTOCOL.md` describes it with an example of each.
+//!
+//! Every envelope is a JSON object whose `type` field names it. Clients send
+//! [`ClientEnvelope`]s and receive [`ServerEnvelope`]s. Anything a client sends that is not
+//! a valid envelope gets an [`ServerEnvelope::Error`] that names the problem, and the
+//! connection goes on.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The subprotocol a client asks for to speak this protocol.
+pub const SUBPROTOCOL: &str = "chat.v1";
+
+/// The room every plain-text client is in, and the one protocol clients start in.
+pub const LOBBY: &str = "lobby";
+
+/// A sequence number: position of a message in its room, from 1, strictly increasing.
+pub type Seq = u64;
+
+/// What a client sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientEnvelope {
+    /// Change nickname. Answered by [`ServerEnvelope::Nick`].
+    Nick {
+        /// The new nickname.
+        nick: String,
+    },
+    /// List the rooms. Answered by [`ServerEnvelope::Rooms`].
+    ListRooms,
+    /// Join rooms (created if new). Each is answered by [`ServerEnvelope::Joined`].
+    Join {
+        /// The rooms to join.
+        rooms: Vec<String>,
+    },
+    /// Leave rooms. Each is answered by [`ServerEnvelope::Left`].
+    Leave {
+        /// The rooms to leave.
+        rooms: Vec<String>,
+    },
+    /// Send a message to a joined room: delivered to every other member as
+    /// [`ServerEnvelope::Message`], acknowledged with [`ServerEnvelope::Ack`].
+    Send {
+        /// The room.
+        room: String,
+        /// The message.
+        text: String,
+        /// An idempotency key chosen by the client: a `send` whose `id` the room already
+        /// holds in its history is acknowledged again with the original sequence number
+        /// and not delivered twice.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+    /// Replay what was missed in `room` after `after_seq` (joining it if needed). Answered
+    /// by the missed [`ServerEnvelope::Message`]s, then [`ServerEnvelope::Resumed`].
+    Resume {
+        /// The room.
+        room: String,
+        /// The last sequence number the client saw in that room (0 for none).
+        after_seq: Seq,
+    },
+    /// Application-level ping. Answered by [`ServerEnvelope::Pong`] with the same `id`.
+    Ping {
+        /// Echoed back in the pong.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+    /// A named application event with a JSON payload, delivered to the other members of
+    /// `room` as [`ServerEnvelope::Event`]; with `ack`, the server confirms delivery with
+    /// [`ServerEnvelope::EventAck`].
+    Emit {
+        /// The room to deliver to (must be joined).
+        room: String,
+        /// The event's name.
+        event: String,
+        /// Any JSON value.
+        #[serde(default)]
+        data: Value,
+        /// Ask for an [`ServerEnvelope::EventAck`] carrying this number.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ack: Option<u64>,
+    },
+}
+
+/// One message of a room's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// Its sequence number in the room.
+    pub seq: Seq,
+    /// The sender's nickname.
+    pub from: String,
+    /// The message.
+    pub text: String,
+    /// When the server accepted it, in milliseconds since the Unix epoch.
+    pub ts: u64,
+}
+
+/// A room and how many members it has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomInfo {
+    /// The room's name.
+    pub name: String,
+    /// How many connections are in it.
+    pub members: usize,
+}
+
+/// What changed in a room's membership.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceChange {
+    /// `nick` joined.
+    Join,
+    /// `nick` left (or disconnected).
+    Leave,
+    /// `old_nick` is now called `nick`.
+    Rename,
+}
+
+/// What the server sends to a protocol client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerEnvelope {
+    /// First envelope on every connection: the generated nickname and the limits.
+    Welcome {
+        /// The nickname the server gave this connection.
+        nick: String,
+        /// How many messages each room keeps for history and resume.
+        history_limit: usize,
+        /// Messages per second a connection may send, sustained.
+        rate_limit: u32,
+    },
+    /// The nickname is now `nick`.
+    Nick {
+        /// The nickname in force.
+        nick: String,
+    },
+    /// The rooms and their member counts.
+    Rooms {
+        /// Every room, by name.
+        rooms: Vec<RoomInfo>,
+    },
+    /// This connection joined `room`.
+    Joined {
+        /// The room.
+        room: String,
+        /// Its members' nicknames, this connection's included.
+        members: Vec<String>,
+        /// Its latest messages, oldest first.
+        history: Vec<HistoryEntry>,
+    },
+    /// This connection left `room`.
+    Left {
+        /// The room.
+        room: String,
+    },
+    /// Someone else joined, left or was renamed in `room`.
+    Presence {
+        /// The room.
+        room: String,
+        /// What happened.
+        change: PresenceChange,
+        /// Who (the new nickname, for a rename).
+        nick: String,
+        /// The former nickname, for a rename.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        old_nick: Option<String>,
+    },
+    /// A message in a joined room.
+    Message {
+        /// The room.
+        room: String,
+        /// Its sequence number in the room.
+        seq: Seq,
+        /// The sender's nickname.
+        from: String,
+        /// The message.
+        text: String,
+        /// When the server accepted it, in milliseconds since the Unix epoch.
+        ts: u64,
+    },
+    /// The server accepted the client's `send` as message `seq` of `room`.
+    Ack {
+        /// The `id` of the `send`, if it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        /// The room.
+        room: String,
+        /// The message's sequence number.
+        seq: Seq,
+    },
+    /// The replay asked for by `resume` is over.
+    Resumed {
+        /// The room.
+        room: String,
+        /// The room's latest sequence number.
+        last_seq: Seq,
+        /// `false` when messages after `after_seq` had already left the history: the
+        /// replay starts later than asked.
+        complete: bool,
+    },
+    /// Answer to a `ping`.
+    Pong {
+        /// The ping's `id`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+    /// An application event from another member.
+    Event {
+        /// The room.
+        room: String,
+        /// The event's name.
+        event: String,
+        /// The sender's nickname.
+        from: String,
+        /// The payload.
+        data: Value,
+    },
+    /// The event sent with this `ack` number was delivered.
+    EventAck {
+        /// The `ack` number of the `emit`.
+        ack: u64,
+    },
+    /// The client's envelope was refused; the connection goes on.
+    Error {
+        /// What kind of problem.
+        code: ErrorCode,
+        /// A human-readable explanation naming the problem.
+        message: String,
+        /// The `id` (or `ack`) of the refused envelope, when it had one.
+        #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+    },
+}
+
+/// Why an envelope was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// Not JSON, or not a JSON object.
+    InvalidJson,
+    /// `type` names no envelope.
+    UnknownType,
+    /// A required field is missing.
+    MissingField,
+    /// A field has the wrong type or value.
+    InvalidField,
+    /// The room is not one this connection has joined.
+    NotJoined,
+    /// The nickname is in use by another connection.
+    NickTaken,
+    /// The nickname is empty, too long or has characters outside `A-Z a-z 0-9 _ - .`.
+    InvalidNick,
+    /// The room name is empty, too long or has characters outside `A-Z a-z 0-9 _ - .`.
+    InvalidRoom,
+    /// The server holds as many rooms as it may, or this connection joined as many as it may.
+    TooManyRooms,
+    /// The connection sends faster than its rate limit; the envelope was dropped.
+    RateLimited,
+    /// Binary frames carry nothing in this protocol.
+    BinaryNotSupported,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire, e.g. `"invalid_json"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::MissingField => "missing_field",
+            ErrorCode::InvalidField => "invalid_field",
+            ErrorCode::NotJoined => "not_joined",
+            ErrorCode::NickTaken => "nick_taken",
+            ErrorCode::InvalidNick => "invalid_nick",
+            ErrorCode::InvalidRoom => "invalid_room",
+            ErrorCode::TooManyRooms => "too_many_rooms",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::BinaryNotSupported => "binary_not_supported",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A refused envelope: what goes into [`ServerEnvelope::Error`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtocolError {
+    /// What kind of problem.
+    pub code: ErrorCode,
+    /// The explanation.
+    pub message: String,
+    /// The `id` or `ack` of the refused envelope, when it had one.
+    pub reference: Option<String>,
+}
+
+impl ProtocolError {
+    /// A new error without a reference.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ProtocolError {
+            code,
+            message: message.into(),
+            reference: None,
+        }
+    }
+
+    /// The error as the envelope the client receives.
+    pub fn into_envelope(self) -> ServerEnvelope {
+        ServerEnvelope::Error {
+            code: self.code,
+            message: self.message,
+            reference: self.reference,
+        }
+    }
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ProtocolError {}
+
+const CLIENT_TYPES: &[&str] = &[
+    "nick",
+    "list_rooms",
+    "join",
+    "leave",
+    "send",
+    "resume",
+    "ping",
+    "emit",
+];
+
+impl ClientEnvelope {
+    /// Parses one text frame, naming the problem precisely when it is not a valid
+    /// envelope.
+    ///
+    /// # Examples
+    /// ```
+    /// use ferrosocket_wire::chat::{ClientEnvelope, ErrorCode};
+    ///
+    /// let send = ClientEnvelope::parse(r#"{"type":"send","room":"lobby","text":"hi"}"#).unwrap();
+    /// assert!(matches!(send, ClientEnvelope::Send { .. }));
+    ///
+    /// let err = ClientEnvelope::parse(r#"{"type":"send","room":"lobby","id":"7"}"#).unwrap_err();
+    /// assert_eq!(err.code, ErrorCode::MissingField);
+    /// assert_eq!(err.reference.as_deref(), Some("7"));
+    /// assert!(err.message.contains("text"));
+    /// ```
+    pub fn parse(text: &str) -> Result<ClientEnvelope, ProtocolError> {
+        let value: Value = serde_json::from_str(text).map_err(|err| {
+            ProtocolError::new(ErrorCode::InvalidJson, format!("not valid JSON: {err}"))
+        })?;
+        let Value::Object(object) = &value else {
+            return Err(ProtocolError::new(
+                ErrorCode::InvalidJson,
+                "an envelope must be a JSON object",
+            ));
+        };
+        let reference = match object.get("id").or_else(|| object.get("ack")) {
+            Some(Value::String(id)) => Some(id.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        let with_reference = |code, message: String| ProtocolError {
+            code,
+            message,
+            reference: reference.clone(),
+        };
+        match object.get("type") {
+            None => {
+                return Err(with_reference(
+                    ErrorCode::MissingField,
+                    "missing field `type`".into(),
+                ))
+            }
+            Some(Value::String(kind)) if !CLIENT_TYPES.contains(&kind.as_str()) => {
+                return Err(with_reference(
+                    ErrorCode::UnknownType,
+                    format!(
+                        "unknown envelope type {kind:?}; expected one of: {}",
+                        CLIENT_TYPES.join(", ")
+                    ),
+                ))
+            }
+            Some(Value::String(_)) => {}
+            Some(_) => {
+                return Err(with_reference(
+                    ErrorCode::InvalidField,
+                    "field `type` must be a string".into(),
+                ))
+            }
+        }
+        serde_json::from_value(value).map_err(|err| {
+            let message = err.to_string();
+            let code = if message.starts_with("missing field") {
+                ErrorCode::MissingField
+            } else {
+                ErrorCode::InvalidField
+            };
+            with_reference(code, message)
+        })
+    }
+}
+
+impl ServerEnvelope {
+    /// The envelope as the JSON text sent on the wire.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("envelopes always serialise")
+    }
+}
+
+/// Checks a nickname: 1 to `max_len` characters from `A-Z a-z 0-9 _ - .`.
+///
+/// # Examples
+/// ```
+/// use ferrosocket_wire::chat::validate_nick;
+/// assert!(validate_nick("ada_l", 32).is_ok());
+/// assert!(validate_nick("<script>", 32).is_err());
+/// ```
+pub fn validate_nick(nick: &str, max_len: usize) -> Result<(), ProtocolError> {
+    validate_name(nick, max_len, "nickname", ErrorCode::InvalidNick)
+}
+
+/// Checks a room name: 1 to `max_len` characters from `A-Z a-z 0-9 _ - .`.
+///
+/// # Examples
+/// ```
+/// use ferrosocket_wire::chat::validate_room;
+/// assert!(validate_room("rust-wasm", 64).is_ok());
+/// assert!(validate_room("", 64).is_err());
+/// ```
+pub fn validate_room(room: &str, max_len: usize) -> Result<(), ProtocolError> {
+    validate_name(room, max_len, "room name", ErrorCode::InvalidRoom)
+}
+
+fn validate_name(
+    name: &str,
+    max_len: usize,
+    what: &str,
+    code: ErrorCode,
+) -> Result<(), ProtocolError> {
+    if name.is_empty() {
+        return Err(ProtocolError::new(code, format!("the {what} is empty")));
+    }
+    if name.chars().count() > max_len {
+        return Err(ProtocolError::new(
+            code,
+            format!("the {what} {name:?} is longer than {max_len} characters"),
+        ));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+    {
+        return Err(ProtocolError::new(
+            code,
+            format!("the {what} {name:?} contains {bad:?}; use only A-Z a-z 0-9 _ - ."),
+        ));
+    }
+    Ok(())
+}
