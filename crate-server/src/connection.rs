@@ -48,9 +48,16 @@ pub(crate) async fn drive<S, H>(
                 () = close.requested() => break,
                 message = outbox_rx.recv() => {
                     let Some(message) = message else { break };
-                    if write_batch(&mut sink, message, &mut outbox_rx, state).await.is_err() {
-                        close.stop();
-                        break;
+                    // A close request interrupts a write stuck on a peer that stopped
+                    // reading: that peer is the slow consumer being closed.
+                    tokio::select! {
+                        written = write_batch(&mut sink, message, &mut outbox_rx, state) => {
+                            if written.is_err() {
+                                close.stop();
+                                break;
+                            }
+                        }
+                        () = close.requested() => break,
                     }
                 }
             }

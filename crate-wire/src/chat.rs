@@ -328,15 +328,72 @@ impl fmt::Display for ProtocolError {
 
 impl std::error::Error for ProtocolError {}
 
-const CLIENT_TYPES: &[&str] = &[
-    "nick",
-    "list_rooms",
-    "join",
-    "leave",
-    "send",
-    "resume",
-    "ping",
-    "emit",
+/// What a field of a client envelope must hold.
+#[derive(Clone, Copy)]
+enum FieldKind {
+    Text,
+    TextList,
+    Number,
+    Json,
+}
+
+impl FieldKind {
+    fn accepts(self, value: &Value) -> bool {
+        match self {
+            FieldKind::Text => value.is_string(),
+            FieldKind::TextList => value
+                .as_array()
+                .is_some_and(|items| items.iter().all(Value::is_string)),
+            FieldKind::Number => value.is_u64(),
+            FieldKind::Json => true,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            FieldKind::Text => "a string",
+            FieldKind::TextList => "a list of strings",
+            FieldKind::Number => "a whole number from 0",
+            FieldKind::Json => "any JSON value",
+        }
+    }
+}
+
+const REQUIRED: bool = true;
+const OPTIONAL: bool = false;
+
+/// Each client envelope type and its fields: the single table the parser checks against,
+/// so that a bad field is named precisely (serde's own messages for tagged enums are not).
+const CLIENT_TYPES: &[(&str, &[(&str, FieldKind, bool)])] = &[
+    ("nick", &[("nick", FieldKind::Text, REQUIRED)]),
+    ("list_rooms", &[]),
+    ("join", &[("rooms", FieldKind::TextList, REQUIRED)]),
+    ("leave", &[("rooms", FieldKind::TextList, REQUIRED)]),
+    (
+        "send",
+        &[
+            ("room", FieldKind::Text, REQUIRED),
+            ("text", FieldKind::Text, REQUIRED),
+            ("id", FieldKind::Text, OPTIONAL),
+        ],
+    ),
+    (
+        "resume",
+        &[
+            ("room", FieldKind::Text, REQUIRED),
+            ("after_seq", FieldKind::Number, REQUIRED),
+        ],
+    ),
+    ("ping", &[("id", FieldKind::Text, OPTIONAL)]),
+    (
+        "emit",
+        &[
+            ("room", FieldKind::Text, REQUIRED),
+            ("event", FieldKind::Text, REQUIRED),
+            ("data", FieldKind::Json, OPTIONAL),
+            ("ack", FieldKind::Number, OPTIONAL),
+        ],
+    ),
 ];
 
 impl ClientEnvelope {
@@ -375,39 +432,54 @@ impl ClientEnvelope {
             message,
             reference: reference.clone(),
         };
-        match object.get("type") {
+        let kind = match object.get("type") {
             None => {
                 return Err(with_reference(
                     ErrorCode::MissingField,
                     "missing field `type`".into(),
                 ))
             }
-            Some(Value::String(kind)) if !CLIENT_TYPES.contains(&kind.as_str()) => {
-                return Err(with_reference(
-                    ErrorCode::UnknownType,
-                    format!(
-                        "unknown envelope type {kind:?}; expected one of: {}",
-                        CLIENT_TYPES.join(", ")
-                    ),
-                ))
-            }
-            Some(Value::String(_)) => {}
+            Some(Value::String(kind)) => kind,
             Some(_) => {
                 return Err(with_reference(
                     ErrorCode::InvalidField,
                     "field `type` must be a string".into(),
                 ))
             }
+        };
+        let Some((_, fields)) = CLIENT_TYPES.iter().find(|(name, _)| name == kind) else {
+            let known: Vec<&str> = CLIENT_TYPES.iter().map(|(name, _)| *name).collect();
+            return Err(with_reference(
+                ErrorCode::UnknownType,
+                format!(
+                    "unknown envelope type {kind:?}; expected one of: {}",
+                    known.join(", ")
+                ),
+            ));
+        };
+        for (field, field_kind, required) in *fields {
+            match object.get(*field) {
+                None | Some(Value::Null) if *required => {
+                    return Err(with_reference(
+                        ErrorCode::MissingField,
+                        format!("missing field `{field}` in a `{kind}` envelope"),
+                    ))
+                }
+                None | Some(Value::Null) => {}
+                Some(value) if !field_kind.accepts(value) => {
+                    return Err(with_reference(
+                        ErrorCode::InvalidField,
+                        format!(
+                            "field `{field}` of a `{kind}` envelope must be {}",
+                            field_kind.describe()
+                        ),
+                    ))
+                }
+                Some(_) => {}
+            }
         }
-        serde_json::from_value(value).map_err(|err| {
-            let message = err.to_string();
-            let code = if message.starts_with("missing field") {
-                ErrorCode::MissingField
-            } else {
-                ErrorCode::InvalidField
-            };
-            with_reference(code, message)
-        })
+        serde_json::from_value(value)
+            .map_err(|err| with_reference(ErrorCode::InvalidField, err.to_string()))
     }
 }
 

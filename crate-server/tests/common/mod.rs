@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod chat;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -11,15 +13,26 @@ use tokio::net::TcpStream;
 
 /// Starts a server on `127.0.0.1:0` serving `www`; it runs until the test's runtime ends.
 pub async fn start(www: PathBuf) -> SocketAddr {
-    let config = Config {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        www,
-        ..Config::default()
-    };
-    let server = Server::bind(config).await.expect("binding a free port");
+    start_with(|config| config.www = www).await
+}
+
+/// Starts a server on `127.0.0.1:0` with the defaults changed by `configure`.
+pub async fn start_with(configure: impl FnOnce(&mut Config)) -> SocketAddr {
+    let server = bind_with(configure).await;
     let addr = server.local_addr();
     tokio::spawn(server.run_until(std::future::pending()));
     addr
+}
+
+/// Binds a server on `127.0.0.1:0` with the defaults changed by `configure`, not yet running.
+pub async fn bind_with(configure: impl FnOnce(&mut Config)) -> Server {
+    let mut config = Config {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        www: std::env::temp_dir(),
+        ..Config::default()
+    };
+    configure(&mut config);
+    Server::bind(config).await.expect("binding a free port")
 }
 
 /// A raw HTTP/1.1 response: status code, lower-cased headers, body.
