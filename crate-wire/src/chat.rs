@@ -359,12 +359,15 @@ impl FieldKind {
     }
 }
 
+/// A field's name, what it must hold, and whether it is required.
+type Field = (&'static str, FieldKind, bool);
+
 const REQUIRED: bool = true;
 const OPTIONAL: bool = false;
 
 /// Each client envelope type and its fields: the single table the parser checks against,
 /// so that a bad field is named precisely (serde's own messages for tagged enums are not).
-const CLIENT_TYPES: &[(&str, &[(&str, FieldKind, bool)])] = &[
+const CLIENT_TYPES: &[(&str, &[Field])] = &[
     ("nick", &[("nick", FieldKind::Text, REQUIRED)]),
     ("list_rooms", &[]),
     ("join", &[("rooms", FieldKind::TextList, REQUIRED)]),
