@@ -98,9 +98,22 @@ else
 fi
 
 step "geckodriver"
-if command -v geckodriver >/dev/null; then ok "$(geckodriver --version | head -1)"; else
+if command -v geckodriver >/dev/null; then ok "$(geckodriver --version | sed -n 1p)"; else
   doing "geckodriver (takes a couple of minutes)"
   cargo install geckodriver
+  installed_anything=1
+fi
+
+step "interoperability peers: Python websockets, Node ws (tests/interop)"
+if python3 -c 'import websockets' 2>/dev/null; then ok "python websockets $(python3 -c 'import websockets; print(websockets.__version__)')"; else
+  doing "python websockets (pip)"
+  python3 -m pip install --quiet websockets 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages websockets
+  installed_anything=1
+fi
+if [ -f "$root/tests/interop/node_modules/ws/package.json" ]; then ok "node ws (tests/interop/node_modules)"; else
+  doing "node ws (npm ci in tests/interop)"
+  (cd "$root/tests/interop" && npm ci --silent --no-audit --no-fund)
   installed_anything=1
 fi
 

@@ -512,3 +512,40 @@ async fn plain_and_protocol_clients_meet_in_the_lobby() {
         }
     }
 }
+
+#[tokio::test]
+async fn room_limits_per_connection_and_per_server_are_explained() {
+    let addr = common::start_with(|config| {
+        config.max_rooms_per_connection = 2;
+        config.max_rooms = 3;
+        config.max_room_len = 8;
+    })
+    .await;
+    let mut ada = ChatClient::named(addr, "ada").await;
+    // The lobby counts: one more room fits for this connection.
+    ada.send(json!({"type": "join", "rooms": ["one", "two"]}))
+        .await;
+    assert!(matches!(ada.recv().await, ServerEnvelope::Joined { .. }));
+    match ada.recv().await {
+        ServerEnvelope::Error { code, message, .. } => {
+            assert_eq!(code, ErrorCode::TooManyRooms);
+            assert!(message.contains("2 rooms"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut bob = ChatClient::named(addr, "bob").await;
+    bob.send(json!({"type": "join", "rooms": ["three", "four"]}))
+        .await;
+    assert!(matches!(bob.recv().await, ServerEnvelope::Joined { .. }));
+    let refused = bob.recv().await;
+    assert_eq!(error_code(&refused), ErrorCode::TooManyRooms);
+    bob.send(json!({"type": "join", "rooms": ["ninechars"]}))
+        .await;
+    match bob.recv().await {
+        ServerEnvelope::Error { code, message, .. } => {
+            assert_eq!(code, ErrorCode::InvalidRoom);
+            assert!(message.contains("longer than 8"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

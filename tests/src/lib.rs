@@ -25,7 +25,8 @@ pub fn repo_root() -> PathBuf {
 /// The server binary, started for real; killed when dropped.
 #[derive(Debug)]
 pub struct ServerProcess {
-    _child: Child,
+    /// The process.
+    pub child: Child,
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub base_url: String,
 }
@@ -38,9 +39,7 @@ pub async fn start_server(extra_args: &[&str]) -> ServerProcess {
         root.join("www/pkg/ferrosocket.js").is_file(),
         "www/pkg is missing: build it with `wasm-pack build crate-client --target web --out-dir ../www/pkg` (scripts/test.sh does)"
     );
-    let binary = std::env::var_os("FERROSOCKET_SERVER_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target/debug/ferrosocket-server"));
+    let binary = server_binary();
     let mut child = Command::new(&binary)
         .args(["--addr", "127.0.0.1:0", "--www"])
         .arg(root.join("www"))
@@ -60,10 +59,14 @@ pub async fn start_server(extra_args: &[&str]) -> ServerProcess {
         .and_then(|url| url.strip_suffix('/'))
         .unwrap_or_else(|| panic!("unexpected first line from the server: {line:?}"))
         .to_owned();
-    ServerProcess {
-        _child: child,
-        base_url,
-    }
+    ServerProcess { child, base_url }
+}
+
+/// The server binary: `FERROSOCKET_SERVER_BIN`, or `target/debug/ferrosocket-server`.
+pub fn server_binary() -> PathBuf {
+    std::env::var_os("FERROSOCKET_SERVER_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/debug/ferrosocket-server"))
 }
 
 /// A browser the end-to-end tests run in.
