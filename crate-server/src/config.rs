@@ -126,6 +126,12 @@ pub struct Config {
     #[arg(long, env = "FERROSOCKET_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
+    /// Enable `/test/drop?outage_ms=N`, which drops every WebSocket without a close frame
+    /// and refuses new ones for N ms: a network failure on demand, for testing clients'
+    /// reconnection. Never enable it in production.
+    #[arg(long, env = "FERROSOCKET_TEST_ENDPOINTS")]
+    pub test_endpoints: bool,
+
     /// Seconds to wait for connections to close on shutdown (SIGINT/SIGTERM) after
     /// sending them close 1001, before exiting anyway.
     #[arg(long, env = "FERROSOCKET_SHUTDOWN_TIMEOUT", default_value = "5", value_parser = parse_seconds)]

@@ -138,7 +138,12 @@ pub(crate) async fn drive<S, H>(
         close.stop();
     };
 
-    tokio::join!(writer, reader);
+    let mut dropped = state.drop_generation.subscribe();
+    tokio::select! {
+        _ = async { tokio::join!(writer, reader) } => {}
+        // `/test/drop`: end without a close frame, as a network failure would.
+        _ = dropped.changed() => {}
+    }
     handler.on_end();
 }
 

@@ -12,13 +12,18 @@ use crate::outbox::Outbox;
 pub struct EchoOptions {
     /// Close right after the handshake with this frame (`?close=CODE&reason=TEXT`).
     pub close: Option<CloseFrame>,
+    /// Swallow every message instead of echoing it (`?mute=1`): a peer that stopped
+    /// answering, for testing client heartbeats.
+    pub mute: bool,
 }
 
 impl EchoOptions {
-    /// Parses `close=CODE` and `reason=TEXT` from a query string; the error says which
-    /// parameter is wrong and why.
+    /// Parses `close=CODE`, `reason=TEXT` and `mute=1` from a query string; the error says
+    /// which parameter is wrong and why. `CODE` may be any code a server may send
+    /// ([`CloseCode::server_may_send`]), so clients can be tested against 1001, 1011...
     pub fn from_query(query: Option<&str>) -> Result<EchoOptions, String> {
         let mut code = None;
+        let mut mute = false;
         let mut reason = String::new();
         for (name, value) in query
             .unwrap_or("")
@@ -30,7 +35,13 @@ impl EchoOptions {
                     let number: u16 = value
                         .parse()
                         .map_err(|_| format!("close={value:?} is not a close code"))?;
-                    code = Some(CloseCode::new(number).map_err(|err| err.to_string())?);
+                    if !CloseCode::server_may_send(number) {
+                        return Err(format!(
+                            "close={number} is not a code a server may send \
+                             (1000-1003, 1007-1014 or 3000-4999)"
+                        ));
+                    }
+                    code = Some(number);
                 }
                 "reason" => {
                     let decoded = crate::static_files::percent_decode(&value.replace('+', " "))
@@ -42,6 +53,7 @@ impl EchoOptions {
                         .as_str()
                         .to_owned();
                 }
+                "mute" => mute = value == "1" || value == "true",
                 _ => {}
             }
         }
@@ -50,9 +62,10 @@ impl EchoOptions {
         }
         Ok(EchoOptions {
             close: code.map(|code| CloseFrame {
-                code: code.get().into(),
+                code: code.into(),
                 reason: reason.into(),
             }),
+            mute,
         })
     }
 }
@@ -62,11 +75,16 @@ impl EchoOptions {
 /// Replies wait for room in the connection's outbound queue, so a client that sends
 /// faster than it reads is slowed down (TCP backpressure) rather than disconnected.
 #[derive(Debug, Default)]
-pub(crate) struct EchoSession;
+pub(crate) struct EchoSession {
+    /// Swallow instead of echoing.
+    pub mute: bool,
+}
 
 impl Handler for EchoSession {
     async fn on_message(&mut self, message: Message, outbox: &Outbox) {
-        let _ = outbox.send(message).await;
+        if !self.mute {
+            let _ = outbox.send(message).await;
+        }
     }
 }
 

@@ -33,7 +33,7 @@ pub(crate) async fn route(
                     if let Some(frame) = options.close {
                         outbox.close_signal().close(frame.code, &frame.reason);
                     }
-                    EchoSession
+                    EchoSession { mute: options.mute }
                 }
             }),
             Err(problem) => text(StatusCode::BAD_REQUEST, format!("{problem}\n")),
@@ -45,6 +45,7 @@ pub(crate) async fn route(
             }
         }),
         "/healthz" => text(StatusCode::OK, "ok\n"),
+        "/test/drop" if state.config.test_endpoints => drop_connections(&state, req.uri().query()),
         "/metrics" => Response::builder()
             .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
             .body(Full::new(Bytes::from(state.metrics.render())))
@@ -52,6 +53,25 @@ pub(crate) async fn route(
         _ => static_files::serve(&state.config.www, &req).await,
     };
     Ok(response)
+}
+
+/// `/test/drop?outage_ms=N`: drops every WebSocket at once without a close frame (clients
+/// see 1006, as after a network failure) and refuses new ones for N milliseconds.
+fn drop_connections(state: &AppState, query: Option<&str>) -> Response<Body> {
+    let outage_ms: u64 = query
+        .unwrap_or("")
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("outage_ms=")?.parse().ok())
+        .unwrap_or(0);
+    let dropped = state.metrics.connections_open();
+    state.drop_all(std::time::Duration::from_millis(outage_ms));
+    let mut response = text(StatusCode::OK, format!("dropped {dropped} connections\n"));
+    // Called from test pages on other origins (the wasm-bindgen test runner).
+    response.headers_mut().insert(
+        hyper::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        hyper::header::HeaderValue::from_static("*"),
+    );
+    response
 }
 
 /// A `/chat` connection, in whichever dialect the client asked for.

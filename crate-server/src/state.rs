@@ -24,6 +24,10 @@ pub(crate) struct AppState {
     /// Every WebSocket connection's task, so shutdown can wait for them.
     pub connections: TaskTracker,
     pub tls: bool,
+    /// Bumped by `/test/drop`: every connection ends without a close frame.
+    pub drop_generation: tokio::sync::watch::Sender<u64>,
+    /// Until when new WebSocket handshakes are refused (a simulated outage).
+    pub outage_until: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl AppState {
@@ -37,7 +41,23 @@ impl AppState {
             shutdown: CancellationToken::new(),
             connections: TaskTracker::new(),
             tls,
+            drop_generation: tokio::sync::watch::channel(0).0,
+            outage_until: std::sync::Mutex::new(None),
             config,
         })
+    }
+
+    /// Drops every WebSocket without a close frame and refuses new ones for `outage`.
+    pub fn drop_all(&self, outage: std::time::Duration) {
+        *self.outage_until.lock().expect("outage lock") = Some(std::time::Instant::now() + outage);
+        self.drop_generation.send_modify(|generation| *generation += 1);
+    }
+
+    /// Whether a simulated outage is refusing handshakes now.
+    pub fn in_outage(&self) -> bool {
+        self.outage_until
+            .lock()
+            .expect("outage lock")
+            .is_some_and(|until| std::time::Instant::now() < until)
     }
 }

@@ -58,6 +58,9 @@ where
             format!("origin {origin} may not open WebSockets here (see --allow-origin)\n"),
         );
     }
+    if state.in_outage() {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "simulated outage (/test/drop)\n");
+    }
     let permit = match state.limiter.admit(peer.ip()) {
         Ok(permit) => permit,
         Err(AdmissionError::Full) => {

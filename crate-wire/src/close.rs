@@ -35,6 +35,20 @@ impl CloseCode {
         }
     }
 
+    /// Whether a server may send `code` in a close frame: the application range
+    /// (1000, 3000–4999) plus the codes RFC 6455 and its registry reserve for endpoints to
+    /// report conditions (1001–1003, 1007–1014). 1004–1006 and 1015 never appear on the wire.
+    ///
+    /// # Examples
+    /// ```
+    /// use ferrosocket_wire::CloseCode;
+    /// assert!(CloseCode::server_may_send(1013));
+    /// assert!(!CloseCode::server_may_send(1006));
+    /// ```
+    pub fn server_may_send(code: u16) -> bool {
+        matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+    }
+
     /// The numeric code.
     pub fn get(self) -> u16 {
         self.0
