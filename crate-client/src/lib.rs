@@ -23,6 +23,7 @@
 mod error;
 pub mod js;
 mod message;
+mod resilient;
 mod socket;
 mod state;
 mod stream;
@@ -31,6 +32,10 @@ mod url;
 pub use error::{CloseError, JsError, OpenError, SendError};
 pub use ferrosocket_wire::{CloseCode, CloseReason};
 pub use message::{CloseEvent, Message};
+pub use resilient::{
+    ConnectionState, Flushed, Heartbeat, Overflow, QueueLimits, ReconnectPolicy, ResilientEvent,
+    ResilientOptions, ResilientSocket, SendOutcome,
+};
 pub use socket::WebSocket;
 pub use state::ReadyState;
 pub use stream::{Event, WebSocketStream, DEFAULT_HIGH_WATER_MARK};

@@ -50,7 +50,8 @@ impl AppState {
     /// Drops every WebSocket without a close frame and refuses new ones for `outage`.
     pub fn drop_all(&self, outage: std::time::Duration) {
         *self.outage_until.lock().expect("outage lock") = Some(std::time::Instant::now() + outage);
-        self.drop_generation.send_modify(|generation| *generation += 1);
+        self.drop_generation
+            .send_modify(|generation| *generation += 1);
     }
 
     /// Whether a simulated outage is refusing handshakes now.

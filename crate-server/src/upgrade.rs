@@ -59,7 +59,10 @@ where
         );
     }
     if state.in_outage() {
-        return text(StatusCode::SERVICE_UNAVAILABLE, "simulated outage (/test/drop)\n");
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "simulated outage (/test/drop)\n",
+        );
     }
     let permit = match state.limiter.admit(peer.ip()) {
         Ok(permit) => permit,

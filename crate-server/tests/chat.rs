@@ -226,10 +226,16 @@ async fn a_message_reaches_every_other_member_and_is_acknowledged_to_the_sender(
                 from,
                 text: got,
                 ts,
+                id,
             } => {
                 assert_eq!(
                     (room.as_str(), seq, from.as_str(), got.as_str()),
                     ("rust", i as u64 + 1, "ada", *text)
+                );
+                assert_eq!(
+                    id,
+                    Some(format!("m{i}")),
+                    "the sender's key travels with it"
                 );
                 assert!(ts > 1_600_000_000_000);
             }

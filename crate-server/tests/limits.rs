@@ -444,12 +444,20 @@ async fn the_test_drop_endpoint_exists_only_when_enabled_and_drops_without_a_clo
     let response = common::get(addr, "/test/drop?outage_ms=400").await;
     assert_eq!(response.status, 200);
     assert_eq!(response.header("access-control-allow-origin"), Some("*"));
-    match tokio::time::timeout(Duration::from_secs(5), socket.next()).await.unwrap() {
+    match tokio::time::timeout(Duration::from_secs(5), socket.next())
+        .await
+        .unwrap()
+    {
         None | Some(Err(_)) => {}
         other => panic!("expected the connection to drop without a close frame, got {other:?}"),
     }
-    let refused = connect_async(format!("ws://{addr}/echo")).await.unwrap_err();
+    let refused = connect_async(format!("ws://{addr}/echo"))
+        .await
+        .unwrap_err();
     assert!(matches!(refused, tokio_tungstenite::tungstenite::Error::Http(r) if r.status() == 503));
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(connect_async(format!("ws://{addr}/echo")).await.is_ok(), "the outage ends");
+    assert!(
+        connect_async(format!("ws://{addr}/echo")).await.is_ok(),
+        "the outage ends"
+    );
 }

@@ -96,6 +96,10 @@ pub struct HistoryEntry {
     pub text: String,
     /// When the server accepted it, in milliseconds since the Unix epoch.
     pub ts: u64,
+    /// The sender's idempotency key, if the `send` had one: lets a sender recognise its own
+    /// message in a replay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 /// A room and how many members it has.
@@ -180,6 +184,9 @@ pub enum ServerEnvelope {
         text: String,
         /// When the server accepted it, in milliseconds since the Unix epoch.
         ts: u64,
+        /// The sender's idempotency key, if its `send` had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
     },
     /// The server accepted the client's `send` as message `seq` of `room`.
     Ack {

@@ -36,7 +36,8 @@ fn help_explains_every_flag_and_its_environment_variable() {
         "--allow-origin",
         "--tls-cert",
         "--tls-key",
-        "--shutdown-timeout", "--test-endpoints",
+        "--shutdown-timeout",
+        "--test-endpoints",
     ] {
         assert!(help.contains(flag), "--help does not mention {flag}");
     }

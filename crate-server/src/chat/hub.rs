@@ -42,10 +42,9 @@ struct Member {
 
 #[derive(Debug)]
 struct StoredMessage {
+    /// The message; its `id` (the sender's idempotency key) lets a repeated `send` be
+    /// acknowledged without being delivered twice.
     entry: HistoryEntry,
-    /// The sender's idempotency key, to acknowledge a repeated `send` without delivering
-    /// it twice.
-    id: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -329,7 +328,7 @@ impl Hub {
             let repeat = room_state
                 .history
                 .iter()
-                .find(|m| m.id.as_deref() == Some(key));
+                .find(|m| m.entry.id.as_deref() == Some(key));
             if let Some(earlier) = repeat {
                 return Ok(Accepted {
                     seq: earlier.entry.seq,
@@ -343,6 +342,7 @@ impl Hub {
             from,
             text: text.to_owned(),
             ts: now_ms(),
+            id: message_id.map(str::to_owned),
         };
         if self.limits.history > 0 {
             if room_state.history.len() == self.limits.history {
@@ -350,7 +350,6 @@ impl Hub {
             }
             room_state.history.push_back(StoredMessage {
                 entry: entry.clone(),
-                id: message_id.map(str::to_owned),
             });
         }
         let seq = entry.seq;
@@ -466,6 +465,7 @@ fn deliver_message(state: &HubState, room: &str, sender: ConnId, entry: &History
                         from: entry.from.clone(),
                         text: entry.text.clone(),
                         ts: entry.ts,
+                        id: entry.id.clone(),
                     })
                 })
                 .clone(),

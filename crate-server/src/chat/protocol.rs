@@ -111,6 +111,7 @@ impl ProtocolSession {
                                 from: entry.from,
                                 text: entry.text,
                                 ts: entry.ts,
+                                id: entry.id,
                             },
                         );
                     }
