@@ -50,7 +50,7 @@ section "starting the server on a free port for the browser tests"
 log="$(mktemp)"
 # wasm-bindgen-test-runner serves the tests from its own origin on a random port, so this
 # server must accept any Origin (only here: by default only its own origin may connect).
-"$FERROSOCKET_SERVER_BIN" --addr 127.0.0.1:0 --www www --allow-origin '*' >"$log" 2>&1 &
+"$FERROSOCKET_SERVER_BIN" --addr 127.0.0.1:0 --www www --allow-origin '*' --test-endpoints >"$log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do grep -q '^listening on' "$log" && break; sleep 0.1; done
 base="$(sed -n 's|^listening on http://\(.*\)/$|\1|p' "$log")"

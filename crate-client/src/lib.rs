@@ -24,18 +24,21 @@ mod error;
 pub mod js;
 mod message;
 mod resilient;
+mod session;
 mod socket;
 mod state;
 mod stream;
 mod url;
 
 pub use error::{CloseError, JsError, OpenError, SendError};
+pub use ferrosocket_wire::chat::{ErrorCode, HistoryEntry, PresenceChange, RoomInfo};
 pub use ferrosocket_wire::{CloseCode, CloseReason};
 pub use message::{CloseEvent, Message};
 pub use resilient::{
     ConnectionState, Flushed, Heartbeat, Overflow, QueueLimits, ReconnectPolicy, ResilientEvent,
-    ResilientOptions, ResilientSocket, SendOutcome,
+    ResilientOptions, ResilientSocket, SendOutcome, Sender,
 };
+pub use session::{ChatEvent, ChatOptions, ChatSession};
 pub use socket::WebSocket;
 pub use state::ReadyState;
 pub use stream::{Event, WebSocketStream, DEFAULT_HIGH_WATER_MARK};

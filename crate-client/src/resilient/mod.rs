@@ -116,7 +116,8 @@ pub enum ResilientEvent {
     },
     /// A message arrived.
     Message(Message),
-    /// The current socket closed or was found dead (a heartbeat timeout reports code 4000);
+    /// The current socket closed or was found dead (a heartbeat timeout reports code 1006,
+    /// like any lost connection, with the reason `heartbeat timeout`);
     /// a `Reconnecting`, `GaveUp` or `Closed` follows.
     Disconnected(CloseEvent),
     /// The next attempt will be made after `delay`.
@@ -297,6 +298,14 @@ impl ResilientSocket {
         }
     }
 
+    /// A handle that sends on this socket without keeping it alive, for use inside its
+    /// own event handler.
+    pub fn sender(&self) -> Sender {
+        Sender {
+            shared: Rc::downgrade(&self.shared),
+        }
+    }
+
     /// Reconnects now if waiting between attempts (what a "retry now" button does).
     pub fn retry_now(&self) {
         retry_now(&self.shared);
@@ -329,6 +338,23 @@ impl ResilientSocket {
         };
         wake_all(&self.shared);
         emit(&self.shared, event);
+    }
+}
+
+/// Sends on a [`ResilientSocket`] without keeping it alive (see
+/// [`ResilientSocket::sender`]).
+#[derive(Debug, Clone)]
+pub struct Sender {
+    shared: Weak<Shared>,
+}
+
+impl Sender {
+    /// [`ResilientSocket::send`], or [`SendOutcome::Rejected`] once the socket is dropped.
+    pub fn send(&self, message: Message) -> SendOutcome {
+        match self.shared.upgrade() {
+            Some(shared) => send(&shared, message),
+            None => SendOutcome::Rejected,
+        }
     }
 }
 
@@ -706,7 +732,7 @@ fn check_heartbeat(shared: &Rc<Shared>, heartbeat: &Heartbeat) {
         on_close(
             shared,
             CloseEvent {
-                code: 4000,
+                code: 1006,
                 reason: "heartbeat timeout".into(),
                 was_clean: false,
             },

@@ -86,3 +86,37 @@ pub async fn open_recorded(url: &str) -> (WebSocket, Recorder) {
 pub fn echo_url_with(query: &str) -> String {
     format!("{ECHO_URL}?{query}")
 }
+
+/// The server's HTTP base URL, e.g. `http://127.0.0.1:PORT`.
+pub fn http_base() -> String {
+    ECHO_URL
+        .replacen("ws://", "http://", 1)
+        .trim_end_matches("/echo")
+        .to_owned()
+}
+
+/// The chat endpoint of the same server.
+pub fn chat_url() -> String {
+    ECHO_URL.trim_end_matches("/echo").to_owned() + "/chat"
+}
+
+/// Drops every WebSocket on the server without a close frame and refuses new ones for
+/// `outage_ms` (the server runs with `--test-endpoints` in the test command).
+pub async fn drop_connections(outage_ms: u32) {
+    let url = format!("{}/test/drop?outage_ms={outage_ms}", http_base());
+    let window = web_sys::window().unwrap();
+    let response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(&url))
+        .await
+        .expect("fetch /test/drop");
+    let response: web_sys::Response = wasm_bindgen::JsCast::unchecked_into(response);
+    assert_eq!(
+        response.status(),
+        200,
+        "/test/drop needs the server's --test-endpoints"
+    );
+}
+
+/// A unique name, so tests sharing one server do not see each other's rooms.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", (js_sys::Math::random() * 1e9) as u64)
+}
