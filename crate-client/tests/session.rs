@@ -1,0 +1,246 @@
+//! `ChatSession` against the real server: two sessions keep talking through a real
+//! connection drop, and each sees every message of the other exactly once, in order.
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{chat_url, drop_connections, unique, within};
+use ferrosocket::{
+    ChatEvent, ChatOptions, ChatSession, ErrorCode, ReconnectPolicy, ResilientEvent,
+    ResilientOptions, SendOutcome,
+};
+use futures_channel::mpsc;
+use futures_util::StreamExt;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+struct Chat {
+    session: ChatSession,
+    events: mpsc::UnboundedReceiver<ChatEvent>,
+}
+
+impl Chat {
+    fn connect(nick: &str) -> Chat {
+        let options = ChatOptions {
+            nick: Some(nick.to_owned()),
+            connection: ResilientOptions {
+                reconnect: ReconnectPolicy {
+                    initial_delay: Duration::from_millis(50),
+                    max_delay: Duration::from_millis(200),
+                    ..ReconnectPolicy::default()
+                },
+                ..ResilientOptions::default()
+            },
+        };
+        let session = ChatSession::connect(&chat_url(), options).unwrap();
+        let (tx, events) = mpsc::unbounded();
+        session.set_on_event(move |event| {
+            let _ = tx.unbounded_send(event);
+        });
+        Chat { session, events }
+    }
+
+    async fn until(&mut self, wanted: impl Fn(&ChatEvent) -> bool) -> ChatEvent {
+        loop {
+            let event = within(10_000, self.events.next())
+                .await
+                .expect("an event within 10 s")
+                .expect("the session is alive");
+            if wanted(&event) {
+                return event;
+            }
+        }
+    }
+
+    async fn joined(&mut self, room: &str) {
+        self.session.join(room);
+        self.until(|e| matches!(e, ChatEvent::Joined { room: r, .. } if r == room))
+            .await;
+    }
+}
+
+/// Collects, until `count` arrive, the texts of messages from others in `room` and the
+/// sequence numbers of this session's own confirmed sends there.
+async fn collect(
+    chat: &mut Chat,
+    room: &str,
+    count: usize,
+    sent: &mut Vec<u64>,
+) -> Vec<(u64, String)> {
+    let mut received = Vec::new();
+    while received.len() < count {
+        match chat
+            .until(|e| matches!(e, ChatEvent::Message { .. } | ChatEvent::Sent { .. }))
+            .await
+        {
+            ChatEvent::Message { room: r, entry } if r == room => {
+                received.push((entry.seq, entry.text))
+            }
+            ChatEvent::Sent { room: r, seq, .. } if r == room => sent.push(seq),
+            _ => {}
+        }
+    }
+    received
+}
+
+#[wasm_bindgen_test]
+async fn both_sides_see_every_message_exactly_once_in_order_across_a_drop() {
+    let room = unique("resume");
+    let mut ada = Chat::connect(&unique("ada"));
+    let mut bob = Chat::connect(&unique("bob"));
+    ada.joined(&room).await;
+    bob.joined(&room).await;
+
+    for i in 0..5 {
+        ada.session.send(&room, &format!("ada {i}"));
+        bob.session.send(&room, &format!("bob {i}"));
+    }
+    // Everything before this point reached the server.
+    let (mut ada_sent, mut bob_sent) = (Vec::new(), Vec::new());
+    let bob_got = collect(&mut bob, &room, 5, &mut bob_sent).await;
+    let ada_got = collect(&mut ada, &room, 5, &mut ada_sent).await;
+
+    drop_connections(300).await;
+    // Sent while the server refuses connections: queued, then delivered after the reconnect.
+    for i in 5..10 {
+        let (_, outcome) = ada.session.send(&room, &format!("ada {i}"));
+        assert_ne!(outcome, SendOutcome::Rejected);
+        bob.session.send(&room, &format!("bob {i}"));
+    }
+    let bob_got: Vec<_> = bob_got
+        .into_iter()
+        .chain(collect(&mut bob, &room, 5, &mut bob_sent).await)
+        .collect();
+    let ada_got: Vec<_> = ada_got
+        .into_iter()
+        .chain(collect(&mut ada, &room, 5, &mut ada_sent).await)
+        .collect();
+
+    let texts = |got: &[(u64, String)]| got.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>();
+    let expected = |who: &str| (0..10).map(|i| format!("{who} {i}")).collect::<Vec<_>>();
+    assert_eq!(
+        texts(&bob_got),
+        expected("ada"),
+        "bob sees each of ada's messages once, in order"
+    );
+    assert_eq!(
+        texts(&ada_got),
+        expected("bob"),
+        "ada sees each of bob's messages once, in order"
+    );
+    let seqs = |got: &[(u64, String)]| got.iter().map(|(s, _)| *s).collect::<Vec<_>>();
+    assert!(seqs(&bob_got).windows(2).all(|w| w[0] < w[1]));
+    assert!(seqs(&ada_got).windows(2).all(|w| w[0] < w[1]));
+
+    // Wait for every acknowledgement; then the two views add up to one sequence 1..=20.
+    while ada.session.unacknowledged() > 0 || ada_sent.len() < 10 {
+        if let ChatEvent::Sent { seq, .. } =
+            ada.until(|e| matches!(e, ChatEvent::Sent { .. })).await
+        {
+            ada_sent.push(seq);
+        }
+    }
+    while bob.session.unacknowledged() > 0 || bob_sent.len() < 10 {
+        if let ChatEvent::Sent { seq, .. } =
+            bob.until(|e| matches!(e, ChatEvent::Sent { .. })).await
+        {
+            bob_sent.push(seq);
+        }
+    }
+    let mut all: Vec<u64> = ada_sent.iter().chain(&seqs(&ada_got)).copied().collect();
+    all.sort();
+    assert_eq!(
+        all,
+        (1..=20).collect::<Vec<u64>>(),
+        "no message lost or duplicated"
+    );
+    assert_eq!(ada.session.last_seq(&room), Some(20));
+}
+
+#[wasm_bindgen_test]
+async fn the_session_reports_reconnection_and_keeps_its_nickname() {
+    let nick = unique("carol");
+    let mut carol = Chat::connect(&nick);
+    carol.until(|e| matches!(e, ChatEvent::Nick { .. })).await;
+    drop_connections(100).await;
+    carol
+        .until(|e| {
+            matches!(
+                e,
+                ChatEvent::Connection(ResilientEvent::Reconnecting { .. })
+            )
+        })
+        .await;
+    carol
+        .until(|e| matches!(e, ChatEvent::Connection(ResilientEvent::Reconnected { .. })))
+        .await;
+    match carol.until(|e| matches!(e, ChatEvent::Nick { .. })).await {
+        ChatEvent::Nick { nick: again } => assert_eq!(again, nick),
+        _ => unreachable!(),
+    }
+    assert_eq!(carol.session.nick(), nick);
+}
+
+#[wasm_bindgen_test]
+async fn a_refused_send_is_reported_and_forgotten() {
+    let mut dave = Chat::connect(&unique("dave"));
+    dave.until(|e| matches!(e, ChatEvent::Nick { .. })).await;
+    let (id, _) = dave.session.send("not-joined-room", "hello?");
+    match dave.until(|e| matches!(e, ChatEvent::Error { .. })).await {
+        ChatEvent::Error {
+            code, reference, ..
+        } => {
+            assert_eq!((code, reference), (ErrorCode::NotJoined, Some(id)));
+        }
+        _ => unreachable!(),
+    }
+    assert_eq!(dave.session.unacknowledged(), 0);
+}
+
+#[wasm_bindgen_test]
+async fn history_replayed_on_reconnect_is_not_delivered_twice() {
+    let tag = unique("lobby-line");
+    let mut ada = Chat::connect(&unique("ada"));
+    let mut bob = Chat::connect(&unique("bob"));
+    for chat in [&mut ada, &mut bob] {
+        chat.until(|e| matches!(e, ChatEvent::Nick { .. })).await;
+    }
+    // Every line of ours that bob is shown in the lobby, as a message or as history.
+    async fn lines_seen(bob: &mut Chat, tag: &str, until_line: &str) -> Vec<String> {
+        let mut seen = Vec::new();
+        while !seen.iter().any(|l: &String| l == until_line) {
+            let event = bob
+                .until(|e| matches!(e, ChatEvent::Message { .. } | ChatEvent::Joined { .. }))
+                .await;
+            let entries = match event {
+                ChatEvent::Message { room, entry } if room == "lobby" => vec![entry],
+                ChatEvent::Joined { room, history, .. } if room == "lobby" => history,
+                _ => vec![],
+            };
+            seen.extend(
+                entries
+                    .into_iter()
+                    .map(|e| e.text)
+                    .filter(|t| t.starts_with(tag)),
+            );
+        }
+        seen
+    }
+    for i in 0..3 {
+        ada.session.send("lobby", &format!("{tag} {i}"));
+    }
+    let mut seen = lines_seen(&mut bob, &tag, &format!("{tag} 2")).await;
+    // On reconnect the server puts both back in the lobby and sends its history again.
+    drop_connections(100).await;
+    bob.until(|e| matches!(e, ChatEvent::Connection(ResilientEvent::Reconnected { .. })))
+        .await;
+    ada.until(|e| matches!(e, ChatEvent::Connection(ResilientEvent::Reconnected { .. })))
+        .await;
+    ada.session.send("lobby", &format!("{tag} 3"));
+    seen.extend(lines_seen(&mut bob, &tag, &format!("{tag} 3")).await);
+    let expected: Vec<String> = (0..4).map(|i| format!("{tag} {i}")).collect();
+    assert_eq!(seen, expected);
+}
