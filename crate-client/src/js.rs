@@ -283,7 +283,7 @@ impl FerroSocket {
     }
 }
 
-fn js_error(name: &str, err: &dyn std::fmt::Display) -> JsValue {
+pub(crate) fn js_error(name: &str, err: &dyn std::fmt::Display) -> JsValue {
     let error = js_sys::Error::new(&err.to_string());
     error.set_name(name);
     error.into()
@@ -293,7 +293,7 @@ fn js_type_error(message: &str) -> JsValue {
     js_sys::TypeError::new(message).into()
 }
 
-fn open_error_name(err: &OpenError) -> &'static str {
+pub(crate) fn open_error_name(err: &OpenError) -> &'static str {
     match err {
         OpenError::InvalidUrl { .. } | OpenError::Fragment { .. } => "InvalidUrlError",
         OpenError::UnsupportedScheme { .. } => "UnsupportedSchemeError",

@@ -22,6 +22,7 @@
 
 mod error;
 pub mod js;
+pub mod js_resilient;
 mod message;
 mod resilient;
 mod session;

@@ -1,0 +1,510 @@
+//! The JavaScript classes for the resilient layers: [`ReconnectingSocket`] (reconnect,
+//! offline queue, backpressure, heartbeat) and [`ChatClient`] (the `chat.v1` protocol with
+//! exactly-once delivery across reconnects).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::js::{js_error, SocketData};
+use crate::message::{CloseEvent, Message};
+use crate::resilient::{
+    ConnectionState, Heartbeat, Overflow, QueueLimits, ReconnectPolicy, ResilientEvent,
+    ResilientOptions, ResilientSocket, SendOutcome,
+};
+use crate::session::{ChatEvent, ChatOptions, ChatSession};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &str = r#"
+/** Options of `ReconnectingSocket` (and `ChatClient`); every field is optional. Times in ms. */
+export interface ReconnectingSocketOptions {
+  /** Subprotocols to offer (ignored by `ChatClient`, which uses chat.v1). */
+  protocols?: string[];
+  /** Cap of the first reconnect delay. Default 500. */
+  initialDelay?: number;
+  /** Growth of the cap per attempt. Default 2. */
+  factor?: number;
+  /** Largest cap. Default 30000. */
+  maxDelay?: number;
+  /** Attempts before giving up; omit for never. */
+  maxAttempts?: number;
+  /** Reconnect after a normal close (1000) too. Default false. */
+  reconnectAfterNormalClose?: boolean;
+  /** Reconnect after a policy close (1008, 4000-4999) too. Default false. */
+  reconnectAfterPolicyClose?: boolean;
+  /** Most messages kept while offline. Default 1000. */
+  maxQueuedMessages?: number;
+  /** Most bytes kept while offline. Default 1048576. */
+  maxQueuedBytes?: number;
+  /** What a full queue does with a new message. Default "reject-new". */
+  overflow?: "reject-new" | "drop-oldest";
+  /** Above this bufferedAmount, sends are queued. Default 1048576. */
+  highWaterMark?: number;
+  /** Quiet time before a heartbeat ping; set it to enable the heartbeat. */
+  heartbeatInterval?: number;
+  /** Time to wait for any message after the ping. Default 10000. */
+  heartbeatTimeout?: number;
+  /** The ping message. Default '{"type":"ping"}'. */
+  heartbeatPing?: string;
+  /** `ChatClient` only: the nickname to ask for on every connection. */
+  nick?: string;
+}
+/** What `send` did: sent now, kept for later, or refused. */
+export type SendOutcome = "sent" | "queued" | "queued-dropping-oldest" | "rejected";
+/** Where a `ReconnectingSocket` stands. */
+export type ConnectionState = "connecting" | "open" | "reconnecting" | "closed" | "gave-up";
+"#;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `ReconnectingSocketOptions` in TypeScript.
+    #[wasm_bindgen(typescript_type = "ReconnectingSocketOptions")]
+    pub type ReconnectingSocketOptions;
+}
+
+fn get(options: &JsValue, key: &str) -> Option<JsValue> {
+    if options.is_undefined() || options.is_null() {
+        return None;
+    }
+    js_sys::Reflect::get(options, &key.into())
+        .ok()
+        .filter(|value| !value.is_undefined() && !value.is_null())
+}
+
+fn millis(options: &JsValue, key: &str) -> Option<Duration> {
+    get(options, key)?
+        .as_f64()
+        .map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0))
+}
+
+fn parse_options(options: &JsValue) -> Result<(ResilientOptions, Option<String>), JsValue> {
+    let defaults = ResilientOptions::default();
+    let number = |key: &str| get(options, key).and_then(|v| v.as_f64());
+    let flag = |key: &str| get(options, key).and_then(|v| v.as_bool()).unwrap_or(false);
+    let overflow = match get(options, "overflow")
+        .and_then(|v| v.as_string())
+        .as_deref()
+    {
+        None | Some("reject-new") => Overflow::RejectNew,
+        Some("drop-oldest") => Overflow::DropOldest,
+        Some(other) => {
+            return Err(js_sys::TypeError::new(&format!(
+                "overflow must be \"reject-new\" or \"drop-oldest\", not {other:?}"
+            ))
+            .into())
+        }
+    };
+    let protocols = match get(options, "protocols") {
+        None => Vec::new(),
+        Some(list) => js_sys::Array::from(&list)
+            .iter()
+            .map(|p| {
+                p.as_string().ok_or_else(|| {
+                    JsValue::from(js_sys::TypeError::new("protocols must be strings"))
+                })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let heartbeat = millis(options, "heartbeatInterval").map(|interval| Heartbeat {
+        interval,
+        timeout: millis(options, "heartbeatTimeout").unwrap_or(Duration::from_secs(10)),
+        ping: Message::Text(
+            get(options, "heartbeatPing")
+                .and_then(|v| v.as_string())
+                .unwrap_or_else(|| r#"{"type":"ping"}"#.to_owned()),
+        ),
+    });
+    let resilient = ResilientOptions {
+        reconnect: ReconnectPolicy {
+            initial_delay: millis(options, "initialDelay")
+                .unwrap_or(defaults.reconnect.initial_delay),
+            factor: number("factor").unwrap_or(defaults.reconnect.factor),
+            max_delay: millis(options, "maxDelay").unwrap_or(defaults.reconnect.max_delay),
+            max_attempts: number("maxAttempts").map(|n| n.max(0.0) as u32),
+            after_normal_close: flag("reconnectAfterNormalClose"),
+            after_policy_close: flag("reconnectAfterPolicyClose"),
+        },
+        queue: QueueLimits {
+            max_messages: number("maxQueuedMessages")
+                .map_or(defaults.queue.max_messages, |n| n.max(0.0) as usize),
+            max_bytes: number("maxQueuedBytes")
+                .map_or(defaults.queue.max_bytes, |n| n.max(0.0) as usize),
+            overflow,
+        },
+        high_water_mark: number("highWaterMark")
+            .map_or(defaults.high_water_mark, |n| n.max(0.0) as u32),
+        heartbeat,
+        protocols,
+    };
+    Ok((resilient, get(options, "nick").and_then(|v| v.as_string())))
+}
+
+fn outcome_name(outcome: SendOutcome) -> &'static str {
+    match outcome {
+        SendOutcome::Sent => "sent",
+        SendOutcome::Queued => "queued",
+        SendOutcome::QueuedDroppingOldest { .. } => "queued-dropping-oldest",
+        SendOutcome::Rejected => "rejected",
+    }
+}
+
+fn state_name(state: ConnectionState) -> &'static str {
+    match state {
+        ConnectionState::Connecting => "connecting",
+        ConnectionState::Open => "open",
+        ConnectionState::Reconnecting { .. } => "reconnecting",
+        ConnectionState::Closed => "closed",
+        ConnectionState::GaveUp => "gave-up",
+    }
+}
+
+fn to_js(value: &Value) -> JsValue {
+    js_sys::JSON::parse(&value.to_string()).expect("serde_json output is JSON")
+}
+
+fn close_json(close: &CloseEvent) -> Value {
+    json!({"code": close.code, "reason": close.reason, "wasClean": close.was_clean})
+}
+
+/// A connection event as a plain object with a `type`, for JavaScript.
+fn connection_event_json(event: &ResilientEvent) -> Option<Value> {
+    Some(match event {
+        ResilientEvent::Open => json!({"type": "open"}),
+        ResilientEvent::Reconnected { attempts } => {
+            json!({"type": "reconnected", "attempts": attempts})
+        }
+        ResilientEvent::Disconnected(close) => {
+            json!({"type": "disconnect", "close": close_json(close)})
+        }
+        ResilientEvent::Reconnecting { attempt, delay } => {
+            json!({"type": "reconnecting", "attempt": attempt, "delay": delay.as_millis() as u64})
+        }
+        ResilientEvent::GaveUp => json!({"type": "giveup"}),
+        ResilientEvent::Closed(close) => json!({"type": "close", "close": close_json(close)}),
+        ResilientEvent::Message(_) => return None,
+    })
+}
+
+fn message_data(message: &Message) -> JsValue {
+    match message {
+        Message::Text(text) => JsValue::from_str(text),
+        Message::Binary(bytes) => js_sys::Uint8Array::from(bytes.as_slice()).buffer().into(),
+    }
+}
+
+fn data_to_message(data: JsValue) -> Result<Message, JsValue> {
+    if let Some(text) = data.as_string() {
+        Ok(Message::Text(text))
+    } else if data.is_instance_of::<js_sys::ArrayBuffer>() {
+        Ok(Message::Binary(js_sys::Uint8Array::new(&data).to_vec()))
+    } else if js_sys::ArrayBuffer::is_view(&data) {
+        let view = data.unchecked_ref::<js_sys::Uint8Array>();
+        let bytes = js_sys::Uint8Array::new_with_byte_offset_and_length(
+            &view.buffer(),
+            view.byte_offset(),
+            view.byte_length(),
+        );
+        Ok(Message::Binary(bytes.to_vec()))
+    } else {
+        Err(js_sys::TypeError::new("send() takes a string, ArrayBuffer or typed array").into())
+    }
+}
+
+fn call(handler: &Option<js_sys::Function>, argument: &JsValue) {
+    if let Some(handler) = handler {
+        if let Err(err) = handler.call1(&JsValue::NULL, argument) {
+            web_sys::console::error_1(&err);
+        }
+    }
+}
+
+/// A WebSocket that reconnects with backoff, queues what is sent while offline, holds back
+/// above a `bufferedAmount` high-water mark, and detects dead connections with a heartbeat.
+///
+/// # Examples
+/// ```js
+/// const socket = new ReconnectingSocket("/echo", { maxAttempts: 10, heartbeatInterval: 15000, heartbeatPing: "ping" });
+/// socket.onevent = (event) => console.log(event.type, event);  // open, reconnecting, ...
+/// socket.onmessage = (event) => console.log(event.data);
+/// console.log(socket.send("hello"));                            // "queued" until open
+/// await socket.flushed();
+/// ```
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct ReconnectingSocket {
+    socket: ResilientSocket,
+    handlers: Rc<RefCell<[Option<js_sys::Function>; 2]>>,
+}
+
+const ON_EVENT: usize = 0;
+const ON_MESSAGE: usize = 1;
+
+#[wasm_bindgen]
+impl ReconnectingSocket {
+    /// Opens a connection to `url` that survives failures. Throws `InvalidUrlError`,
+    /// `UnsupportedSchemeError`, `InvalidProtocolError` or `TypeError` for bad options.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        url: &str,
+        options: Option<ReconnectingSocketOptions>,
+    ) -> Result<ReconnectingSocket, JsValue> {
+        let (options, _) = parse_options(&options.map_or(JsValue::UNDEFINED, Into::into))?;
+        let socket = ResilientSocket::open(url, options)
+            .map_err(|err| js_error(crate::js::open_error_name(&err), &err))?;
+        let handlers: Rc<RefCell<[Option<js_sys::Function>; 2]>> = Rc::default();
+        let slots = Rc::clone(&handlers);
+        socket.set_on_event(move |event| {
+            let (on_event, on_message) = {
+                let slots = slots.borrow();
+                (slots[ON_EVENT].clone(), slots[ON_MESSAGE].clone())
+            };
+            match &event {
+                ResilientEvent::Message(message) => {
+                    let event = js_sys::Object::new();
+                    let _ = js_sys::Reflect::set(&event, &"data".into(), &message_data(message));
+                    call(&on_message, &event);
+                }
+                other => {
+                    if let Some(json) = connection_event_json(other) {
+                        call(&on_event, &to_js(&json));
+                    }
+                }
+            }
+        });
+        Ok(ReconnectingSocket { socket, handlers })
+    }
+
+    /// Called with every connection event, a `{type, ...}` object: `open`,
+    /// `reconnected {attempts}`, `disconnect {close}`, `reconnecting {attempt, delay}`,
+    /// `giveup`, `close {close}` (`close` is `{code, reason, wasClean}`).
+    #[wasm_bindgen(setter)]
+    pub fn set_onevent(&self, handler: Option<js_sys::Function>) {
+        self.handlers.borrow_mut()[ON_EVENT] = handler;
+    }
+
+    /// Called with `{data}` for every message (`data` is a string or an `ArrayBuffer`).
+    #[wasm_bindgen(setter)]
+    pub fn set_onmessage(&self, handler: Option<js_sys::Function>) {
+        self.handlers.borrow_mut()[ON_MESSAGE] = handler;
+    }
+
+    /// Sends now, or queues; returns what happened.
+    pub fn send(&self, data: SocketData) -> Result<String, JsValue> {
+        let message = data_to_message(data.into())?;
+        Ok(outcome_name(self.socket.send(message)).to_owned())
+    }
+
+    /// `"connecting"`, `"open"`, `"reconnecting"`, `"closed"` or `"gave-up"`.
+    #[wasm_bindgen(getter)]
+    pub fn state(&self) -> String {
+        state_name(self.socket.state()).to_owned()
+    }
+
+    /// Messages waiting in the offline queue.
+    #[wasm_bindgen(getter)]
+    pub fn queued(&self) -> usize {
+        self.socket.queued()
+    }
+
+    /// The current socket's `bufferedAmount`.
+    #[wasm_bindgen(getter = bufferedAmount)]
+    pub fn buffered_amount(&self) -> u32 {
+        self.socket.buffered_amount()
+    }
+
+    /// Resolves when the queue is empty and the browser has sent everything.
+    pub fn flushed(&self) -> js_sys::Promise {
+        let flushed = self.socket.flushed();
+        wasm_bindgen_futures::future_to_promise(async move {
+            flushed.await;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Reconnects now if waiting between attempts.
+    #[wasm_bindgen(js_name = retryNow)]
+    pub fn retry_now(&self) {
+        self.socket.retry_now();
+    }
+
+    /// Closes for good (1000); no reconnect.
+    pub fn close(&self) {
+        self.socket.close();
+    }
+}
+
+/// A chat client speaking `chat.v1`, with exactly-once delivery across reconnects.
+///
+/// # Examples
+/// ```js
+/// const chat = new ChatClient("/chat", { nick: "ada" });
+/// chat.onevent = (event) => {
+///   if (event.type === "message") console.log(event.room, event.from, event.text);
+/// };
+/// chat.join("rust");
+/// const { id, outcome } = chat.send("rust", "hello");   // later: {type: "sent", id, seq}
+/// ```
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct ChatClient {
+    session: ChatSession,
+    handler: Rc<RefCell<Option<js_sys::Function>>>,
+}
+
+fn chat_event_json(event: &ChatEvent) -> Option<Value> {
+    let entry_json = |e: &ferrosocket_wire::chat::HistoryEntry| json!({"seq": e.seq, "from": e.from, "text": e.text, "ts": e.ts});
+    Some(match event {
+        ChatEvent::Connection(event) => connection_event_json(event)?,
+        ChatEvent::Welcome { nick } => json!({"type": "welcome", "nick": nick}),
+        ChatEvent::Nick { nick } => json!({"type": "nick", "nick": nick}),
+        ChatEvent::Joined {
+            room,
+            members,
+            history,
+        } => {
+            json!({"type": "joined", "room": room, "members": members, "history": history.iter().map(entry_json).collect::<Vec<_>>()})
+        }
+        ChatEvent::Left { room } => json!({"type": "left", "room": room}),
+        ChatEvent::Presence {
+            room,
+            change,
+            nick,
+            old_nick,
+        } => {
+            json!({"type": "presence", "room": room, "change": change, "nick": nick, "oldNick": old_nick})
+        }
+        ChatEvent::Message { room, entry } => {
+            json!({"type": "message", "room": room, "seq": entry.seq, "from": entry.from, "text": entry.text, "ts": entry.ts})
+        }
+        ChatEvent::Sent { id, room, seq } => {
+            json!({"type": "sent", "id": id, "room": room, "seq": seq})
+        }
+        ChatEvent::Rooms(rooms) => json!({"type": "rooms", "rooms": rooms}),
+        ChatEvent::Event {
+            room,
+            event,
+            from,
+            data,
+        } => {
+            json!({"type": "event", "room": room, "event": event, "from": from, "data": serde_json::from_str::<Value>(data).unwrap_or(Value::Null)})
+        }
+        ChatEvent::Error {
+            code,
+            message,
+            reference,
+        } => {
+            json!({"type": "error", "code": code, "message": message, "ref": reference})
+        }
+    })
+}
+
+#[wasm_bindgen]
+impl ChatClient {
+    /// Connects to the chat endpoint `url` (e.g. `"/chat"`); `options` as for
+    /// `ReconnectingSocket`, plus `nick`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        url: &str,
+        options: Option<ReconnectingSocketOptions>,
+    ) -> Result<ChatClient, JsValue> {
+        let raw = options.map_or(JsValue::UNDEFINED, Into::into);
+        let (mut connection, nick) = parse_options(&raw)?;
+        if get(&raw, "heartbeatPing").is_none() {
+            if let Some(heartbeat) = &mut connection.heartbeat {
+                heartbeat.ping = Message::Text(r#"{"type":"ping"}"#.to_owned());
+            }
+        }
+        let session = ChatSession::connect(url, ChatOptions { connection, nick })
+            .map_err(|err| js_error(crate::js::open_error_name(&err), &err))?;
+        let handler: Rc<RefCell<Option<js_sys::Function>>> = Rc::default();
+        let slot = Rc::clone(&handler);
+        session.set_on_event(move |event| {
+            let handler = slot.borrow().clone();
+            if let Some(json) = chat_event_json(&event) {
+                call(&handler, &to_js(&json));
+            }
+        });
+        Ok(ChatClient { session, handler })
+    }
+
+    /// Called with every event as a `{type, ...}` object: the connection events of
+    /// `ReconnectingSocket`, and `welcome`, `nick`, `joined`, `left`, `presence`, `message`,
+    /// `sent`, `rooms`, `event`, `error` (fields as in docs/PROTOCOL.md).
+    #[wasm_bindgen(setter)]
+    pub fn set_onevent(&self, handler: Option<js_sys::Function>) {
+        *self.handler.borrow_mut() = handler;
+    }
+
+    /// Joins `room`, and keeps it joined across reconnects.
+    pub fn join(&self, room: &str) -> String {
+        outcome_name(self.session.join(room)).to_owned()
+    }
+
+    /// Leaves `room`.
+    pub fn leave(&self, room: &str) -> String {
+        outcome_name(self.session.leave(room)).to_owned()
+    }
+
+    /// Asks for `nick`, now and on every later connection.
+    #[wasm_bindgen(js_name = setNick)]
+    pub fn set_nick(&self, nick: &str) -> String {
+        outcome_name(self.session.set_nick(nick)).to_owned()
+    }
+
+    /// Asks for the rooms; a `rooms` event follows.
+    #[wasm_bindgen(js_name = listRooms)]
+    pub fn list_rooms(&self) -> String {
+        outcome_name(self.session.list_rooms()).to_owned()
+    }
+
+    /// Sends `text` to `room`; returns `{id, outcome}`. A `sent` event with the same `id`
+    /// confirms it; it is delivered exactly once even across reconnects.
+    pub fn send(&self, room: &str, text: &str) -> JsValue {
+        let (id, outcome) = self.session.send(room, text);
+        to_js(&json!({"id": id, "outcome": outcome_name(outcome)}))
+    }
+
+    /// Sends the application event `event` with `data` (any JSON value) to `room`.
+    pub fn emit(&self, room: &str, event: &str, data: JsValue) -> Result<String, JsValue> {
+        let text = js_sys::JSON::stringify(&data)
+            .map(String::from)
+            .unwrap_or_else(|_| "null".into());
+        self.session
+            .emit(room, event, &text)
+            .map(|outcome| outcome_name(outcome).to_owned())
+            .map_err(|err| js_sys::TypeError::new(&format!("data is not JSON: {err}")).into())
+    }
+
+    /// The connection's state (as `ReconnectingSocket.state`).
+    #[wasm_bindgen(getter)]
+    pub fn state(&self) -> String {
+        state_name(self.session.state()).to_owned()
+    }
+
+    /// The nickname in force.
+    #[wasm_bindgen(getter)]
+    pub fn nick(&self) -> String {
+        self.session.nick()
+    }
+
+    /// Messages sent but not yet acknowledged.
+    #[wasm_bindgen(getter)]
+    pub fn unacknowledged(&self) -> usize {
+        self.session.unacknowledged()
+    }
+
+    /// Reconnects now if waiting between attempts.
+    #[wasm_bindgen(js_name = retryNow)]
+    pub fn retry_now(&self) {
+        self.session.connection().retry_now();
+    }
+
+    /// Closes for good.
+    pub fn close(&self) {
+        self.session.connection().close();
+    }
+}

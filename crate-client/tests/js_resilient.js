@@ -1,0 +1,128 @@
+// Drives ReconnectingSocket and ChatClient from plain JavaScript, as a user's page would.
+// Rejects with a message naming the first expectation that failed.
+
+function expect(condition, what) {
+  if (!condition) throw new Error(`expected ${what}`);
+}
+
+function expectThrows(fn, name, what) {
+  try {
+    fn();
+  } catch (error) {
+    expect(error.name === name, `${what} to throw ${name}, got ${error.name}: ${error.message}`);
+    return;
+  }
+  throw new Error(`expected ${what} to throw ${name}`);
+}
+
+/** A queue of everything a callback receives, with `next(predicate)`. */
+function recorder() {
+  const items = [];
+  const waiters = [];
+  const record = (item) => {
+    items.push(item);
+    waiters.splice(0).forEach((wake) => wake());
+  };
+  record.count = (predicate) => items.filter(predicate).length;
+  record.next = async (predicate = () => true, what = "an event") => {
+    const deadline = Date.now() + 10000;
+    for (;;) {
+      const index = items.findIndex(predicate);
+      if (index >= 0) return items.splice(index, 1)[0];
+      if (Date.now() > deadline) throw new Error(`no ${what} within 10 s; got ${JSON.stringify(items)}`);
+      await new Promise((resolve) => {
+        waiters.push(resolve);
+        setTimeout(resolve, 100);
+      });
+    }
+  };
+  return record;
+}
+
+async function dropConnections(httpBase, outageMs) {
+  const response = await fetch(`${httpBase}/test/drop?outage_ms=${outageMs}`);
+  expect(response.ok, "/test/drop to answer 200");
+}
+
+export async function driveReconnectingSocket(ReconnectingSocket, echoUrl, httpBase) {
+  expectThrows(() => new ReconnectingSocket(echoUrl, { overflow: "sometimes" }), "TypeError", "a bad overflow option");
+  expectThrows(() => new ReconnectingSocket("ftp://x/"), "UnsupportedSchemeError", "an ftp: URL");
+
+  const socket = new ReconnectingSocket(echoUrl, { initialDelay: 20, maxDelay: 100, maxQueuedMessages: 2 });
+  const events = recorder();
+  const messages = recorder();
+  socket.onevent = events;
+  socket.onmessage = (event) => messages(event.data);
+  expect(socket.state === "connecting", `state connecting, got ${socket.state}`);
+  const outcomes = [socket.send("q1"), socket.send(new TextEncoder().encode("q2")), socket.send("q3")];
+  expect(JSON.stringify(outcomes) === '["queued","queued","rejected"]', `queued, queued, rejected; got ${outcomes}`);
+  expect(socket.queued === 2, "two queued");
+
+  await events.next((e) => e.type === "open", "open");
+  expect(socket.state === "open", "state open");
+  expect((await messages.next()) === "q1", "q1 echoed first");
+  const q2 = await messages.next();
+  expect(q2 instanceof ArrayBuffer && new TextDecoder().decode(q2) === "q2", "q2 echoed as binary");
+
+  await dropConnections(httpBase, 200);
+  const disconnect = await events.next((e) => e.type === "disconnect", "disconnect");
+  expect(disconnect.close.code === 1006, `a 1006 disconnect, got ${JSON.stringify(disconnect)}`);
+  const reconnecting = await events.next((e) => e.type === "reconnecting", "reconnecting");
+  expect(reconnecting.attempt === 1 && reconnecting.delay <= 20, `attempt 1 within 20 ms, got ${JSON.stringify(reconnecting)}`);
+  expect(socket.send("during outage") === "queued", "a send during the outage to be queued");
+  await events.next((e) => e.type === "reconnected", "reconnected");
+  expect((await messages.next()) === "during outage", "the queued message echoed after the reconnect");
+
+  socket.send("x".repeat(100000));
+  await socket.flushed();
+  expect(socket.queued === 0 && socket.bufferedAmount === 0, "nothing left after flushed()");
+
+  socket.close();
+  const close = await events.next((e) => e.type === "close", "close");
+  expect(close.close.code === 1000, "close 1000");
+  expect(socket.state === "closed", "state closed");
+  expect(socket.send("late") === "rejected", "sends after close rejected");
+  socket.free();
+}
+
+export async function driveChatClient(ChatClient, chatUrl, httpBase) {
+  const room = `js-${Math.floor(Math.random() * 1e9)}`;
+  const ada = new ChatClient(chatUrl, { nick: `ada-${room}`, initialDelay: 20, maxDelay: 100 });
+  const bob = new ChatClient(chatUrl, { nick: `bob-${room}`, initialDelay: 20, maxDelay: 100 });
+  const adaEvents = recorder();
+  const bobEvents = recorder();
+  ada.onevent = adaEvents;
+  bob.onevent = bobEvents;
+  for (const [client, events] of [[ada, adaEvents], [bob, bobEvents]]) {
+    await events.next((e) => e.type === "nick", "nick");
+    client.join(room);
+    await events.next((e) => e.type === "joined" && e.room === room, "joined");
+  }
+  expect(ada.nick === `ada-${room}`, "ada's nickname");
+
+  const first = ada.send(room, "before the drop");
+  expect(first.outcome === "sent" && typeof first.id === "string", `sent with an id, got ${JSON.stringify(first)}`);
+  const sent = await adaEvents.next((e) => e.type === "sent" && e.id === first.id, "sent");
+  expect(sent.seq === 1, "seq 1");
+  const message = await bobEvents.next((e) => e.type === "message" && e.room === room, "message");
+  expect(message.from === `ada-${room}` && message.text === "before the drop", `bob got it, got ${JSON.stringify(message)}`);
+
+  await dropConnections(httpBase, 200);
+  await adaEvents.next((e) => e.type === "disconnect", "disconnect");
+  const during = ada.send(room, "during the outage");
+  expect(during.outcome === "queued", `queued during the outage, got ${during.outcome}`);
+  await adaEvents.next((e) => e.type === "sent" && e.id === during.id, "sent after the reconnect");
+  const replayed = await bobEvents.next((e) => e.type === "message" && e.room === room, "the outage message");
+  expect(replayed.text === "during the outage" && replayed.seq === 2, `seq 2, got ${JSON.stringify(replayed)}`);
+  // Nothing arrives twice, whatever the reconnect replayed.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const duplicates = bobEvents.count((e) => e.type === "message" && e.room === room);
+  expect(duplicates === 0, `no message delivered twice, got ${duplicates} more`);
+  expect(ada.unacknowledged === 0, "nothing unacknowledged");
+
+  ada.send("nowhere", "x");
+  const error = await adaEvents.next((e) => e.type === "error", "error");
+  expect(error.code === "not_joined", `not_joined, got ${JSON.stringify(error)}`);
+  ada.close();
+  bob.close();
+}
