@@ -135,6 +135,8 @@ struct SessionState {
     rooms: BTreeMap<String, Seq>,
     pending: VecDeque<PendingSend>,
     welcomed: bool,
+    /// The server's history epoch seen last (see `ServerEnvelope::Welcome`).
+    epoch: Option<String>,
 }
 
 type Handler = Box<dyn FnMut(ChatEvent)>;
@@ -355,12 +357,13 @@ fn on_socket_event(shared: &Rc<SessionShared>, sender: &Sender, event: Resilient
         ResilientEvent::Message(Message::Binary(_)) => {}
         ResilientEvent::Reconnected { .. } => {
             // Sent from the reconnect handler: these go out before the offline queue.
-            let (nick, rooms, pending) = {
+            let (nick, rooms, pending, epoch) = {
                 let state = shared.state.borrow();
                 (
                     state.wanted_nick.clone(),
                     state.rooms.clone(),
                     state.pending.clone(),
+                    state.epoch.clone(),
                 )
             };
             if let Some(nick) = nick {
@@ -372,7 +375,11 @@ fn on_socket_event(shared: &Rc<SessionShared>, sender: &Sender, event: Resilient
                 }));
             }
             for (room, after_seq) in rooms {
-                sender.send(envelope(&ClientEnvelope::Resume { room, after_seq }));
+                sender.send(envelope(&ClientEnvelope::Resume {
+                    room,
+                    after_seq,
+                    epoch: epoch.clone(),
+                }));
             }
             for pending in pending {
                 sender.send(envelope(&ClientEnvelope::Send {
@@ -437,9 +444,16 @@ fn acknowledge(
 
 fn on_envelope(shared: &Rc<SessionShared>, envelope: ServerEnvelope) {
     let event = match envelope {
-        ServerEnvelope::Welcome { nick, .. } => {
+        ServerEnvelope::Welcome { nick, epoch, .. } => {
             let mut state = shared.state.borrow_mut();
             state.nick = nick.clone();
+            if state.epoch.as_ref().is_some_and(|known| *known != epoch) {
+                // The server's history started over: its sequence numbers restart at 1.
+                for last in state.rooms.values_mut() {
+                    *last = 0;
+                }
+            }
+            state.epoch = Some(epoch);
             if !state.welcomed {
                 // First connection: the server put us in the lobby.
                 state.welcomed = true;

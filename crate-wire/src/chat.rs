@@ -61,6 +61,10 @@ pub enum ClientEnvelope {
         room: String,
         /// The last sequence number the client saw in that room (0 for none).
         after_seq: Seq,
+        /// The `epoch` of the `welcome` that sequence number belongs to. If the server's
+        /// epoch differs (its history started over), it replays from the beginning.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        epoch: Option<String>,
     },
     /// Application-level ping. Answered by [`ServerEnvelope::Pong`] with the same `id`.
     Ping {
@@ -135,6 +139,10 @@ pub enum ServerEnvelope {
         history_limit: usize,
         /// Messages per second a connection may send, sustained.
         rate_limit: u32,
+        /// Identifies the history this server holds: it changes when the history starts
+        /// over (an in-memory server restarted), and then sequence numbers start again
+        /// from 1, so a client must forget the ones it remembers.
+        epoch: String,
     },
     /// The nickname is now `nick`.
     Nick {
@@ -392,6 +400,7 @@ const CLIENT_TYPES: &[(&str, &[Field])] = &[
         &[
             ("room", FieldKind::Text, REQUIRED),
             ("after_seq", FieldKind::Number, REQUIRED),
+            ("epoch", FieldKind::Text, OPTIONAL),
         ],
     ),
     ("ping", &[("id", FieldKind::Text, OPTIONAL)]),

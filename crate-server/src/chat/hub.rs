@@ -66,6 +66,7 @@ struct HubState {
 #[derive(Debug)]
 pub struct Hub {
     state: Mutex<HubState>,
+    epoch: String,
     limits: HubLimits,
     metrics: Arc<Metrics>,
 }
@@ -108,6 +109,17 @@ pub struct Replay {
     pub complete: bool,
 }
 
+/// A new random epoch: the start time and an address make it unique enough to tell one
+/// server run from the next.
+fn new_epoch() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let salt = &nanos as *const u128 as usize as u128;
+    format!("{:016x}", (nanos ^ (salt << 17)) as u64)
+}
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -132,6 +144,7 @@ impl Hub {
     pub fn new(config: &Config, metrics: Arc<Metrics>) -> Hub {
         Hub {
             state: Mutex::new(HubState::default()),
+            epoch: new_epoch(),
             limits: HubLimits {
                 history: config.history,
                 max_nick_len: config.max_nick_len,
@@ -145,6 +158,11 @@ impl Hub {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HubState> {
         self.state.lock().expect("hub lock")
+    }
+
+    /// Identifies this hub's history; a restarted in-memory server has a new one.
+    pub fn epoch(&self) -> &str {
+        &self.epoch
     }
 
     /// The number of messages each room keeps.

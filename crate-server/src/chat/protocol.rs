@@ -33,6 +33,7 @@ impl ProtocolSession {
                 nick,
                 history_limit: state.hub.history_limit(),
                 rate_limit: state.config.rate_limit,
+                epoch: state.hub.epoch().to_owned(),
             },
         );
         let rate = RateGate::new(state.config.rate_limit, state.config.rate_burst);
@@ -100,7 +101,14 @@ impl ProtocolSession {
                     }
                 }
             }
-            ClientEnvelope::Resume { room, after_seq } => {
+            ClientEnvelope::Resume {
+                room,
+                after_seq,
+                epoch,
+            } => {
+                // Numbers from another epoch mean nothing here: replay everything.
+                let stale = epoch.is_some_and(|epoch| epoch != hub.epoch());
+                let after_seq = if stale { 0 } else { after_seq };
                 hub.resume(self.id, &room, after_seq).map(|replay| {
                     for entry in replay.missed {
                         reply(
