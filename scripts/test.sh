@@ -35,10 +35,10 @@ run_tests() {
 section "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo clippy -p ferrosocket --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
+cargo clippy -p ferrosocket --target wasm32-unknown-unknown --all-targets --all-features --locked -- -D warnings
 
 section "building the wasm package into www/pkg and the server"
-wasm-pack build crate-client --dev --target web --out-dir ../www/pkg
+wasm-pack build crate-client --dev --target web --out-dir ../www/pkg -- --features app
 cargo build --locked -p ferrosocket-server
 export FERROSOCKET_SERVER_BIN="$root/target/debug/ferrosocket-server"
 export FERROSOCKET_WWW="$root/www"

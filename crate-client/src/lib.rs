@@ -20,6 +20,8 @@
 //! ```
 #![deny(missing_docs, missing_debug_implementations)]
 
+#[cfg(feature = "app")]
+pub mod app;
 mod error;
 pub mod js;
 pub mod js_resilient;

@@ -34,6 +34,12 @@ pub struct ServerProcess {
 /// Starts the server binary on a free port serving `www/`, once it has built its wasm
 /// package into `www/pkg` (`scripts/test.sh` does).
 pub async fn start_server(extra_args: &[&str]) -> ServerProcess {
+    start_server_at("127.0.0.1:0", extra_args).await
+}
+
+/// Starts the server binary on `addr` (e.g. the address of a server that was stopped, to
+/// restart it), serving `www/`.
+pub async fn start_server_at(addr: &str, extra_args: &[&str]) -> ServerProcess {
     let root = repo_root();
     assert!(
         root.join("www/pkg/ferrosocket.js").is_file(),
@@ -41,7 +47,7 @@ pub async fn start_server(extra_args: &[&str]) -> ServerProcess {
     );
     let binary = server_binary();
     let mut child = Command::new(&binary)
-        .args(["--addr", "127.0.0.1:0", "--www"])
+        .args(["--addr", addr, "--www"])
         .arg(root.join("www"))
         .args(extra_args)
         .stdout(Stdio::piped())
@@ -60,6 +66,18 @@ pub async fn start_server(extra_args: &[&str]) -> ServerProcess {
         .unwrap_or_else(|| panic!("unexpected first line from the server: {line:?}"))
         .to_owned();
     ServerProcess { child, base_url }
+}
+
+impl ServerProcess {
+    /// `host:port`.
+    pub fn addr(&self) -> &str {
+        self.base_url.trim_start_matches("http://")
+    }
+
+    /// Kills the process (SIGKILL: no goodbye to anyone) and waits for it to exit.
+    pub async fn kill(mut self) {
+        let _ = self.child.kill().await;
+    }
 }
 
 /// The server binary: `FERROSOCKET_SERVER_BIN`, or `target/debug/ferrosocket-server`.

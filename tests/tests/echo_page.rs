@@ -1,4 +1,4 @@
-//! The echo page (`www/index.html`), served by the real server, in real headless
+//! The echo page (`www/echo.html`), served by the real server, in real headless
 //! Chromium and Firefox: a message typed by a user round-trips through `/echo`.
 
 use std::time::Duration;
@@ -36,7 +36,10 @@ async fn typed_messages_round_trip(browser: Browser) {
     let server = start_server(&[]).await;
     let session = open_browser(browser).await;
     let client = &session.client;
-    client.goto(&format!("{}/", server.base_url)).await.unwrap();
+    client
+        .goto(&format!("{}/echo.html", server.base_url))
+        .await
+        .unwrap();
 
     client
         .wait()

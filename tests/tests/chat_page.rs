@@ -1,0 +1,409 @@
+//! The chat page (`www/index.html`, driven by Rust in wasm) in real headless Chromium and
+//! Firefox, against the real server binary.
+
+use std::time::Duration;
+
+use fantoccini::{Client, Locator};
+use ferrosocket_e2e::{open_browser, start_server, start_server_at, Browser, BrowserSession};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+struct ChatPage {
+    session: BrowserSession,
+}
+
+fn xpath_literal(text: &str) -> String {
+    if !text.contains('\'') {
+        return format!("'{text}'");
+    }
+    let parts: Vec<String> = text.split('\'').map(|p| format!("'{p}'")).collect();
+    format!("concat({})", parts.join(", \"'\", "))
+}
+
+impl ChatPage {
+    async fn open(browser: Browser, base_url: &str, nick: &str) -> ChatPage {
+        let session = open_browser(browser).await;
+        session.client.goto(&format!("{base_url}/")).await.unwrap();
+        let page = ChatPage { session };
+        page.wait_state("open").await;
+        page.set_nick(nick).await;
+        page
+    }
+
+    fn client(&self) -> &Client {
+        &self.session.client
+    }
+
+    async fn wait_for(&self, xpath: &str, what: &str) {
+        if self
+            .client()
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::XPath(xpath))
+            .await
+            .is_err()
+        {
+            let body = self
+                .client()
+                .find(Locator::Css("body"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            panic!("{what} never appeared; the page shows:\n{body}");
+        }
+    }
+
+    async fn wait_state(&self, state: &str) {
+        self.wait_for(
+            &format!("//*[@id='connection-state'][@data-state='{state}']"),
+            &format!("connection state {state}"),
+        )
+        .await;
+    }
+
+    async fn set_nick(&self, nick: &str) {
+        let input = self.client().find(Locator::Id("nick")).await.unwrap();
+        input.clear().await.unwrap();
+        input.send_keys(&format!("{nick}\u{E007}")).await.unwrap();
+        self.wait_for(
+            &format!("//ul[@id='members']/li[. = {}]", xpath_literal(nick)),
+            &format!("{nick} in the member list"),
+        )
+        .await;
+    }
+
+    async fn join(&self, room: &str) {
+        let input = self.client().find(Locator::Id("room-name")).await.unwrap();
+        input.send_keys(&format!("{room}\u{E007}")).await.unwrap();
+        self.wait_for(
+            &format!("//h2[@id='room-title'][. = '{room}']"),
+            &format!("room {room} in view"),
+        )
+        .await;
+    }
+
+    async fn switch_to(&self, room: &str) {
+        self.client()
+            .find(Locator::XPath(&format!(
+                "//ul[@id='rooms']//button[@data-room='{room}'][not(@data-action)]"
+            )))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        self.wait_for(
+            &format!("//h2[@id='room-title'][. = '{room}']"),
+            &format!("room {room} in view"),
+        )
+        .await;
+    }
+
+    async fn say(&self, text: &str) {
+        let input = self
+            .client()
+            .find(Locator::Id("message-input"))
+            .await
+            .unwrap();
+        input.send_keys(&format!("{text}\u{E007}")).await.unwrap();
+    }
+
+    async fn wait_message(&self, from: &str, text: &str) {
+        self.wait_for(
+            &format!(
+                "//ol[@id='messages']/li[contains(@class, 'message')][span[@class='author'] = {}][span[@class='text'] = {}]",
+                xpath_literal(from),
+                xpath_literal(text)
+            ),
+            &format!("{from}: {text}"),
+        )
+        .await;
+    }
+
+    async fn count_messages(&self, text: &str) -> usize {
+        self.client()
+            .find_all(Locator::XPath(&format!(
+                "//li[contains(@class, 'message')][span[@class='text'] = {}]",
+                xpath_literal(text)
+            )))
+            .await
+            .unwrap()
+            .len()
+    }
+
+    async fn members(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        for item in self
+            .client()
+            .find_all(Locator::Css("#members li"))
+            .await
+            .unwrap()
+        {
+            names.push(item.text().await.unwrap());
+        }
+        names
+    }
+
+    async fn close(self) {
+        self.session.close().await;
+    }
+}
+
+async fn two_pages_talk_and_a_third_room_hears_nothing(browser: Browser) {
+    let server = start_server(&[]).await;
+    let ada = ChatPage::open(browser, &server.base_url, "ada").await;
+    let bob = ChatPage::open(browser, &server.base_url, "bob").await;
+    let eve = ChatPage::open(browser, &server.base_url, "eve").await;
+    ada.join("rust").await;
+    bob.join("rust").await;
+    eve.join("other").await;
+    ada.wait_for(
+        "//ul[@id='members']/li[. = 'bob']",
+        "bob in ada's member list",
+    )
+    .await;
+
+    ada.say("hello bob").await;
+    bob.wait_message("ada", "hello bob").await;
+    bob.say("hi ada").await;
+    ada.wait_message("bob", "hi ada").await;
+    // The sender's own line is shown once, confirmed.
+    ada.wait_for("//li[contains(@class,'message')][not(contains(@class,'pending'))][span[@class='text']='hello bob']", "ada's confirmed line").await;
+    assert_eq!(ada.count_messages("hello bob").await, 1);
+
+    let mut members = bob.members().await;
+    members.sort();
+    assert_eq!(members, ["ada", "bob"]);
+    bob.client()
+        .find(Locator::Css(
+            "#rooms button[data-room='rust'][data-action='leave']",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    ada.wait_for(
+        "//ol[@id='messages']/li[@class='notice'][. = 'bob left']",
+        "the leave notice",
+    )
+    .await;
+    assert_eq!(ada.members().await, ["ada"]);
+
+    // Eve, in another room, has nothing of the conversation anywhere on her page.
+    eve.wait_state("open").await;
+    assert_eq!(eve.count_messages("hello bob").await, 0);
+    assert!(eve
+        .client()
+        .find(Locator::Css("#rooms button[data-room='rust']"))
+        .await
+        .is_err());
+    eve.switch_to("lobby").await;
+    assert_eq!(eve.count_messages("hello bob").await, 0);
+    for page in [ada, bob, eve] {
+        page.close().await;
+    }
+}
+
+async fn markup_in_messages_is_shown_as_text(browser: Browser) {
+    let server = start_server(&[]).await;
+    let ada = ChatPage::open(browser, &server.base_url, "ada").await;
+    let bob = ChatPage::open(browser, &server.base_url, "bob").await;
+    let attacks = [
+        "<img src=x onerror=alert(1)>",
+        "<script>alert(2)</script>",
+        "<b>bold</b>",
+    ];
+    for attack in attacks {
+        ada.say(attack).await;
+    }
+    for attack in attacks {
+        bob.wait_message("ada", attack).await;
+    }
+    for page in [&ada, &bob] {
+        for tag in ["img", "script", "b"] {
+            let found = page
+                .client()
+                .find_all(Locator::Css(&format!("#messages {tag}")))
+                .await
+                .unwrap();
+            assert!(
+                found.is_empty(),
+                "a <{tag}> element was created from a message"
+            );
+        }
+    }
+    ada.close().await;
+    bob.close().await;
+}
+
+async fn the_conversation_survives_a_server_restart(browser: Browser) {
+    let server = start_server(&[]).await;
+    let addr = server.addr().to_owned();
+    let ada = ChatPage::open(browser, &server.base_url, "ada").await;
+    let bob = ChatPage::open(browser, &server.base_url, "bob").await;
+    ada.join("ops").await;
+    bob.join("ops").await;
+    ada.say("before the restart").await;
+    bob.wait_message("ada", "before the restart").await;
+
+    server.kill().await;
+    ada.wait_state("reconnecting").await;
+    bob.wait_state("reconnecting").await;
+    // Typed while the server is down: kept, and delivered after the restart.
+    ada.say("during the outage").await;
+    let server = start_server_at(&addr, &[]).await;
+    ada.wait_state("open").await;
+    bob.wait_state("open").await;
+    bob.wait_message("ada", "during the outage").await;
+    bob.say("after the restart").await;
+    ada.wait_message("bob", "after the restart").await;
+    assert_eq!(bob.count_messages("during the outage").await, 1);
+    assert_eq!(bob.count_messages("before the restart").await, 1);
+    ada.close().await;
+    bob.close().await;
+    drop(server);
+}
+
+async fn a_plain_javascript_page_and_the_rust_page_share_the_lobby(browser: Browser) {
+    let server = start_server(&[]).await;
+    let ada = ChatPage::open(browser, &server.base_url, "ada").await;
+    let plain = open_browser(browser).await;
+    plain
+        .client
+        .goto(&format!("{}/plain.html", server.base_url))
+        .await
+        .unwrap();
+    plain
+        .client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::XPath("//output[@id='status'][. = 'open']"))
+        .await
+        .unwrap();
+    plain
+        .client
+        .find(Locator::Id("line"))
+        .await
+        .unwrap()
+        .send_keys("hi from plain\u{E007}")
+        .await
+        .unwrap();
+    ada.wait_for("//li[contains(@class,'message')][span[@class='text'] = 'hi from plain'][starts-with(span[@class='author'], 'guest-')]", "the plain page's line").await;
+
+    ada.say("hi plain").await;
+    plain
+        .client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::XPath("//ol[@id='log']/li[. = 'ada: hi plain']"))
+        .await
+        .expect("the Rust page's line on the plain page");
+    ada.close().await;
+    plain.close().await;
+}
+
+async fn nickname_unread_counts_and_keyboard(browser: Browser) {
+    let server = start_server(&[]).await;
+    let ada = ChatPage::open(browser, &server.base_url, "ada").await;
+    let bob = ChatPage::open(browser, &server.base_url, "bob").await;
+    ada.join("news").await;
+    bob.join("news").await;
+    ada.switch_to("lobby").await;
+    bob.say("one").await;
+    bob.say("two").await;
+    ada.wait_for(
+        "//button[@data-room='news']/span[@class='unread'][. = '2']",
+        "an unread count of 2 on news",
+    )
+    .await;
+    ada.switch_to("news").await;
+    assert!(
+        ada.client()
+            .find(Locator::Css("button[data-room='news'] .unread"))
+            .await
+            .is_err(),
+        "read once in view"
+    );
+    ada.wait_message("bob", "two").await;
+
+    // Shift+Enter makes a new line; Enter sends both lines as one message.
+    let input = ada
+        .client()
+        .find(Locator::Id("message-input"))
+        .await
+        .unwrap();
+    input.send_keys("line one").await.unwrap();
+    input.send_keys("\u{E008}\u{E007}").await.unwrap(); // Shift+Enter, then release
+    input.send_keys("line two\u{E007}").await.unwrap();
+    bob.wait_message("ada", "line one\nline two").await;
+
+    // The nickname is kept across a reload.
+    ada.client().refresh().await.unwrap();
+    ada.wait_state("open").await;
+    ada.wait_for(
+        "//ul[@id='members']/li[. = 'ada']",
+        "ada's stored nickname in use",
+    )
+    .await;
+    let nick = ada
+        .client()
+        .find(Locator::Id("nick"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(nick.as_deref(), Some("ada"));
+    ada.close().await;
+    bob.close().await;
+}
+
+async fn a_browser_without_websocket_gets_a_notice(browser: Browser) {
+    let server = start_server(&[]).await;
+    let session = open_browser(browser).await;
+    session
+        .client
+        .goto(&format!("{}/", server.base_url))
+        .await
+        .unwrap();
+    let shown = session
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];\
+             import('./pkg/ferrosocket.js').then(async (m) => {\
+               await m.default();\
+               window.chatApp && window.chatApp.close();\
+               delete window.WebSocket;\
+               const app = m.startChat('/chat');\
+               done([app === undefined, !document.getElementById('unsupported').hidden, document.getElementById('app').hidden]);\
+             }).catch((e) => done(String(e)));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(shown, serde_json::json!([true, true, true]));
+    session.close().await;
+}
+
+macro_rules! in_both_browsers {
+    ($($name:ident),* $(,)?) => {
+        mod chromium {
+            $(#[tokio::test] async fn $name() { super::$name(ferrosocket_e2e::Browser::Chromium).await; })*
+        }
+        mod firefox {
+            $(#[tokio::test] async fn $name() { super::$name(ferrosocket_e2e::Browser::Firefox).await; })*
+        }
+    };
+}
+
+in_both_browsers!(
+    two_pages_talk_and_a_third_room_hears_nothing,
+    markup_in_messages_is_shown_as_text,
+    the_conversation_survives_a_server_restart,
+    a_plain_javascript_page_and_the_rust_page_share_the_lobby,
+    nickname_unread_counts_and_keyboard,
+    a_browser_without_websocket_gets_a_notice,
+);
