@@ -167,6 +167,16 @@ async fn two_pages_talk_and_a_third_room_hears_nothing(browser: Browser) {
 
     ada.say("hello bob").await;
     bob.wait_message("ada", "hello bob").await;
+    // Screen readers hear it through the live region.
+    let announced = bob
+        .client()
+        .find(Locator::Id("announcer"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(announced, "ada: hello bob");
     bob.say("hi ada").await;
     ada.wait_message("bob", "hi ada").await;
     // The sender's own line is shown once, confirmed.
@@ -388,6 +398,59 @@ async fn a_browser_without_websocket_gets_a_notice(browser: Browser) {
     session.close().await;
 }
 
+async fn long_conversations_stay_bounded_and_scrolling_respects_the_reader(browser: Browser) {
+    let server = start_server(&["--rate-limit", "10000", "--rate-burst", "10000"]).await;
+    let ada = ChatPage::open(browser, &server.base_url, "ada").await;
+    // A plain WebSocket in the page floods the lobby with 350 lines.
+    let flood = "const done = arguments[arguments.length - 1];\
+        const url = new URL('/chat', location.href); url.protocol = 'ws:';\
+        const ws = new WebSocket(url);\
+        ws.onopen = () => { for (let i = 0; i < 350; i++) ws.send('flood ' + i); done(true); };";
+    ada.client().execute_async(flood, vec![]).await.unwrap();
+    ada.wait_for(
+        "//li[contains(@class,'message')][span[@class='text'] = 'flood 349']",
+        "the last line",
+    )
+    .await;
+    let count = ada
+        .client()
+        .find_all(Locator::Css("#messages li"))
+        .await
+        .unwrap()
+        .len();
+    assert!(count <= 300, "{count} lines in the DOM");
+    assert!(
+        ada.count_messages("flood 0").await == 0,
+        "the oldest lines were dropped"
+    );
+
+    let scroll = "const list = document.getElementById('messages');\
+        return [list.scrollTop, list.scrollHeight - list.clientHeight];";
+    // At the bottom: followed to the newest line.
+    let at_bottom = ada.client().execute(scroll, vec![]).await.unwrap();
+    assert!(
+        (at_bottom[0].as_f64().unwrap() - at_bottom[1].as_f64().unwrap()).abs() < 2.0,
+        "{at_bottom}"
+    );
+    // Scrolled up to read: a new line does not move the view.
+    ada.client()
+        .execute(
+            "document.getElementById('messages').scrollTop = 0; return 0;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    ada.say("while reading").await;
+    ada.wait_message("ada", "while reading").await;
+    let reading = ada.client().execute(scroll, vec![]).await.unwrap();
+    assert_eq!(
+        reading[0].as_f64(),
+        Some(0.0),
+        "the view jumped while the reader was scrolled up"
+    );
+    ada.close().await;
+}
+
 macro_rules! in_both_browsers {
     ($($name:ident),* $(,)?) => {
         mod chromium {
@@ -406,4 +469,5 @@ in_both_browsers!(
     a_plain_javascript_page_and_the_rust_page_share_the_lobby,
     nickname_unread_counts_and_keyboard,
     a_browser_without_websocket_gets_a_notice,
+    long_conversations_stay_bounded_and_scrolling_respects_the_reader,
 );
