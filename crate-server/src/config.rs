@@ -126,6 +126,11 @@ pub struct Config {
     #[arg(long, env = "FERROSOCKET_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
+    /// Share rooms, presence and history with every server on this Redis
+    /// (`redis://host:port/db`). Without it everything stays in this process.
+    #[arg(long, env = "FERROSOCKET_REDIS_URL")]
+    pub redis_url: Option<String>,
+
     /// Enable `/test/drop?outage_ms=N`, which drops every WebSocket without a close frame
     /// and refuses new ones for N ms: a network failure on demand, for testing clients'
     /// reconnection. Never enable it in production.

@@ -22,6 +22,10 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 pub(crate) trait Handler {
     /// Handles one incoming message; replies go through `outbox`.
     fn on_message(&mut self, message: Message, outbox: &Outbox) -> impl Future<Output = ()> + Send;
+    /// Called once before the first message, e.g. to greet the peer.
+    fn on_start(&mut self, _outbox: &Outbox) -> impl Future<Output = ()> + Send {
+        async {}
+    }
     /// Called once when the connection has ended.
     fn on_end(&mut self) {}
 }
@@ -39,6 +43,7 @@ pub(crate) async fn drive<S, H>(
     H: Handler,
 {
     let close = outbox.close_signal().clone();
+    handler.on_start(&outbox).await;
     let (mut sink, mut stream) = socket.split();
 
     let writer = async {

@@ -44,11 +44,17 @@ pub(crate) async fn route(
                 None => ChatSession::Plain(PlainSession::start(state, outbox)),
             }
         }),
-        "/healthz" => text(StatusCode::OK, "ok\n"),
+        "/healthz" => match state.hub.backplane() {
+            Some(backplane) if !backplane.is_up() => text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "redis unavailable: local rooms work, sends are refused until it is back\n",
+            ),
+            _ => text(StatusCode::OK, "ok\n"),
+        },
         "/test/drop" if state.config.test_endpoints => drop_connections(&state, req.uri().query()),
         "/metrics" => Response::builder()
             .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
-            .body(Full::new(Bytes::from(state.metrics.render())))
+            .body(Full::new(Bytes::from(metrics_text(&state))))
             .expect("static headers are valid"),
         _ => static_files::serve(&state.config.www, &req).await,
     };
@@ -74,6 +80,22 @@ fn drop_connections(state: &AppState, query: Option<&str>) -> Response<Body> {
     response
 }
 
+/// `/metrics`: the server's counters, plus the backplane's when there is one.
+fn metrics_text(state: &AppState) -> String {
+    let mut text = state.metrics.render();
+    if let Some(backplane) = state.hub.backplane() {
+        text.push_str(&format!(
+            "# HELP ferrosocket_redis_up Whether the Redis backplane subscription is live.\n\
+             # TYPE ferrosocket_redis_up gauge\nferrosocket_redis_up {}\n\
+             # HELP ferrosocket_redis_errors_total Failed Redis operations.\n\
+             # TYPE ferrosocket_redis_errors_total counter\nferrosocket_redis_errors_total {}\n",
+            u8::from(backplane.is_up()),
+            backplane.errors()
+        ));
+    }
+    text
+}
+
 /// A `/chat` connection, in whichever dialect the client asked for.
 #[derive(Debug)]
 enum ChatSession {
@@ -90,6 +112,12 @@ impl crate::connection::Handler for ChatSession {
         match self {
             ChatSession::Plain(session) => session.on_message(message, outbox).await,
             ChatSession::Protocol(session) => session.on_message(message, outbox).await,
+        }
+    }
+
+    async fn on_start(&mut self, outbox: &crate::outbox::Outbox) {
+        if let ChatSession::Protocol(session) = self {
+            session.on_start(outbox).await;
         }
     }
 

@@ -17,6 +17,7 @@
 //! ```
 #![deny(missing_docs, missing_debug_implementations)]
 
+pub mod backplane;
 pub mod chat;
 mod config;
 mod connection;

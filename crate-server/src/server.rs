@@ -13,6 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use crate::backplane::RedisBackplane;
 use crate::config::Config;
 use crate::metrics::{LimitHit, Metrics};
 use crate::state::AppState;
@@ -35,8 +36,10 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Binds `config.addr` (port 0 picks a free port; see [`Server::local_addr`]) and
-    /// loads the TLS certificate and key if configured.
+    /// Binds `config.addr` (port 0 picks a free port; see [`Server::local_addr`]), loads
+    /// the TLS certificate and key, and connects to Redis, if configured. An unreachable
+    /// Redis is an error here: a server must not start alone when it was meant to share
+    /// rooms.
     ///
     /// # Examples
     /// ```
@@ -55,10 +58,18 @@ impl Server {
             (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
             _ => None,
         };
+        let backplane = match &config.redis_url {
+            Some(url) => Some(
+                RedisBackplane::connect(url, config.history)
+                    .await
+                    .map_err(io::Error::other)?,
+            ),
+            None => None,
+        };
         let listener = TcpListener::bind(config.addr).await?;
         Ok(Server {
             listener,
-            state: AppState::new(config, tls.is_some()),
+            state: AppState::new(config, tls.is_some(), backplane),
             tls,
         })
     }

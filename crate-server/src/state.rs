@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::backplane::RedisBackplane;
 use crate::chat::Hub;
 use crate::config::Config;
 use crate::limits::ConnectionLimiter;
@@ -18,7 +19,7 @@ pub(crate) struct AppState {
     pub metrics: Arc<Metrics>,
     pub limiter: Arc<ConnectionLimiter>,
     pub origins: OriginPolicy,
-    pub hub: Hub,
+    pub hub: Arc<Hub>,
     /// Cancelled when the server shuts down: every connection closes with 1001.
     pub shutdown: CancellationToken,
     /// Every WebSocket connection's task, so shutdown can wait for them.
@@ -31,12 +32,16 @@ pub(crate) struct AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, tls: bool) -> Arc<AppState> {
+    pub fn new(config: Config, tls: bool, backplane: Option<Arc<RedisBackplane>>) -> Arc<AppState> {
         let metrics = Arc::new(Metrics::default());
+        let hub = Arc::new(Hub::new(&config, Arc::clone(&metrics), backplane.clone()));
+        if let Some(backplane) = &backplane {
+            backplane.start(Arc::downgrade(&hub));
+        }
         Arc::new(AppState {
             limiter: ConnectionLimiter::new(config.max_connections, config.max_connections_per_ip),
             origins: OriginPolicy::new(&config.allow_origins),
-            hub: Hub::new(&config, Arc::clone(&metrics)),
+            hub,
             metrics,
             shutdown: CancellationToken::new(),
             connections: TaskTracker::new(),

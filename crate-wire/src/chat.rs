@@ -277,6 +277,9 @@ pub enum ErrorCode {
     RateLimited,
     /// Binary frames carry nothing in this protocol.
     BinaryNotSupported,
+    /// The server cannot accept this right now (its Redis backplane is unreachable);
+    /// nothing was delivered. Retry later: a `send` with the same `id` is safe to repeat.
+    Unavailable,
 }
 
 impl ErrorCode {
@@ -294,6 +297,7 @@ impl ErrorCode {
             ErrorCode::TooManyRooms => "too_many_rooms",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::BinaryNotSupported => "binary_not_supported",
+            ErrorCode::Unavailable => "unavailable",
         }
     }
 }

@@ -16,6 +16,7 @@ use ferrosocket_wire::chat::{
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
+use crate::backplane::{presence_envelope, BackplaneError, PresenceUpdate, RedisBackplane};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::outbox::{Outbox, PushError};
@@ -67,6 +68,7 @@ struct HubState {
 pub struct Hub {
     state: Mutex<HubState>,
     epoch: String,
+    backplane: Option<Arc<RedisBackplane>>,
     limits: HubLimits,
     metrics: Arc<Metrics>,
 }
@@ -140,11 +142,19 @@ fn encode(envelope: &ServerEnvelope) -> Message {
 }
 
 impl Hub {
-    /// An empty hub with the configuration's limits.
-    pub fn new(config: &Config, metrics: Arc<Metrics>) -> Hub {
+    /// An empty hub with the configuration's limits; with a backplane, rooms are shared
+    /// with every server on the same Redis.
+    pub fn new(
+        config: &Config,
+        metrics: Arc<Metrics>,
+        backplane: Option<Arc<RedisBackplane>>,
+    ) -> Hub {
         Hub {
             state: Mutex::new(HubState::default()),
-            epoch: new_epoch(),
+            epoch: backplane
+                .as_ref()
+                .map_or_else(new_epoch, |backplane| backplane.epoch().to_owned()),
+            backplane,
             limits: HubLimits {
                 history: config.history,
                 max_nick_len: config.max_nick_len,
@@ -163,6 +173,17 @@ impl Hub {
     /// Identifies this hub's history; a restarted in-memory server has a new one.
     pub fn epoch(&self) -> &str {
         &self.epoch
+    }
+
+    /// The Redis backplane, when the server runs with one.
+    pub fn backplane(&self) -> Option<&Arc<RedisBackplane>> {
+        self.backplane.as_ref()
+    }
+
+    fn announce(&self, update: PresenceUpdate) {
+        if let Some(backplane) = &self.backplane {
+            backplane.presence(update);
+        }
     }
 
     /// The number of messages each room keeps.
@@ -196,6 +217,11 @@ impl Hub {
         (id, nick)
     }
 
+    /// The nickname of connection `id`.
+    pub fn nick_of(&self, id: ConnId) -> String {
+        self.lock().members[&id].nick.clone()
+    }
+
     /// Removes a connection: it leaves every room (members are told) and frees its nick.
     pub fn disconnect(&self, id: ConnId) {
         let mut state = self.lock();
@@ -204,7 +230,7 @@ impl Hub {
         };
         let rooms: Vec<String> = member.rooms.iter().cloned().collect();
         for room in rooms {
-            leave_room(&mut state, id, &room);
+            self.leave_room(&mut state, id, &room);
         }
         if let Some(member) = state.members.remove(&id) {
             state.nicks.remove(&member.nick);
@@ -232,13 +258,18 @@ impl Hub {
         state.nicks.remove(&old);
         state.nicks.insert(nick.to_owned(), id);
         for room in rooms {
-            let notice = ServerEnvelope::Presence {
-                room: room.clone(),
-                change: PresenceChange::Rename,
-                nick: nick.to_owned(),
-                old_nick: Some(old.clone()),
-            };
+            let notice = presence_envelope(&room, PresenceChange::Rename, nick, Some(&old));
             broadcast_json(&state, &room, Some(id), &notice);
+            self.announce(PresenceUpdate::Set {
+                room: room.clone(),
+                conn: id,
+                nick: nick.to_owned(),
+            });
+            self.announce(PresenceUpdate::Announce {
+                room,
+                conn: id,
+                envelope: notice,
+            });
         }
         Ok(nick.to_owned())
     }
@@ -294,14 +325,19 @@ impl Hub {
                 .expect("connected")
                 .rooms
                 .insert(room.to_owned());
-            let notice = ServerEnvelope::Presence {
-                room: room.to_owned(),
-                change: PresenceChange::Join,
-                nick,
-                old_nick: None,
-            };
+            let notice = presence_envelope(room, PresenceChange::Join, &nick, None);
             broadcast_json(&state, room, Some(id), &notice);
             self.metrics.set_rooms(state.rooms.len());
+            self.announce(PresenceUpdate::Set {
+                room: room.to_owned(),
+                conn: id,
+                nick,
+            });
+            self.announce(PresenceUpdate::Announce {
+                room: room.to_owned(),
+                conn: id,
+                envelope: notice,
+            });
         }
         let room_state = &state.rooms[room];
         Ok(Joined {
@@ -320,7 +356,7 @@ impl Hub {
         if !state.members[&id].rooms.contains(room) {
             return Err(not_joined(room));
         }
-        leave_room(&mut state, id, room);
+        self.leave_room(&mut state, id, room);
         Ok(())
     }
 
@@ -371,7 +407,7 @@ impl Hub {
             });
         }
         let seq = entry.seq;
-        deliver_message(&state, room, id, &entry);
+        deliver_message(&state, room, Some(id), &entry);
         Ok(Accepted {
             seq,
             duplicate: false,
@@ -423,28 +459,150 @@ impl Hub {
             data,
         };
         broadcast_json(&state, room, Some(id), &envelope);
+        self.announce(PresenceUpdate::Announce {
+            room: room.to_owned(),
+            conn: id,
+            envelope,
+        });
         Ok(())
     }
 }
 
-fn leave_room(state: &mut HubState, id: ConnId, room: &str) {
-    let nick = match state.members.get_mut(&id) {
-        Some(member) => {
-            member.rooms.remove(room);
-            member.nick.clone()
+impl Hub {
+    fn leave_room(&self, state: &mut HubState, id: ConnId, room: &str) {
+        let nick = match state.members.get_mut(&id) {
+            Some(member) => {
+                member.rooms.remove(room);
+                member.nick.clone()
+            }
+            None => return,
+        };
+        if let Some(room_state) = state.rooms.get_mut(room) {
+            room_state.members.remove(&id);
         }
-        None => return,
-    };
-    if let Some(room_state) = state.rooms.get_mut(room) {
-        room_state.members.remove(&id);
+        let notice = presence_envelope(room, PresenceChange::Leave, &nick, None);
+        broadcast_json(state, room, Some(id), &notice);
+        self.announce(PresenceUpdate::Remove {
+            room: room.to_owned(),
+            conn: id,
+        });
+        self.announce(PresenceUpdate::Announce {
+            room: room.to_owned(),
+            conn: id,
+            envelope: notice,
+        });
     }
-    let notice = ServerEnvelope::Presence {
-        room: room.to_owned(),
-        change: PresenceChange::Leave,
-        nick,
-        old_nick: None,
-    };
-    broadcast_json(state, room, Some(id), &notice);
+
+    /// Checks that `id` may send to `room` and returns its nickname.
+    pub fn sender_in(&self, id: ConnId, room: &str) -> Result<String, ProtocolError> {
+        let state = self.lock();
+        let member = &state.members[&id];
+        if member.rooms.contains(room) {
+            Ok(member.nick.clone())
+        } else {
+            Err(not_joined(room))
+        }
+    }
+
+    /// Sends through the backplane: numbered and stored by Redis, delivered to every
+    /// server's members (this one's included) when it comes back on the subscription.
+    pub async fn send_replicated(
+        &self,
+        backplane: &RedisBackplane,
+        id: ConnId,
+        room: &str,
+        text: &str,
+        message_id: Option<&str>,
+    ) -> Result<Accepted, ProtocolError> {
+        let from = self.sender_in(id, room)?;
+        backplane
+            .publish_message(room, id, &from, text, now_ms(), message_id)
+            .await
+            .map(|numbered| Accepted {
+                seq: numbered.seq,
+                duplicate: numbered.duplicate,
+            })
+            .map_err(|_| unavailable())
+    }
+
+    /// Delivers a message that came through the backplane to this server's members of
+    /// `room`: JSON members but the sender (if it is here), plain members all. Sequence
+    /// numbers already delivered are skipped, so a re-synchronisation may overlap.
+    pub fn deliver(&self, room: &str, entry: HistoryEntry, sender: Option<ConnId>) {
+        let mut state = self.lock();
+        let Some(room_state) = state.rooms.get_mut(room) else {
+            return;
+        };
+        if entry.seq <= room_state.last_seq {
+            return;
+        }
+        room_state.last_seq = entry.seq;
+        deliver_message(&state, room, sender, &entry);
+    }
+
+    /// Delivers a notice (presence, event) from another server to this server's JSON
+    /// members of `room`.
+    pub fn deliver_notice(&self, room: &str, envelope: &ServerEnvelope) {
+        broadcast_json(&self.lock(), room, None, envelope);
+    }
+
+    /// Raises the last sequence number delivered in `room` (known from Redis on join).
+    pub fn note_seq(&self, room: &str, seq: Seq) {
+        if let Some(room_state) = self.lock().rooms.get_mut(room) {
+            room_state.last_seq = room_state.last_seq.max(seq);
+        }
+    }
+
+    /// After (re)connecting to Redis: re-registers this server's members and delivers,
+    /// room by room, what was published while the subscription was down.
+    pub async fn resynchronise(&self, backplane: &RedisBackplane) {
+        let rooms: Vec<(String, Seq, Vec<(ConnId, String)>)> = {
+            let state = self.lock();
+            state
+                .rooms
+                .iter()
+                .filter(|(_, room)| !room.members.is_empty())
+                .map(|(name, room)| {
+                    let members = room
+                        .members
+                        .iter()
+                        .map(|id| (*id, state.members[id].nick.clone()))
+                        .collect();
+                    (name.clone(), room.last_seq, members)
+                })
+                .collect()
+        };
+        for (room, after, members) in rooms {
+            for (conn, nick) in members {
+                backplane.presence(PresenceUpdate::Set {
+                    room: room.clone(),
+                    conn,
+                    nick,
+                });
+            }
+            match backplane.range(&room, after).await {
+                Ok(missed) => {
+                    for entry in missed {
+                        self.deliver(&room, entry, None);
+                    }
+                }
+                Err(err) => tracing::warn!(%err, %room, "could not re-synchronise a room"),
+            }
+        }
+    }
+}
+
+/// The error for a send the backplane could not take.
+fn unavailable() -> ProtocolError {
+    ProtocolError::new(
+        ErrorCode::Unavailable,
+        "the chat backplane (Redis) is unreachable: the message was not accepted; retry later",
+    )
+}
+
+/// Maps a backplane failure to the error clients see.
+pub(crate) fn backplane_error(_: BackplaneError) -> ProtocolError {
+    unavailable()
 }
 
 /// Sends `envelope`, encoded once, to every JSON member of `room` but `except`.
@@ -467,14 +625,14 @@ fn broadcast_json(state: &HubState, room: &str, except: Option<ConnId>, envelope
 
 /// Delivers a chat line: JSON members but the sender get a `message` envelope, plain
 /// members (the sender too) get `nick: text`. Each format is encoded once.
-fn deliver_message(state: &HubState, room: &str, sender: ConnId, entry: &HistoryEntry) {
+fn deliver_message(state: &HubState, room: &str, sender: Option<ConnId>, entry: &HistoryEntry) {
     let room_state = &state.rooms[room];
     let mut json: Option<Message> = None;
     let mut plain: Option<Message> = None;
     for member_id in &room_state.members {
         let member = &state.members[member_id];
         let message = match member.dialect {
-            Dialect::Json if *member_id == sender => continue,
+            Dialect::Json if Some(*member_id) == sender => continue,
             Dialect::Json => json
                 .get_or_insert_with(|| {
                     encode(&ServerEnvelope::Message {

@@ -43,10 +43,19 @@ impl Handler for PlainSession {
         };
         match self.rate.check(&self.state.metrics) {
             Gate::Pass => {
-                self.state
-                    .hub
-                    .send(self.id, LOBBY, text.as_str(), None)
-                    .expect("a plain connection is always in the lobby");
+                let hub = &self.state.hub;
+                let sent = match hub.backplane() {
+                    Some(backplane) => {
+                        hub.send_replicated(backplane, self.id, LOBBY, text.as_str(), None)
+                            .await
+                    }
+                    None => hub.send(self.id, LOBBY, text.as_str(), None),
+                };
+                if sent.is_err() {
+                    let _ = outbox.push(Message::text(
+                        "* the chat is unavailable: message not delivered",
+                    ));
+                }
             }
             Gate::Refuse => {
                 let _ = outbox.push(Message::text("* rate limit: message not delivered"));

@@ -2,10 +2,13 @@
 
 use std::sync::Arc;
 
-use ferrosocket_wire::chat::{ClientEnvelope, ErrorCode, ProtocolError, ServerEnvelope, LOBBY};
+use ferrosocket_wire::chat::{
+    ClientEnvelope, ErrorCode, ProtocolError, Seq, ServerEnvelope, LOBBY,
+};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
+use super::hub::{backplane_error, Replay};
 use super::{ConnId, Dialect, Gate, RateGate};
 use crate::connection::Handler;
 use crate::outbox::Outbox;
@@ -24,52 +27,115 @@ fn reply(outbox: &Outbox, envelope: &ServerEnvelope) {
 }
 
 impl ProtocolSession {
-    /// Registers the connection, greets it with `welcome` and joins it to the lobby.
+    /// Registers the connection; [`Handler::on_start`] greets it.
     pub fn start(state: Arc<AppState>, outbox: &Outbox) -> ProtocolSession {
-        let (id, nick) = state.hub.connect(Dialect::Json, outbox.clone());
-        reply(
-            outbox,
-            &ServerEnvelope::Welcome {
-                nick,
-                history_limit: state.hub.history_limit(),
-                rate_limit: state.config.rate_limit,
-                epoch: state.hub.epoch().to_owned(),
-            },
-        );
+        let (id, _nick) = state.hub.connect(Dialect::Json, outbox.clone());
         let rate = RateGate::new(state.config.rate_limit, state.config.rate_burst);
-        let mut session = ProtocolSession { state, id, rate };
-        session.handle(
-            ClientEnvelope::Join {
-                rooms: vec![LOBBY.to_owned()],
-            },
-            outbox,
-        );
-        session
+        ProtocolSession { state, id, rate }
     }
 
-    fn handle(&mut self, envelope: ClientEnvelope, outbox: &Outbox) {
+    /// Joins `room` and answers with its members and history, from Redis when the server
+    /// shares rooms (falling back to what this server knows if Redis is unreachable).
+    async fn join(&self, room: String, outbox: &Outbox) {
+        let hub = &self.state.hub;
+        match hub.join(self.id, &room) {
+            Ok(mut joined) => {
+                if let Some(backplane) = hub.backplane() {
+                    if let Ok(last) = backplane.last_seq(&room).await {
+                        hub.note_seq(&room, last);
+                    }
+                    if let Ok(history) = backplane.latest(&room).await {
+                        joined.history = history;
+                    }
+                    if let Ok(members) = backplane.members(&room).await {
+                        if !members.is_empty() {
+                            joined.members = members;
+                        }
+                    }
+                }
+                reply(
+                    outbox,
+                    &ServerEnvelope::Joined {
+                        room,
+                        members: joined.members,
+                        history: joined.history,
+                    },
+                );
+            }
+            Err(err) => self.refuse(err, outbox),
+        }
+    }
+
+    /// Replays `room` after `after_seq`.
+    async fn resume(
+        &self,
+        room: String,
+        after_seq: Seq,
+        outbox: &Outbox,
+    ) -> Result<(), ProtocolError> {
+        let hub = &self.state.hub;
+        let replay = match hub.backplane() {
+            None => hub.resume(self.id, &room, after_seq)?,
+            Some(backplane) => {
+                if hub.sender_in(self.id, &room).is_err() {
+                    hub.join(self.id, &room)?;
+                }
+                let missed = backplane
+                    .range(&room, after_seq)
+                    .await
+                    .map_err(backplane_error)?;
+                let last_seq = backplane.last_seq(&room).await.map_err(backplane_error)?;
+                hub.note_seq(&room, last_seq);
+                let complete =
+                    after_seq >= last_seq || missed.first().is_some_and(|m| m.seq == after_seq + 1);
+                Replay {
+                    missed,
+                    last_seq,
+                    complete,
+                }
+            }
+        };
+        for entry in replay.missed {
+            reply(
+                outbox,
+                &ServerEnvelope::Message {
+                    room: room.clone(),
+                    seq: entry.seq,
+                    from: entry.from,
+                    text: entry.text,
+                    ts: entry.ts,
+                    id: entry.id,
+                },
+            );
+        }
+        reply(
+            outbox,
+            &ServerEnvelope::Resumed {
+                room,
+                last_seq: replay.last_seq,
+                complete: replay.complete,
+            },
+        );
+        Ok(())
+    }
+
+    async fn handle(&mut self, envelope: ClientEnvelope, outbox: &Outbox) {
         let hub = &self.state.hub;
         let result: Result<(), ProtocolError> = match envelope {
             ClientEnvelope::Nick { nick } => hub
                 .set_nick(self.id, &nick)
                 .map(|nick| reply(outbox, &ServerEnvelope::Nick { nick })),
             ClientEnvelope::ListRooms => {
-                reply(outbox, &ServerEnvelope::Rooms { rooms: hub.rooms() });
+                let rooms = match hub.backplane() {
+                    Some(backplane) => backplane.rooms().await.unwrap_or_else(|_| hub.rooms()),
+                    None => hub.rooms(),
+                };
+                reply(outbox, &ServerEnvelope::Rooms { rooms });
                 Ok(())
             }
             ClientEnvelope::Join { rooms } => {
                 for room in rooms {
-                    match hub.join(self.id, &room) {
-                        Ok(joined) => reply(
-                            outbox,
-                            &ServerEnvelope::Joined {
-                                room,
-                                members: joined.members,
-                                history: joined.history,
-                            },
-                        ),
-                        Err(err) => self.refuse(err, outbox),
-                    }
+                    self.join(room, outbox).await;
                 }
                 Ok(())
             }
@@ -83,7 +149,14 @@ impl ProtocolSession {
                 Ok(())
             }
             ClientEnvelope::Send { room, text, id } => {
-                match hub.send(self.id, &room, &text, id.as_deref()) {
+                let accepted = match hub.backplane() {
+                    Some(backplane) => {
+                        hub.send_replicated(backplane, self.id, &room, &text, id.as_deref())
+                            .await
+                    }
+                    None => hub.send(self.id, &room, &text, id.as_deref()),
+                };
+                match accepted {
                     Ok(accepted) => {
                         reply(
                             outbox,
@@ -109,29 +182,7 @@ impl ProtocolSession {
                 // Numbers from another epoch mean nothing here: replay everything.
                 let stale = epoch.is_some_and(|epoch| epoch != hub.epoch());
                 let after_seq = if stale { 0 } else { after_seq };
-                hub.resume(self.id, &room, after_seq).map(|replay| {
-                    for entry in replay.missed {
-                        reply(
-                            outbox,
-                            &ServerEnvelope::Message {
-                                room: room.clone(),
-                                seq: entry.seq,
-                                from: entry.from,
-                                text: entry.text,
-                                ts: entry.ts,
-                                id: entry.id,
-                            },
-                        );
-                    }
-                    reply(
-                        outbox,
-                        &ServerEnvelope::Resumed {
-                            room,
-                            last_seq: replay.last_seq,
-                            complete: replay.complete,
-                        },
-                    );
-                })
+                self.resume(room, after_seq, outbox).await
             }
             ClientEnvelope::Ping { id } => {
                 reply(outbox, &ServerEnvelope::Pong { id });
@@ -198,9 +249,24 @@ impl Handler for ProtocolSession {
             );
         };
         match ClientEnvelope::parse(text.as_str()) {
-            Ok(envelope) => self.handle(envelope, outbox),
+            Ok(envelope) => self.handle(envelope, outbox).await,
             Err(err) => self.refuse(err, outbox),
         }
+    }
+
+    async fn on_start(&mut self, outbox: &Outbox) {
+        let state = &self.state;
+        let nick = state.hub.nick_of(self.id);
+        reply(
+            outbox,
+            &ServerEnvelope::Welcome {
+                nick,
+                history_limit: state.hub.history_limit(),
+                rate_limit: state.config.rate_limit,
+                epoch: state.hub.epoch().to_owned(),
+            },
+        );
+        self.join(LOBBY.to_owned(), outbox).await;
     }
 
     fn on_end(&mut self) {
