@@ -39,6 +39,10 @@ struct Member {
     dialect: Dialect,
     outbox: Outbox,
     rooms: BTreeSet<String>,
+    /// Rooms whose `joined` (or replay) is being prepared from Redis: what arrives for
+    /// them meanwhile waits here, with its sequence number (0 for notices), so that it
+    /// follows the answer instead of overtaking it.
+    joining: std::cell::RefCell<HashMap<String, Vec<(Seq, Message)>>>,
 }
 
 #[derive(Debug)]
@@ -212,6 +216,7 @@ impl Hub {
                 dialect,
                 outbox,
                 rooms: BTreeSet::new(),
+                joining: Default::default(),
             },
         );
         (id, nick)
@@ -546,6 +551,35 @@ impl Hub {
         broadcast_json(&self.lock(), room, None, envelope);
     }
 
+    /// Holds what arrives for `id` in `room` until [`Hub::finish_join`]: used while the
+    /// answer to a join or resume is read from Redis.
+    pub fn hold(&self, id: ConnId, room: &str) {
+        if let Some(member) = self.lock().members.get(&id) {
+            member
+                .joining
+                .borrow_mut()
+                .insert(room.to_owned(), Vec::new());
+        }
+    }
+
+    /// Sends `answer` to `id`, then what was held for `room` that `answer` did not already
+    /// cover (messages numbered after `covered`, and every notice).
+    pub fn finish_join(&self, id: ConnId, room: &str, covered: Seq, answer: Vec<Message>) {
+        let state = self.lock();
+        let Some(member) = state.members.get(&id) else {
+            return;
+        };
+        let held = member.joining.borrow_mut().remove(room).unwrap_or_default();
+        for message in answer {
+            let _ = member.outbox.push(message);
+        }
+        for (seq, message) in held {
+            if seq == 0 || seq > covered {
+                let _ = member.outbox.push(message);
+            }
+        }
+    }
+
     /// Raises the last sequence number delivered in `room` (known from Redis on join).
     pub fn note_seq(&self, room: &str, seq: Seq) {
         if let Some(room_state) = self.lock().rooms.get_mut(room) {
@@ -556,7 +590,9 @@ impl Hub {
     /// After (re)connecting to Redis: re-registers this server's members and delivers,
     /// room by room, what was published while the subscription was down.
     pub async fn resynchronise(&self, backplane: &RedisBackplane) {
-        let rooms: Vec<(String, Seq, Vec<(ConnId, String)>)> = {
+        /// A room with local members: its name, last delivered number, members.
+        type LocalRoom = (String, Seq, Vec<(ConnId, String)>);
+        let rooms: Vec<LocalRoom> = {
             let state = self.lock();
             state
                 .rooms
@@ -618,7 +654,7 @@ fn broadcast_json(state: &HubState, room: &str, except: Option<ConnId>, envelope
         let member = &state.members[member_id];
         if member.dialect == Dialect::Json {
             let message = encoded.get_or_insert_with(|| encode(envelope)).clone();
-            push(member, message);
+            push(member, room, 0, message);
         }
     }
 }
@@ -651,11 +687,15 @@ fn deliver_message(state: &HubState, room: &str, sender: Option<ConnId>, entry: 
                 })
                 .clone(),
         };
-        push(member, message);
+        push(member, room, entry.seq, message);
     }
 }
 
-fn push(member: &Member, message: Message) {
+fn push(member: &Member, room: &str, seq: Seq, message: Message) {
+    if let Some(waiting) = member.joining.borrow_mut().get_mut(room) {
+        waiting.push((seq, message));
+        return;
+    }
     if let Err(PushError::Overflow) = member.outbox.push(message) {
         tracing::info!(nick = %member.nick, "closing a slow consumer");
     }

@@ -22,8 +22,36 @@ pub(crate) struct ProtocolSession {
     rate: RateGate,
 }
 
+fn encode(envelope: &ServerEnvelope) -> Message {
+    Message::Text(Utf8Bytes::from(envelope.to_json()))
+}
+
 fn reply(outbox: &Outbox, envelope: &ServerEnvelope) {
-    let _ = outbox.push(Message::Text(Utf8Bytes::from(envelope.to_json())));
+    let _ = outbox.push(encode(envelope));
+}
+
+/// The `message` envelopes of a replay, then `resumed`.
+fn replay_messages(room: &str, replay: Replay) -> Vec<Message> {
+    let mut messages: Vec<Message> = replay
+        .missed
+        .into_iter()
+        .map(|entry| {
+            encode(&ServerEnvelope::Message {
+                room: room.to_owned(),
+                seq: entry.seq,
+                from: entry.from,
+                text: entry.text,
+                ts: entry.ts,
+                id: entry.id,
+            })
+        })
+        .collect();
+    messages.push(encode(&ServerEnvelope::Resumed {
+        room: room.to_owned(),
+        last_seq: replay.last_seq,
+        complete: replay.complete,
+    }));
+    messages
 }
 
 impl ProtocolSession {
@@ -38,32 +66,49 @@ impl ProtocolSession {
     /// shares rooms (falling back to what this server knows if Redis is unreachable).
     async fn join(&self, room: String, outbox: &Outbox) {
         let hub = &self.state.hub;
-        match hub.join(self.id, &room) {
-            Ok(mut joined) => {
-                if let Some(backplane) = hub.backplane() {
-                    if let Ok(last) = backplane.last_seq(&room).await {
-                        hub.note_seq(&room, last);
-                    }
-                    if let Ok(history) = backplane.latest(&room).await {
-                        joined.history = history;
-                    }
-                    if let Ok(members) = backplane.members(&room).await {
-                        if !members.is_empty() {
-                            joined.members = members;
-                        }
-                    }
-                }
-                reply(
+        let Some(backplane) = hub.backplane() else {
+            match hub.join(self.id, &room) {
+                Ok(joined) => reply(
                     outbox,
                     &ServerEnvelope::Joined {
                         room,
                         members: joined.members,
                         history: joined.history,
                     },
-                );
+                ),
+                Err(err) => self.refuse(err, outbox),
             }
-            Err(err) => self.refuse(err, outbox),
+            return;
+        };
+        let already = hub.sender_in(self.id, &room).is_ok();
+        if !already {
+            hub.hold(self.id, &room);
         }
+        let mut joined = match hub.join(self.id, &room) {
+            Ok(joined) => joined,
+            Err(err) => {
+                hub.finish_join(self.id, &room, 0, Vec::new());
+                return self.refuse(err, outbox);
+            }
+        };
+        if let Ok(last) = backplane.last_seq(&room).await {
+            hub.note_seq(&room, last);
+        }
+        if let Ok(history) = backplane.latest(&room).await {
+            joined.history = history;
+        }
+        if let Ok(members) = backplane.members(&room).await {
+            if !members.is_empty() {
+                joined.members = members;
+            }
+        }
+        let covered = joined.history.last().map_or(0, |entry| entry.seq);
+        let answer = encode(&ServerEnvelope::Joined {
+            room: room.clone(),
+            members: joined.members,
+            history: joined.history,
+        });
+        hub.finish_join(self.id, &room, covered, vec![answer]);
     }
 
     /// Replays `room` after `after_seq`.
@@ -74,49 +119,44 @@ impl ProtocolSession {
         outbox: &Outbox,
     ) -> Result<(), ProtocolError> {
         let hub = &self.state.hub;
-        let replay = match hub.backplane() {
-            None => hub.resume(self.id, &room, after_seq)?,
-            Some(backplane) => {
-                if hub.sender_in(self.id, &room).is_err() {
-                    hub.join(self.id, &room)?;
-                }
-                let missed = backplane
-                    .range(&room, after_seq)
-                    .await
-                    .map_err(backplane_error)?;
-                let last_seq = backplane.last_seq(&room).await.map_err(backplane_error)?;
+        let Some(backplane) = hub.backplane() else {
+            let replay = hub.resume(self.id, &room, after_seq)?;
+            for message in replay_messages(&room, replay) {
+                let _ = outbox.push(message);
+            }
+            return Ok(());
+        };
+        hub.hold(self.id, &room);
+        if hub.sender_in(self.id, &room).is_err() {
+            if let Err(err) = hub.join(self.id, &room) {
+                hub.finish_join(self.id, &room, 0, Vec::new());
+                return Err(err);
+            }
+        }
+        let read = async {
+            let missed = backplane.range(&room, after_seq).await?;
+            let last_seq = backplane.last_seq(&room).await?;
+            Ok::<_, crate::backplane::BackplaneError>((missed, last_seq))
+        };
+        match read.await {
+            Ok((missed, last_seq)) => {
                 hub.note_seq(&room, last_seq);
                 let complete =
                     after_seq >= last_seq || missed.first().is_some_and(|m| m.seq == after_seq + 1);
-                Replay {
+                let covered = missed.last().map_or(after_seq, |m| m.seq);
+                let replay = Replay {
                     missed,
                     last_seq,
                     complete,
-                }
+                };
+                hub.finish_join(self.id, &room, covered, replay_messages(&room, replay));
+                Ok(())
             }
-        };
-        for entry in replay.missed {
-            reply(
-                outbox,
-                &ServerEnvelope::Message {
-                    room: room.clone(),
-                    seq: entry.seq,
-                    from: entry.from,
-                    text: entry.text,
-                    ts: entry.ts,
-                    id: entry.id,
-                },
-            );
+            Err(err) => {
+                hub.finish_join(self.id, &room, 0, Vec::new());
+                Err(backplane_error(err))
+            }
         }
-        reply(
-            outbox,
-            &ServerEnvelope::Resumed {
-                room,
-                last_seq: replay.last_seq,
-                complete: replay.complete,
-            },
-        );
-        Ok(())
     }
 
     async fn handle(&mut self, envelope: ClientEnvelope, outbox: &Outbox) {

@@ -51,7 +51,7 @@ impl ChatClient {
             .send(serde_json::json!({"type": "nick", "nick": nick}))
             .await;
         assert_eq!(
-            client.recv().await,
+            client.recv_skipping_presence().await,
             ServerEnvelope::Nick { nick: nick.into() }
         );
         client.nick = nick.into();
@@ -113,7 +113,8 @@ impl ChatClient {
         loop {
             match self.recv().await {
                 ServerEnvelope::Pong { id } if id.as_deref() == Some("sync") => return,
-                ServerEnvelope::Presence { .. } => continue,
+                // Acknowledgements of earlier sends may still be on their way.
+                ServerEnvelope::Presence { .. } | ServerEnvelope::Ack { .. } => continue,
                 other => panic!("expected pong, got {other:?}"),
             }
         }
