@@ -8,12 +8,16 @@
 //! - **Outgoing**: every `send` carries an idempotency key (`id`, unique per session). The
 //!   session keeps each message until the server acknowledges it, and after a reconnect
 //!   re-sends the unacknowledged ones first; the server acknowledges a key it already holds
-//!   with the original sequence number instead of delivering it again.
+//!   with the original sequence number instead of delivering it again. A send the server
+//!   refuses as `unavailable` (its Redis backplane is down) is kept and re-sent a second
+//!   later, until it is accepted.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 use std::time::Duration;
+
+use gloo_timers::callback::Timeout;
 
 use ferrosocket_wire::chat::{
     ClientEnvelope, ErrorCode, HistoryEntry, PresenceChange, RoomInfo, Seq, ServerEnvelope, LOBBY,
@@ -137,6 +141,8 @@ struct SessionState {
     welcomed: bool,
     /// The server's history epoch seen last (see `ServerEnvelope::Welcome`).
     epoch: Option<String>,
+    /// Pending re-send of messages the server could not accept (`unavailable`).
+    resend: Option<Timeout>,
 }
 
 type Handler = Box<dyn FnMut(ChatEvent)>;
@@ -341,7 +347,7 @@ fn on_socket_event(shared: &Rc<SessionShared>, sender: &Sender, event: Resilient
     match event {
         ResilientEvent::Message(Message::Text(text)) => {
             match serde_json::from_str::<ServerEnvelope>(&text) {
-                Ok(envelope) => on_envelope(shared, envelope),
+                Ok(envelope) => on_envelope(shared, sender, envelope),
                 Err(err) => emit_event(
                     shared,
                     ChatEvent::Error {
@@ -442,7 +448,36 @@ fn acknowledge(
     Some(ChatEvent::Sent { id, room, seq })
 }
 
-fn on_envelope(shared: &Rc<SessionShared>, envelope: ServerEnvelope) {
+/// How long to wait before re-sending messages the server could not accept.
+const RESEND_DELAY_MS: u32 = 1_000;
+
+/// Re-sends every unacknowledged message after [`RESEND_DELAY_MS`] (once, however many
+/// refusals arrive meanwhile).
+fn schedule_resend(shared: &Rc<SessionShared>, sender: &Sender) {
+    if shared.state.borrow().resend.is_some() {
+        return;
+    }
+    let weak = Rc::downgrade(shared);
+    let sender = sender.clone();
+    let timer = Timeout::new(RESEND_DELAY_MS, move || {
+        let Some(shared) = weak.upgrade() else { return };
+        let pending = {
+            let mut state = shared.state.borrow_mut();
+            state.resend = None;
+            state.pending.clone()
+        };
+        for pending in pending {
+            sender.send(envelope(&ClientEnvelope::Send {
+                room: pending.room,
+                text: pending.text,
+                id: Some(pending.id),
+            }));
+        }
+    });
+    shared.state.borrow_mut().resend = Some(timer);
+}
+
+fn on_envelope(shared: &Rc<SessionShared>, sender: &Sender, envelope: ServerEnvelope) {
     let event = match envelope {
         ServerEnvelope::Welcome { nick, epoch, .. } => {
             let mut state = shared.state.borrow_mut();
@@ -535,6 +570,19 @@ fn on_envelope(shared: &Rc<SessionShared>, envelope: ServerEnvelope) {
             from,
             data: data.to_string(),
         }),
+        ServerEnvelope::Error {
+            code: ErrorCode::Unavailable,
+            message,
+            reference,
+        } => {
+            // Not accepted, not lost: keep it and send it again (the key makes that safe).
+            schedule_resend(shared, sender);
+            Some(ChatEvent::Error {
+                code: ErrorCode::Unavailable,
+                message,
+                reference,
+            })
+        }
         ServerEnvelope::Error {
             code,
             message,

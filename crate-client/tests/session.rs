@@ -244,3 +244,37 @@ async fn history_replayed_on_reconnect_is_not_delivered_twice() {
     let expected: Vec<String> = (0..4).map(|i| format!("{tag} {i}")).collect();
     assert_eq!(seen, expected);
 }
+
+#[wasm_bindgen_test]
+async fn a_send_refused_as_unavailable_is_kept_and_delivered_once_later() {
+    let room = unique("busy");
+    let mut ada = Chat::connect(&unique("ada"));
+    let mut bob = Chat::connect(&unique("bob"));
+    ada.joined(&room).await;
+    bob.joined(&room).await;
+    common::refuse_sends(1_500).await;
+    let (id, _) = ada.session.send(&room, "while the backplane is down");
+    match ada.until(|e| matches!(e, ChatEvent::Error { .. })).await {
+        ChatEvent::Error {
+            code, reference, ..
+        } => {
+            assert_eq!(
+                (code, reference.as_deref()),
+                (ErrorCode::Unavailable, Some(id.as_str()))
+            );
+        }
+        _ => unreachable!(),
+    }
+    assert_eq!(ada.session.unacknowledged(), 1, "kept, not dropped");
+    // Retried every second until the server takes it, then confirmed and delivered once.
+    match ada.until(|e| matches!(e, ChatEvent::Sent { .. })).await {
+        ChatEvent::Sent { id: sent, seq, .. } => assert_eq!((sent, seq), (id, 1)),
+        _ => unreachable!(),
+    }
+    match bob.until(|e| matches!(e, ChatEvent::Message { .. })).await {
+        ChatEvent::Message { entry, .. } => assert_eq!(entry.text, "while the backplane is down"),
+        _ => unreachable!(),
+    }
+    let again = Box::pin(bob.until(|e| matches!(e, ChatEvent::Message { .. })));
+    assert!(within(500, again).await.is_none(), "delivered twice");
+}

@@ -131,9 +131,10 @@ pub struct Config {
     #[arg(long, env = "FERROSOCKET_REDIS_URL")]
     pub redis_url: Option<String>,
 
-    /// Enable `/test/drop?outage_ms=N`, which drops every WebSocket without a close frame
-    /// and refuses new ones for N ms: a network failure on demand, for testing clients'
-    /// reconnection. Never enable it in production.
+    /// Enable the test endpoints, for testing clients' resilience (never in production):
+    /// `/test/drop?outage_ms=N` drops every WebSocket without a close frame and refuses
+    /// new ones for N ms (a network failure); `/test/unavailable?ms=N` refuses chat sends
+    /// as `unavailable` for N ms (a lost Redis backplane).
     #[arg(long, env = "FERROSOCKET_TEST_ENDPOINTS")]
     pub test_endpoints: bool,
 

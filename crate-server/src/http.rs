@@ -52,6 +52,9 @@ pub(crate) async fn route(
             _ => text(StatusCode::OK, "ok\n"),
         },
         "/test/drop" if state.config.test_endpoints => drop_connections(&state, req.uri().query()),
+        "/test/unavailable" if state.config.test_endpoints => {
+            refuse_sends(&state, req.uri().query())
+        }
         "/metrics" => Response::builder()
             .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
             .body(Full::new(Bytes::from(metrics_text(&state))))
@@ -61,23 +64,39 @@ pub(crate) async fn route(
     Ok(response)
 }
 
-/// `/test/drop?outage_ms=N`: drops every WebSocket at once without a close frame (clients
-/// see 1006, as after a network failure) and refuses new ones for N milliseconds.
-fn drop_connections(state: &AppState, query: Option<&str>) -> Response<Body> {
-    let outage_ms: u64 = query
+/// `/test/unavailable?ms=N`: refuses chat sends as `unavailable` for N milliseconds, as a
+/// lost Redis backplane would.
+fn refuse_sends(state: &AppState, query: Option<&str>) -> Response<Body> {
+    let ms = query_number(query, "ms");
+    state.refuse_sends(std::time::Duration::from_millis(ms));
+    test_response(format!("refusing sends for {ms} ms\n"))
+}
+
+fn query_number(query: Option<&str>, name: &str) -> u64 {
+    query
         .unwrap_or("")
         .split('&')
-        .find_map(|pair| pair.strip_prefix("outage_ms=")?.parse().ok())
-        .unwrap_or(0);
-    let dropped = state.metrics.connections_open();
-    state.drop_all(std::time::Duration::from_millis(outage_ms));
-    let mut response = text(StatusCode::OK, format!("dropped {dropped} connections\n"));
-    // Called from test pages on other origins (the wasm-bindgen test runner).
+        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A test endpoint's answer, readable from test pages on other origins.
+fn test_response(body: String) -> Response<Body> {
+    let mut response = text(StatusCode::OK, body);
     response.headers_mut().insert(
         hyper::header::ACCESS_CONTROL_ALLOW_ORIGIN,
         hyper::header::HeaderValue::from_static("*"),
     );
     response
+}
+
+/// `/test/drop?outage_ms=N`: drops every WebSocket at once without a close frame (clients
+/// see 1006, as after a network failure) and refuses new ones for N milliseconds.
+fn drop_connections(state: &AppState, query: Option<&str>) -> Response<Body> {
+    let outage_ms = query_number(query, "outage_ms");
+    let dropped = state.metrics.connections_open();
+    state.drop_all(std::time::Duration::from_millis(outage_ms));
+    test_response(format!("dropped {dropped} connections\n"))
 }
 
 /// `/metrics`: the server's counters, plus the backplane's when there is one.

@@ -29,6 +29,8 @@ pub(crate) struct AppState {
     pub drop_generation: tokio::sync::watch::Sender<u64>,
     /// Until when new WebSocket handshakes are refused (a simulated outage).
     pub outage_until: std::sync::Mutex<Option<std::time::Instant>>,
+    /// Until when chat sends are refused as `unavailable` (a simulated backplane outage).
+    pub refuse_sends_until: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl AppState {
@@ -48,6 +50,7 @@ impl AppState {
             tls,
             drop_generation: tokio::sync::watch::channel(0).0,
             outage_until: std::sync::Mutex::new(None),
+            refuse_sends_until: std::sync::Mutex::new(None),
             config,
         })
     }
@@ -57,6 +60,20 @@ impl AppState {
         *self.outage_until.lock().expect("outage lock") = Some(std::time::Instant::now() + outage);
         self.drop_generation
             .send_modify(|generation| *generation += 1);
+    }
+
+    /// Refuses chat sends as `unavailable` for `period` (`/test/unavailable`).
+    pub fn refuse_sends(&self, period: std::time::Duration) {
+        *self.refuse_sends_until.lock().expect("refusal lock") =
+            Some(std::time::Instant::now() + period);
+    }
+
+    /// Whether chat sends are being refused now (a simulated backplane outage).
+    pub fn refusing_sends(&self) -> bool {
+        self.refuse_sends_until
+            .lock()
+            .expect("refusal lock")
+            .is_some_and(|until| std::time::Instant::now() < until)
     }
 
     /// Whether a simulated outage is refusing handshakes now.

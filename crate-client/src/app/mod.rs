@@ -446,6 +446,11 @@ impl App {
                 }
             }
             ChatEvent::Sent { id, room, .. } => view.confirm(&room, &id),
+            // The message stays dimmed (pending) and is retried: no notice per retry.
+            ChatEvent::Error {
+                code: crate::ErrorCode::Unavailable,
+                ..
+            } => {}
             ChatEvent::Error { message, .. } => {
                 view.joining = None;
                 let current = view.current.clone();

@@ -120,3 +120,18 @@ pub async fn drop_connections(outage_ms: u32) {
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", (js_sys::Math::random() * 1e9) as u64)
 }
+
+/// Makes the server refuse chat sends as `unavailable` for `ms` (a lost Redis backplane).
+pub async fn refuse_sends(ms: u32) {
+    let url = format!("{}/test/unavailable?ms={ms}", http_base());
+    let window = web_sys::window().unwrap();
+    let response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(&url))
+        .await
+        .expect("fetch /test/unavailable");
+    let response: web_sys::Response = wasm_bindgen::JsCast::unchecked_into(response);
+    assert_eq!(
+        response.status(),
+        200,
+        "/test/unavailable needs the server's --test-endpoints"
+    );
+}

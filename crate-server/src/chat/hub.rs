@@ -527,7 +527,7 @@ impl Hub {
                 seq: numbered.seq,
                 duplicate: numbered.duplicate,
             })
-            .map_err(|_| unavailable())
+            .map_err(|_| unavailable_error())
     }
 
     /// Delivers a message that came through the backplane to this server's members of
@@ -629,7 +629,7 @@ impl Hub {
 }
 
 /// The error for a send the backplane could not take.
-fn unavailable() -> ProtocolError {
+pub(crate) fn unavailable_error() -> ProtocolError {
     ProtocolError::new(
         ErrorCode::Unavailable,
         "the chat backplane (Redis) is unreachable: the message was not accepted; retry later",
@@ -638,7 +638,7 @@ fn unavailable() -> ProtocolError {
 
 /// Maps a backplane failure to the error clients see.
 pub(crate) fn backplane_error(_: BackplaneError) -> ProtocolError {
-    unavailable()
+    unavailable_error()
 }
 
 /// Sends `envelope`, encoded once, to every JSON member of `room` but `except`.

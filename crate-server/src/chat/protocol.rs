@@ -190,6 +190,7 @@ impl ProtocolSession {
             }
             ClientEnvelope::Send { room, text, id } => {
                 let accepted = match hub.backplane() {
+                    _ if self.state.refusing_sends() => Err(super::hub::unavailable_error()),
                     Some(backplane) => {
                         hub.send_replicated(backplane, self.id, &room, &text, id.as_deref())
                             .await
