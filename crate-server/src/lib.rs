@@ -22,6 +22,8 @@ pub mod chat;
 mod config;
 mod connection;
 pub mod echo;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod limits;
 pub mod metrics;

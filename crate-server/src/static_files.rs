@@ -55,7 +55,7 @@ pub(crate) async fn serve<B>(root: &Path, req: &Request<B>) -> Response<Body> {
 
 /// Percent-decodes a URL path and keeps it below the root: `None` for `..`, absolute
 /// components, NUL bytes or invalid UTF-8.
-fn safe_relative_path(url_path: &str) -> Option<PathBuf> {
+pub(crate) fn safe_relative_path(url_path: &str) -> Option<PathBuf> {
     let decoded = percent_decode(url_path)?;
     if decoded.contains('\0') || decoded.contains('\\') {
         return None;

@@ -126,6 +126,11 @@ where
         .expect("handshake headers are valid")
 }
 
+/// Whether `headers` make a valid handshake (for the fuzz targets).
+pub(crate) fn check(method: &Method, headers: &HeaderMap) -> bool {
+    check_handshake(method, headers).is_ok()
+}
+
 /// The first subprotocol the client offers that the endpoint supports.
 fn select_protocol(
     headers: &HeaderMap,

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Soak test on loopback: CONNECTIONS plain chat connections (default 10,000) with broadcast
+# traffic for SECONDS (default 60) against a release build of the server. Reports
+# delivered/expected (must be equal), latency percentiles and the server's RSS over time;
+# stops by itself and exits non-zero if anything was lost.
+#
+# Usage: scripts/soak.sh [CONNECTIONS] [SECONDS]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+connections="${1:-10000}"
+seconds="${2:-60}"
+source scripts/env.sh
+
+# Each connection is a file descriptor on both sides.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+echo "==> file limit: $(ulimit -n)"
+
+cargo build --release -q -p ferrosocket-server -p ferrosocket-loadgen
+log="$(mktemp)"
+target/release/ferrosocket-server --addr 127.0.0.1:0 --www www \
+  --max-connections $((connections + 100)) --max-connections-per-ip $((connections + 100)) \
+  --outbound-messages 1024 >"$log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true; rm -f "$log"' EXIT
+for _ in $(seq 100); do grep -q '^listening on' "$log" && break; sleep 0.1; done
+addr="$(sed -n 's|^listening on http://\(.*\)/$|\1|p' "$log")"
+echo "==> server pid $server at $addr; $connections connections for ${seconds}s"
+target/release/ferrosocket-loadgen soak --url "ws://$addr/chat" --connections "$connections" \
+  --seconds "$seconds" --server-pid "$server"
