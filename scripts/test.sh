@@ -43,8 +43,13 @@ cargo build --locked -p ferrosocket-server
 export FERROSOCKET_SERVER_BIN="$root/target/debug/ferrosocket-server"
 export FERROSOCKET_WWW="$root/www"
 
-section "server, wire and end-to-end tests (cargo test)"
-run_tests "cargo" cargo test --workspace --locked
+section "unit, server, interoperability and scale-out tests (cargo test)"
+run_tests "cargo" cargo test --workspace --exclude ferrosocket-e2e --locked
+
+section "end-to-end tests: the server binary and real pages in Chromium and Firefox"
+# One at a time: each test drives several real browsers, and two machines' worth of them
+# at once on two cores makes timing-sensitive pages flaky.
+run_tests "e2e" cargo test -p ferrosocket-e2e --locked -- --test-threads 1
 
 section "starting the server on a free port for the browser tests"
 log="$(mktemp)"

@@ -405,7 +405,12 @@ async fn long_conversations_stay_bounded_and_scrolling_respects_the_reader(brows
     let flood = "const done = arguments[arguments.length - 1];\
         const url = new URL('/chat', location.href); url.protocol = 'ws:';\
         const ws = new WebSocket(url);\
-        ws.onopen = () => { for (let i = 0; i < 350; i++) ws.send('flood ' + i); done(true); };";
+        window.floodSocket = ws;\
+        ws.onopen = () => {\
+          for (let i = 0; i < 350; i++) ws.send('flood ' + i);\
+          const drained = () => ws.bufferedAmount === 0 ? done(true) : setTimeout(drained, 20);\
+          drained();\
+        };";
     ada.client().execute_async(flood, vec![]).await.unwrap();
     ada.wait_for(
         "//li[contains(@class,'message')][span[@class='text'] = 'flood 349']",
