@@ -174,17 +174,8 @@ impl FerroSocket {
             self.socket.send_text(&text)
         } else if let Some(blob) = data.dyn_ref::<web_sys::Blob>() {
             self.socket.send_blob(blob)
-        } else if data.is_instance_of::<js_sys::ArrayBuffer>() {
-            self.socket
-                .send_bytes(&js_sys::Uint8Array::new(&data).to_vec())
-        } else if js_sys::ArrayBuffer::is_view(&data) {
-            let view = data.unchecked_ref::<js_sys::Uint8Array>();
-            let bytes = js_sys::Uint8Array::new_with_byte_offset_and_length(
-                &view.buffer(),
-                view.byte_offset(),
-                view.byte_length(),
-            );
-            self.socket.send_bytes(&bytes.to_vec())
+        } else if let Some(bytes) = buffer_bytes(&data) {
+            self.socket.send_bytes(&bytes)
         } else {
             return Err(js_type_error(
                 "send() takes a string, ArrayBuffer, typed array or Blob",
@@ -287,6 +278,24 @@ pub(crate) fn js_error(name: &str, err: &dyn std::fmt::Display) -> JsValue {
     let error = js_sys::Error::new(&err.to_string());
     error.set_name(name);
     error.into()
+}
+
+/// The bytes of an `ArrayBuffer` or of a typed array's view (only the viewed range), or
+/// `None` for anything else.
+pub(crate) fn buffer_bytes(data: &JsValue) -> Option<Vec<u8>> {
+    if data.is_instance_of::<js_sys::ArrayBuffer>() {
+        return Some(js_sys::Uint8Array::new(data).to_vec());
+    }
+    if !js_sys::ArrayBuffer::is_view(data) {
+        return None;
+    }
+    let view = data.unchecked_ref::<js_sys::Uint8Array>();
+    let bytes = js_sys::Uint8Array::new_with_byte_offset_and_length(
+        &view.buffer(),
+        view.byte_offset(),
+        view.byte_length(),
+    );
+    Some(bytes.to_vec())
 }
 
 fn js_type_error(message: &str) -> JsValue {

@@ -8,9 +8,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
-use crate::js::{js_error, SocketData};
+use crate::js::{buffer_bytes, js_error, SocketData};
 use crate::message::{CloseEvent, Message};
 use crate::resilient::{
     ConnectionState, Heartbeat, Overflow, QueueLimits, ReconnectPolicy, ResilientEvent,
@@ -199,16 +198,8 @@ fn message_data(message: &Message) -> JsValue {
 fn data_to_message(data: JsValue) -> Result<Message, JsValue> {
     if let Some(text) = data.as_string() {
         Ok(Message::Text(text))
-    } else if data.is_instance_of::<js_sys::ArrayBuffer>() {
-        Ok(Message::Binary(js_sys::Uint8Array::new(&data).to_vec()))
-    } else if js_sys::ArrayBuffer::is_view(&data) {
-        let view = data.unchecked_ref::<js_sys::Uint8Array>();
-        let bytes = js_sys::Uint8Array::new_with_byte_offset_and_length(
-            &view.buffer(),
-            view.byte_offset(),
-            view.byte_length(),
-        );
-        Ok(Message::Binary(bytes.to_vec()))
+    } else if let Some(bytes) = buffer_bytes(&data) {
+        Ok(Message::Binary(bytes))
     } else {
         Err(js_sys::TypeError::new("send() takes a string, ArrayBuffer or typed array").into())
     }

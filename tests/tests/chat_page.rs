@@ -350,6 +350,29 @@ async fn nickname_unread_counts_and_keyboard(browser: Browser) {
     input.send_keys("line two\u{E007}").await.unwrap();
     bob.wait_message("ada", "line one\nline two").await;
 
+    // While the tab is hidden, new messages are counted in its title.
+    let hide =
+        "Object.defineProperty(document, 'hidden', {value: arguments[0], configurable: true});\
+        document.dispatchEvent(new Event('visibilitychange')); return document.title;";
+    ada.client()
+        .execute(hide, vec![serde_json::json!(true)])
+        .await
+        .unwrap();
+    bob.say("while hidden").await;
+    ada.wait_message("bob", "while hidden").await;
+    let title = ada.client().title().await.unwrap();
+    assert_eq!(title, "(1) ferrosocket chat");
+    let shown = ada
+        .client()
+        .execute(hide, vec![serde_json::json!(false)])
+        .await
+        .unwrap();
+    assert_eq!(
+        shown,
+        serde_json::json!("ferrosocket chat"),
+        "cleared once visible"
+    );
+
     // The nickname is kept across a reload.
     ada.client().refresh().await.unwrap();
     ada.wait_state("open").await;
