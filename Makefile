@@ -3,7 +3,7 @@ FUZZ_SECONDS ?= 60
 SOAK_CONNECTIONS ?= 10000
 SOAK_SECONDS ?= 60
 
-.PHONY: run test fuzz soak
+.PHONY: run test fuzz soak bench
 
 run:
 	scripts/run.sh
@@ -18,3 +18,7 @@ fuzz:
 # SOAK_CONNECTIONS connections with broadcast traffic for SOAK_SECONDS, on loopback.
 soak:
 	scripts/soak.sh $(SOAK_CONNECTIONS) $(SOAK_SECONDS)
+
+# Every scenario against every peer; writes docs/BENCHMARKS.md (about 15 minutes).
+bench:
+	scripts/bench.sh

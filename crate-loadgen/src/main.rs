@@ -1,262 +1,172 @@
-//! `ferrosocket-loadgen`: drives a WebSocket server with many connections on loopback and
-//! reports what it measured. Every run is bounded in connections and time and stops by
-//! itself.
+//! `ferrosocket-loadgen`: drives WebSocket servers with many connections on loopback and
+//! reports what it measured. Every run is bounded in connections and time, refuses
+//! non-loopback targets, and stops by itself.
 //!
 //! ```text
 //! ferrosocket-loadgen soak --url ws://127.0.0.1:8080/chat --connections 10000 --seconds 60 --server-pid 1234
+//! ferrosocket-loadgen echo --url ws://127.0.0.1:8080/echo --connections 100 --payload 1024 --server-pid 1234
+//! ferrosocket-loadgen broadcast --url ws://127.0.0.1:8080/chat --clients 1000 --rate 0
+//! ferrosocket-loadgen connect --url ws://127.0.0.1:8080/echo --connections 10000 --server-pid 1234
+//! ferrosocket-loadgen peer-tungstenite --addr 127.0.0.1:9001
 //! ```
 //!
-//! `soak`: N plain-text connections in the chat lobby; a few of them broadcast timestamped
-//! lines at a fixed total rate; every connection receives every line (the plain lobby
-//! echoes to the sender too). It reports delivered/expected (they must be equal), the
-//! send-to-receive latency percentiles, and the server's RSS over time.
+//! The scenarios print a human summary and one `RESULT key=value ...` line for scripts.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+mod measure;
+mod peers;
+mod scenarios;
+mod soak;
 
 use clap::{Parser, Subcommand};
-use futures_util::{SinkExt, StreamExt};
-use hdrhistogram::Histogram;
-use tokio::sync::Semaphore;
-use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "ferrosocket-loadgen",
     version,
-    about = "Load generator for WebSocket chat servers (loopback only)."
+    about = "Load generator and benchmark peers for WebSocket servers (loopback only)."
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Many connections in one room with broadcast traffic for a bounded time.
-    Soak(SoakArgs),
-}
-
+/// Arguments of `soak`.
 #[derive(Debug, clap::Args)]
-struct SoakArgs {
-    /// The server's plain-text chat endpoint (must be a loopback address).
+pub struct SoakArgs {
+    /// The server's plain-text chat endpoint (loopback only).
     #[arg(long, default_value = "ws://127.0.0.1:8080/chat")]
-    url: String,
+    pub url: String,
     /// Connections to open.
     #[arg(long, default_value_t = 10_000)]
-    connections: usize,
+    pub connections: usize,
     /// Seconds of traffic after every connection is open.
     #[arg(long, default_value_t = 60)]
-    seconds: u64,
+    pub seconds: u64,
     /// Broadcast lines per second, in total.
     #[arg(long, default_value_t = 5)]
-    rate: u32,
+    pub rate: u32,
     /// Connections that send (the lines are spread over them).
     #[arg(long, default_value_t = 5)]
-    senders: usize,
+    pub senders: usize,
     /// The server's process id, to sample its RSS from /proc.
     #[arg(long)]
-    server_pid: Option<u32>,
+    pub server_pid: Option<u32>,
     /// Connections opened at once while ramping up.
     #[arg(long, default_value_t = 256)]
-    concurrency: usize,
+    pub concurrency: usize,
 }
 
-fn now_micros() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
-}
-
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Many connections in one room with broadcast traffic for a bounded time; fails if
+    /// any line is not delivered to every connection.
+    Soak(SoakArgs),
+    /// Closed-loop echo: each connection sends a binary payload and waits for it back.
+    Echo {
+        /// The echo endpoint.
+        #[arg(long)]
+        url: String,
+        /// Connections.
+        #[arg(long, default_value_t = 100)]
+        connections: usize,
+        /// Payload size in bytes.
+        #[arg(long, default_value_t = 20)]
+        payload: usize,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// The server's pid, for its CPU time per message.
+        #[arg(long)]
+        server_pid: Option<u32>,
+    },
+    /// One sender and N receivers in one room: deliveries per second and latency.
+    Broadcast {
+        /// The broadcast endpoint.
+        #[arg(long)]
+        url: String,
+        /// Receivers.
+        #[arg(long, default_value_t = 100)]
+        clients: usize,
+        /// Messages per second from the sender; 0 sends as fast as it can.
+        #[arg(long, default_value_t = 100)]
+        rate: u32,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// The server's pid, for its CPU time per delivery.
+        #[arg(long)]
+        server_pid: Option<u32>,
+    },
+    /// Opens K connections: the setup rate, then the server's RSS per idle connection.
+    Connect {
+        /// Any WebSocket endpoint.
+        #[arg(long)]
+        url: String,
+        /// Connections (raise the file limit first).
+        #[arg(long, default_value_t = 10_000)]
+        connections: usize,
+        /// The server's pid, for its memory.
+        #[arg(long)]
+        server_pid: Option<u32>,
+    },
+    /// Runs the bare tokio-tungstenite peer server (`/echo`; `/chat` broadcasts).
+    PeerTungstenite {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        addr: String,
+    },
+    /// Runs the fastwebsockets echo peer server.
+    PeerFastwebsockets {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        addr: String,
+    },
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match Cli::parse().command {
-        Command::Soak(args) => soak(args).await,
-    }
-}
-
-async fn soak(args: SoakArgs) -> std::process::ExitCode {
-    if !(args.url.starts_with("ws://127.")
-        || args.url.starts_with("ws://localhost")
-        || args.url.starts_with("ws://[::1]"))
-    {
-        eprintln!("error: --url must be a loopback address (ws://127.x.x.x, ws://localhost or ws://[::1])");
-        return std::process::ExitCode::FAILURE;
-    }
-    let delivered = Arc::new(AtomicU64::new(0));
-    let histogram = Arc::new(Mutex::new(
-        Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap(),
-    ));
-    let started = Instant::now();
-
-    // Ramp up.
-    let gate = Arc::new(Semaphore::new(args.concurrency));
-    let mut connecting = Vec::with_capacity(args.connections);
-    for _ in 0..args.connections {
-        let permit = Arc::clone(&gate).acquire_owned().await.unwrap();
-        let url = args.url.clone();
-        connecting.push(tokio::spawn(async move {
-            let result = tokio_tungstenite::connect_async(url)
-                .await
-                .map(|(ws, _)| ws);
-            drop(permit);
-            result
-        }));
-    }
-    let mut sockets = Vec::with_capacity(args.connections);
-    for task in connecting {
-        match task.await.unwrap() {
-            Ok(ws) => sockets.push(ws),
-            Err(err) => {
-                eprintln!("error: connection {} failed: {err}", sockets.len() + 1);
-                return std::process::ExitCode::FAILURE;
-            }
+    let result = match Cli::parse().command {
+        Command::Soak(args) => return soak::soak(args).await,
+        Command::Echo {
+            url,
+            connections,
+            payload,
+            seconds,
+            server_pid,
+        } => match measure::check_loopback(&url) {
+            Ok(()) => scenarios::echo(&url, connections, payload, seconds, server_pid).await,
+            Err(err) => Err(err),
+        },
+        Command::Broadcast {
+            url,
+            clients,
+            rate,
+            seconds,
+            server_pid,
+        } => match measure::check_loopback(&url) {
+            Ok(()) => scenarios::broadcast(&url, clients, rate, seconds, server_pid).await,
+            Err(err) => Err(err),
+        },
+        Command::Connect {
+            url,
+            connections,
+            server_pid,
+        } => match measure::check_loopback(&url) {
+            Ok(()) => scenarios::connect(&url, connections, server_pid).await,
+            Err(err) => Err(err),
+        },
+        Command::PeerTungstenite { addr } => {
+            peers::tungstenite(&addr).await.map_err(|e| e.to_string())
         }
-    }
-    let ramp = started.elapsed();
-    println!(
-        "opened {} connections in {:.1} s",
-        sockets.len(),
-        ramp.as_secs_f64()
-    );
-    let rss_after_ramp = args.server_pid.and_then(rss_kib);
-
-    // Readers.
-    let mut writers = Vec::new();
-    let mut readers = Vec::new();
-    for ws in sockets {
-        let (sink, mut stream) = ws.split();
-        writers.push(sink);
-        let delivered = Arc::clone(&delivered);
-        let histogram = Arc::clone(&histogram);
-        readers.push(tokio::spawn(async move {
-            let mut local = Vec::new();
-            while let Some(Ok(message)) = stream.next().await {
-                if let Message::Text(text) = message {
-                    if let Some(sent) = text
-                        .as_str()
-                        .rsplit(' ')
-                        .next()
-                        .and_then(|t| t.parse::<u64>().ok())
-                    {
-                        delivered.fetch_add(1, Ordering::Relaxed);
-                        local.push(now_micros().saturating_sub(sent));
-                        if local.len() >= 256 {
-                            let mut h = histogram.lock().unwrap();
-                            for v in local.drain(..) {
-                                let _ = h.record(v.max(1));
-                            }
-                        }
-                    }
-                }
-            }
-            let mut h = histogram.lock().unwrap();
-            for v in local {
-                let _ = h.record(v.max(1));
-            }
-        }));
-    }
-
-    // Traffic.
-    let senders = args.senders.clamp(1, writers.len().max(1));
-    let interval = Duration::from_secs_f64(1.0 / f64::from(args.rate.max(1)));
-    let mut ticker = tokio::time::interval(interval);
-    let mut sent = 0u64;
-    let mut samples = Vec::new();
-    let traffic_start = Instant::now();
-    let mut next_sample = Instant::now();
-    while traffic_start.elapsed() < Duration::from_secs(args.seconds) {
-        ticker.tick().await;
-        let writer = &mut writers[(sent as usize) % senders];
-        if writer
-            .send(Message::text(format!("soak {sent} {}", now_micros())))
+        Command::PeerFastwebsockets { addr } => peers::fastwebsockets(&addr)
             .await
-            .is_err()
-        {
-            eprintln!("error: a sender's connection closed");
-            break;
+            .map_err(|e| e.to_string()),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            std::process::ExitCode::FAILURE
         }
-        sent += 1;
-        if Instant::now() >= next_sample {
-            let rss = args.server_pid.and_then(rss_kib);
-            samples.push((
-                traffic_start.elapsed().as_secs(),
-                rss,
-                delivered.load(Ordering::Relaxed),
-            ));
-            println!(
-                "t={:>3}s sent={sent} delivered={} server_rss={}",
-                traffic_start.elapsed().as_secs(),
-                delivered.load(Ordering::Relaxed),
-                rss.map_or("?".into(), |kib| format!("{} MiB", kib / 1024))
-            );
-            next_sample += Duration::from_secs(5);
-        }
-    }
-    // Let in-flight lines arrive, then close everything.
-    let expected = sent * writers.len() as u64;
-    let drain_deadline = Instant::now() + Duration::from_secs(10);
-    while delivered.load(Ordering::Relaxed) < expected && Instant::now() < drain_deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let final_rss = args.server_pid.and_then(rss_kib);
-    for mut writer in writers {
-        let _ = writer.close().await;
-    }
-    for reader in readers {
-        let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
-    }
-    let delivered = delivered.load(Ordering::Relaxed);
-    let h = histogram.lock().unwrap();
-    let ms = |v: u64| v as f64 / 1000.0;
-    println!();
-    println!(
-        "connections        {}",
-        expected.checked_div(sent).unwrap_or(0)
-    );
-    println!("lines sent         {sent} ({} per second)", args.rate);
-    println!(
-        "delivered/expected {delivered}/{expected}{}",
-        if delivered == expected {
-            " (all)"
-        } else {
-            " (MISSING)"
-        }
-    );
-    println!(
-        "latency ms         p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}",
-        ms(h.value_at_quantile(0.5)),
-        ms(h.value_at_quantile(0.9)),
-        ms(h.value_at_quantile(0.99)),
-        ms(h.max())
-    );
-    if let (Some(ramp_rss), Some(final_rss)) = (rss_after_ramp, final_rss) {
-        let max = samples
-            .iter()
-            .filter_map(|(_, rss, _)| *rss)
-            .max()
-            .unwrap_or(final_rss);
-        println!(
-            "server RSS         after ramp-up {} MiB, max {} MiB, end {} MiB ({:.1} KiB per connection)",
-            ramp_rss / 1024,
-            max / 1024,
-            final_rss / 1024,
-            ramp_rss as f64 / args.connections as f64
-        );
-    }
-    if delivered == expected {
-        std::process::ExitCode::SUCCESS
-    } else {
-        std::process::ExitCode::FAILURE
     }
 }

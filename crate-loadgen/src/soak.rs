@@ -1,0 +1,183 @@
+//! The soak scenario: many connections in the chat lobby with broadcast traffic.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::Semaphore;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::measure::{check_loopback, histogram, now_micros, rss_kib};
+use crate::SoakArgs;
+
+pub async fn soak(args: SoakArgs) -> std::process::ExitCode {
+    if let Err(err) = check_loopback(&args.url) {
+        eprintln!("error: {err}");
+        return std::process::ExitCode::FAILURE;
+    }
+    let delivered = Arc::new(AtomicU64::new(0));
+    let histogram = Arc::new(Mutex::new(histogram()));
+    let started = Instant::now();
+
+    // Ramp up.
+    let gate = Arc::new(Semaphore::new(args.concurrency));
+    let mut connecting = Vec::with_capacity(args.connections);
+    for _ in 0..args.connections {
+        let permit = Arc::clone(&gate).acquire_owned().await.unwrap();
+        let url = args.url.clone();
+        connecting.push(tokio::spawn(async move {
+            let result = tokio_tungstenite::connect_async(url)
+                .await
+                .map(|(ws, _)| ws);
+            drop(permit);
+            result
+        }));
+    }
+    let mut sockets = Vec::with_capacity(args.connections);
+    for task in connecting {
+        match task.await.unwrap() {
+            Ok(ws) => sockets.push(ws),
+            Err(err) => {
+                eprintln!("error: connection {} failed: {err}", sockets.len() + 1);
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    }
+    let ramp = started.elapsed();
+    println!(
+        "opened {} connections in {:.1} s",
+        sockets.len(),
+        ramp.as_secs_f64()
+    );
+    let rss_after_ramp = args.server_pid.and_then(rss_kib);
+
+    // Readers.
+    let mut writers = Vec::new();
+    let mut readers = Vec::new();
+    for ws in sockets {
+        let (sink, mut stream) = ws.split();
+        writers.push(sink);
+        let delivered = Arc::clone(&delivered);
+        let histogram = Arc::clone(&histogram);
+        readers.push(tokio::spawn(async move {
+            let mut local = Vec::new();
+            while let Some(Ok(message)) = stream.next().await {
+                if let Message::Text(text) = message {
+                    if let Some(sent) = text
+                        .as_str()
+                        .rsplit(' ')
+                        .next()
+                        .and_then(|t| t.parse::<u64>().ok())
+                    {
+                        delivered.fetch_add(1, Ordering::Relaxed);
+                        local.push(now_micros().saturating_sub(sent));
+                        if local.len() >= 256 {
+                            let mut h = histogram.lock().unwrap();
+                            for v in local.drain(..) {
+                                let _ = h.record(v.max(1));
+                            }
+                        }
+                    }
+                }
+            }
+            let mut h = histogram.lock().unwrap();
+            for v in local {
+                let _ = h.record(v.max(1));
+            }
+        }));
+    }
+
+    // Traffic.
+    let senders = args.senders.clamp(1, writers.len().max(1));
+    let interval = Duration::from_secs_f64(1.0 / f64::from(args.rate.max(1)));
+    let mut ticker = tokio::time::interval(interval);
+    let mut sent = 0u64;
+    let mut samples = Vec::new();
+    let traffic_start = Instant::now();
+    let mut next_sample = Instant::now();
+    while traffic_start.elapsed() < Duration::from_secs(args.seconds) {
+        ticker.tick().await;
+        let writer = &mut writers[(sent as usize) % senders];
+        if writer
+            .send(Message::text(format!("soak {sent} {}", now_micros())))
+            .await
+            .is_err()
+        {
+            eprintln!("error: a sender's connection closed");
+            break;
+        }
+        sent += 1;
+        if Instant::now() >= next_sample {
+            let rss = args.server_pid.and_then(rss_kib);
+            samples.push((
+                traffic_start.elapsed().as_secs(),
+                rss,
+                delivered.load(Ordering::Relaxed),
+            ));
+            println!(
+                "t={:>3}s sent={sent} delivered={} server_rss={}",
+                traffic_start.elapsed().as_secs(),
+                delivered.load(Ordering::Relaxed),
+                rss.map_or("?".into(), |kib| format!("{} MiB", kib / 1024))
+            );
+            next_sample += Duration::from_secs(5);
+        }
+    }
+    // Let in-flight lines arrive, then close everything.
+    let expected = sent * writers.len() as u64;
+    let drain_deadline = Instant::now() + Duration::from_secs(10);
+    while delivered.load(Ordering::Relaxed) < expected && Instant::now() < drain_deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let final_rss = args.server_pid.and_then(rss_kib);
+    for mut writer in writers {
+        let _ = writer.close().await;
+    }
+    for reader in readers {
+        let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
+    }
+    let delivered = delivered.load(Ordering::Relaxed);
+    let h = histogram.lock().unwrap();
+    let ms = |v: u64| v as f64 / 1000.0;
+    println!();
+    println!(
+        "connections        {}",
+        expected.checked_div(sent).unwrap_or(0)
+    );
+    println!("lines sent         {sent} ({} per second)", args.rate);
+    println!(
+        "delivered/expected {delivered}/{expected}{}",
+        if delivered == expected {
+            " (all)"
+        } else {
+            " (MISSING)"
+        }
+    );
+    println!(
+        "latency ms         p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}",
+        ms(h.value_at_quantile(0.5)),
+        ms(h.value_at_quantile(0.9)),
+        ms(h.value_at_quantile(0.99)),
+        ms(h.max())
+    );
+    if let (Some(ramp_rss), Some(final_rss)) = (rss_after_ramp, final_rss) {
+        let max = samples
+            .iter()
+            .filter_map(|(_, rss, _)| *rss)
+            .max()
+            .unwrap_or(final_rss);
+        println!(
+            "server RSS         after ramp-up {} MiB, max {} MiB, end {} MiB ({:.1} KiB per connection)",
+            ramp_rss / 1024,
+            max / 1024,
+            final_rss / 1024,
+            ramp_rss as f64 / args.connections as f64
+        );
+    }
+    if delivered == expected {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    }
+}
