@@ -51,7 +51,7 @@ measure() {
   for _ in $(seq "$repeats"); do
     start_server "$server"
     local args=("${@//ADDR/$addr}")
-    "${loadgen[@]}" "${args[@]}" --server-pid "$server_pid" 2>&1 | tee /dev/stderr \
+    "${loadgen[@]}" "${args[@]}" --server-pid "$server_pid" 2>&1 | tee -a /dev/stderr \
       | sed -n "s/^RESULT /server=$server /p" >>"$results" || true
     stop_server
   done

@@ -158,18 +158,17 @@ pub async fn broadcast(
     // The sender drains what comes back to it (servers that echo to the sender).
     let (mut sink, mut echoes) = sender.split();
     let drain = tokio::spawn(async move { while echoes.next().await.is_some() {} });
-    while started.elapsed() < Duration::from_secs(seconds) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    while tokio::time::Instant::now() < deadline {
         if let Some(ticker) = ticker.as_mut() {
             ticker.tick().await;
         }
-        if sink
-            .send(Message::text(format!("bench {sent} {}", now_micros())))
-            .await
-            .is_err()
-        {
-            break;
+        // A server that stops reading must not hold the run past its deadline.
+        let message = Message::text(format!("bench {sent} {}", now_micros()));
+        match tokio::time::timeout_at(deadline, sink.send(message)).await {
+            Ok(Ok(())) => sent += 1,
+            Ok(Err(_)) | Err(_) => break,
         }
-        sent += 1;
     }
     let expected = sent * clients as u64;
     let settle = Instant::now() + Duration::from_secs(10);
