@@ -164,117 +164,6 @@ async fn only_the_own_origin_and_allowed_ones_may_connect() {
     );
 }
 
-/// Completes a WebSocket handshake over raw TCP and returns the stream, for tests that
-/// need to misbehave below any WebSocket library.
-async fn raw_handshake(addr: std::net::SocketAddr, path: &str) -> TcpStream {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(
-            format!(
-                "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-                 Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-            )
-            .as_bytes(),
-        )
-        .await
-        .unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut byte = [0u8];
-        stream.read_exact(&mut byte).await.unwrap();
-        head.push(byte[0]);
-    }
-    assert!(
-        head.starts_with(b"HTTP/1.1 101"),
-        "{}",
-        String::from_utf8_lossy(&head)
-    );
-    stream
-}
-
-/// A client frame with FIN set, masked with a fixed key unless `masked` is false.
-fn frame(opcode: u8, payload: &[u8], masked: bool) -> Vec<u8> {
-    assert!(payload.len() < 126);
-    let mut out = vec![
-        0x80 | opcode,
-        payload.len() as u8 | if masked { 0x80 } else { 0 },
-    ];
-    if masked {
-        let key = [1u8, 2, 3, 4];
-        out.extend_from_slice(&key);
-        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-    } else {
-        out.extend_from_slice(payload);
-    }
-    out
-}
-
-/// Reads server frames until a close frame, and returns its code.
-async fn close_code(stream: &mut TcpStream) -> u16 {
-    let read = async {
-        loop {
-            let mut header = [0u8; 2];
-            stream.read_exact(&mut header).await.unwrap();
-            let len = (header[1] & 0x7f) as usize;
-            let len = match len {
-                126 => stream.read_u16().await.unwrap() as usize,
-                127 => stream.read_u64().await.unwrap() as usize,
-                n => n,
-            };
-            let mut payload = vec![0u8; len];
-            stream.read_exact(&mut payload).await.unwrap();
-            if header[0] & 0x0f == 0x8 {
-                return u16::from_be_bytes([payload[0], payload[1]]);
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(5), read)
-        .await
-        .expect("a close frame within 5 s")
-}
-
-#[tokio::test]
-async fn protocol_violations_are_answered_with_their_close_codes() {
-    let addr = common::start_with(|_| {}).await;
-    let cases: &[(&str, Vec<u8>, u16)] = &[
-        (
-            "invalid UTF-8 in a text frame",
-            frame(0x1, &[0xff, 0xfe, 0xfd], true),
-            1007,
-        ),
-        (
-            "an unmasked client frame",
-            frame(0x1, b"hello", false),
-            1002,
-        ),
-        ("a reserved opcode", frame(0x3, b"", true), 1002),
-        (
-            "a continuation without a start",
-            frame(0x0, b"x", true),
-            1002,
-        ),
-    ];
-    for (what, bytes, code) in cases {
-        let mut stream = raw_handshake(addr, "/echo").await;
-        stream.write_all(bytes).await.unwrap();
-        assert_eq!(close_code(&mut stream).await, *code, "{what}");
-    }
-    // The server is still up and serving.
-    let (mut ws, _) = connect_async(format!("ws://{addr}/echo")).await.unwrap();
-    ws.send(Message::text("still here")).await.unwrap();
-    assert_eq!(
-        ws.next().await.unwrap().unwrap(),
-        Message::text("still here")
-    );
-    assert_eq!(
-        metric(
-            &metrics(addr).await,
-            "ferrosocket_protocol_violations_total"
-        ),
-        4
-    );
-}
-
 #[tokio::test]
 async fn a_silent_peer_is_pinged_then_closed_while_a_live_one_stays() {
     let addr = common::start_with(|config| {
@@ -298,8 +187,8 @@ async fn a_silent_peer_is_pinged_then_closed_while_a_live_one_stays() {
         live.next().await.unwrap().unwrap()
     });
     // This one completed the handshake and then went silent.
-    let mut silent = raw_handshake(addr, "/echo").await;
-    assert_eq!(close_code(&mut silent).await, 1001);
+    let mut silent = common::raw::handshake(addr, "/echo").await;
+    assert_eq!(common::raw::close_code(&mut silent).await, 1001);
     assert_eq!(live_task.await.unwrap(), Message::text("alive"));
     assert!(
         metric(
@@ -319,7 +208,7 @@ async fn a_slow_consumer_is_closed_1013_and_everyone_else_gets_every_message() {
     })
     .await;
     // Joins the lobby, then never reads again.
-    let mut slow = raw_handshake(addr, "/chat").await;
+    let mut slow = common::raw::handshake(addr, "/chat").await;
     let mut fast = ChatClient::connect(addr).await;
     let mut sender = ChatClient::connect(addr).await;
     fast.sync().await;
