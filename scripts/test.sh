@@ -36,6 +36,7 @@ section "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p ferrosocket --target wasm32-unknown-unknown --all-targets --all-features --locked -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked -q
 
 section "building the wasm package into www/pkg and the server"
 wasm-pack build crate-client --dev --target web --out-dir ../www/pkg -- --features app

@@ -1,4 +1,4 @@
-//! [`FerroSocket`]: the JavaScript face of [`WebSocket`](crate::WebSocket), shaped like the
+//! [`FerroSocket`]: the JavaScript face of [`WebSocket`], shaped like the
 //! browser's own class so existing code can switch by changing one constructor call.
 //!
 //! ```js

@@ -107,7 +107,7 @@ pub struct Config {
     )]
     pub max_rooms_per_connection: usize,
 
-    /// Another origin (scheme://host[:port]) whose pages may open WebSockets here, besides
+    /// Another origin (`scheme://host[:port]`) whose pages may open WebSockets here, besides
     /// the server's own; repeat it for several, or `*` for any (only for development).
     /// A handshake from any other origin is refused with HTTP 403. Clients that send no
     /// Origin header (not browsers) are always allowed.
