@@ -14,7 +14,8 @@ use crate::measure::{cpu_seconds, histogram, now_micros, percentiles, rss_kib};
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn open_many(url: &str, count: usize, concurrency: usize) -> Result<Vec<Socket>, String> {
+/// Opens `count` connections to `url`, at most `concurrency` handshakes at a time.
+pub async fn open_many(url: &str, count: usize, concurrency: usize) -> Result<Vec<Socket>, String> {
     let gate = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = Vec::with_capacity(count);
     for _ in 0..count {

@@ -5,10 +5,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::measure::{check_loopback, histogram, now_micros, rss_kib};
+use crate::scenarios::open_many;
 use crate::SoakArgs;
 
 pub async fn soak(args: SoakArgs) -> std::process::ExitCode {
@@ -21,29 +21,13 @@ pub async fn soak(args: SoakArgs) -> std::process::ExitCode {
     let started = Instant::now();
 
     // Ramp up.
-    let gate = Arc::new(Semaphore::new(args.concurrency));
-    let mut connecting = Vec::with_capacity(args.connections);
-    for _ in 0..args.connections {
-        let permit = Arc::clone(&gate).acquire_owned().await.unwrap();
-        let url = args.url.clone();
-        connecting.push(tokio::spawn(async move {
-            let result = tokio_tungstenite::connect_async(url)
-                .await
-                .map(|(ws, _)| ws);
-            drop(permit);
-            result
-        }));
-    }
-    let mut sockets = Vec::with_capacity(args.connections);
-    for task in connecting {
-        match task.await.unwrap() {
-            Ok(ws) => sockets.push(ws),
-            Err(err) => {
-                eprintln!("error: connection {} failed: {err}", sockets.len() + 1);
-                return std::process::ExitCode::FAILURE;
-            }
+    let sockets = match open_many(&args.url, args.connections, args.concurrency).await {
+        Ok(sockets) => sockets,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return std::process::ExitCode::FAILURE;
         }
-    }
+    };
     let ramp = started.elapsed();
     println!(
         "opened {} connections in {:.1} s",

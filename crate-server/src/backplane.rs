@@ -30,7 +30,7 @@ use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::chat::{ConnId, Hub};
+use crate::chat::{new_id, ConnId, Hub};
 
 const CHANNEL: &str = "ferrosocket:chat";
 const EPOCH_KEY: &str = "ferrosocket:epoch";
@@ -365,18 +365,6 @@ impl RedisBackplane {
         }
         tokio::spawn(subscribe(Arc::clone(self), hub));
     }
-}
-
-fn new_id() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let stack = &nanos as *const u128 as usize as u128;
-    format!(
-        "{:016x}",
-        (nanos ^ (stack << 21) ^ u128::from(std::process::id()) << 40) as u64
-    )
 }
 
 fn entry_from_stream(entry: &redis::streams::StreamId) -> Option<HistoryEntry> {

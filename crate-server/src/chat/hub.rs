@@ -115,15 +115,18 @@ pub struct Replay {
     pub complete: bool,
 }
 
-/// A new random epoch: the start time and an address make it unique enough to tell one
-/// server run from the next.
-fn new_epoch() -> String {
+/// A 16-hex-digit id that differs from one server run (or server) to the next: the
+/// start time, a stack address and the process id mixed together. Not a secret.
+pub(crate) fn new_id() -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    let salt = &nanos as *const u128 as usize as u128;
-    format!("{:016x}", (nanos ^ (salt << 17)) as u64)
+    let stack = &nanos as *const u128 as usize as u128;
+    format!(
+        "{:016x}",
+        (nanos ^ (stack << 21) ^ (u128::from(std::process::id()) << 40)) as u64
+    )
 }
 
 fn now_ms() -> u64 {
@@ -157,7 +160,7 @@ impl Hub {
             state: Mutex::new(HubState::default()),
             epoch: backplane
                 .as_ref()
-                .map_or_else(new_epoch, |backplane| backplane.epoch().to_owned()),
+                .map_or_else(new_id, |backplane| backplane.epoch().to_owned()),
             backplane,
             limits: HubLimits {
                 history: config.history,

@@ -4,6 +4,7 @@ mod hub;
 mod plain;
 mod protocol;
 
+pub(crate) use hub::new_id;
 pub use hub::{ConnId, Dialect, Hub};
 pub(crate) use plain::PlainSession;
 pub(crate) use protocol::ProtocolSession;
