@@ -134,7 +134,9 @@ pub struct Config {
     /// Enable the test endpoints, for testing clients' resilience (never in production):
     /// `/test/drop?outage_ms=N` drops every WebSocket without a close frame and refuses
     /// new ones for N ms (a network failure); `/test/unavailable?ms=N` refuses chat sends
-    /// as `unavailable` for N ms (a lost Redis backplane).
+    /// as `unavailable` for N ms (a lost Redis backplane); the WebSocket
+    /// `/test/firehose?count=N&size=B` sends N messages of B bytes and closes (the browser
+    /// receive benchmark, www/bench.html).
     #[arg(long, env = "FERROSOCKET_TEST_ENDPOINTS")]
     pub test_endpoints: bool,
 

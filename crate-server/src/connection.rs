@@ -53,16 +53,24 @@ pub(crate) async fn drive<S, H>(
                 () = close.requested() => break,
                 message = outbox_rx.recv() => {
                     let Some(message) = message else { break };
-                    // A close request interrupts a write stuck on a peer that stopped
-                    // reading: that peer is the slow consumer being closed.
+                    let batch = write_batch(&mut sink, message, &mut outbox_rx, state);
+                    tokio::pin!(batch);
                     tokio::select! {
-                        written = write_batch(&mut sink, message, &mut outbox_rx, state) => {
+                        written = &mut batch => {
                             if written.is_err() {
                                 close.stop();
                                 break;
                             }
                         }
-                        () = close.requested() => break,
+                        () = close.requested() => {
+                            // A slow consumer's write may never finish: it is cut short.
+                            // Any other close lets the messages already taken from the
+                            // queue go out first, within the grace period.
+                            if !close.is_slow_consumer() {
+                                let _ = tokio::time::timeout(CLOSE_GRACE, batch).await;
+                            }
+                            break;
+                        }
                     }
                 }
             }

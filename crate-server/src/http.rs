@@ -12,6 +12,7 @@ use hyper::{Request, Response, StatusCode};
 
 use crate::chat::{PlainSession, ProtocolSession};
 use crate::echo::{EchoOptions, EchoSession};
+use crate::firehose::Firehose;
 use crate::state::AppState;
 use crate::{static_files, upgrade};
 
@@ -52,6 +53,12 @@ pub(crate) async fn route(
             _ => text(StatusCode::OK, "ok\n"),
         },
         "/test/drop" if state.config.test_endpoints => drop_connections(&state, req.uri().query()),
+        "/test/firehose" if state.config.test_endpoints => {
+            match Firehose::from_query(req.uri().query()) {
+                Ok(firehose) => upgrade::accept(req, &state, peer, &[], move |_, _, _| firehose),
+                Err(problem) => text(StatusCode::BAD_REQUEST, format!("{problem}\n")),
+            }
+        }
         "/test/unavailable" if state.config.test_endpoints => {
             refuse_sends(&state, req.uri().query())
         }

@@ -22,6 +22,7 @@ pub mod chat;
 mod config;
 mod connection;
 pub mod echo;
+mod firehose;
 #[doc(hidden)]
 pub mod fuzzing;
 mod http;

@@ -48,6 +48,14 @@ impl CloseSignal {
         self.token.cancelled().await;
     }
 
+    /// Whether the requested close is the one for a slow consumer (1013).
+    pub fn is_slow_consumer(&self) -> bool {
+        let frame = self.frame.lock().expect("close frame lock");
+        frame
+            .as_ref()
+            .is_some_and(|frame| frame.code == CloseCode::Again)
+    }
+
     /// The frame to send, if any (taken once).
     pub fn take_frame(&self) -> Option<CloseFrame> {
         self.frame.lock().expect("close frame lock").take()

@@ -350,3 +350,41 @@ async fn the_test_drop_endpoint_exists_only_when_enabled_and_drops_without_a_clo
         "the outage ends"
     );
 }
+
+#[tokio::test]
+async fn a_firehose_delivers_every_message_then_closes_normally_and_checks_its_query() {
+    let addr = common::start_with(|_| {}).await;
+    assert_eq!(common::get(addr, "/test/firehose").await.status, 404);
+
+    let addr = common::start_with(|config| config.test_endpoints = true).await;
+    let response = common::get(addr, "/test/firehose?count=0").await;
+    assert_eq!(response.status, 400);
+    assert!(String::from_utf8_lossy(&response.body).contains("count"));
+
+    // 16 MiB, more than the socket buffers hold: with the client not reading yet, the
+    // writer is in the middle of a batch when the firehose asks to close. No message
+    // already taken from the queue may be lost to that close.
+    let (count, size) = (1024, 16 * 1024);
+    let (mut socket, _) = connect_async(format!(
+        "ws://{addr}/test/firehose?count={count}&size={size}"
+    ))
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut received = 0;
+    let close = loop {
+        match tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("the firehose keeps going until it closes")
+        {
+            Some(Ok(Message::Text(text))) => {
+                assert_eq!(text.len(), size);
+                received += 1;
+            }
+            Some(Ok(Message::Close(frame))) => break frame,
+            other => panic!("unexpected {other:?} after {received} messages"),
+        }
+    };
+    assert_eq!(received, count);
+    assert_eq!(close.map(|frame| u16::from(frame.code)), Some(1000));
+}

@@ -6,6 +6,7 @@
 //! message list keeps at most [`MAX_LINES`] entries per room, and scrolls to new messages
 //! only when the reader is already at the bottom.
 
+pub mod bench;
 mod dom;
 
 use std::cell::RefCell;
