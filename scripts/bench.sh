@@ -1,23 +1,44 @@
 #!/usr/bin/env bash
-# Benchmarks ferrosocket-server against the peers people would pick instead — Node `ws`,
+# Benchmarks ferrosocket against the peers people would pick instead — Node `ws`, socket.io,
 # a bare tokio-tungstenite server in the style of its examples, and fastwebsockets (echo) —
 # with one load generator, on loopback, server and load generator pinned to different
-# cores, each measurement repeated (median kept). Writes docs/BENCHMARKS.md.
+# cores, each measurement repeated (median kept); then the browser receive rate (headless
+# Chromium) and the wasm module sizes. Writes docs/BENCHMARKS.md and its chart.
 #
-# Usage: scripts/bench.sh            (BENCH_SECONDS=5 REPEATS=3 IDLE_CONNECTIONS=10000)
+# Usage: scripts/bench.sh           the full run (BENCH_SECONDS=3 REPEATS=3 IDLE_CONNECTIONS=10000)
+#        scripts/bench.sh --smoke   every scenario against every server for about a second
+#                                   (debug server builds, nothing written to docs/): proves
+#                                   the benchmarks still run; asserts completeness (and that
+#                                   nothing was lost), never speed.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-seconds="${BENCH_SECONDS:-5}"
-repeats="${REPEATS:-3}"
-idle="${IDLE_CONNECTIONS:-10000}"
+smoke=0
+case "${1:-}" in
+  --smoke) smoke=1 ;;
+  "") ;;
+  *) echo "usage: scripts/bench.sh [--smoke]" >&2; exit 2 ;;
+esac
+if [ $smoke -eq 1 ]; then
+  seconds=1 repeats=1 idle=200 payloads="20" clients_list="100" max_rounds=2
+  browser_count=5000 browser_rounds=1 profile=debug cargo_profile=()
+else
+  seconds="${BENCH_SECONDS:-3}" repeats="${REPEATS:-3}" idle="${IDLE_CONNECTIONS:-10000}"
+  payloads="20 1024 16384" clients_list="100 1000" max_rounds=16
+  browser_count=100000 browser_rounds=5 profile=release cargo_profile=(--release)
+fi
 scripts/setup.sh >/dev/null
 source scripts/env.sh
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-echo "==> building release binaries"
-cargo build --release -q -p ferrosocket-server -p ferrosocket-loadgen
-loadgen=(taskset -c 1 target/release/ferrosocket-loadgen)
+echo "==> building ($profile): server, load generator, browser runner, wasm package"
+cargo build -q --locked "${cargo_profile[@]}" -p ferrosocket-server -p ferrosocket-loadgen \
+  -p ferrosocket-e2e --bin ferrosocket-server --bin ferrosocket-loadgen --bin browser-bench
+if [ $smoke -eq 0 ]; then
+  wasm-pack build crate-client --profile wasm-release --target web --out-dir ../www/pkg -- --features app
+fi
+bin="target/$profile"
+loadgen=(taskset -c 1 "$bin/ferrosocket-loadgen")
 results="$(mktemp)"
 server_pid=""
 stop_server() {
@@ -30,19 +51,29 @@ trap 'stop_server; rm -f "$results"' EXIT
 start_server() {
   local log; log="$(mktemp)"
   case "$1" in
-    ferrosocket) taskset -c 0 target/release/ferrosocket-server --addr 127.0.0.1:0 --www www \
+    ferrosocket) taskset -c 0 "$bin/ferrosocket-server" --addr 127.0.0.1:0 --www www \
                    --rate-limit 1000000 --rate-burst 1000000 --max-connections 100000 \
                    --max-connections-per-ip 100000 --outbound-messages 100000 \
                    --outbound-bytes 268435456 >"$log" 2>&1 & ;;
-    tungstenite) taskset -c 0 target/release/ferrosocket-loadgen peer-tungstenite >"$log" 2>&1 & ;;
-    fastwebsockets) taskset -c 0 target/release/ferrosocket-loadgen peer-fastwebsockets >"$log" 2>&1 & ;;
+    tungstenite) taskset -c 0 "$bin/ferrosocket-loadgen" peer-tungstenite >"$log" 2>&1 & ;;
+    fastwebsockets) taskset -c 0 "$bin/ferrosocket-loadgen" peer-fastwebsockets >"$log" 2>&1 & ;;
     node-ws) taskset -c 0 node tests/interop/ws-bench-server.mjs 0 >"$log" 2>&1 & ;;
+    socketio) taskset -c 0 node tests/interop/socketio-bench-server.mjs 0 >"$log" 2>&1 & ;;
   esac
   server_pid=$!
   for _ in $(seq 100); do grep -q '^listening on' "$log" && break; sleep 0.1; done
   addr="$(sed -n 's|^listening on http://\(.*\)/$|\1|p' "$log" | head -1)"
   rm -f "$log"
   [ -n "$addr" ] || { echo "$1 did not start" >&2; exit 1; }
+}
+
+# The URL of endpoint $2 (echo or chat) on server $1, with ADDR for its address.
+url() {
+  case "$1/$2" in
+    socketio/echo) echo "ws://ADDR/socket.io/?EIO=4&transport=websocket" ;;
+    socketio/chat) echo "ws://ADDR/socket.io/?EIO=4&transport=websocket&endpoint=chat" ;;
+    *) echo "ws://ADDR/$2" ;;
+  esac
 }
 
 # Runs a loadgen scenario against server $1, REPEATS times; keeps RESULT lines.
@@ -57,25 +88,51 @@ measure() {
   done
 }
 
-for server in ferrosocket tungstenite node-ws fastwebsockets; do
-  for payload in 20 1024 16384; do
-    echo "==> echo: $server, 100 connections x $payload B"
-    measure "$server" echo --url "ws://ADDR/echo" --connections 100 --payload "$payload" --seconds "$seconds"
+# The median of field $2 over the RESULT lines matching $1.
+median_of() {
+  grep -- "$1" "$results" | sed -n "s/.* $2=\([0-9.]*\).*/\1/p" | sort -n \
+    | awk '{ v[NR] = $1 } END { if (NR) print int(v[int((NR + 1) / 2)]); else print 0 }'
+}
+
+echo_servers="ferrosocket tungstenite node-ws socketio fastwebsockets"
+for payload in $payloads; do
+  for server in $echo_servers; do
+    echo "==> echo: $server, 100 connections x $payload B, closed loop"
+    measure "$server" echo --url "$(url "$server" echo)" --connections 100 --payload "$payload" --seconds "$seconds"
+  done
+  # Latency compared at the same moderate load: half of our closed-loop peak.
+  half=$(( $(median_of "server=ferrosocket scenario=echo payload=$payload .*target=closed-loop" rate) / 2 ))
+  [ "$half" -gt 0 ] || half=1000
+  for server in $echo_servers; do
+    echo "==> echo: $server, 100 connections x $payload B at $half/s (half our peak)"
+    measure "$server" echo --url "$(url "$server" echo)" --connections 100 --payload "$payload" \
+      --seconds "$seconds" --rate "$half"
   done
 done
-for server in ferrosocket tungstenite node-ws; do
-  for clients in 100 1000; do
-    for rate in 100 0; do
-      echo "==> broadcast: $server, $clients clients, rate ${rate:-full}"
-      measure "$server" broadcast --url "ws://ADDR/chat" --clients "$clients" --rate "$rate" --seconds "$seconds"
-    done
+for server in ferrosocket tungstenite node-ws socketio; do
+  for clients in $clients_list; do
+    echo "==> broadcast: $server, $clients clients at 100/s"
+    measure "$server" broadcast --url "$(url "$server" chat)" --clients "$clients" --rate 100 --seconds "$seconds"
+    echo "==> broadcast-max: $server, $clients clients"
+    repeats=1 measure "$server" broadcast-max --url "$(url "$server" chat)" --clients "$clients" \
+      --start $((20000 / clients)) --seconds "$seconds" --p99-ms 250 --max-rounds "$max_rounds"
   done
 done
-for server in ferrosocket tungstenite node-ws fastwebsockets; do
+for server in ferrosocket tungstenite node-ws socketio fastwebsockets; do
   echo "==> connect: $server, $idle idle connections"
-  repeats=1 measure "$server" connect --url "ws://ADDR/echo" --connections "$idle"
+  repeats=1 measure "$server" connect --url "$(url "$server" echo)" --connections "$idle"
 done
 
-python3 scripts/bench_report.py "$results" "$seconds" "$repeats" > docs/BENCHMARKS.md
-echo "==> wrote docs/BENCHMARKS.md"
-cat docs/BENCHMARKS.md
+echo "==> browser: receive $browser_count messages in headless Chromium"
+FERROSOCKET_SERVER_BIN="$bin/ferrosocket-server" "$bin/browser-bench" --count "$browser_count" \
+  --rounds "$browser_rounds" | tee -a /dev/stderr | sed -n "s/^RESULT /server=ferrosocket /p" >>"$results"
+
+echo "==> wasm module sizes"
+scripts/wasm-size.sh | tee -a /dev/stderr | sed -n "s/^RESULT /server=ferrosocket /p" >>"$results"
+if [ $smoke -eq 0 ]; then
+  python3 scripts/bench_report.py "$results" "$seconds" "$repeats" > docs/BENCHMARKS.md
+  echo "==> wrote docs/BENCHMARKS.md"
+  cat docs/BENCHMARKS.md
+else
+  python3 scripts/bench_report.py --check "$results"
+fi

@@ -104,15 +104,18 @@ if command -v geckodriver >/dev/null; then ok "$(geckodriver --version | sed -n 
   installed_anything=1
 fi
 
-step "interoperability peers: Python websockets, Node ws (tests/interop)"
+step "interoperability and benchmark peers: Python websockets, Node ws and socket.io (tests/interop)"
 if python3 -c 'import websockets' 2>/dev/null; then ok "python websockets $(python3 -c 'import websockets; print(websockets.__version__)')"; else
   doing "python websockets (pip)"
   python3 -m pip install --quiet websockets 2>/dev/null \
     || python3 -m pip install --quiet --break-system-packages websockets
   installed_anything=1
 fi
-if [ -f "$root/tests/interop/node_modules/ws/package.json" ]; then ok "node ws (tests/interop/node_modules)"; else
-  doing "node ws (npm ci in tests/interop)"
+if [ -f "$root/tests/interop/node_modules/ws/package.json" ] \
+   && [ -f "$root/tests/interop/node_modules/socket.io/package.json" ]; then
+  ok "node ws and socket.io (tests/interop/node_modules)"
+else
+  doing "node ws and socket.io (npm ci in tests/interop)"
   (cd "$root/tests/interop" && npm ci --silent --no-audit --no-fund)
   installed_anything=1
 fi

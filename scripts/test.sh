@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: set-up, lints, server and end-to-end tests, and the browser
-# tests in headless Chromium and headless Firefox against the real server.
+# Runs the whole test suite: set-up, lints, server and end-to-end tests, the browser
+# tests in headless Chromium and headless Firefox against the real server, and a smoke run
+# of every benchmark scenario.
 #
 # Usage: scripts/test.sh
 set -euo pipefail
@@ -69,6 +70,10 @@ run_tests "chromium" wasm-pack test --headless --chrome --chromedriver "$(comman
 
 section "browser tests in headless Firefox"
 run_tests "firefox" wasm-pack test --headless --firefox --geckodriver "$(command -v geckodriver)" crate-client
+
+section "benchmark smoke: every scenario against every peer for about a second (no speed asserted)"
+scripts/bench.sh --smoke
+echo "bench-smoke: every scenario ran" >> "$results"
 
 section "summary"
 cat "$results"

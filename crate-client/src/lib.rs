@@ -23,7 +23,9 @@
 #[cfg(feature = "app")]
 pub mod app;
 mod error;
+#[cfg(feature = "js")]
 pub mod js;
+#[cfg(feature = "js")]
 pub mod js_resilient;
 mod message;
 mod resilient;

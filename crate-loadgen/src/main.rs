@@ -6,12 +6,16 @@
 //! ferrosocket-loadgen soak --url ws://127.0.0.1:8080/chat --connections 10000 --seconds 60 --server-pid 1234
 //! ferrosocket-loadgen echo --url ws://127.0.0.1:8080/echo --connections 100 --payload 1024 --server-pid 1234
 //! ferrosocket-loadgen broadcast --url ws://127.0.0.1:8080/chat --clients 1000 --rate 0
+//! ferrosocket-loadgen broadcast-max --url ws://127.0.0.1:8080/chat --clients 1000 --p99-ms 250
 //! ferrosocket-loadgen connect --url ws://127.0.0.1:8080/echo --connections 10000 --server-pid 1234
 //! ferrosocket-loadgen peer-tungstenite --addr 127.0.0.1:9001
 //! ```
 //!
 //! The scenarios print a human summary and one `RESULT key=value ...` line for scripts.
+//! URLs under `/socket.io/` are spoken to in socket.io's protocol (see `dialect.rs`).
 
+mod broadcast;
+mod dialect;
 mod measure;
 mod peers;
 mod scenarios;
@@ -23,7 +27,9 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "ferrosocket-loadgen",
     version,
-    about = "Load generator and benchmark peers for WebSocket servers (loopback only)."
+    about = "Load generator and benchmark peers for WebSocket servers (loopback only).",
+    after_help = "URLs under /socket.io/ (e.g. ws://127.0.0.1:3000/socket.io/?EIO=4&transport=websocket) \
+                  are driven in socket.io's protocol: Engine.IO v4 packets, \"message\" events."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -61,7 +67,8 @@ enum Command {
     /// Many connections in one room with broadcast traffic for a bounded time; fails if
     /// any line is not delivered to every connection.
     Soak(SoakArgs),
-    /// Closed-loop echo: each connection sends a binary payload and waits for it back.
+    /// Echo: each connection sends a binary payload and waits for it back, closed-loop or
+    /// at a fixed total rate.
     Echo {
         /// The echo endpoint.
         #[arg(long)]
@@ -75,6 +82,10 @@ enum Command {
         /// Seconds to run.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// Messages per second in total, spread over the connections (each still waits for
+        /// its echo); 0 runs closed-loop, as fast as the echoes come back.
+        #[arg(long, default_value_t = 0)]
+        rate: u32,
         /// The server's pid, for its CPU time per message.
         #[arg(long)]
         server_pid: Option<u32>,
@@ -93,6 +104,32 @@ enum Command {
         /// Seconds to run.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// The server's pid, for its CPU time per delivery.
+        #[arg(long)]
+        server_pid: Option<u32>,
+    },
+    /// Searches for the highest broadcast rate the server sustains: every message delivered
+    /// to every receiver, p99 latency within --p99-ms. Doubles the rate until a round fails,
+    /// then bisects, on the same connections.
+    BroadcastMax {
+        /// The broadcast endpoint.
+        #[arg(long)]
+        url: String,
+        /// Receivers.
+        #[arg(long, default_value_t = 1000)]
+        clients: usize,
+        /// The first rate tried, messages per second.
+        #[arg(long, default_value_t = 10)]
+        start: u32,
+        /// Seconds per round.
+        #[arg(long, default_value_t = 3)]
+        seconds: u64,
+        /// The p99 latency a sustained rate stays within, milliseconds.
+        #[arg(long, default_value_t = 250)]
+        p99_ms: u64,
+        /// The most rounds to run.
+        #[arg(long, default_value_t = 16)]
+        max_rounds: u32,
         /// The server's pid, for its CPU time per delivery.
         #[arg(long)]
         server_pid: Option<u32>,
@@ -132,9 +169,12 @@ async fn main() -> std::process::ExitCode {
             connections,
             payload,
             seconds,
+            rate,
             server_pid,
         } => match measure::check_loopback(&url) {
-            Ok(()) => scenarios::echo(&url, connections, payload, seconds, server_pid).await,
+            Ok(()) => {
+                scenarios::echo(&url, connections, payload, seconds, rate, server_pid).await
+            }
             Err(err) => Err(err),
         },
         Command::Broadcast {
@@ -144,7 +184,27 @@ async fn main() -> std::process::ExitCode {
             seconds,
             server_pid,
         } => match measure::check_loopback(&url) {
-            Ok(()) => scenarios::broadcast(&url, clients, rate, seconds, server_pid).await,
+            Ok(()) => broadcast::broadcast(&url, clients, rate, seconds, server_pid).await,
+            Err(err) => Err(err),
+        },
+        Command::BroadcastMax {
+            url,
+            clients,
+            start,
+            seconds,
+            p99_ms,
+            max_rounds,
+            server_pid,
+        } => match measure::check_loopback(&url) {
+            Ok(()) => {
+                let search = broadcast::Search {
+                    start,
+                    round: std::time::Duration::from_secs(seconds),
+                    p99_limit: std::time::Duration::from_millis(p99_ms),
+                    max_rounds,
+                };
+                broadcast::broadcast_max(&url, clients, search, server_pid).await
+            }
             Err(err) => Err(err),
         },
         Command::Connect {
