@@ -311,7 +311,9 @@ pub async fn broadcast_max(
         }
         None => {
             let lowest = failed_at.unwrap_or(search.start);
-            println!("no rate held (every message delivered, p99 ≤ {limit} ms), down to {lowest}/s");
+            println!(
+                "no rate held (every message delivered, p99 ≤ {limit} ms), down to {lowest}/s"
+            );
             println!("RESULT scenario=broadcast-max clients={clients} rate=below-{lowest}");
         }
     }

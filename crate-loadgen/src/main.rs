@@ -172,9 +172,7 @@ async fn main() -> std::process::ExitCode {
             rate,
             server_pid,
         } => match measure::check_loopback(&url) {
-            Ok(()) => {
-                scenarios::echo(&url, connections, payload, seconds, rate, server_pid).await
-            }
+            Ok(()) => scenarios::echo(&url, connections, payload, seconds, rate, server_pid).await,
             Err(err) => Err(err),
         },
         Command::Broadcast {

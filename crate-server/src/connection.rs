@@ -46,7 +46,7 @@ pub(crate) async fn drive<S, H>(
     handler.on_start(&outbox).await;
     let (mut sink, mut stream) = socket.split();
 
-    let writer = async {
+    let writer = Box::pin(async {
         loop {
             tokio::select! {
                 biased;
@@ -89,9 +89,9 @@ pub(crate) async fn drive<S, H>(
             })
             .await;
         }
-    };
+    });
 
-    let reader = async {
+    let reader = Box::pin(async {
         let config = &state.config;
         let mut last_heard = Instant::now();
         let mut pinged = false;
@@ -149,7 +149,7 @@ pub(crate) async fn drive<S, H>(
             }
         }
         close.stop();
-    };
+    });
 
     let mut dropped = state.drop_generation.subscribe();
     tokio::select! {

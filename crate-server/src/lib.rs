@@ -26,6 +26,7 @@ mod firehose;
 #[doc(hidden)]
 pub mod fuzzing;
 mod http;
+mod lazy_buf;
 mod limits;
 pub mod metrics;
 mod origin;

@@ -21,6 +21,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::connection::{drive, new_outbox, Handler};
 use crate::http::{text, Body};
+use crate::lazy_buf::LazyBuf;
 use crate::limits::AdmissionError;
 use crate::metrics::HandshakeRejection;
 use crate::outbox::Outbox;
@@ -29,7 +30,7 @@ use crate::state::AppState;
 /// Answers the handshake in `req` and, once the connection is upgraded, runs the session
 /// that `start` makes for it (given the selected subprotocol, if any, from `protocols`).
 pub(crate) fn accept<H>(
-    mut req: Request<hyper::body::Incoming>,
+    req: Request<hyper::body::Incoming>,
     state: &Arc<AppState>,
     peer: SocketAddr,
     protocols: &'static [&'static str],
@@ -87,31 +88,36 @@ where
         .max_message_size(Some(state.config.max_message_bytes))
         .max_frame_size(Some(state.config.max_message_bytes))
         // Small buffers keep idle connections cheap; they grow with the traffic.
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(512)
         .write_buffer_size(0)
         .accept_unmasked_frames(false);
 
+    let tracker = state.connections.clone();
     let state = Arc::clone(state);
-    state.connections.clone().spawn(async move {
+    let task = async move {
         let _permit = permit;
-        let upgraded = match hyper::upgrade::on(&mut req).await {
+        let upgraded = match hyper::upgrade::on(req).await {
             Ok(upgraded) => upgraded,
             Err(err) => {
                 tracing::debug!(%peer, %err, "upgrade failed");
                 return;
             }
         };
-        let socket =
-            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config))
-                .await;
         state.metrics.connection_opened();
         tracing::debug!(%peer, %path, ?protocol, "websocket opened");
         let (outbox, outbox_rx) = new_outbox(&state);
         let session = start(Arc::clone(&state), protocol, &outbox);
+        let socket = WebSocketStream::from_raw_socket(
+            LazyBuf::new(TokioIo::new(upgraded)),
+            Role::Server,
+            Some(ws_config),
+        )
+        .await;
         drive(socket, &state, outbox, outbox_rx, session).await;
         state.metrics.connection_closed();
         tracing::debug!(%peer, %path, "websocket closed");
-    });
+    };
+    tracker.spawn(task);
 
     let mut response = Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
