@@ -39,13 +39,16 @@ if [ $smoke -eq 0 ]; then
 fi
 bin="target/$profile"
 loadgen=(taskset -c 1 "$bin/ferrosocket-loadgen")
-results="$(mktemp)"
+# Kept after the run: `python3 scripts/bench_report.py target/bench-results.txt SECONDS REPEATS`
+# rebuilds the report from it.
+results="target/bench-results$([ $smoke -eq 1 ] && echo -smoke).txt"
+: >"$results"
 server_pid=""
 stop_server() {
   if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
   server_pid=""
 }
-trap 'stop_server; rm -f "$results"' EXIT
+trap 'stop_server' EXIT
 
 # Starts server $1 pinned to core 0; sets $addr and $server_pid.
 start_server() {

@@ -13,8 +13,8 @@ if [ "${1:-}" = "--port" ]; then port="$2"; shift 2; fi
 scripts/setup.sh
 source scripts/env.sh
 
-echo "==> building the wasm package (wasm-pack build crate-client --target web --out-dir ../www/pkg -- --features app)"
-wasm-pack build crate-client --release --target web --out-dir ../www/pkg -- --features app
+echo "==> building the wasm package (wasm-pack build crate-client --profile wasm-release --target web --out-dir ../www/pkg -- --features app)"
+wasm-pack build crate-client --profile wasm-release --target web --out-dir ../www/pkg -- --features app
 
 echo "==> building the server"
 cargo build --release -p ferrosocket-server

@@ -11,7 +11,9 @@
 //! human table and one `RESULT scenario=browser ...` line per client.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
+use fantoccini::wd::TimeoutConfiguration;
 use ferrosocket_e2e::{open_browser, start_server, Browser};
 use serde_json::Value;
 
@@ -55,6 +57,13 @@ async fn main() -> ExitCode {
         server.base_url
     );
     let outcome = async {
+        // The whole run is one script call: allow it far longer than WebDriver's 30 s.
+        let timeouts = TimeoutConfiguration::new(Some(Duration::from_secs(600)), None, None);
+        session
+            .client
+            .update_timeouts(timeouts)
+            .await
+            .map_err(|e| e.to_string())?;
         session
             .client
             .goto(&page)
