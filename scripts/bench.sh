@@ -41,7 +41,8 @@ bin="target/$profile"
 loadgen=(taskset -c 1 "$bin/ferrosocket-loadgen")
 # Kept after the run: `python3 scripts/bench_report.py target/bench-results.txt SECONDS REPEATS`
 # rebuilds the report from it.
-results="target/bench-results$([ $smoke -eq 1 ] && echo -smoke).txt"
+results=target/bench-results.txt
+[ $smoke -eq 0 ] || results=target/bench-results-smoke.txt
 : >"$results"
 server_pid=""
 stop_server() {
