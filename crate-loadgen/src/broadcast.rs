@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::dialect::{Dialect, Received};
-use crate::measure::{cpu_seconds, histogram, now_micros, percentiles};
+use crate::measure::{histogram, now_micros, percentiles, ServerCpu};
 use crate::scenarios::{open_many, Socket};
 
 /// How long a round waits for its last deliveries after the sender stops.
@@ -135,7 +135,7 @@ impl Room {
         let round = tally.round.fetch_add(1, Ordering::SeqCst) + 1;
         tally.delivered.store(0, Ordering::SeqCst);
         tally.latency.lock().unwrap().reset();
-        let cpu_before = self.server_pid.and_then(cpu_seconds);
+        let server_cpu = ServerCpu::start(self.server_pid);
         let started = Instant::now();
         let mut ticker = (rate > 0)
             .then(|| tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate))));
@@ -161,17 +161,13 @@ impl Room {
         }
         let elapsed = started.elapsed().as_secs_f64();
         let delivered = tally.delivered.load(Ordering::SeqCst);
-        let cpu = match (cpu_before, self.server_pid.and_then(cpu_seconds)) {
-            (Some(before), Some(after)) => after - before,
-            _ => f64::NAN,
-        };
         let result = Round {
             rate,
             delivered,
             expected,
             deliveries_per_s: delivered as f64 / elapsed,
             latency: tally.latency.lock().unwrap().clone(),
-            cpu_us_per_delivery: cpu / delivered.max(1) as f64 * 1e6,
+            cpu_us_per_delivery: server_cpu.micros_per(delivered),
         };
         let alive = tally.receivers_alive.load(Ordering::SeqCst);
         if alive < self.clients {

@@ -29,6 +29,31 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
         .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
 }
 
+/// A server's CPU time from a starting point, to divide among the messages of a run.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerCpu {
+    pid: Option<u32>,
+    start: Option<f64>,
+}
+
+impl ServerCpu {
+    /// Starts counting the CPU time of `pid` (nothing to count without one).
+    pub fn start(pid: Option<u32>) -> ServerCpu {
+        ServerCpu {
+            pid,
+            start: pid.and_then(cpu_seconds),
+        }
+    }
+
+    /// Microseconds of server CPU per event since [`ServerCpu::start`]; NaN without a pid.
+    pub fn micros_per(&self, events: u64) -> f64 {
+        match (self.start, self.pid.and_then(cpu_seconds)) {
+            (Some(before), Some(after)) => (after - before) / events.max(1) as f64 * 1e6,
+            _ => f64::NAN,
+        }
+    }
+}
+
 /// The process's CPU time so far (user + system), in seconds.
 pub fn cpu_seconds(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

@@ -10,7 +10,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::Semaphore;
 
 use crate::dialect::{Dialect, Received};
-use crate::measure::{cpu_seconds, histogram, percentiles, rss_kib};
+use crate::measure::{histogram, percentiles, rss_kib, ServerCpu};
 
 /// A load generator's connection.
 pub type Socket =
@@ -57,7 +57,7 @@ pub async fn echo(
     let done = Arc::new(AtomicU64::new(0));
     let latency = Arc::new(Mutex::new(histogram()));
     let deadline = Instant::now() + Duration::from_secs(seconds);
-    let cpu_before = server_pid.and_then(cpu_seconds);
+    let server_cpu = ServerCpu::start(server_pid);
     let started = Instant::now();
     let mut tasks = Vec::new();
     let dialect = Dialect::of(url);
@@ -101,17 +101,13 @@ pub async fn echo(
     }
     let elapsed = started.elapsed().as_secs_f64();
     let messages = done.load(Ordering::Relaxed);
-    let cpu = match (cpu_before, server_pid.and_then(cpu_seconds)) {
-        (Some(before), Some(after)) => after - before,
-        _ => f64::NAN,
-    };
     let h = latency.lock().unwrap();
     let target = match rate {
         0 => "closed-loop".to_owned(),
         rate => format!("{rate}/s"),
     };
     let rate = messages as f64 / elapsed;
-    let cpu_per_message_us = cpu / messages.max(1) as f64 * 1e6;
+    let cpu_per_message_us = server_cpu.micros_per(messages);
     println!("echo {connections} x {payload} B at {target}: {rate:.0} msg/s, {}, server CPU {cpu_per_message_us:.2} µs/msg", percentiles(&h));
     println!(
         "RESULT scenario=echo payload={payload} connections={connections} target={target} rate={rate:.0} p50_us={} p99_us={} max_us={} cpu_us_per_msg={cpu_per_message_us:.3}",

@@ -25,11 +25,7 @@ impl EchoOptions {
         let mut code = None;
         let mut mute = false;
         let mut reason = String::new();
-        for (name, value) in query
-            .unwrap_or("")
-            .split('&')
-            .filter_map(|p| p.split_once('='))
-        {
+        for (name, value) in crate::http::query_pairs(query) {
             match name {
                 "close" => {
                     let number: u16 = value

@@ -2,10 +2,15 @@
 //! the server sends N text messages of B bytes as fast as the peer reads them, then closes
 //! with 1000. It measures how fast a client *receives* (the browser benchmark page).
 
+use std::fmt::Display;
+use std::ops::RangeInclusive;
+use std::str::FromStr;
+
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use crate::connection::Handler;
+use crate::http::query_pairs;
 use crate::outbox::Outbox;
 
 /// The most messages one firehose sends.
@@ -28,31 +33,33 @@ impl Firehose {
             count: 100_000,
             size: 64,
         };
-        for (name, value) in query
-            .unwrap_or("")
-            .split('&')
-            .filter_map(|p| p.split_once('='))
-        {
+        for (name, value) in query_pairs(query) {
             match name {
-                "count" => {
-                    firehose.count = value
-                        .parse()
-                        .ok()
-                        .filter(|n| (1..=MAX_COUNT).contains(n))
-                        .ok_or_else(|| format!("count={value:?} must be 1..={MAX_COUNT}"))?;
-                }
-                "size" => {
-                    firehose.size = value
-                        .parse()
-                        .ok()
-                        .filter(|n| (1..=MAX_SIZE).contains(n))
-                        .ok_or_else(|| format!("size={value:?} must be 1..={MAX_SIZE}"))?;
-                }
+                "count" => firehose.count = number_in(name, value, 1..=MAX_COUNT)?,
+                "size" => firehose.size = number_in(name, value, 1..=MAX_SIZE)?,
                 _ => {}
             }
         }
         Ok(firehose)
     }
+}
+
+/// `value` as a number within `range`, or an error naming the parameter.
+fn number_in<T>(name: &str, value: &str, range: RangeInclusive<T>) -> Result<T, String>
+where
+    T: FromStr + PartialOrd + Display,
+{
+    value
+        .parse()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| {
+            format!(
+                "{name}={value:?} must be {}..={}",
+                range.start(),
+                range.end()
+            )
+        })
 }
 
 impl Handler for Firehose {
@@ -61,10 +68,11 @@ impl Handler for Firehose {
     async fn on_start(&mut self, outbox: &Outbox) {
         // The writer only starts once `on_start` returns: feed the queue from a task.
         let (count, outbox) = (self.count, outbox.clone());
-        let body = "x".repeat(self.size);
+        // Encoded once: every message shares the same bytes.
+        let body = Utf8Bytes::from("x".repeat(self.size));
         tokio::spawn(async move {
             for _ in 0..count {
-                if outbox.send(Message::text(body.as_str())).await.is_err() {
+                if outbox.send(Message::Text(body.clone())).await.is_err() {
                     return;
                 }
             }

@@ -80,11 +80,17 @@ fn refuse_sends(state: &AppState, query: Option<&str>) -> Response<Body> {
 }
 
 fn query_number(query: Option<&str>, name: &str) -> u64 {
+    query_pairs(query)
+        .find_map(|(key, value)| (key == name).then(|| value.parse().ok()).flatten())
+        .unwrap_or(0)
+}
+
+/// The `name=value` pairs of a query string, in order (pairs without `=` are skipped).
+pub(crate) fn query_pairs(query: Option<&str>) -> impl Iterator<Item = (&str, &str)> {
     query
         .unwrap_or("")
         .split('&')
-        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
-        .unwrap_or(0)
+        .filter_map(|pair| pair.split_once('='))
 }
 
 /// A test endpoint's answer, readable from test pages on other origins.

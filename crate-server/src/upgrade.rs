@@ -87,7 +87,8 @@ where
     let ws_config = WebSocketConfig::default()
         .max_message_size(Some(state.config.max_message_bytes))
         .max_frame_size(Some(state.config.max_message_bytes))
-        // Small buffers keep idle connections cheap; they grow with the traffic.
+        // Reads arrive through `LazyBuf` (64 KiB at a time, no buffer while idle), so
+        // tungstenite's own read buffer, held for the connection's life, stays small.
         .read_buffer_size(512)
         .write_buffer_size(0)
         .accept_unmasked_frames(false);
