@@ -90,7 +90,9 @@ where
         // Reads arrive through `LazyBuf` (64 KiB at a time, no buffer while idle), so
         // tungstenite's own read buffer, held for the connection's life, stays small.
         .read_buffer_size(512)
-        .write_buffer_size(0)
+        // Frames fed in one batch (connection.rs) leave in one write; the buffer is empty,
+        // and costs nothing, on idle connections.
+        .write_buffer_size(64 * 1024)
         .accept_unmasked_frames(false);
 
     let tracker = state.connections.clone();
