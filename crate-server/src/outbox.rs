@@ -4,10 +4,10 @@
 //! (by count or by bytes) the member is too slow, its connection is closed with 1013, and
 //! the hub moves on to the next member.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
@@ -71,20 +71,57 @@ pub enum PushError {
     Closed,
 }
 
-/// The sending side of a connection's queue; cheap to clone.
-#[derive(Debug, Clone)]
-pub struct Outbox {
-    tx: mpsc::Sender<Message>,
-    queued_bytes: Arc<AtomicUsize>,
+/// The queue both sides share. Its memory is allocated by the first message, not when the
+/// connection opens, and given back once it drains: idle connections hold no slots.
+#[derive(Debug)]
+struct Queue {
+    state: Mutex<QueueState>,
+    /// Wakes the writer: a message arrived, or the last sender went away.
+    readable: Notify,
+    /// Wakes a sender waiting for room: a message left, or the writer went away.
+    writable: Notify,
+    max_messages: usize,
     max_bytes: usize,
+}
+
+#[derive(Debug, Default)]
+struct QueueState {
+    messages: VecDeque<Message>,
+    bytes: usize,
+    senders: usize,
+    receiver_gone: bool,
+}
+
+/// A drained queue keeps at most this many slots.
+const KEEP_SLOTS: usize = 16;
+
+impl QueueState {
+    fn pop(&mut self) -> Option<Message> {
+        let message = self.messages.pop_front()?;
+        self.bytes -= message.len();
+        if self.messages.is_empty() && self.messages.capacity() > KEEP_SLOTS {
+            self.messages = VecDeque::new();
+        }
+        Some(message)
+    }
+
+    fn push(&mut self, message: Message) {
+        self.bytes += message.len();
+        self.messages.push_back(message);
+    }
+}
+
+/// The sending side of a connection's queue; cheap to clone.
+#[derive(Debug)]
+pub struct Outbox {
+    queue: Arc<Queue>,
     close: CloseSignal,
 }
 
 /// The receiving side, owned by the connection's writer.
 #[derive(Debug)]
 pub struct OutboxReceiver {
-    rx: mpsc::Receiver<Message>,
-    queued_bytes: Arc<AtomicUsize>,
+    queue: Arc<Queue>,
 }
 
 /// A queue of at most `max_messages` messages and `max_bytes` payload bytes.
@@ -93,17 +130,52 @@ pub fn outbox(
     max_bytes: usize,
     close: CloseSignal,
 ) -> (Outbox, OutboxReceiver) {
-    let (tx, rx) = mpsc::channel(max_messages.max(1));
-    let queued_bytes = Arc::new(AtomicUsize::new(0));
+    let queue = Arc::new(Queue {
+        state: Mutex::new(QueueState {
+            senders: 1,
+            ..QueueState::default()
+        }),
+        readable: Notify::new(),
+        writable: Notify::new(),
+        max_messages: max_messages.max(1),
+        max_bytes,
+    });
     (
         Outbox {
-            tx,
-            queued_bytes: Arc::clone(&queued_bytes),
-            max_bytes,
+            queue: Arc::clone(&queue),
             close,
         },
-        OutboxReceiver { rx, queued_bytes },
+        OutboxReceiver { queue },
     )
+}
+
+impl Queue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        self.state.lock().expect("outbox lock")
+    }
+}
+
+impl Clone for Outbox {
+    fn clone(&self) -> Outbox {
+        self.queue.lock().senders += 1;
+        Outbox {
+            queue: Arc::clone(&self.queue),
+            close: self.close.clone(),
+        }
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        let last = {
+            let mut state = self.queue.lock();
+            state.senders -= 1;
+            state.senders == 0
+        };
+        if last {
+            self.queue.readable.notify_one();
+        }
+    }
 }
 
 impl Outbox {
@@ -113,21 +185,23 @@ impl Outbox {
         if self.close.is_closing() {
             return Err(PushError::Closed);
         }
-        let len = message.len();
-        let queued = self.queued_bytes.fetch_add(len, Ordering::Relaxed) + len;
-        let result = if queued > self.max_bytes {
-            Err(PushError::Overflow)
-        } else {
-            self.tx.try_send(message).map_err(|err| match err {
-                mpsc::error::TrySendError::Full(_) => PushError::Overflow,
-                mpsc::error::TrySendError::Closed(_) => PushError::Closed,
-            })
-        };
-        if let Err(err) = result {
-            self.queued_bytes.fetch_sub(len, Ordering::Relaxed);
-            if err == PushError::Overflow {
-                self.close.close(CloseCode::Again, "too slow to keep up");
+        let result = {
+            let mut state = self.queue.lock();
+            if state.receiver_gone {
+                Err(PushError::Closed)
+            } else if state.messages.len() >= self.queue.max_messages
+                || state.bytes + message.len() > self.queue.max_bytes
+            {
+                Err(PushError::Overflow)
+            } else {
+                state.push(message);
+                Ok(())
             }
+        };
+        match result {
+            Ok(()) => self.queue.readable.notify_one(),
+            Err(PushError::Overflow) => self.close.close(CloseCode::Again, "too slow to keep up"),
+            Err(PushError::Closed) => {}
         }
         result
     }
@@ -135,14 +209,28 @@ impl Outbox {
     /// Queues `message`, waiting while the queue is full: backpressure on a peer that is
     /// only ever sent its own replies (echo). Gives up if the connection closes.
     pub async fn send(&self, message: Message) -> Result<(), PushError> {
-        let len = message.len();
-        tokio::select! {
-            sent = self.tx.send(message) => {
-                sent.map_err(|_| PushError::Closed)?;
-                self.queued_bytes.fetch_add(len, Ordering::Relaxed);
-                Ok(())
+        loop {
+            // Registered before looking, so that neither a message leaving nor the writer
+            // going away in between is missed.
+            let room = self.queue.writable.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            {
+                let mut state = self.queue.lock();
+                if state.receiver_gone {
+                    return Err(PushError::Closed);
+                }
+                if state.messages.len() < self.queue.max_messages {
+                    state.push(message);
+                    drop(state);
+                    self.queue.readable.notify_one();
+                    return Ok(());
+                }
             }
-            () = self.close.requested() => Err(PushError::Closed),
+            tokio::select! {
+                () = room => {}
+                () = self.close.requested() => return Err(PushError::Closed),
+            }
         }
     }
 
@@ -155,18 +243,36 @@ impl Outbox {
 impl OutboxReceiver {
     /// The next queued message; `None` once every sender is gone.
     pub async fn recv(&mut self) -> Option<Message> {
-        let message = self.rx.recv().await?;
-        self.queued_bytes
-            .fetch_sub(message.len(), Ordering::Relaxed);
-        Some(message)
+        loop {
+            {
+                let mut state = self.queue.lock();
+                if let Some(message) = state.pop() {
+                    drop(state);
+                    self.queue.writable.notify_one();
+                    return Some(message);
+                }
+                if state.senders == 0 {
+                    return None;
+                }
+            }
+            // `notify_one` keeps a permit when nobody waits: a push between the check
+            // above and this wait is not missed.
+            self.queue.readable.notified().await;
+        }
     }
 
     /// The next queued message if one is ready now.
     pub fn try_recv(&mut self) -> Option<Message> {
-        let message = self.rx.try_recv().ok()?;
-        self.queued_bytes
-            .fetch_sub(message.len(), Ordering::Relaxed);
+        let message = self.queue.lock().pop()?;
+        self.queue.writable.notify_one();
         Some(message)
+    }
+}
+
+impl Drop for OutboxReceiver {
+    fn drop(&mut self) {
+        self.queue.lock().receiver_gone = true;
+        self.queue.writable.notify_waiters();
     }
 }
 
@@ -195,6 +301,52 @@ mod tests {
         assert_eq!(rx.recv().await.unwrap().len(), 6);
         // Nothing more is taken once the connection is closing.
         assert_eq!(tx.push(Message::text("x")), Err(PushError::Closed));
+    }
+
+    #[tokio::test]
+    async fn an_idle_queue_holds_no_slots_and_a_drained_one_gives_them_back() {
+        let (tx, mut rx) = outbox(1000, 1 << 20, CloseSignal::default());
+        assert_eq!(rx.queue.lock().messages.capacity(), 0);
+        for _ in 0..500 {
+            tx.push(Message::text("x")).unwrap();
+        }
+        while rx.try_recv().is_some() {}
+        assert!(rx.queue.lock().messages.capacity() <= KEEP_SLOTS);
+    }
+
+    #[tokio::test]
+    async fn send_waits_for_room_and_gives_up_when_the_writer_is_gone() {
+        let (tx, mut rx) = outbox(1, 1000, CloseSignal::default());
+        tx.send(Message::text("a")).await.unwrap();
+        let waiting = tokio::spawn({
+            let tx = tx.clone();
+            async move { tx.send(Message::text("b")).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished(), "the queue is full: send waits");
+        assert_eq!(rx.recv().await, Some(Message::text("a")));
+        assert_eq!(waiting.await.unwrap(), Ok(()));
+        assert_eq!(rx.recv().await, Some(Message::text("b")));
+
+        tx.send(Message::text("c")).await.unwrap();
+        let waiting = tokio::spawn({
+            let tx = tx.clone();
+            async move { tx.send(Message::text("d")).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        drop(rx);
+        assert_eq!(waiting.await.unwrap(), Err(PushError::Closed));
+    }
+
+    #[tokio::test]
+    async fn recv_ends_once_every_sender_is_gone() {
+        let (tx, mut rx) = outbox(4, 1000, CloseSignal::default());
+        let other = tx.clone();
+        tx.push(Message::text("last")).unwrap();
+        drop(tx);
+        drop(other);
+        assert_eq!(rx.recv().await, Some(Message::text("last")));
+        assert_eq!(rx.recv().await, None);
     }
 
     #[tokio::test]
