@@ -80,15 +80,22 @@ url() {
   esac
 }
 
-# Runs a loadgen scenario against server $1, REPEATS times; keeps RESULT lines.
+# Runs a loadgen scenario once against server $1; keeps its RESULT line.
 measure() {
   local server="$1"; shift
-  for _ in $(seq "$repeats"); do
-    start_server "$server"
-    local args=("${@//ADDR/$addr}")
-    "${loadgen[@]}" "${args[@]}" --server-pid "$server_pid" 2>&1 | tee -a /dev/stderr \
-      | sed -n "s/^RESULT /server=$server /p" >>"$results" || true
-    stop_server
+  start_server "$server"
+  local args=("${@//ADDR/$addr}")
+  "${loadgen[@]}" "${args[@]}" --server-pid "$server_pid" 2>&1 | tee -a /dev/stderr \
+    | sed -n "s/^RESULT /server=$server /p" >>"$results" || true
+  stop_server
+}
+
+# Runs scenario function $1 for every server in $2, $3 times over, the servers taking turns
+# within each time: a machine whose speed drifts over minutes affects them all alike.
+in_turns() {
+  local scenario="$1" servers="$2" times="$3" server
+  for _ in $(seq "$times"); do
+    for server in $servers; do "$scenario" "$server"; done
   done
 }
 
@@ -98,34 +105,43 @@ median_of() {
     | awk '{ v[NR] = $1 } END { if (NR) print int(v[int((NR + 1) / 2)]); else print 0 }'
 }
 
+echo_closed_loop() {
+  echo "==> echo: $1, 100 connections x $payload B, closed loop"
+  measure "$1" echo --url "$(url "$1" echo)" --connections 100 --payload "$payload" --seconds "$seconds"
+}
+echo_at_half_load() {
+  echo "==> echo: $1, 100 connections x $payload B at $half/s (half our peak)"
+  measure "$1" echo --url "$(url "$1" echo)" --connections 100 --payload "$payload" \
+    --seconds "$seconds" --rate "$half"
+}
+broadcast_at_100() {
+  echo "==> broadcast: $1, $clients clients at 100/s"
+  measure "$1" broadcast --url "$(url "$1" chat)" --clients "$clients" --rate 100 --seconds "$seconds"
+}
+broadcast_max() {
+  echo "==> broadcast-max: $1, $clients clients"
+  measure "$1" broadcast-max --url "$(url "$1" chat)" --clients "$clients" \
+    --start $((20000 / clients)) --seconds "$seconds" --p99-ms 250 --max-rounds "$max_rounds"
+}
+connect_idle() {
+  echo "==> connect: $1, $idle idle connections"
+  measure "$1" connect --url "$(url "$1" echo)" --connections "$idle"
+}
+
 echo_servers="ferrosocket tungstenite node-ws socketio fastwebsockets"
+broadcast_servers="ferrosocket tungstenite node-ws socketio"
 for payload in $payloads; do
-  for server in $echo_servers; do
-    echo "==> echo: $server, 100 connections x $payload B, closed loop"
-    measure "$server" echo --url "$(url "$server" echo)" --connections 100 --payload "$payload" --seconds "$seconds"
-  done
+  in_turns echo_closed_loop "$echo_servers" "$repeats"
   # Latency compared at the same moderate load: half of our closed-loop peak.
   half=$(( $(median_of "server=ferrosocket scenario=echo payload=$payload .*target=closed-loop" rate) / 2 ))
   [ "$half" -gt 0 ] || half=1000
-  for server in $echo_servers; do
-    echo "==> echo: $server, 100 connections x $payload B at $half/s (half our peak)"
-    measure "$server" echo --url "$(url "$server" echo)" --connections 100 --payload "$payload" \
-      --seconds "$seconds" --rate "$half"
-  done
+  in_turns echo_at_half_load "$echo_servers" "$repeats"
 done
-for server in ferrosocket tungstenite node-ws socketio; do
-  for clients in $clients_list; do
-    echo "==> broadcast: $server, $clients clients at 100/s"
-    measure "$server" broadcast --url "$(url "$server" chat)" --clients "$clients" --rate 100 --seconds "$seconds"
-    echo "==> broadcast-max: $server, $clients clients"
-    repeats=1 measure "$server" broadcast-max --url "$(url "$server" chat)" --clients "$clients" \
-      --start $((20000 / clients)) --seconds "$seconds" --p99-ms 250 --max-rounds "$max_rounds"
-  done
+for clients in $clients_list; do
+  in_turns broadcast_at_100 "$broadcast_servers" "$repeats"
+  in_turns broadcast_max "$broadcast_servers" 1
 done
-for server in ferrosocket tungstenite node-ws socketio fastwebsockets; do
-  echo "==> connect: $server, $idle idle connections"
-  repeats=1 measure "$server" connect --url "$(url "$server" echo)" --connections "$idle"
-done
+in_turns connect_idle "$echo_servers" 1
 
 echo "==> browser: receive $browser_count messages in headless Chromium"
 FERROSOCKET_SERVER_BIN="$bin/ferrosocket-server" "$bin/browser-bench" --count "$browser_count" \

@@ -37,12 +37,16 @@ pub struct Round {
     pub latency: Histogram<u64>,
     /// Server CPU time per delivery, microseconds (NaN without a pid).
     pub cpu_us_per_delivery: f64,
+    /// Receivers the server disconnected during the round (a server that sheds slow
+    /// consumers does so under overload).
+    pub receivers_lost: usize,
 }
 
 impl Round {
     /// Whether every message reached every receiver with p99 latency within `p99_limit`.
     pub fn sustained(&self, p99_limit: Duration) -> bool {
         self.expected > 0
+            && self.receivers_lost == 0
             && self.delivered == self.expected
             && self.latency.value_at_quantile(0.99) <= p99_limit.as_micros() as u64
     }
@@ -54,21 +58,23 @@ impl Round {
             rate => rate.to_string(),
         };
         println!(
-            "{scenario} to {clients} at {label}/s: {:.0} deliveries/s ({}/{}), {}, server CPU {:.3} µs/delivery",
+            "{scenario} to {clients} at {label}/s: {:.0} deliveries/s ({}/{}), {}, server CPU {:.3} µs/delivery, {} receivers disconnected",
             self.deliveries_per_s,
             self.delivered,
             self.expected,
             percentiles(&self.latency),
-            self.cpu_us_per_delivery
+            self.cpu_us_per_delivery,
+            self.receivers_lost
         );
         println!(
-            "RESULT scenario={scenario} clients={clients} rate={label} deliveries_per_s={:.0} delivered={} expected={} p50_us={} p99_us={} cpu_us_per_delivery={:.4}",
+            "RESULT scenario={scenario} clients={clients} rate={label} deliveries_per_s={:.0} delivered={} expected={} p50_us={} p99_us={} cpu_us_per_delivery={:.4} receivers_lost={}",
             self.deliveries_per_s,
             self.delivered,
             self.expected,
             self.latency.value_at_quantile(0.5),
             self.latency.value_at_quantile(0.99),
-            self.cpu_us_per_delivery
+            self.cpu_us_per_delivery,
+            self.receivers_lost
         );
     }
 }
@@ -161,23 +167,15 @@ impl Room {
         }
         let elapsed = started.elapsed().as_secs_f64();
         let delivered = tally.delivered.load(Ordering::SeqCst);
-        let result = Round {
+        Ok(Round {
             rate,
             delivered,
             expected,
             deliveries_per_s: delivered as f64 / elapsed,
             latency: tally.latency.lock().unwrap().clone(),
             cpu_us_per_delivery: server_cpu.micros_per(delivered),
-        };
-        let alive = tally.receivers_alive.load(Ordering::SeqCst);
-        if alive < self.clients {
-            return Err(format!(
-                "{} of {} receivers were disconnected during the round at {rate}/s",
-                self.clients - alive,
-                self.clients
-            ));
-        }
-        Ok(result)
+            receivers_lost: self.clients - tally.receivers_alive.load(Ordering::SeqCst),
+        })
     }
 
     /// Waits until no message has arrived for 500 ms (a backlog from an overloaded round
@@ -276,13 +274,20 @@ pub async fn broadcast_max(
         let round = room.round(rate, search.round).await?;
         let held = round.sustained(search.p99_limit);
         println!(
-            "  {rate}/s: {}/{} delivered, p99 {:.1} ms -> {}",
+            "  {rate}/s: {}/{} delivered, p99 {:.1} ms, {} receivers disconnected -> {}",
             round.delivered,
             round.expected,
             round.latency.value_at_quantile(0.99) as f64 / 1000.0,
+            round.receivers_lost,
             if held { "holds" } else { "does not hold" }
         );
-        room.quiesce().await;
+        if round.receivers_lost > 0 {
+            // The next round needs every receiver again.
+            drop(room);
+            room = Room::open(url, clients, server_pid).await?;
+        } else {
+            room.quiesce().await;
+        }
         if held {
             best = Some(round);
         } else {
