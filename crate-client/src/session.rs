@@ -279,6 +279,7 @@ impl ChatSession {
             room: room.to_owned(),
             text: text.to_owned(),
             id: Some(id.clone()),
+            n: None,
         }));
         if outcome == SendOutcome::Rejected {
             self.shared
@@ -392,6 +393,7 @@ fn on_socket_event(shared: &Rc<SessionShared>, sender: &Sender, event: Resilient
                     room: pending.room,
                     text: pending.text,
                     id: Some(pending.id),
+                    n: None,
                 }));
             }
             emit_event(shared, ChatEvent::Connection(event));
@@ -471,6 +473,7 @@ fn schedule_resend(shared: &Rc<SessionShared>, sender: &Sender) {
                 room: pending.room,
                 text: pending.text,
                 id: Some(pending.id),
+                n: None,
             }));
         }
     });

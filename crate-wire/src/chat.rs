@@ -20,6 +20,9 @@ pub const LOBBY: &str = "lobby";
 /// A sequence number: position of a message in its room, from 1, strictly increasing.
 pub type Seq = u64;
 
+/// The longest idempotency key (`id` of a `send`) the server accepts, in bytes.
+pub const MAX_ID_LEN: usize = 64;
+
 /// What a client sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -48,11 +51,29 @@ pub enum ClientEnvelope {
         room: String,
         /// The message.
         text: String,
-        /// An idempotency key chosen by the client: a `send` whose `id` the room already
-        /// holds in its history is acknowledged again with the original sequence number
-        /// and not delivered twice.
+        /// An idempotency key chosen by the client (at most [`MAX_ID_LEN`] bytes), scoped
+        /// to its session: a repeated `send` with the same `id` is acknowledged again
+        /// with the original sequence number and not delivered twice. Never shown to
+        /// other members.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
+        /// The line's number in its session (1, 2, 3...): with it, the server accepts a
+        /// session's lines only in this order, refusing one that skips ahead with
+        /// [`ErrorCode::OutOfOrder`], so a refused line can never be overtaken.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        n: Option<u64>,
+    },
+    /// Continue an earlier connection's session: its idempotency keys and line numbers
+    /// carry over. Sent first after a reconnect, before any `send`. Not answered unless
+    /// refused.
+    Session {
+        /// The `session` of an earlier `welcome`.
+        token: String,
+        /// The `n` of the oldest line the client still wants delivered: lines numbered
+        /// below it that the server never accepted are given up, and numbering goes on
+        /// from here.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<u64>,
     },
     /// Replay what was missed in `room` after `after_seq` (joining it if needed). Answered
     /// by the missed [`ServerEnvelope::Message`]s, then [`ServerEnvelope::Resumed`].
@@ -143,6 +164,17 @@ pub enum ServerEnvelope {
         /// over (an in-memory server restarted), and then sequence numbers start again
         /// from 1, so a client must forget the ones it remembers.
         epoch: String,
+        /// Messages a connection may send in a burst above `rate_limit` (0 from servers
+        /// that do not say).
+        #[serde(default)]
+        rate_burst: u32,
+        /// The longest `text` of a `send`, in bytes (0 from servers that do not say).
+        #[serde(default)]
+        max_text_bytes: usize,
+        /// This connection's session: a secret that scopes its idempotency keys and line
+        /// numbers. Present it with a `session` envelope after a reconnect; never share it.
+        #[serde(default)]
+        session: String,
     },
     /// The nickname is now `nick`.
     Nick {
@@ -280,6 +312,11 @@ pub enum ErrorCode {
     /// The server cannot accept this right now (its Redis backplane is unreachable);
     /// nothing was delivered. Retry later: a `send` with the same `id` is safe to repeat.
     Unavailable,
+    /// A `send` whose `n` is not the session's next line number: nothing was delivered.
+    /// Send again from the line the message names (every later line was refused too).
+    OutOfOrder,
+    /// A field is larger than its limit (a line's `text`, an event's `data`).
+    TooLarge,
 }
 
 impl ErrorCode {
@@ -298,6 +335,8 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::BinaryNotSupported => "binary_not_supported",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::OutOfOrder => "out_of_order",
+            ErrorCode::TooLarge => "too_large",
         }
     }
 }
@@ -397,6 +436,14 @@ const CLIENT_TYPES: &[(&str, &[Field])] = &[
             ("room", FieldKind::Text, REQUIRED),
             ("text", FieldKind::Text, REQUIRED),
             ("id", FieldKind::Text, OPTIONAL),
+            ("n", FieldKind::Number, OPTIONAL),
+        ],
+    ),
+    (
+        "session",
+        &[
+            ("token", FieldKind::Text, REQUIRED),
+            ("next", FieldKind::Number, OPTIONAL),
         ],
     ),
     (

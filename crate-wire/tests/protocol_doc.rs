@@ -73,6 +73,7 @@ fn every_envelope_type_has_an_example() {
         "join",
         "leave",
         "send",
+        "session",
         "resume",
         "ping",
         "emit",

@@ -188,7 +188,7 @@ impl ProtocolSession {
                 }
                 Ok(())
             }
-            ClientEnvelope::Send { room, text, id } => {
+            ClientEnvelope::Send { room, text, id, .. } => {
                 let accepted = match hub.backplane() {
                     _ if self.state.refusing_sends() => Err(super::hub::unavailable_error()),
                     Some(backplane) => {
@@ -225,6 +225,8 @@ impl ProtocolSession {
                 let after_seq = if stale { 0 } else { after_seq };
                 self.resume(room, after_seq, outbox).await
             }
+            // TODO(issue 13): adopt the session's scope and line numbering.
+            ClientEnvelope::Session { .. } => Ok(()),
             ClientEnvelope::Ping { id } => {
                 reply(outbox, &ServerEnvelope::Pong { id });
                 Ok(())
@@ -305,6 +307,9 @@ impl Handler for ProtocolSession {
                 history_limit: state.hub.history_limit(),
                 rate_limit: state.config.rate_limit,
                 epoch: state.hub.epoch().to_owned(),
+                rate_burst: state.config.rate_burst,
+                max_text_bytes: state.config.max_message_bytes,
+                session: super::new_id(),
             },
         );
         self.join(LOBBY.to_owned(), outbox).await;
