@@ -85,9 +85,16 @@ measure() {
   local server="$1"; shift
   start_server "$server"
   local args=("${@//ADDR/$addr}")
+  set +e
   "${loadgen[@]}" "${args[@]}" --server-pid "$server_pid" 2>&1 | tee -a /dev/stderr \
-    | sed -n "s/^RESULT /server=$server /p" >>"$results" || true
+    | sed -n "s/^RESULT /server=$server /p" >>"$results"
+  local status="${PIPESTATUS[0]}"
+  set -e
   stop_server
+  if [ "$status" -ne 0 ]; then
+    echo "the load generator failed (exit $status) against $server: ${args[*]}" >&2
+    exit 1
+  fi
 }
 
 # Runs scenario function $1 for every server in $2, $3 times over, the servers taking turns
@@ -121,7 +128,7 @@ broadcast_at_100() {
 broadcast_max() {
   echo "==> broadcast-max: $1, $clients clients"
   measure "$1" broadcast-max --url "$(url "$1" chat)" --clients "$clients" \
-    --start $((20000 / clients)) --seconds "$seconds" --p99-ms 250 --max-rounds "$max_rounds"
+    --start "$(( smoke ? 10 : 20000 / clients ))" --seconds "$seconds" --p99-ms 250 --max-rounds "$max_rounds"
 }
 connect_idle() {
   echo "==> connect: $1, $idle idle connections"
@@ -146,9 +153,11 @@ in_turns connect_idle "$echo_servers" 1
 echo "==> browser: receive $browser_count messages in headless Chromium"
 FERROSOCKET_SERVER_BIN="$bin/ferrosocket-server" "$bin/browser-bench" --count "$browser_count" \
   --rounds "$browser_rounds" | tee -a /dev/stderr | sed -n "s/^RESULT /server=ferrosocket /p" >>"$results"
+[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "the browser benchmark failed" >&2; exit 1; }
 
 echo "==> wasm module sizes"
 scripts/wasm-size.sh | tee -a /dev/stderr | sed -n "s/^RESULT /server=ferrosocket /p" >>"$results"
+[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "measuring the module sizes failed" >&2; exit 1; }
 if [ $smoke -eq 0 ]; then
   python3 scripts/bench_report.py "$results" "$seconds" "$repeats" > docs/BENCHMARKS.md
   echo "==> wrote docs/BENCHMARKS.md"

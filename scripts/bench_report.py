@@ -6,6 +6,7 @@ we stand, the profile notes (docs/benchmarks-profiles.md) and an SVG chart.
     bench_report.py --check RESULTS           (the smoke: every scenario ran, nothing lost)
 """
 
+import math
 import statistics
 import subprocess
 import sys
@@ -37,31 +38,47 @@ def load(path):
     return runs
 
 
+def positive(row, field):
+    """Whether `field` of `row` is a finite number above zero."""
+    try:
+        value = float(row.get(field, ""))
+    except ValueError:
+        return False
+    return value > 0 and math.isfinite(value)
+
+
 def check(path):
-    """The smoke's verdict: each scenario produced its figures, and nothing was lost."""
+    """The smoke's verdict: each scenario produced finite, positive figures, and nothing was
+    lost."""
     runs = load(path)
     problems = []
+
+    def need(rows, fields, what):
+        if not rows:
+            problems.append(f"{what} measured nothing")
+            return
+        for field in fields:
+            if not positive(rows[0], field):
+                problems.append(f"{what}: {field}={rows[0].get(field)!r} is not a positive number")
+
     for server in SERVERS:
         for closed in (True, False):
-            rows = runs.get((server, "echo", "20", closed), [])
-            if not rows or float(rows[0]["rate"]) <= 0:
-                problems.append(f"echo ({'closed loop' if closed else 'paced'}) against {server} measured nothing")
-        if not runs.get((server, "connect")):
-            problems.append(f"connect against {server} measured nothing")
+            need(runs.get((server, "echo", "20", closed), []), ["rate", "p50_us", "p99_us"],
+                 f"echo ({'closed loop' if closed else 'paced'}) against {server}")
+        need(runs.get((server, "connect"), []), ["setup_per_s"], f"connect against {server}")
     for server in BROADCAST_SERVERS:
         rows = runs.get((server, "broadcast", "100"), [])
-        if not rows:
-            problems.append(f"broadcast against {server} measured nothing")
-        elif rows[0]["delivered"] != rows[0]["expected"] or rows[0]["expected"] == "0":
+        need(rows, ["deliveries_per_s", "expected"], f"broadcast against {server}")
+        if rows and rows[0]["delivered"] != rows[0]["expected"]:
             problems.append(f"broadcast against {server} delivered {rows[0]['delivered']} of {rows[0]['expected']}")
-        if not runs.get((server, "broadcast-max", "100")):
-            problems.append(f"broadcast-max against {server} reported nothing")
+        need(runs.get((server, "broadcast-max", "100"), []), ["rate", "deliveries_per_s"],
+             f"broadcast-max against {server}")
     for client in BROWSER_CLIENTS:
-        if not runs.get(("ferrosocket", "browser", client)):
-            problems.append(f"the browser page measured nothing for {client}")
+        need(runs.get(("ferrosocket", "browser", client), []), ["rate"],
+             f"the browser page for {client}")
     for module in SIZE_MODULES:
-        if not runs.get(("ferrosocket", "size", module)):
-            problems.append(f"the size of the {module} module was not measured")
+        need(runs.get(("ferrosocket", "size", module), []), ["wasm_bytes", "js_bytes"],
+             f"the size of the {module} module")
     for problem in problems:
         print(f"smoke: {problem}", file=sys.stderr)
     print(f"benchmark smoke: {'FAILED' if problems else 'every scenario ran against every server'}")

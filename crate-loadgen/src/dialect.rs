@@ -26,8 +26,8 @@ pub enum Dialect {
 pub enum Received<'a> {
     /// Application data: the text of a text message or of a socket.io event.
     Text(&'a str),
-    /// A binary message.
-    Binary,
+    /// The bytes of a binary message.
+    Binary(&'a [u8]),
     /// Protocol traffic the scenario ignores (after answering it, for a ping).
     Other,
 }
@@ -88,7 +88,7 @@ impl Dialect {
     pub async fn receive<'a>(self, message: &'a Message, ws: &mut Socket) -> Received<'a> {
         match (self, message) {
             (Dialect::Plain, Message::Text(text)) => Received::Text(text.as_str()),
-            (Dialect::Plain, Message::Binary(_)) => Received::Binary,
+            (Dialect::Plain, Message::Binary(bytes)) => Received::Binary(bytes),
             (Dialect::SocketIo, Message::Text(text)) => match text.as_str() {
                 "2" => {
                     let _ = ws.send(Message::text("3")).await;

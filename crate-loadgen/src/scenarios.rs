@@ -55,6 +55,7 @@ pub async fn echo(
 ) -> Result<(), String> {
     let sockets = open_many(url, connections, 256).await?;
     let done = Arc::new(AtomicU64::new(0));
+    let corrupted = Arc::new(AtomicU64::new(0));
     let latency = Arc::new(Mutex::new(histogram()));
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let server_cpu = ServerCpu::start(server_pid);
@@ -64,7 +65,10 @@ pub async fn echo(
     for mut ws in sockets {
         let done = Arc::clone(&done);
         let latency = Arc::clone(&latency);
+        let corrupted = Arc::clone(&corrupted);
         let body = dialect.payload(payload);
+        // What must come back: the payload's application bytes, whatever the framing.
+        let expected = vec![b'x'; payload];
         let mut pace = (rate > 0).then(|| {
             let period = Duration::from_secs_f64(connections as f64 / f64::from(rate));
             let mut pace = tokio::time::interval(period);
@@ -85,9 +89,15 @@ pub async fn echo(
                     let Some(Ok(message)) = ws.next().await else {
                         break 'run;
                     };
-                    if dialect.receive(&message, &mut ws).await != Received::Other {
-                        break;
+                    let intact = match dialect.receive(&message, &mut ws).await {
+                        Received::Other => continue,
+                        Received::Text(text) => text.as_bytes() == expected,
+                        Received::Binary(bytes) => bytes == expected,
+                    };
+                    if !intact {
+                        corrupted.fetch_add(1, Ordering::Relaxed);
                     }
+                    break;
                 }
                 let _ = local.record(sent.elapsed().as_micros().max(1) as u64);
                 done.fetch_add(1, Ordering::Relaxed);
@@ -115,6 +125,15 @@ pub async fn echo(
         h.value_at_quantile(0.99),
         h.max()
     );
+    let corrupted = corrupted.load(Ordering::Relaxed);
+    if corrupted > 0 {
+        return Err(format!(
+            "{corrupted} of {messages} echoes differed from the payload sent"
+        ));
+    }
+    if messages == 0 {
+        return Err("no echo came back".into());
+    }
     Ok(())
 }
 
