@@ -216,6 +216,26 @@ async fn a_slow_consumer_is_closed_1013_and_everyone_else_gets_every_message() {
 
     let text = "y".repeat(16 * 1024);
     let total = 600; // ~10 MB: more than the kernel buffers of the silent socket hold
+                     // The slow one reads nothing until the server has decided to close it, then reads what
+                     // is left: the server finishes the frame it was writing and adds a close frame, within
+                     // its grace period. (A peer that reads nothing at all can get no close frame.)
+    let slow_reader = tokio::spawn(async move {
+        while metric(
+            &metrics(addr).await,
+            "ferrosocket_slow_consumer_closes_total",
+        ) == 0
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut sink = Vec::new();
+        let drained =
+            tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut sink)).await;
+        assert!(
+            drained.is_ok(),
+            "the slow consumer's connection was not closed"
+        );
+        sink
+    });
     let fast_reader = tokio::spawn(async move {
         let mut received = 0;
         while received < total {
@@ -243,13 +263,25 @@ async fn a_slow_consumer_is_closed_1013_and_everyone_else_gets_every_message() {
         ),
         1
     );
-    // The slow one's socket is closed (after whatever was already in flight).
-    let mut sink = Vec::new();
-    let drained = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut sink)).await;
-    assert!(
-        drained.is_ok(),
-        "the slow consumer's connection was not closed"
+    // The slow one's socket is closed (after whatever was already in flight), and the last
+    // frame on it is a close frame with 1013.
+    let sink = slow_reader.await.unwrap();
+    assert_eq!(
+        last_close_code(&sink),
+        Some(1013),
+        "the slow consumer must be told why: 1013 (try again later)"
     );
+}
+
+/// The code of the close frame that ends `stream` (server frames are unmasked), if it ends
+/// with one.
+fn last_close_code(stream: &[u8]) -> Option<u16> {
+    // A close frame with a reason under 126 bytes: 0x88, length, code (2 bytes), reason.
+    (0..stream.len().saturating_sub(3)).rev().find_map(|start| {
+        let len = usize::from(stream[start + 1]);
+        (stream[start] == 0x88 && len >= 2 && len < 126 && start + 2 + len == stream.len())
+            .then(|| u16::from_be_bytes([stream[start + 2], stream[start + 3]]))
+    })
 }
 
 #[tokio::test]
