@@ -13,10 +13,21 @@ use clap::Parser;
 use ferrosocket_server::{Config, Server};
 use tracing_subscriber::EnvFilter;
 
+/// `RUST_LOG` (default `info`), with tungstenite capped at `info` whatever it says: at
+/// `debug` it prints frames and close reasons, and our logs never contain what peers send.
+fn log_filter() -> EnvFilter {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    ["tungstenite=info", "tokio_tungstenite=info"]
+        .into_iter()
+        .fold(filter, |filter, directive| {
+            filter.add_directive(directive.parse().expect("a valid directive"))
+        })
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(log_filter())
         .with_writer(std::io::stderr)
         .init();
 
