@@ -279,7 +279,7 @@ fn last_close_code(stream: &[u8]) -> Option<u16> {
     // A close frame with a reason under 126 bytes: 0x88, length, code (2 bytes), reason.
     (0..stream.len().saturating_sub(3)).rev().find_map(|start| {
         let len = usize::from(stream[start + 1]);
-        (stream[start] == 0x88 && len >= 2 && len < 126 && start + 2 + len == stream.len())
+        (stream[start] == 0x88 && (2..126).contains(&len) && start + 2 + len == stream.len())
             .then(|| u16::from_be_bytes([stream[start + 2], stream[start + 3]]))
     })
 }
