@@ -22,6 +22,9 @@ mod event;
 mod pacing;
 mod room;
 
+#[cfg(test)]
+mod core_tests;
+
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
