@@ -713,7 +713,7 @@ fn an_honest_server_refuses_nothing_and_every_line_arrives_once_in_order() {
         duplicate_acks: false,
         deadline: None,
     };
-    for seed in seeds(200) {
+    for seed in seeds(100) {
         let (refused, events) = run(seed, calm);
         assert_eq!(
             (refused, events),
@@ -730,7 +730,7 @@ fn lost_connections_keep_every_line_once_in_send_order_and_refuse_nothing() {
         duplicate_acks: true,
         ..ALL
     };
-    for seed in seeds(200) {
+    for seed in seeds(100) {
         let faults = Faults {
             lying_rate: false,
             unavailable: false,
@@ -744,14 +744,14 @@ fn lost_connections_keep_every_line_once_in_send_order_and_refuse_nothing() {
 
 #[test]
 fn refusals_and_lost_connections_never_reorder_lose_or_duplicate_a_line() {
-    for seed in seeds(300) {
+    for seed in seeds(200) {
         run(seed, ALL);
     }
 }
 
 #[test]
 fn lagging_or_lost_deliveries_are_shown_only_without_gaps() {
-    for seed in seeds(200) {
+    for seed in seeds(100) {
         run(
             seed,
             Faults {
@@ -764,7 +764,7 @@ fn lagging_or_lost_deliveries_are_shown_only_without_gaps() {
 
 #[test]
 fn with_a_deadline_every_line_still_ends_acknowledged_or_failed_and_none_is_reordered() {
-    for seed in seeds(300) {
+    for seed in seeds(200) {
         run(
             seed,
             Faults {
