@@ -306,9 +306,8 @@ async fn a_thousand_lines_sent_offline_arrive_once_in_order_paced_with_no_refusa
     let mut texts = Vec::new();
     let mut seqs = Vec::new();
     while texts.len() < LINES {
-        if let ChatEvent::Message { room: r, entry } = bob
-            .until(|e| matches!(e, ChatEvent::Message { .. }))
-            .await
+        if let ChatEvent::Message { room: r, entry } =
+            bob.until(|e| matches!(e, ChatEvent::Message { .. })).await
         {
             if r == room {
                 texts.push(entry.text);

@@ -774,3 +774,291 @@ fn with_a_deadline_every_line_still_ends_acknowledged_or_failed_and_none_is_reor
         );
     }
 }
+
+// ---- single schedules, one guarantee each ---------------------------------------------
+
+fn welcome(token: &str, epoch: &str) -> ServerEnvelope {
+    ServerEnvelope::Welcome {
+        nick: "guest-1".into(),
+        history_limit: 100,
+        rate_limit: RATE,
+        epoch: epoch.into(),
+        rate_burst: BURST,
+        max_text_bytes: 64,
+        session: token.into(),
+    }
+}
+
+fn transmits(core: &mut SessionCore) -> Vec<ClientEnvelope> {
+    std::iter::from_fn(|| core.poll_transmit()).collect()
+}
+
+fn events(core: &mut SessionCore) -> Vec<ChatEvent> {
+    std::iter::from_fn(|| core.poll_event()).collect()
+}
+
+fn sends(envelopes: &[ClientEnvelope]) -> Vec<(String, u64)> {
+    envelopes
+        .iter()
+        .filter_map(|e| match e {
+            ClientEnvelope::Send { text, n, .. } => Some((text.clone(), n.unwrap())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn connected_core(config: CoreConfig) -> SessionCore {
+    let mut core = SessionCore::new(config);
+    core.connected(0);
+    core.received(welcome("tok", "e1"), 0);
+    core.received(
+        ServerEnvelope::Joined {
+            room: LOBBY.into(),
+            members: vec![],
+            history: vec![],
+        },
+        0,
+    );
+    transmits(&mut core);
+    events(&mut core);
+    core
+}
+
+#[test]
+fn a_rate_limited_line_goes_back_with_every_later_one_and_all_go_again_in_order() {
+    let mut core = connected_core(CoreConfig::new("c"));
+    let ids: Vec<String> = (0..4)
+        .map(|i| core.send(LOBBY, &format!("l{i}"), 0).0)
+        .collect();
+    let first = transmits(&mut core);
+    assert_eq!(sends(&first).len(), 4);
+    core.received(
+        ServerEnvelope::Ack {
+            id: Some(ids[0].clone()),
+            room: LOBBY.into(),
+            seq: 1,
+        },
+        1,
+    );
+    core.received(
+        ServerEnvelope::Error {
+            code: ErrorCode::RateLimited,
+            message: "slow down".into(),
+            reference: Some(ids[1].clone()),
+        },
+        1,
+    );
+    for id in &ids[2..] {
+        core.received(
+            ServerEnvelope::Error {
+                code: ErrorCode::OutOfOrder,
+                message: "expected 2".into(),
+                reference: Some(id.clone()),
+            },
+            1,
+        );
+    }
+    assert!(transmits(&mut core).is_empty(), "nothing before the delay");
+    let at = core.next_wakeup().expect("a retry is scheduled");
+    core.tick(at);
+    assert_eq!(
+        sends(&transmits(&mut core)),
+        [("l1".into(), 2), ("l2".into(), 3), ("l3".into(), 4)],
+        "the refused line and every later one, same numbers, same order"
+    );
+    assert_eq!(core.unacknowledged(), 3);
+    let told = events(&mut core);
+    assert!(told.iter().all(|e| !matches!(e, ChatEvent::Failed { .. })));
+}
+
+#[test]
+fn a_line_awaiting_its_answer_on_an_open_connection_never_fails_by_deadline() {
+    let mut config = CoreConfig::new("c");
+    config.line_deadline = Some(Duration::from_millis(100));
+    let mut core = connected_core(config);
+    let (id, outcome) = core.send(LOBBY, "hello", 0);
+    assert_eq!(outcome, SendOutcome::Sent);
+    assert_eq!(sends(&transmits(&mut core)).len(), 1);
+    core.tick(10_000);
+    assert!(core.is_pending(&id), "its answer is coming");
+    assert!(events(&mut core).is_empty());
+    // Once the connection is lost, the deadline applies, and the reason says it may
+    // have been delivered.
+    core.disconnected(10_001);
+    match events(&mut core).as_slice() {
+        [ChatEvent::Failed {
+            id: failed, reason, ..
+        }] => {
+            assert_eq!(failed, &id);
+            assert!(reason.contains("may or may not"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(core.unacknowledged(), 0);
+}
+
+#[test]
+fn a_too_large_line_fails_at_once_and_uses_no_number() {
+    let mut core = connected_core(CoreConfig::new("c"));
+    let (big, outcome) = core.send(LOBBY, &"x".repeat(65), 0);
+    assert_eq!(outcome, SendOutcome::Rejected);
+    assert!(matches!(
+        events(&mut core).as_slice(),
+        [ChatEvent::Failed { id, reason, .. }] if *id == big && reason.starts_with("too_large")
+    ));
+    core.send(LOBBY, "fits", 0);
+    assert_eq!(sends(&transmits(&mut core)), [("fits".into(), 1)]);
+}
+
+#[test]
+fn close_fails_every_kept_line_saying_whether_it_was_transmitted() {
+    let mut core = connected_core(CoreConfig::new("c"));
+    let (sent, _) = core.send(LOBBY, "out", 0);
+    transmits(&mut core);
+    core.disconnected(1);
+    let (kept, outcome) = core.send(LOBBY, "kept", 2);
+    assert_eq!(outcome, SendOutcome::Queued);
+    core.close(3);
+    let reasons: BTreeMap<String, String> = events(&mut core)
+        .into_iter()
+        .filter_map(|e| match e {
+            ChatEvent::Failed { id, reason, .. } => Some((id, reason)),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        reasons[&sent].contains("may or may not"),
+        "{}",
+        reasons[&sent]
+    );
+    assert!(
+        reasons[&kept].contains("never transmitted"),
+        "{}",
+        reasons[&kept]
+    );
+    assert_eq!(core.unacknowledged(), 0);
+    assert_eq!(core.send(LOBBY, "late", 4).1, SendOutcome::Rejected);
+}
+
+#[test]
+fn a_reconnect_presents_the_session_first_with_the_oldest_number_still_wanted() {
+    let mut core = connected_core(CoreConfig::new("c"));
+    for i in 0..3 {
+        core.send(LOBBY, &format!("l{i}"), 0);
+    }
+    let ids: Vec<String> = transmits(&mut core)
+        .into_iter()
+        .filter_map(|e| match e {
+            ClientEnvelope::Send { id, .. } => id,
+            _ => None,
+        })
+        .collect();
+    core.received(
+        ServerEnvelope::Ack {
+            id: Some(ids[0].clone()),
+            room: LOBBY.into(),
+            seq: 1,
+        },
+        1,
+    );
+    core.disconnected(2);
+    assert!(core.poll_transmit().is_none(), "nothing while offline");
+    core.connected(3);
+    assert_eq!(
+        transmits(&mut core),
+        [ClientEnvelope::Session {
+            token: "tok".into(),
+            next: Some(2)
+        }]
+    );
+    core.received(welcome("other", "e1"), 4);
+    let after = transmits(&mut core);
+    assert!(
+        matches!(after.first(), Some(ClientEnvelope::Resume { room, after_seq: 1, .. }) if room == LOBBY),
+        "{after:?}"
+    );
+    assert_eq!(sends(&after), [("l1".into(), 2), ("l2".into(), 3)]);
+    assert_eq!(core.token(), Some("tok"), "the first session is kept");
+}
+
+#[test]
+fn a_new_epoch_resumes_every_room_from_zero() {
+    let mut core = connected_core(CoreConfig::new("c"));
+    core.received(
+        ServerEnvelope::Joined {
+            room: LOBBY.into(),
+            members: vec![],
+            history: vec![HistoryEntry {
+                seq: 7,
+                from: "bob".into(),
+                text: "hi".into(),
+                ts: 0,
+                id: None,
+            }],
+        },
+        1,
+    );
+    assert_eq!(core.last_seq(LOBBY), Some(7));
+    core.disconnected(2);
+    core.connected(3);
+    core.received(welcome("tok2", "e2"), 4);
+    let after = transmits(&mut core);
+    assert!(
+        after.iter().any(|e| matches!(e, ClientEnvelope::Resume { after_seq: 0, epoch: Some(epoch), .. } if epoch == "e2")),
+        "{after:?}"
+    );
+    assert_eq!(core.last_seq(LOBBY), Some(0));
+}
+
+#[test]
+fn a_message_after_a_gap_waits_for_the_resume_that_fills_it() {
+    let mut core = connected_core(CoreConfig::new("c"));
+    core.received(
+        ServerEnvelope::Joined {
+            room: LOBBY.into(),
+            members: vec![],
+            history: vec![],
+        },
+        0,
+    );
+    events(&mut core);
+    let message = |seq: Seq| ServerEnvelope::Message {
+        room: LOBBY.into(),
+        seq,
+        from: "bob".into(),
+        text: format!("m{seq}"),
+        ts: 0,
+        id: None,
+    };
+    core.received(message(1), 1);
+    core.received(message(3), 1);
+    let shown = |core: &mut SessionCore| -> Vec<Seq> {
+        events(core)
+            .into_iter()
+            .filter_map(|e| match e {
+                ChatEvent::Message { entry, .. } => Some(entry.seq),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(shown(&mut core), [1], "3 waits for 2");
+    assert_eq!(
+        transmits(&mut core),
+        [ClientEnvelope::Resume {
+            room: LOBBY.into(),
+            after_seq: 1,
+            epoch: Some("e1".into())
+        }]
+    );
+    core.received(message(2), 2);
+    core.received(message(3), 2);
+    core.received(
+        ServerEnvelope::Resumed {
+            room: LOBBY.into(),
+            last_seq: 3,
+            complete: true,
+        },
+        2,
+    );
+    assert_eq!(shown(&mut core), [2, 3], "each once, in order");
+}
