@@ -718,8 +718,8 @@ impl SessionCore {
             if due && !(connected && line.flight == Flight::InFlight) {
                 let line = self.lines.remove(index).expect("in range");
                 let reason = if line.transmitted {
-                    "not acknowledged before its deadline: it was transmitted before the \
-                     connection was lost, so it may or may not have been delivered"
+                    "not acknowledged before its deadline: it had been transmitted, so it \
+                     may or may not have been delivered"
                 } else {
                     "not sent before its deadline: the connection was not available"
                 };
