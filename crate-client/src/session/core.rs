@@ -795,6 +795,24 @@ impl SessionCore {
         self.events.push_back(ChatEvent::Welcome { nick });
     }
 
+    /// No line goes before a delay fitting the refusal: doubled per refusal in a row.
+    fn schedule_retry(&mut self, code: ErrorCode) {
+        let delay = match code {
+            ErrorCode::OutOfOrder => OUT_OF_ORDER_RETRY_MS,
+            _ => {
+                self.refusals_in_a_row += 1;
+                let base = if code == ErrorCode::RateLimited {
+                    RATE_LIMITED_RETRY_MS
+                } else {
+                    UNAVAILABLE_RETRY_MS
+                };
+                base << (self.refusals_in_a_row - 1).min(3)
+            }
+        };
+        let at = self.now + delay;
+        self.retry_at = Some(self.retry_at.map_or(at, |known| known.max(at)));
+    }
+
     /// Queues again the requests whose answers are due (a `join` or `resume` per room, the
     /// wanted nickname): one of them was refused, and which one is not said.
     fn request_state_again(&mut self) {
@@ -951,10 +969,19 @@ impl SessionCore {
     fn on_error(&mut self, code: ErrorCode, message: String, reference: Option<String>) {
         let index = reference.as_deref().and_then(|id| self.line_index(id));
         if index.is_none() && reference.is_none() && code == ErrorCode::RateLimited {
-            // A state request was dropped (they carry no key): ask again for every answer
-            // still due, paced from an empty bucket.
+            // Some envelope was dropped, and which is not said (a server may refuse before
+            // reading it): ask again for every answer still due, and put every line
+            // awaiting an answer back, in order — a repeat is recognised by its number.
             self.pacing.drain(self.now);
             self.request_state_again();
+            if let Some(first) = self.lines.iter().position(|l| l.flight == Flight::InFlight) {
+                for line in self.lines.range_mut(first..) {
+                    line.flight = Flight::Queued;
+                }
+                // Their answers may never come: they no longer hold the window.
+                self.awaiting.clear();
+                self.schedule_retry(code);
+            }
         }
         let Some(index) = index else {
             // A late answer to a line already settled: its refusal says nothing new.
@@ -998,27 +1025,14 @@ impl SessionCore {
         for line in self.lines.range_mut(index..) {
             line.flight = Flight::Queued;
         }
-        let delay = match code {
-            ErrorCode::OutOfOrder => {
-                if index == 0 {
-                    // The server waits for a number this session gave up on.
-                    self.need_skip = true;
-                }
-                OUT_OF_ORDER_RETRY_MS
-            }
-            _ => {
-                self.refusals_in_a_row += 1;
-                let base = if code == ErrorCode::RateLimited {
-                    self.pacing.drain(self.now);
-                    RATE_LIMITED_RETRY_MS
-                } else {
-                    UNAVAILABLE_RETRY_MS
-                };
-                base << (self.refusals_in_a_row - 1).min(3)
-            }
-        };
-        let at = self.now + delay;
-        self.retry_at = Some(self.retry_at.map_or(at, |known| known.max(at)));
+        if code == ErrorCode::OutOfOrder && index == 0 {
+            // The server waits for a number this session gave up on.
+            self.need_skip = true;
+        }
+        if code == ErrorCode::RateLimited {
+            self.pacing.drain(self.now);
+        }
+        self.schedule_retry(code);
         if code != ErrorCode::OutOfOrder {
             // Told, though it is retried: the application may show the connection is busy.
             self.events.push_back(ChatEvent::Error {

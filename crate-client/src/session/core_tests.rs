@@ -44,6 +44,9 @@ struct Faults {
     /// Deliveries to other members lag behind acks, and some are lost (a backplane).
     lagging_deliveries: bool,
     duplicate_acks: bool,
+    /// `rate_limited` refusals do not name the refused line (the server refuses before it
+    /// reads the envelope).
+    unnamed_refusals: bool,
     deadline: Option<Duration>,
 }
 
@@ -176,7 +179,7 @@ impl Server {
     fn handle(&mut self, conn: u64, envelope: ClientEnvelope, now: Millis, rng: &mut Rng) {
         let passes = self.take_token(conn, now);
         let reference = match &envelope {
-            ClientEnvelope::Send { id, .. } => id.clone(),
+            ClientEnvelope::Send { id, .. } if !self.faults.unnamed_refusals => id.clone(),
             _ => None,
         };
         if !passes {
@@ -700,6 +703,7 @@ const ALL: Faults = Faults {
     lying_rate: true,
     lagging_deliveries: true,
     duplicate_acks: true,
+    unnamed_refusals: false,
     deadline: None,
 };
 
@@ -711,6 +715,7 @@ fn an_honest_server_refuses_nothing_and_every_line_arrives_once_in_order() {
         lying_rate: false,
         lagging_deliveries: false,
         duplicate_acks: false,
+        unnamed_refusals: false,
         deadline: None,
     };
     for seed in seeds(100) {
@@ -746,6 +751,19 @@ fn lost_connections_keep_every_line_once_in_send_order_and_refuse_nothing() {
 fn refusals_and_lost_connections_never_reorder_lose_or_duplicate_a_line() {
     for seed in seeds(200) {
         run(seed, ALL);
+    }
+}
+
+#[test]
+fn refusals_that_do_not_name_the_line_still_never_reorder_lose_or_duplicate_one() {
+    for seed in seeds(150) {
+        run(
+            seed,
+            Faults {
+                unnamed_refusals: true,
+                ..ALL
+            },
+        );
     }
 }
 
