@@ -37,6 +37,9 @@ async fn a_protocol_client_is_welcomed_into_the_lobby() {
         history_limit,
         rate_limit,
         epoch,
+        rate_burst,
+        session,
+        ..
     } = welcome
     else {
         panic!("{welcome:?}")
@@ -44,6 +47,8 @@ async fn a_protocol_client_is_welcomed_into_the_lobby() {
     assert!(nick.starts_with("guest-"), "{nick}");
     assert_eq!((history_limit, rate_limit), (100, 20));
     assert_eq!(epoch.len(), 16);
+    assert_eq!(rate_burst, 40);
+    assert!(!session.is_empty());
     let joined: ServerEnvelope =
         serde_json::from_str(ws.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
     assert_eq!(
