@@ -52,14 +52,9 @@ pub(crate) async fn route(
             format!("{path} is not served on this address\n"),
         ));
     }
-    let req = if state.config.test_endpoints && path.starts_with("/test/") {
-        match test_endpoints::route(req, &state, peer) {
-            Ok(response) => return Ok(response),
-            Err(req) => req,
-        }
-    } else {
-        req
-    };
+    if state.config.test_endpoints && test_endpoints::PATHS.contains(&path) {
+        return Ok(test_endpoints::route(req, &state, peer));
+    }
     let response = match req.uri().path() {
         endpoints::ECHO => match EchoOptions::from_query(req.uri().query()) {
             Ok(options) => upgrade::accept(req, &state, peer, endpoints::ECHO_SUBPROTOCOLS, {

@@ -80,14 +80,17 @@ fn until_passed(until: &Mutex<Option<Instant>>) -> bool {
         .is_some_and(|until| Instant::now() < until)
 }
 
-/// Answers `req` if its path is a test endpoint, or hands it back.
+/// The paths of the test endpoints.
+pub(crate) const PATHS: [&str; 3] = ["/test/drop", "/test/unavailable", "/test/firehose"];
+
+/// Answers `req`, whose path is one of [`PATHS`].
 pub(crate) fn route(
     req: Request<Incoming>,
     state: &Arc<AppState>,
     peer: SocketAddr,
-) -> Result<Response<Body>, Request<Incoming>> {
+) -> Response<Body> {
     let query = req.uri().query();
-    let response = match req.uri().path() {
+    match req.uri().path() {
         "/test/drop" => {
             let outage_ms = query_number(query, "outage_ms");
             let dropped = state.metrics.connections_open();
@@ -103,9 +106,11 @@ pub(crate) fn route(
             Ok(firehose) => upgrade::accept(req, state, peer, &[], move |_, _, _| firehose),
             Err(problem) => text(StatusCode::BAD_REQUEST, format!("{problem}\n")),
         },
-        _ => return Err(req),
-    };
-    Ok(response)
+        other => text(
+            StatusCode::NOT_FOUND,
+            format!("{other} is not a test endpoint\n"),
+        ),
+    }
 }
 
 /// A test endpoint's answer, readable from test pages on other origins.
