@@ -706,17 +706,16 @@ impl RoomsCore {
         }
         let scope = self.members[&conn].scope.clone();
         let room_state = &self.rooms[room];
-        let members = if members.is_empty() {
-            let mut local: Vec<String> = room_state
+        // Every server's members (from the snapshot) and this server's, the joiner
+        // included even before the shared registry has recorded it.
+        let mut members: BTreeSet<String> = members.into_iter().collect();
+        members.extend(
+            room_state
                 .members
                 .iter()
-                .map(|id| self.members[id].nick.clone())
-                .collect();
-            local.sort();
-            local
-        } else {
-            members
-        };
+                .map(|id| self.members[id].nick.clone()),
+        );
+        let members: Vec<String> = members.into_iter().collect();
         let history = room_state
             .history
             .iter()
