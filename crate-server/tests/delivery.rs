@@ -110,7 +110,9 @@ async fn concurrent_senders(addrs: &[SocketAddr], seed: u64) {
                         sent += 1;
                         let envelope = json!({"type": "send", "room": room,
                             "text": format!("{i}/{sent}"), "id": format!("{i}-{sent}"), "n": sent});
-                        sink.send(Message::text(envelope.to_string())).await.unwrap();
+                        sink.send(Message::text(envelope.to_string()))
+                            .await
+                            .unwrap();
                     }
                     tokio::time::sleep(Duration::from_millis(rng.below(4))).await;
                 }
@@ -222,7 +224,11 @@ async fn answers_not_overtaken(sender_addr: SocketAddr, joiner_addr: SocketAddr)
         let (mut joiner, _, _) = connect(joiner_addr).await;
         let covered = join(&mut joiner, "busy").await;
         let next = next_seq(&mut joiner).await;
-        assert_eq!(next, covered + 1, "round {round}: a line overtook or repeated the join");
+        assert_eq!(
+            next,
+            covered + 1,
+            "round {round}: a line overtook or repeated the join"
+        );
         // Resume from a little way back while the room keeps moving.
         let after = next.saturating_sub(5);
         joiner
@@ -243,9 +249,17 @@ async fn answers_not_overtaken(sender_addr: SocketAddr, joiner_addr: SocketAddr)
                 }
                 ServerEnvelope::Resumed { last_seq, .. } => {
                     assert!(in_replay || last_seq == after, "round {round}: replay seen");
-                    assert_eq!(last_seq + 1, expect, "round {round}: replay covers last_seq");
+                    assert_eq!(
+                        last_seq + 1,
+                        expect,
+                        "round {round}: replay covers last_seq"
+                    );
                     let following = next_seq(&mut joiner).await;
-                    assert_eq!(following, last_seq + 1, "round {round}: a line overtook resumed");
+                    assert_eq!(
+                        following,
+                        last_seq + 1,
+                        "round {round}: a line overtook resumed"
+                    );
                     break;
                 }
                 _ => {}
@@ -343,7 +357,11 @@ async fn keys_belong_to_their_session(a: SocketAddr, b: SocketAddr) {
     again
         .send(json!({"type": "send", "room": "r", "text": "mine", "id": "ada-1", "n": 1}))
         .await;
-    assert_eq!(answer(&mut again).await, Ok(2), "a repeat gets its first number");
+    assert_eq!(
+        answer(&mut again).await,
+        Ok(2),
+        "a repeat gets its first number"
+    );
     again
         .send(json!({"type": "send", "room": "r", "text": "next", "id": "ada-2", "n": 2}))
         .await;
@@ -404,7 +422,8 @@ async fn plain_clients_sending_fast_lose_nothing_to_the_rate_limit() {
                     let text = text.as_str();
                     assert!(!text.starts_with('*'), "a line was refused: {text}");
                     let (_, body) = text.split_once(": ").expect("name: text");
-                    *got.entry(body.split(" line ").next().unwrap().to_owned()).or_default() += 1;
+                    *got.entry(body.split(" line ").next().unwrap().to_owned())
+                        .or_default() += 1;
                     lines += 1;
                 }
                 got
@@ -425,8 +444,7 @@ async fn welcome_epoch(addr: SocketAddr) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_redis_that_lost_its_data_gives_a_new_epoch_every_server_adopts_and_clients_are_told(
-) {
+async fn a_redis_that_lost_its_data_gives_a_new_epoch_every_server_adopts_and_clients_are_told() {
     let redis = RedisServer::start().await;
     let (a, b) = (server(Some(&redis)).await, server(Some(&redis)).await);
     let (mut ada, _, old_epoch) = connect(a).await;
@@ -441,7 +459,10 @@ async fn a_redis_that_lost_its_data_gives_a_new_epoch_every_server_adopts_and_cl
 
     let client = redis::Client::open(redis.url()).unwrap();
     let mut commands = client.get_multiplexed_async_connection().await.unwrap();
-    let () = redis::cmd("FLUSHALL").query_async(&mut commands).await.unwrap();
+    let () = redis::cmd("FLUSHALL")
+        .query_async(&mut commands)
+        .await
+        .unwrap();
 
     // Both are closed with 1012 so that they reconnect and learn the new epoch.
     for client in [&mut ada, &mut bob] {
@@ -492,4 +513,31 @@ async fn a_stalled_redis_is_noticed_and_healthz_says_so_until_it_answers_again()
         .unwrap();
     assert!(healthz(503).await, "the liveness check noticed");
     assert!(healthz(200).await, "and the backplane came back");
+}
+
+#[tokio::test]
+async fn a_join_list_is_answered_once_per_room_and_refused_whole_past_the_room_cap() {
+    let addr = common::start_with(|config| config.max_rooms_per_connection = 3).await;
+    let (mut ada, _, _) = connect(addr).await;
+    ada.send(json!({"type": "join", "rooms": ["a", "a", "b", "a"]}))
+        .await;
+    ada.send(json!({"type": "ping", "id": "done"})).await;
+    let mut joined = Vec::new();
+    loop {
+        match ada.recv().await {
+            ServerEnvelope::Joined { room, .. } => joined.push(room),
+            ServerEnvelope::Pong { .. } => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(joined, ["a", "b"]);
+    ada.send(json!({"type": "leave", "rooms": ["w", "x", "y", "z"]}))
+        .await;
+    match ada.recv().await {
+        ServerEnvelope::Error { code, message, .. } => {
+            assert_eq!(code, ErrorCode::TooManyRooms);
+            assert!(message.contains("at most 3"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
 }

@@ -234,7 +234,10 @@ impl Hub {
                 return rooms;
             }
         }
-        self.lock().core.rooms()
+        // Copied under the lock, sorted after it: other connections need not wait.
+        let mut rooms = self.lock().core.room_counts();
+        rooms.sort_by(|a, b| a.name.cmp(&b.name));
+        rooms
     }
 
     /// Joins `room` (answered `joined`), telling its other members.

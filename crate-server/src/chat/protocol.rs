@@ -50,22 +50,28 @@ impl ProtocolSession {
                 reply(outbox, &ServerEnvelope::Rooms { rooms });
                 Ok(())
             }
-            ClientEnvelope::Join { rooms } => {
-                for room in rooms {
-                    if let Err(err) = hub.join(self.id, &room).await {
-                        self.refuse(err, outbox);
+            ClientEnvelope::Join { rooms } => match self.room_list(rooms) {
+                Ok(rooms) => {
+                    for room in rooms {
+                        if let Err(err) = hub.join(self.id, &room).await {
+                            self.refuse(err, outbox);
+                        }
                     }
+                    Ok(())
                 }
-                Ok(())
-            }
-            ClientEnvelope::Leave { rooms } => {
-                for room in rooms {
-                    if let Err(err) = hub.leave(self.id, &room) {
-                        self.refuse(err, outbox);
+                Err(err) => Err(err),
+            },
+            ClientEnvelope::Leave { rooms } => match self.room_list(rooms) {
+                Ok(rooms) => {
+                    for room in rooms {
+                        if let Err(err) = hub.leave(self.id, &room) {
+                            self.refuse(err, outbox);
+                        }
                     }
+                    Ok(())
                 }
-                Ok(())
-            }
+                Err(err) => Err(err),
+            },
             ClientEnvelope::Send { room, text, id, n } => {
                 if self.state.refusing_sends() {
                     // A simulated outage: like Redis being down, the line is not used up.
@@ -119,6 +125,27 @@ impl ProtocolSession {
         if let Err(err) = result {
             self.refuse(err, outbox);
         }
+    }
+
+    /// The rooms of a `join` or `leave`, each once, in order; a list longer than a
+    /// connection may be in is refused whole (it could only be answered with errors).
+    fn room_list(&self, rooms: Vec<String>) -> Result<Vec<String>, ProtocolError> {
+        let max = self.state.config.max_rooms_per_connection;
+        let mut seen = std::collections::HashSet::new();
+        let rooms: Vec<String> = rooms
+            .into_iter()
+            .filter(|room| seen.insert(room.clone()))
+            .collect();
+        if rooms.len() > max {
+            return Err(ProtocolError::new(
+                ErrorCode::TooManyRooms,
+                format!(
+                    "{} rooms in one envelope: a connection may be in at most {max}",
+                    rooms.len()
+                ),
+            ));
+        }
+        Ok(rooms)
     }
 
     fn refuse(&self, err: ProtocolError, outbox: &Outbox) {

@@ -521,16 +521,20 @@ impl RoomsCore {
 
     /// Every room this server knows with its member count, by name.
     pub fn rooms(&self) -> Vec<RoomInfo> {
-        let mut rooms: Vec<RoomInfo> = self
-            .rooms
+        let mut rooms = self.room_counts();
+        rooms.sort_by(|a, b| a.name.cmp(&b.name));
+        rooms
+    }
+
+    /// Every room this server knows with its member count, in no particular order.
+    pub fn room_counts(&self) -> Vec<RoomInfo> {
+        self.rooms
             .iter()
             .map(|(name, room)| RoomInfo {
                 name: name.clone(),
                 members: room.members.len(),
             })
-            .collect();
-        rooms.sort_by(|a, b| a.name.cmp(&b.name));
-        rooms
+            .collect()
     }
 
     /// How many rooms exist.
