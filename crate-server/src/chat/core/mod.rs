@@ -466,17 +466,25 @@ impl RoomsCore {
             return;
         };
         let rooms: Vec<String> = member.rooms.keys().cloned().collect();
+        let waiting: Vec<String> = member.waiting.iter().cloned().collect();
         for room in rooms {
+            if let Some(room_state) = self.rooms.get_mut(&room) {
+                for acks in room_state.acks.values_mut() {
+                    acks.retain(|out| out.to != conn);
+                }
+            }
             self.leave_room(conn, &room);
+        }
+        for room in waiting {
+            if self.mode == Mode::Shared
+                && self.rooms.get(&room).is_some_and(|r| r.members.is_empty())
+            {
+                self.rooms.remove(&room);
+            }
         }
         if let Some(member) = self.members.remove(&conn) {
             self.nicks.remove(&member.nick);
             self.leave_scope(&member.scope, now);
-        }
-        for room in self.rooms.values_mut() {
-            for acks in room.acks.values_mut() {
-                acks.retain(|out| out.to != conn);
-            }
         }
     }
 
@@ -806,6 +814,15 @@ impl RoomsCore {
         }
         let notice = presence(room, PresenceChange::Leave, &nick, None);
         self.broadcast_json(room, Some(conn), &notice);
+        if self.mode == Mode::Shared && self.rooms[room].members.is_empty() {
+            // The log keeps the room; this server forgets it until someone here joins
+            // again (and a snapshot says where it stands). Held acks go out now.
+            if let Some(gone) = self.rooms.remove(room) {
+                for (_, acks) in gone.acks {
+                    self.out.extend(acks);
+                }
+            }
+        }
         self.announce(Announcement::Remove {
             room: room.to_owned(),
             conn,

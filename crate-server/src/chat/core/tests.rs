@@ -428,3 +428,30 @@ fn seeded_schedules_deliver_every_line_once_in_order() {
         }
     }
 }
+
+#[test]
+fn shared_rooms_without_members_here_are_forgotten_and_their_held_acks_go_out() {
+    let mut core = core(Mode::Shared);
+    let ada = shared_member(&mut core, "sa", "r", 0);
+    drain(&mut core);
+    let SendStep::Publish(publish) = core.send(ada, "r", "bye", None, Some(1), 0) else {
+        panic!("expected a publish")
+    };
+    core.published(publish, Ok(2));
+    assert!(drain(&mut core).is_empty(), "held: line 1 is not here yet");
+    core.leave(ada, "r").unwrap();
+    let outs = drain(&mut core);
+    assert!(
+        matches!(
+            &outs[..],
+            [
+                (_, ServerEnvelope::Ack { seq: 2, .. }),
+                (_, ServerEnvelope::Left { .. })
+            ]
+        ),
+        "{outs:?}"
+    );
+    assert_eq!(core.rooms_len(), 0);
+    core.arrive("r", line(1, "x"), None);
+    assert!(drain(&mut core).is_empty() && core.take_gaps().is_empty());
+}
