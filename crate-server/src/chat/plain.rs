@@ -43,6 +43,11 @@ impl Handler for PlainSession {
         };
         match self.rate.check(&self.state.metrics) {
             Gate::Pass => {
+                if let Err(text_bytes) = self.state.budgets.check_text(text.as_str()) {
+                    let notice = self.state.budgets.plain_too_large(text_bytes);
+                    let _ = outbox.push(Message::text(notice));
+                    return;
+                }
                 let hub = &self.state.hub;
                 let sent = match hub.backplane() {
                     Some(backplane) => {

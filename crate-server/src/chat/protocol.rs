@@ -10,6 +10,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::hub::{backplane_error, Replay};
 use super::{ConnId, Dialect, Gate, RateGate};
+use crate::budget::Budgets;
 use crate::connection::Handler;
 use crate::outbox::Outbox;
 use crate::state::AppState;
@@ -30,8 +31,12 @@ fn reply(outbox: &Outbox, envelope: &ServerEnvelope) {
     let _ = outbox.push(encode(envelope));
 }
 
-/// The `message` envelopes of a replay, then `resumed`.
-fn replay_messages(room: &str, replay: Replay) -> Vec<Message> {
+/// The `message` envelopes of a replay, then `resumed`: the newest missed lines that fit
+/// the history budget (`complete` is false when older ones were left out).
+fn replay_messages(budgets: &Budgets, room: &str, mut replay: Replay) -> Vec<Message> {
+    if budgets.trim_history(&mut replay.missed) {
+        replay.complete = false;
+    }
     let mut messages: Vec<Message> = replay
         .missed
         .into_iter()
@@ -66,16 +71,24 @@ impl ProtocolSession {
     /// shares rooms (falling back to what this server knows if Redis is unreachable).
     async fn join(&self, room: String, outbox: &Outbox) {
         let hub = &self.state.hub;
+        let budgets = &self.state.budgets;
+        // An answer goes out only once the queue has room for the largest one plus live
+        // traffic: a client joining many rooms at once is paced, never closed as slow.
+        outbox.room_for(budgets.largest_answer()).await;
         let Some(backplane) = hub.backplane() else {
             match hub.join(self.id, &room) {
-                Ok(joined) => reply(
-                    outbox,
-                    &ServerEnvelope::Joined {
-                        room,
-                        members: joined.members,
-                        history: joined.history,
-                    },
-                ),
+                Ok(mut joined) => {
+                    budgets.trim_history(&mut joined.history);
+                    budgets.trim_members(&mut joined.members, || hub.nick_of(self.id));
+                    reply(
+                        outbox,
+                        &ServerEnvelope::Joined {
+                            room,
+                            members: joined.members,
+                            history: joined.history,
+                        },
+                    )
+                }
                 Err(err) => self.refuse(err, outbox),
             }
             return;
@@ -102,6 +115,8 @@ impl ProtocolSession {
                 joined.members = members;
             }
         }
+        budgets.trim_history(&mut joined.history);
+        budgets.trim_members(&mut joined.members, || hub.nick_of(self.id));
         let covered = joined.history.last().map_or(0, |entry| entry.seq);
         let answer = encode(&ServerEnvelope::Joined {
             room: room.clone(),
@@ -119,9 +134,11 @@ impl ProtocolSession {
         outbox: &Outbox,
     ) -> Result<(), ProtocolError> {
         let hub = &self.state.hub;
+        let budgets = &self.state.budgets;
+        outbox.room_for(budgets.largest_answer()).await;
         let Some(backplane) = hub.backplane() else {
             let replay = hub.resume(self.id, &room, after_seq)?;
-            for message in replay_messages(&room, replay) {
+            for message in replay_messages(budgets, &room, replay) {
                 let _ = outbox.push(message);
             }
             return Ok(());
@@ -149,7 +166,12 @@ impl ProtocolSession {
                     last_seq,
                     complete,
                 };
-                hub.finish_join(self.id, &room, covered, replay_messages(&room, replay));
+                hub.finish_join(
+                    self.id,
+                    &room,
+                    covered,
+                    replay_messages(budgets, &room, replay),
+                );
                 Ok(())
             }
             Err(err) => {
@@ -166,10 +188,11 @@ impl ProtocolSession {
                 .set_nick(self.id, &nick)
                 .map(|nick| reply(outbox, &ServerEnvelope::Nick { nick })),
             ClientEnvelope::ListRooms => {
-                let rooms = match hub.backplane() {
+                let mut rooms = match hub.backplane() {
                     Some(backplane) => backplane.rooms().await.unwrap_or_else(|_| hub.rooms()),
                     None => hub.rooms(),
                 };
+                self.state.budgets.trim_rooms(&mut rooms);
                 reply(outbox, &ServerEnvelope::Rooms { rooms });
                 Ok(())
             }
@@ -189,13 +212,16 @@ impl ProtocolSession {
                 Ok(())
             }
             ClientEnvelope::Send { room, text, id, .. } => {
-                let accepted = match hub.backplane() {
+                // Over its budget, a line is refused for good, whatever else is going on.
+                let checked = self.state.budgets.check_send(&text, id.as_deref());
+                let accepted = match (checked, hub.backplane()) {
+                    (Err(err), _) => Err(err),
                     _ if self.state.refusing_sends() => Err(super::hub::unavailable_error()),
-                    Some(backplane) => {
+                    (Ok(()), Some(backplane)) => {
                         hub.send_replicated(backplane, self.id, &room, &text, id.as_deref())
                             .await
                     }
-                    None => hub.send(self.id, &room, &text, id.as_deref()),
+                    (Ok(()), None) => hub.send(self.id, &room, &text, id.as_deref()),
                 };
                 match accepted {
                     Ok(accepted) => {
@@ -227,16 +253,22 @@ impl ProtocolSession {
             }
             // TODO(issue 13): adopt the session's scope and line numbering.
             ClientEnvelope::Session { .. } => Ok(()),
-            ClientEnvelope::Ping { id } => {
-                reply(outbox, &ServerEnvelope::Pong { id });
-                Ok(())
-            }
+            ClientEnvelope::Ping { id } => self
+                .state
+                .budgets
+                .check_ping(id.as_deref())
+                .map(|()| reply(outbox, &ServerEnvelope::Pong { id })),
             ClientEnvelope::Emit {
                 room,
                 event,
                 data,
                 ack,
-            } => match hub.emit(self.id, &room, &event, data) {
+            } => match self
+                .state
+                .budgets
+                .check_event(&event, &data)
+                .and_then(|()| hub.emit(self.id, &room, &event, data))
+            {
                 Ok(()) => {
                     if let Some(ack) = ack {
                         reply(outbox, &ServerEnvelope::EventAck { ack });
@@ -256,7 +288,7 @@ impl ProtocolSession {
 
     fn refuse(&self, err: ProtocolError, outbox: &Outbox) {
         self.state.metrics.envelope_error();
-        reply(outbox, &err.into_envelope());
+        reply(outbox, &self.state.budgets.bound_error(err).into_envelope());
     }
 }
 
@@ -308,7 +340,7 @@ impl Handler for ProtocolSession {
                 rate_limit: state.config.rate_limit,
                 epoch: state.hub.epoch().to_owned(),
                 rate_burst: state.config.rate_burst,
-                max_text_bytes: state.config.max_message_bytes,
+                max_text_bytes: state.budgets.max_text_bytes,
                 session: super::new_id(),
             },
         );
