@@ -32,6 +32,8 @@ use ferrosocket_wire::chat::{
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
+use crate::budget::entry_len;
+
 use scope::Scope;
 pub use scope::{LineOutcome, REMEMBERED_IDS, REMEMBERED_LINES, SCOPE_IDLE_MS};
 
@@ -67,7 +69,8 @@ pub enum Mode {
 pub struct CoreLimits {
     /// Messages each room keeps.
     pub history: usize,
-    /// Bytes of text (and sender names) each room's history keeps at most.
+    /// Bytes of history (as encoded on the wire, JSON-escaped) a room keeps, and a
+    /// `joined` or a replay carries, at most: the newest lines that fit.
     pub history_bytes: usize,
     /// Longest nickname.
     pub max_nick_len: usize,
@@ -79,6 +82,8 @@ pub struct CoreLimits {
     pub max_rooms_per_connection: usize,
     /// Longest `text` of a line, in bytes.
     pub max_text_bytes: usize,
+    /// Most members one `joined` lists (the joiner always among them).
+    pub max_listed_members: usize,
 }
 
 impl Default for CoreLimits {
@@ -91,6 +96,7 @@ impl Default for CoreLimits {
             max_rooms: 10_000,
             max_rooms_per_connection: 64,
             max_text_bytes: 16 * 1024,
+            max_listed_members: 1000,
         }
     }
 }
@@ -260,10 +266,13 @@ fn encode(envelope: &ServerEnvelope) -> Message {
 }
 
 fn not_joined(room: &str) -> ProtocolError {
-    ProtocolError::new(
-        ErrorCode::NotJoined,
-        format!("you are not in room {room:?}: join it first"),
-    )
+    // The name is quoted only when it could be a room's: the answer stays small.
+    let message = if room.len() <= 64 {
+        format!("you are not in room {room:?}: join it first")
+    } else {
+        "you are not in that room: join it first".to_owned()
+    };
+    ProtocolError::new(ErrorCode::NotJoined, message)
 }
 
 fn presence(room: &str, change: PresenceChange, nick: &str, old: Option<&str>) -> ServerEnvelope {
@@ -275,8 +284,23 @@ fn presence(room: &str, change: PresenceChange, nick: &str, old: Option<&str>) -
     }
 }
 
+/// A line's size inside a `joined` or a replay, as the budgets count it.
 fn line_bytes(line: &Line) -> usize {
-    line.entry.text.len() + line.entry.from.len() + line.entry.id.as_ref().map_or(0, String::len)
+    entry_len(&line.entry)
+}
+
+/// Keeps the newest entries whose encoded size fits `budget`; whether any were cut.
+fn trim_to(entries: &mut Vec<HistoryEntry>, budget: usize) -> bool {
+    let mut total = 0;
+    let keep_from = entries
+        .iter()
+        .rposition(|entry| {
+            total += entry_len(entry);
+            total > budget
+        })
+        .map_or(0, |too_many| too_many + 1);
+    entries.drain(..keep_from);
+    keep_from > 0
 }
 
 /// The entry as `scope` may see it: the `id` only for the sender's own scope.
@@ -727,7 +751,14 @@ impl RoomsCore {
                 .iter()
                 .map(|id| self.members[id].nick.clone()),
         );
-        let members: Vec<String> = members.into_iter().collect();
+        let own = self.members[&conn].nick.clone();
+        let mut members: Vec<String> = members.into_iter().collect();
+        if members.len() > self.limits.max_listed_members {
+            members.retain(|nick| *nick != own);
+            members.truncate(self.limits.max_listed_members.saturating_sub(1));
+            members.push(own);
+            members.sort();
+        }
         let history = room_state
             .history
             .iter()
@@ -764,7 +795,9 @@ impl RoomsCore {
                 .map(|line| entry_for(line, &scope)),
         );
         let last_seq = room_state.mark.unwrap_or(0).max(snapshot.last_seq);
-        let complete = after >= last_seq || missed.first().is_some_and(|m| m.seq == after + 1);
+        let trimmed = trim_to(&mut missed, self.limits.history_bytes);
+        let complete =
+            after >= last_seq || (!trimmed && missed.first().is_some_and(|m| m.seq == after + 1));
         let mut messages: Vec<Out> = missed
             .into_iter()
             .map(|entry| Out {
@@ -954,14 +987,18 @@ impl RoomsCore {
         if id.is_some_and(|id| id.len() > MAX_ID_LEN) {
             return Err(ProtocolError::new(
                 ErrorCode::InvalidField,
-                format!("`id` must be at most {MAX_ID_LEN} bytes"),
+                format!(
+                    "field `id` is {} bytes, longer than {MAX_ID_LEN}: nothing was delivered",
+                    id.map_or(0, str::len)
+                ),
             ));
         }
         if text.len() > self.limits.max_text_bytes {
             return Err(ProtocolError::new(
                 ErrorCode::TooLarge,
                 format!(
-                    "`text` is {} bytes, over the limit of {}",
+                    "the text is {} bytes, over the {}-byte limit (max_text_bytes in \
+                     welcome): nothing was delivered",
                     text.len(),
                     self.limits.max_text_bytes
                 ),
