@@ -24,7 +24,7 @@ use crate::backplane::{BackplaneEvent, PublishError, RedisBackplane};
 use crate::budget::{Budgets, MAX_LISTED_MEMBERS};
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::outbox::{Outbox, PushError};
+use crate::outbox::Outbox;
 use crate::secret::{new_id, new_token, scope_of};
 
 /// Where the lines of a room are numbered and how they reach other servers.
@@ -152,9 +152,9 @@ impl Hub {
     fn flush(&self, inner: &mut Inner) {
         for out in inner.core.take_output() {
             if let Some(outbox) = inner.outboxes.get(&out.to) {
-                if let Err(PushError::Overflow) = outbox.push(out.message) {
-                    tracing::info!(conn = out.to, "closing a slow consumer");
-                }
+                // An overflow closes the member as a slow consumer; the connection logs it
+                // and counts it.
+                let _ = outbox.push(out.message);
             }
         }
         if let FanOut::Redis(backplane) = &self.fanout {
