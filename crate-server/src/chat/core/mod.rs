@@ -220,8 +220,8 @@ struct Member {
     nick: String,
     dialect: Dialect,
     scope: ScopeKey,
-    /// Joined rooms, with the last sequence number this member has been given there:
-    /// deliveries at or below it are already covered by its join or replay.
+    /// Joined rooms, with the last sequence number its join or replay covered there:
+    /// deliveries at or below it are skipped for this member.
     rooms: BTreeMap<String, Seq>,
     /// Rooms whose join or resume waits for a snapshot: nothing is delivered to them.
     waiting: BTreeSet<String>,
@@ -1345,16 +1345,8 @@ impl RoomsCore {
             };
             self.out.push(Out { to: *id, message });
         }
-        let members: Vec<ConnId> = room_state.members.iter().copied().collect();
-        for id in members {
-            if let Some(given) = self
-                .members
-                .get_mut(&id)
-                .and_then(|member| member.rooms.get_mut(room))
-            {
-                *given = (*given).max(seq);
-            }
-        }
+        // No mark to move: lines are delivered in increasing order, so a member's mark
+        // only matters for the lines its join or replay already covered.
     }
 }
 
