@@ -28,6 +28,19 @@ fn reply(outbox: &Outbox, envelope: &ServerEnvelope) {
     let _ = outbox.push(Message::Text(Utf8Bytes::from(envelope.to_json())));
 }
 
+/// The `ref` an error about `message` carries: a `send`'s or `ping`'s `id`, an `emit`'s
+/// `ack`.
+fn reference_of(message: &Message) -> Option<String> {
+    let Message::Text(text) = message else {
+        return None;
+    };
+    match ClientEnvelope::parse(text.as_str()).ok()? {
+        ClientEnvelope::Send { id, .. } | ClientEnvelope::Ping { id } => id,
+        ClientEnvelope::Emit { ack, .. } => ack.map(|ack| ack.to_string()),
+        _ => None,
+    }
+}
+
 impl ProtocolSession {
     /// Registers the connection; [`Handler::on_start`] greets it.
     pub fn start(state: Arc<AppState>, outbox: &Outbox) -> ProtocolSession {
@@ -168,16 +181,16 @@ impl Handler for ProtocolSession {
         match self.rate.check(&self.state.metrics) {
             Gate::Pass => {}
             Gate::Refuse => {
-                return self.refuse(
-                    ProtocolError::new(
-                        ErrorCode::RateLimited,
-                        format!(
-                            "over {} messages per second: this envelope was dropped",
-                            self.state.config.rate_limit
-                        ),
+                let mut err = ProtocolError::new(
+                    ErrorCode::RateLimited,
+                    format!(
+                        "over {} messages per second: this envelope was dropped",
+                        self.state.config.rate_limit
                     ),
-                    outbox,
-                )
+                );
+                // Name the refused envelope, so a client knows which line to send again.
+                err.reference = reference_of(&message);
+                return self.refuse(err, outbox);
             }
             Gate::Close => {
                 return outbox
