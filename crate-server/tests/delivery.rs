@@ -571,3 +571,25 @@ async fn a_rate_limited_send_names_the_refused_line_and_does_not_use_up_its_numb
         .await;
     assert_eq!(answer(&mut ada).await, Ok(2), "line 2 is still the next");
 }
+
+#[tokio::test]
+async fn a_session_is_continued_at_most_once_per_connection_and_before_any_send() {
+    let addr = server(None).await;
+    let (mut ada, token, _) = connect(addr).await;
+    let (mut bob, _, _) = connect(addr).await;
+    bob.send(json!({"type": "session", "token": token})).await;
+    bob.send(json!({"type": "session", "token": token})).await;
+    match bob.recv_skipping_presence().await {
+        ServerEnvelope::Error { code, .. } => assert_eq!(code, ErrorCode::InvalidField),
+        other => panic!("{other:?}"),
+    }
+    ada.send(json!({"type": "send", "room": "lobby", "text": "hi"}))
+        .await;
+    assert_eq!(answer(&mut ada).await, Ok(1));
+    ada.send(json!({"type": "session", "token": "0123456789abcdef0123"}))
+        .await;
+    match ada.recv_skipping_presence().await {
+        ServerEnvelope::Error { code, .. } => assert_eq!(code, ErrorCode::InvalidField),
+        other => panic!("{other:?}"),
+    }
+}

@@ -22,6 +22,9 @@ pub(crate) struct ProtocolSession {
     id: ConnId,
     token: String,
     rate: RateGate,
+    /// Whether this connection may still continue an earlier session: only once, and only
+    /// before its first `send` (so one connection cannot fill the server with scopes).
+    may_adopt: bool,
 }
 
 fn reply(outbox: &Outbox, envelope: &ServerEnvelope) {
@@ -51,6 +54,7 @@ impl ProtocolSession {
             id: session.id,
             token: session.token,
             rate,
+            may_adopt: true,
         }
     }
 
@@ -90,6 +94,7 @@ impl ProtocolSession {
                 Err(err) => Err(err),
             },
             ClientEnvelope::Send { room, text, id, n } => {
+                self.may_adopt = false;
                 if self.state.refusing_sends() {
                     // A simulated outage: like Redis being down, the line is not used up.
                     let mut err = unavailable_error();
@@ -113,7 +118,13 @@ impl ProtocolSession {
                 hub.resume(self.id, &room, after_seq).await
             }
             ClientEnvelope::Session { token, next } => {
-                if TOKEN_LEN.contains(&token.len()) {
+                if !self.may_adopt {
+                    Err(ProtocolError::new(
+                        ErrorCode::InvalidField,
+                        "a `session` may be continued once per connection, before any `send`",
+                    ))
+                } else if TOKEN_LEN.contains(&token.len()) {
+                    self.may_adopt = false;
                     self.token = token;
                     hub.adopt_session(self.id, &self.token, next);
                     Ok(())
