@@ -8,6 +8,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::{ConnId, Dialect, Gate, RateGate};
+use crate::budget::SendBytes;
 use crate::connection::Handler;
 use crate::outbox::Outbox;
 use crate::state::AppState;
@@ -18,6 +19,7 @@ pub(crate) struct PlainSession {
     state: Arc<AppState>,
     id: ConnId,
     rate: RateGate,
+    bytes: SendBytes,
 }
 
 impl PlainSession {
@@ -29,7 +31,13 @@ impl PlainSession {
             .join(id, LOBBY)
             .expect("the lobby name is valid and a new connection is in no room");
         let rate = RateGate::new(state.config.rate_limit, state.config.rate_burst);
-        PlainSession { state, id, rate }
+        let bytes = SendBytes::new(&state.budgets);
+        PlainSession {
+            state,
+            id,
+            rate,
+            bytes,
+        }
     }
 }
 
@@ -46,6 +54,11 @@ impl Handler for PlainSession {
                 if let Err(text_bytes) = self.state.budgets.check_text(text.as_str()) {
                     let notice = self.state.budgets.plain_too_large(text_bytes);
                     let _ = outbox.push(Message::text(notice));
+                    return;
+                }
+                let cost = self.state.budgets.line_cost(text.as_str());
+                if self.bytes.spend(cost).is_err() {
+                    let _ = outbox.push(Message::text("* rate limit: message not delivered"));
                     return;
                 }
                 let hub = &self.state.hub;

@@ -10,7 +10,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::hub::{backplane_error, Replay};
 use super::{ConnId, Dialect, Gate, RateGate};
-use crate::budget::Budgets;
+use crate::budget::{Budgets, SendBytes};
 use crate::connection::Handler;
 use crate::outbox::Outbox;
 use crate::state::AppState;
@@ -21,6 +21,7 @@ pub(crate) struct ProtocolSession {
     state: Arc<AppState>,
     id: ConnId,
     rate: RateGate,
+    bytes: SendBytes,
 }
 
 fn encode(envelope: &ServerEnvelope) -> Message {
@@ -64,7 +65,13 @@ impl ProtocolSession {
     pub fn start(state: Arc<AppState>, outbox: &Outbox) -> ProtocolSession {
         let (id, _nick) = state.hub.connect(Dialect::Json, outbox.clone());
         let rate = RateGate::new(state.config.rate_limit, state.config.rate_burst);
-        ProtocolSession { state, id, rate }
+        let bytes = SendBytes::new(&state.budgets);
+        ProtocolSession {
+            state,
+            id,
+            rate,
+            bytes,
+        }
     }
 
     /// Joins `room` and answers with its members and history, from Redis when the server
@@ -213,7 +220,10 @@ impl ProtocolSession {
             }
             ClientEnvelope::Send { room, text, id, .. } => {
                 // Over its budget, a line is refused for good, whatever else is going on.
-                let checked = self.state.budgets.check_send(&text, id.as_deref());
+                let budgets = &self.state.budgets;
+                let checked = budgets
+                    .check_send(&text, id.as_deref())
+                    .and_then(|()| self.bytes.spend(budgets.line_cost(&text)));
                 let accepted = match (checked, hub.backplane()) {
                     (Err(err), _) => Err(err),
                     _ if self.state.refusing_sends() => Err(super::hub::unavailable_error()),
@@ -267,6 +277,7 @@ impl ProtocolSession {
                 .state
                 .budgets
                 .check_event(&event, &data)
+                .and_then(|cost| self.bytes.spend(cost))
                 .and_then(|()| hub.emit(self.id, &room, &event, data))
             {
                 Ok(()) => {
