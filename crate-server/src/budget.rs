@@ -77,7 +77,8 @@ pub struct Budgets {
     /// burst: what is left of a queue after the largest answer, divided by [`HEADROOM`], so
     /// that one sender's burst fits every receiver's queue that many times over.
     pub send_burst_bytes: usize,
-    /// Those bytes a connection may send per second, sustained: half a burst.
+    /// Those bytes a connection may send per second, sustained: `--rate-bytes`, by default
+    /// half a burst.
     pub send_rate_bytes: usize,
     /// The largest message (and frame) a client may send, in bytes.
     pub max_message_bytes: usize,
@@ -280,7 +281,9 @@ impl Budgets {
             outbound_bytes: config.outbound_bytes,
             outbound_messages: config.outbound_messages,
             send_burst_bytes: (config.outbound_bytes - largest_answer) / HEADROOM,
-            send_rate_bytes: (config.outbound_bytes - largest_answer) / HEADROOM / 2,
+            send_rate_bytes: config
+                .rate_bytes
+                .unwrap_or((config.outbound_bytes - largest_answer) / HEADROOM / 2),
             max_message_bytes: config.max_message_bytes,
             largest_line,
             largest_event,

@@ -161,6 +161,13 @@ pub struct Config {
     /// the newest lines that fit. Must hold at least one line at --max-text-bytes.
     #[arg(long, env = "FERROSOCKET_HISTORY_BYTES", default_value_t = 128 * 1024)]
     pub history_bytes: usize,
+
+    /// Bytes per second of lines and events (as delivered, JSON-escaped) a chat connection
+    /// may send, sustained; over it, `rate_limited`. Its burst is derived: what is left of
+    /// --outbound-bytes after the largest answer, divided by 4, so one sender's burst fits
+    /// every reader's queue four times over. Default: half a burst per second.
+    #[arg(long, env = "FERROSOCKET_RATE_BYTES")]
+    pub rate_bytes: Option<usize>,
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {

@@ -203,6 +203,7 @@ async fn a_slow_consumer_is_closed_1013_and_everyone_else_gets_every_message() {
     let addr = common::start_with(|config| {
         config.rate_limit = 1_000_000;
         config.rate_burst = 1_000_000;
+        config.rate_bytes = Some(1 << 30);
     })
     .await;
     // Joins the lobby, then never reads again.

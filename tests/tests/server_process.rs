@@ -39,11 +39,15 @@ fn help_explains_every_flag_and_its_environment_variable() {
         "--shutdown-timeout",
         "--test-endpoints",
         "--redis-url",
+        "--max-text-bytes",
+        "--max-event-bytes",
+        "--history-bytes",
+        "--rate-bytes",
     ] {
         assert!(help.contains(flag), "--help does not mention {flag}");
     }
     let env_vars = help.matches("[env: FERROSOCKET_").count();
-    assert_eq!(env_vars, 23, "every flag has an environment twin:\n{help}");
+    assert_eq!(env_vars, 27, "every flag has an environment twin:\n{help}");
     assert!(
         help.contains("/chat") && help.contains("/metrics"),
         "{help}"
