@@ -130,7 +130,7 @@ fn json_len(envelope: &ServerEnvelope) -> usize {
 
 /// Encoded size of one history entry inside a `joined` (or, near enough, as a `message`
 /// of a replay, which adds the room name, accounted for separately).
-fn entry_len(entry: &HistoryEntry) -> usize {
+pub fn entry_len(entry: &HistoryEntry) -> usize {
     // `{"seq":N,"from":"","text":"","ts":N,"id":""},` with both numbers at their widest.
     const FRAME: usize = 60 + 2 * 20;
     FRAME

@@ -32,6 +32,7 @@ mod limits;
 pub mod metrics;
 mod origin;
 mod outbox;
+mod secret;
 mod server;
 mod state;
 mod static_files;

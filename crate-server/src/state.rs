@@ -44,10 +44,8 @@ impl AppState {
         backplane: Option<Arc<RedisBackplane>>,
     ) -> Arc<AppState> {
         let metrics = Arc::new(Metrics::default());
-        let hub = Arc::new(Hub::new(&config, Arc::clone(&metrics), backplane.clone()));
-        if let Some(backplane) = &backplane {
-            backplane.start(Arc::downgrade(&hub));
-        }
+        let hub = Arc::new(Hub::new(&config, &budgets, Arc::clone(&metrics), backplane));
+        hub.start();
         Arc::new(AppState {
             limiter: ConnectionLimiter::new(config.max_connections, config.max_connections_per_ip),
             origins: OriginPolicy::new(&config.allow_origins),

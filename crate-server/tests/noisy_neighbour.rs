@@ -396,8 +396,10 @@ async fn oversized_ids_and_names_get_small_errors() {
         };
         assert!(
             answer.len() <= hood.budgets.largest_envelope(),
-            "an answer of {} bytes",
-            answer.len()
+            "an answer of {} bytes to {:.60}: {:.200}",
+            answer.len(),
+            envelope.to_string(),
+            answer.as_str()
         );
         let answer: ServerEnvelope = serde_json::from_str(answer.as_str()).unwrap();
         assert!(matches!(answer, ServerEnvelope::Error { .. }), "{answer:?}");
