@@ -36,10 +36,9 @@ pub const HEADROOM: usize = 4;
 /// How many of the largest envelopes a queue must hold at all ("many times over").
 pub const MANY: usize = 8;
 
-/// What one connection costs besides the buffers its limits allow: the read buffer
-/// (`LazyBuf`, 64 KiB while bytes wait), tungstenite's write buffer (64 KiB), hyper's
-/// leftovers, the task, the hub's entry and room names.
-pub const CONNECTION_FIXED_BYTES: usize = 192 * 1024;
+/// What one connection costs besides its buffers: its tasks, queue and state (about
+/// 5 KiB idle), counted generously.
+pub const CONNECTION_FIXED_BYTES: usize = 16 * 1024;
 
 /// What one stored history line costs besides its text: the entry, its nickname and id.
 pub const HISTORY_ENTRY_FIXED_BYTES: usize = 256;
@@ -295,15 +294,17 @@ impl Budgets {
         })
     }
 
-    /// The most memory one WebSocket connection can hold, in bytes: its outbound queue
-    /// (`outbound_bytes`), a batch the writer already took from it into the socket's write
-    /// buffer (at most as much again), an incoming message at `max_message_bytes` held up
-    /// to four times while it is read and handled (the frame buffer, the message, the
-    /// parsed JSON, the copy being acted on), and [`CONNECTION_FIXED_BYTES`].
+    /// The most memory one WebSocket connection can hold, in bytes, as docs/HARDENING.md
+    /// ("Memory bound") derives it: the outbound queue, max(B, M); what is being written,
+    /// W + M + 14; what is being read, 2M + C; a read chunk C; hyper's bytes read ahead
+    /// before the upgrade, H; the fixed cost F — with M = `max_message_bytes`,
+    /// B = `outbound_bytes`, W = C = H = 64 KiB and F = 16 KiB.
     ///
-    /// Under the defaults: 2 x 1 MiB + 4 x 1 MiB + 192 KiB = 6.19 MiB.
+    /// Under the defaults: 1 MiB + 3 x 1 MiB + 1 MiB + 4 x 64 KiB + 16 KiB + 14 = 4.27 MiB.
     pub fn connection_memory_bound(&self) -> usize {
-        2 * self.outbound_bytes + 4 * self.max_message_bytes + CONNECTION_FIXED_BYTES
+        const KIB_64: usize = 64 * 1024;
+        let (m, b) = (self.max_message_bytes, self.outbound_bytes);
+        b.max(m) + KIB_64 + 3 * m + 2 * KIB_64 + KIB_64 + CONNECTION_FIXED_BYTES + 14
     }
 
     /// The most memory the rooms' history can hold, in bytes: every room full of lines at
