@@ -20,6 +20,7 @@ cargo build --release -q -p ferrosocket-server -p ferrosocket-loadgen
 log="$(mktemp)"
 target/release/ferrosocket-server --addr 127.0.0.1:0 --www www \
   --max-connections $((connections + 100)) --max-connections-per-ip $((connections + 100)) \
+  --max-pending-connections 4096 --max-pending-connections-per-ip 4096 \
   --outbound-messages 1024 >"$log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -f "$log"' EXIT

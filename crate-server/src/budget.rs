@@ -16,6 +16,7 @@ use ferrosocket_wire::chat::{
 use serde_json::Value;
 
 use crate::config::Config;
+use crate::limits::TokenBucket;
 
 /// A JSON-escaped byte takes at most this many bytes (`\u0001`).
 pub const ESCAPE_FACTOR: usize = 6;
@@ -35,10 +36,9 @@ pub const HEADROOM: usize = 4;
 /// How many of the largest envelopes a queue must hold at all ("many times over").
 pub const MANY: usize = 8;
 
-/// What one connection costs besides the buffers its limits allow: the read buffer
-/// (`LazyBuf`, 64 KiB while bytes wait), tungstenite's write buffer (64 KiB), hyper's
-/// leftovers, the task, the hub's entry and room names.
-pub const CONNECTION_FIXED_BYTES: usize = 192 * 1024;
+/// What one connection costs besides its buffers: its tasks, queue and state (about
+/// 5 KiB idle), counted generously.
+pub const CONNECTION_FIXED_BYTES: usize = 16 * 1024;
 
 /// What one stored history line costs besides its text: the entry, its nickname and id.
 pub const HISTORY_ENTRY_FIXED_BYTES: usize = 256;
@@ -72,6 +72,13 @@ pub struct Budgets {
     pub outbound_bytes: usize,
     /// Messages that may wait in one connection's outbound queue.
     pub outbound_messages: usize,
+    /// Bytes (as delivered, JSON-escaped) of lines and events one connection may send in a
+    /// burst: what is left of a queue after the largest answer, divided by [`HEADROOM`], so
+    /// that one sender's burst fits every receiver's queue that many times over.
+    pub send_burst_bytes: usize,
+    /// Those bytes a connection may send per second, sustained: `--rate-bytes`, by default
+    /// half a burst.
+    pub send_rate_bytes: usize,
     /// The largest message (and frame) a client may send, in bytes.
     pub max_message_bytes: usize,
     largest_line: usize,
@@ -272,6 +279,10 @@ impl Budgets {
             history_bytes: config.history_bytes,
             outbound_bytes: config.outbound_bytes,
             outbound_messages: config.outbound_messages,
+            send_burst_bytes: (config.outbound_bytes - largest_answer) / HEADROOM,
+            send_rate_bytes: config
+                .rate_bytes
+                .unwrap_or((config.outbound_bytes - largest_answer) / HEADROOM / 2),
             max_message_bytes: config.max_message_bytes,
             largest_line,
             largest_event,
@@ -283,15 +294,17 @@ impl Budgets {
         })
     }
 
-    /// The most memory one WebSocket connection can hold, in bytes: its outbound queue
-    /// (`outbound_bytes`), a batch the writer already took from it into the socket's write
-    /// buffer (at most as much again), an incoming message at `max_message_bytes` held up
-    /// to four times while it is read and handled (the frame buffer, the message, the
-    /// parsed JSON, the copy being acted on), and [`CONNECTION_FIXED_BYTES`].
+    /// The most memory one WebSocket connection can hold, in bytes, as docs/HARDENING.md
+    /// ("Memory bound") derives it: the outbound queue, max(B, M); what is being written,
+    /// W + M + 14; what is being read, 2M + C; a read chunk C; hyper's bytes read ahead
+    /// before the upgrade, H; the fixed cost F — with M = `max_message_bytes`,
+    /// B = `outbound_bytes`, W = C = H = 64 KiB and F = 16 KiB.
     ///
-    /// Under the defaults: 2 x 1 MiB + 4 x 1 MiB + 192 KiB = 6.19 MiB.
+    /// Under the defaults: 1 MiB + 3 x 1 MiB + 1 MiB + 4 x 64 KiB + 16 KiB + 14 = 4.27 MiB.
     pub fn connection_memory_bound(&self) -> usize {
-        2 * self.outbound_bytes + 4 * self.max_message_bytes + CONNECTION_FIXED_BYTES
+        const KIB_64: usize = 64 * 1024;
+        let (m, b) = (self.max_message_bytes, self.outbound_bytes);
+        b.max(m) + KIB_64 + 3 * m + 2 * KIB_64 + KIB_64 + CONNECTION_FIXED_BYTES + 14
     }
 
     /// The most memory the rooms' history can hold, in bytes: every room full of lines at
@@ -368,9 +381,15 @@ impl Budgets {
         )
     }
 
+    /// What a line costs against [`SendBytes`]: its text as delivered, JSON-escaped.
+    pub fn line_cost(&self, text: &str) -> usize {
+        escaped_len(text)
+    }
+
     /// Checks an `emit`: the event name within [`MAX_EVENT_NAME_LEN`] bytes and the data,
-    /// JSON-encoded, within `max_event_bytes`; `too_large` otherwise.
-    pub fn check_event(&self, event: &str, data: &Value) -> Result<(), ProtocolError> {
+    /// JSON-encoded, within `max_event_bytes`; `too_large` otherwise. Returns what it
+    /// costs against [`SendBytes`].
+    pub fn check_event(&self, event: &str, data: &Value) -> Result<usize, ProtocolError> {
         if event.len() > MAX_EVENT_NAME_LEN {
             return Err(ProtocolError::new(
                 ErrorCode::TooLarge,
@@ -392,7 +411,7 @@ impl Budgets {
                 ),
             ));
         }
-        Ok(())
+        Ok(data_bytes + escaped_len(event))
     }
 
     /// Checks a `ping`'s `id`: echoed in the `pong`, so it is held to [`MAX_ID_LEN`].
@@ -453,6 +472,46 @@ impl Budgets {
             err.reference = None;
         }
         err
+    }
+}
+
+/// The bytes a connection's lines and events put on the wire, paced by a token bucket of
+/// [`Budgets::send_burst_bytes`] refilled at [`Budgets::send_rate_bytes`] a second: within
+/// it, one sender's burst fits every receiver's queue [`HEADROOM`] times over, so nobody
+/// reading at a fair pace is closed as a slow consumer for what one neighbour sent.
+#[derive(Debug)]
+pub struct SendBytes {
+    bucket: TokenBucket,
+    rate: usize,
+}
+
+impl SendBytes {
+    /// A full bucket for `budgets`.
+    pub fn new(budgets: &Budgets) -> SendBytes {
+        let clamp = |bytes: usize| u32::try_from(bytes).unwrap_or(u32::MAX);
+        SendBytes {
+            bucket: TokenBucket::new(
+                clamp(budgets.send_rate_bytes),
+                clamp(budgets.send_burst_bytes),
+            ),
+            rate: budgets.send_rate_bytes,
+        }
+    }
+
+    /// Spends `bytes`, or says why not: the `rate_limited` error to answer with.
+    pub fn spend(&mut self, bytes: usize) -> Result<(), ProtocolError> {
+        if self.bucket.try_take_amount(bytes as f64) {
+            Ok(())
+        } else {
+            Err(ProtocolError::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "over {} bytes per second of lines and events (as delivered, JSON-escaped): \
+                     this envelope was dropped; send it again a little later",
+                    self.rate
+                ),
+            ))
+        }
     }
 }
 
@@ -566,6 +625,29 @@ mod tests {
         assert!(budgets.check_event(&"e".repeat(65), &Value::Null).is_err());
         assert!(budgets.check_ping(Some(&long_id)).is_err());
         budgets.check_ping(Some("hb-1")).unwrap();
+    }
+
+    #[test]
+    fn one_senders_burst_fits_every_queue_several_times_over() {
+        let budgets = Budgets::new(&Config::default()).unwrap();
+        assert!(budgets.send_burst_bytes >= budgets.largest_line());
+        assert!(
+            budgets.largest_answer() + HEADROOM * budgets.send_burst_bytes
+                <= budgets.outbound_bytes
+        );
+        let mut bytes = SendBytes::new(&budgets);
+        let line = "\u{1}".repeat(budgets.max_text_bytes);
+        let mut sent = 0;
+        while bytes.spend(budgets.line_cost(&line)).is_ok() {
+            sent += 1;
+        }
+        assert!(sent >= 1, "a line at the limit can always be sent");
+        assert!(sent * budgets.line_cost(&line) <= budgets.send_burst_bytes);
+        let err = bytes.spend(budgets.line_cost(&line)).unwrap_err();
+        assert_eq!(err.code, ErrorCode::RateLimited);
+        // Short lines are not what this limits.
+        let mut bytes = SendBytes::new(&budgets);
+        assert!((0..1000).all(|_| bytes.spend(budgets.line_cost("hello")).is_ok()));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use clap::Parser;
         /echo      returns every text and binary message unchanged\n  \
         /chat      chat rooms: plain text for a plain WebSocket, JSON with subprotocol chat.v1\n  \
         /healthz   200 \"ok\" while the server runs\n  \
-        /metrics   Prometheus text format\n\n\
+        /metrics   Prometheus text format (only on --admin-addr when that is set)\n\n\
         Open the printed URL in a browser after building the wasm package into www/pkg \
         (scripts/run.sh does both). Log verbosity follows RUST_LOG (default: info); logs never \
         contain message bodies.",
@@ -161,6 +161,44 @@ pub struct Config {
     /// the newest lines that fit. Must hold at least one line at --max-text-bytes.
     #[arg(long, env = "FERROSOCKET_HISTORY_BYTES", default_value_t = 128 * 1024)]
     pub history_bytes: usize,
+
+    /// Bytes per second of lines and events (as delivered, JSON-escaped) a chat connection
+    /// may send, sustained; over it, `rate_limited`. Its burst is derived: what is left of
+    /// --outbound-bytes after the largest answer, divided by 4, so one sender's burst fits
+    /// every reader's queue four times over. Default: half a burst per second.
+    #[arg(long, env = "FERROSOCKET_RATE_BYTES")]
+    pub rate_bytes: Option<usize>,
+
+    /// Seconds a write to a client may make no progress (the client takes no data) before
+    /// the connection is dropped: a peer that stops reading cannot pin the server's memory
+    /// for longer. A slow client that keeps reading is never cut off.
+    #[arg(long, env = "FERROSOCKET_WRITE_TIMEOUT", default_value = "30", value_parser = parse_seconds)]
+    pub write_timeout: Duration,
+
+    /// Most TCP connections that have not (yet) become WebSockets, in total: HTTP requests
+    /// in progress, handshakes, idle keep-alive connections. More are closed right after
+    /// accept with HTTP 503, before the server reads or buffers anything from them.
+    #[arg(
+        long,
+        env = "FERROSOCKET_MAX_PENDING_CONNECTIONS",
+        default_value_t = 1_024
+    )]
+    pub max_pending_connections: usize,
+
+    /// Most TCP connections not yet upgraded from one IP address; more are closed right
+    /// after accept with HTTP 429, so one address cannot take every pending place.
+    #[arg(
+        long,
+        env = "FERROSOCKET_MAX_PENDING_CONNECTIONS_PER_IP",
+        default_value_t = 256
+    )]
+    pub max_pending_connections_per_ip: usize,
+
+    /// A separate address for `/metrics` and the test endpoints (with `--test-endpoints`);
+    /// when set, they are served only there (and `/healthz` on both), never on `--addr`.
+    /// Plain HTTP: bind it to loopback or a private network.
+    #[arg(long, env = "FERROSOCKET_ADMIN_ADDR")]
+    pub admin_addr: Option<SocketAddr>,
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {
@@ -191,6 +229,10 @@ mod tests {
         assert_eq!(config.ping_interval, Duration::from_secs(30));
         assert!(config.allow_origins.is_empty());
         assert!(config.tls_cert.is_none());
+        assert_eq!(config.write_timeout, Duration::from_secs(30));
+        assert_eq!(config.max_pending_connections, 1_024);
+        assert_eq!(config.max_pending_connections_per_ip, 256);
+        assert!(config.admin_addr.is_none());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use tokio::time::{sleep, Instant};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error, Message};
 
+use crate::log_throttle::LogKind;
 use crate::metrics::LimitHit;
 use crate::outbox::{CloseSignal, Outbox, OutboxReceiver};
 use crate::state::AppState;
@@ -78,8 +79,17 @@ pub(crate) async fn drive<S, H>(
         // What was queued before the close (an error envelope explaining it, say) goes
         // out first, within the grace period.
         if let Some(frame) = close.take_frame() {
+            // Logged here, for every endpoint, and rate-limited: a client can cause
+            // either close at will.
             if frame.code == CloseCode::Again {
                 state.metrics.slow_consumer_closed();
+                if state.metrics.should_log(LogKind::SlowConsumer) {
+                    tracing::info!(reason = %frame.reason, "closing a slow consumer");
+                }
+            } else if frame.code == CloseCode::Policy
+                && state.metrics.should_log(LogKind::RateClose)
+            {
+                tracing::info!(reason = %frame.reason, "closing a connection for a policy violation");
             }
             let _ = tokio::time::timeout(CLOSE_GRACE, async {
                 while let Some(message) = outbox_rx.try_recv() {
@@ -93,8 +103,7 @@ pub(crate) async fn drive<S, H>(
 
     let reader = Box::pin(async {
         let config = &state.config;
-        let mut last_heard = Instant::now();
-        let mut pinged = false;
+        let mut heartbeat = Heartbeat::new();
         let mut close_deadline: Option<Instant> = None;
         let tick =
             (config.ping_interval.min(config.pong_timeout) / 4).max(Duration::from_millis(50));
@@ -115,13 +124,13 @@ pub(crate) async fn drive<S, H>(
                         break;
                     }
                     Some(Ok(message)) => {
-                        last_heard = Instant::now();
-                        pinged = false;
+                        heartbeat.heard();
                         match message {
                             Message::Text(_) | Message::Binary(_) => {
                                 state.metrics.message_in(message.len());
                                 if !close.is_closing() {
-                                    handler.on_message(message, &outbox).await;
+                                    let handled = handler.on_message(message, &outbox);
+                                    watch_while_handling(handled, state, &close, &outbox, &mut heartbeat, tick).await;
                                 }
                             }
                             // tungstenite answers pings and close frames itself.
@@ -130,14 +139,7 @@ pub(crate) async fn drive<S, H>(
                     }
                 },
                 () = sleep(tick), if close_deadline.is_none() => {
-                    let silent = last_heard.elapsed();
-                    if pinged && silent >= config.ping_interval + config.pong_timeout {
-                        state.metrics.limit_hit(LimitHit::Idle);
-                        close.close(CloseCode::Away, "no answer to ping");
-                    } else if !pinged && silent >= config.ping_interval {
-                        pinged = true;
-                        let _ = outbox.push(Message::Ping(Default::default()));
-                    }
+                    heartbeat.check(state, &close, &outbox);
                 }
                 () = state.shutdown.cancelled(), if !close.is_closing() => {
                     close.close(CloseCode::Away, "server shutting down");
@@ -151,13 +153,73 @@ pub(crate) async fn drive<S, H>(
         close.stop();
     });
 
-    let mut dropped = state.drop_generation.subscribe();
+    let mut dropped = state.test.dropped();
     tokio::select! {
         _ = async { tokio::join!(writer, reader) } => {}
         // `/test/drop`: end without a close frame, as a network failure would.
         _ = dropped.changed() => {}
     }
     handler.on_end();
+}
+
+/// Runs one `on_message` to its end, unless the connection closes first (which abandons
+/// it). A handler may wait — echo for room in its queue, chat for its rate — and all the
+/// while the heartbeat, the server's shutdown and a close request are still watched: a
+/// handler never keeps a dead or departing connection open.
+async fn watch_while_handling(
+    handled: impl Future<Output = ()>,
+    state: &AppState,
+    close: &CloseSignal,
+    outbox: &Outbox,
+    heartbeat: &mut Heartbeat,
+    tick: Duration,
+) {
+    tokio::pin!(handled);
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut handled => return,
+            () = close.requested() => return,
+            () = state.shutdown.cancelled() => close.close(CloseCode::Away, "server shutting down"),
+            () = sleep(tick) => heartbeat.check(state, close, outbox),
+        }
+    }
+}
+
+/// When the peer was last heard from, and whether it has been pinged since.
+#[derive(Debug)]
+struct Heartbeat {
+    last_heard: Instant,
+    pinged: bool,
+}
+
+impl Heartbeat {
+    fn new() -> Heartbeat {
+        Heartbeat {
+            last_heard: Instant::now(),
+            pinged: false,
+        }
+    }
+
+    /// Any frame from the peer shows it is alive.
+    fn heard(&mut self) {
+        self.last_heard = Instant::now();
+        self.pinged = false;
+    }
+
+    /// Pings a peer silent for `--ping-interval`; closes one that has not answered within
+    /// `--pong-timeout` after that.
+    fn check(&mut self, state: &AppState, close: &CloseSignal, outbox: &Outbox) {
+        let config = &state.config;
+        let silent = self.last_heard.elapsed();
+        if self.pinged && silent >= config.ping_interval + config.pong_timeout {
+            state.metrics.limit_hit(LimitHit::Idle);
+            close.close(CloseCode::Away, "no answer to ping");
+        } else if !self.pinged && silent >= config.ping_interval {
+            self.pinged = true;
+            let _ = outbox.push(Message::Ping(Default::default()));
+        }
+    }
 }
 
 /// Writes `first` and whatever else is already queued, then flushes once.

@@ -25,7 +25,7 @@ impl EchoOptions {
         let mut code = None;
         let mut mute = false;
         let mut reason = String::new();
-        for (name, value) in crate::http::query_pairs(query) {
+        for (name, value) in crate::http_parts::query_pairs(query) {
             match name {
                 "close" => {
                     let number: u16 = value
@@ -40,7 +40,7 @@ impl EchoOptions {
                     code = Some(number);
                 }
                 "reason" => {
-                    let decoded = crate::static_files::percent_decode(&value.replace('+', " "))
+                    let decoded = crate::http_parts::percent_decode(&value.replace('+', " "))
                         .ok_or_else(|| {
                             format!("reason={value:?} is not valid percent-encoded UTF-8")
                         })?;

@@ -10,7 +10,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use crate::connection::Handler;
-use crate::http::query_pairs;
+use crate::http_parts::query_pairs;
 use crate::outbox::Outbox;
 
 /// The most messages one firehose sends.

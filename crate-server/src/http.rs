@@ -1,32 +1,60 @@
 //! Routing of one HTTP request: WebSocket endpoints by path, operations endpoints, and
-//! files for everything else.
+//! files for everything else. With `--admin-addr`, `/metrics` and the test endpoints are
+//! served only on the admin listener, and the admin listener serves nothing else (but
+//! `/healthz`).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use ferrosocket_wire::{chat, endpoints};
-use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
+use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 
 use crate::chat::{PlainSession, ProtocolSession};
 use crate::echo::{EchoOptions, EchoSession};
-use crate::firehose::Firehose;
+use crate::http_parts::{text, Body};
 use crate::state::AppState;
-use crate::{static_files, upgrade};
-
-/// The body type of every response this server writes.
-pub(crate) type Body = Full<Bytes>;
+use crate::{static_files, test_endpoints, upgrade};
 
 /// The subprotocols `/chat` speaks.
 const CHAT_SUBPROTOCOLS: &[&str] = &[chat::SUBPROTOCOL];
+
+/// Which listener a request came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listener {
+    /// `--addr`: pages and WebSockets (and, without `--admin-addr`, everything).
+    Public,
+    /// `--admin-addr`: `/metrics`, the test endpoints and `/healthz` only.
+    Admin,
+}
+
+/// Whether `path` is an operations endpoint that `--admin-addr` moves off the public port.
+fn is_admin_path(path: &str) -> bool {
+    path == "/metrics" || path.starts_with("/test/")
+}
 
 pub(crate) async fn route(
     req: Request<Incoming>,
     state: Arc<AppState>,
     peer: SocketAddr,
+    listener: Listener,
 ) -> Result<Response<Body>, Infallible> {
+    let path = req.uri().path();
+    let admin_elsewhere = state.config.admin_addr.is_some() && listener == Listener::Public;
+    let not_here = match listener {
+        Listener::Public => admin_elsewhere && is_admin_path(path),
+        Listener::Admin => !is_admin_path(path) && path != "/healthz",
+    };
+    if not_here {
+        return Ok(text(
+            StatusCode::NOT_FOUND,
+            format!("{path} is not served on this address\n"),
+        ));
+    }
+    if state.config.test_endpoints && test_endpoints::PATHS.contains(&path) {
+        return Ok(test_endpoints::route(req, &state, peer));
+    }
     let response = match req.uri().path() {
         endpoints::ECHO => match EchoOptions::from_query(req.uri().query()) {
             Ok(options) => upgrade::accept(req, &state, peer, endpoints::ECHO_SUBPROTOCOLS, {
@@ -52,64 +80,13 @@ pub(crate) async fn route(
             ),
             _ => text(StatusCode::OK, "ok\n"),
         },
-        "/test/drop" if state.config.test_endpoints => drop_connections(&state, req.uri().query()),
-        "/test/firehose" if state.config.test_endpoints => {
-            match Firehose::from_query(req.uri().query()) {
-                Ok(firehose) => upgrade::accept(req, &state, peer, &[], move |_, _, _| firehose),
-                Err(problem) => text(StatusCode::BAD_REQUEST, format!("{problem}\n")),
-            }
-        }
-        "/test/unavailable" if state.config.test_endpoints => {
-            refuse_sends(&state, req.uri().query())
-        }
         "/metrics" => Response::builder()
             .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
-            .body(Full::new(Bytes::from(metrics_text(&state))))
+            .body(Body::bytes(metrics_text(&state)))
             .expect("static headers are valid"),
         _ => static_files::serve(&state.config.www, &req).await,
     };
     Ok(response)
-}
-
-/// `/test/unavailable?ms=N`: refuses chat sends as `unavailable` for N milliseconds, as a
-/// lost Redis backplane would.
-fn refuse_sends(state: &AppState, query: Option<&str>) -> Response<Body> {
-    let ms = query_number(query, "ms");
-    state.refuse_sends(std::time::Duration::from_millis(ms));
-    test_response(format!("refusing sends for {ms} ms\n"))
-}
-
-fn query_number(query: Option<&str>, name: &str) -> u64 {
-    query_pairs(query)
-        .find_map(|(key, value)| (key == name).then(|| value.parse().ok()).flatten())
-        .unwrap_or(0)
-}
-
-/// The `name=value` pairs of a query string, in order (pairs without `=` are skipped).
-pub(crate) fn query_pairs(query: Option<&str>) -> impl Iterator<Item = (&str, &str)> {
-    query
-        .unwrap_or("")
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-}
-
-/// A test endpoint's answer, readable from test pages on other origins.
-fn test_response(body: String) -> Response<Body> {
-    let mut response = text(StatusCode::OK, body);
-    response.headers_mut().insert(
-        hyper::header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        hyper::header::HeaderValue::from_static("*"),
-    );
-    response
-}
-
-/// `/test/drop?outage_ms=N`: drops every WebSocket at once without a close frame (clients
-/// see 1006, as after a network failure) and refuses new ones for N milliseconds.
-fn drop_connections(state: &AppState, query: Option<&str>) -> Response<Body> {
-    let outage_ms = query_number(query, "outage_ms");
-    let dropped = state.metrics.connections_open();
-    state.drop_all(std::time::Duration::from_millis(outage_ms));
-    test_response(format!("dropped {dropped} connections\n"))
 }
 
 /// `/metrics`: the server's counters, plus the backplane's when there is one.
@@ -160,13 +137,4 @@ impl crate::connection::Handler for ChatSession {
             ChatSession::Protocol(session) => session.on_end(),
         }
     }
-}
-
-/// A plain-text response with `status`.
-pub(crate) fn text(status: StatusCode, body: impl Into<String>) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header("content-type", "text/plain; charset=utf-8")
-        .body(Full::new(Bytes::from(body.into())))
-        .expect("static headers are valid")
 }

@@ -27,8 +27,10 @@ mod firehose;
 #[doc(hidden)]
 pub mod fuzzing;
 mod http;
+mod http_parts;
 mod lazy_buf;
 mod limits;
+mod log_throttle;
 pub mod metrics;
 mod origin;
 mod outbox;
@@ -36,9 +38,11 @@ mod secret;
 mod server;
 mod state;
 mod static_files;
+mod test_endpoints;
 mod tls;
 mod upgrade;
 pub mod violation;
+mod write_deadline;
 
 pub use budget::Budgets;
 pub use config::Config;

@@ -6,6 +6,8 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::log_throttle::{LogKind, LogThrottle};
+
 /// Why a WebSocket handshake was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HandshakeRejection {
@@ -17,6 +19,12 @@ pub enum HandshakeRejection {
     Capacity,
     /// Too many connections from one address (429).
     PerIp,
+    /// Too many sockets not yet upgraded, in total (`--max-pending-connections`): closed
+    /// right after accept with a 503.
+    Pending,
+    /// Too many sockets not yet upgraded from one address
+    /// (`--max-pending-connections-per-ip`): closed right after accept with a 429.
+    PendingPerIp,
 }
 
 /// Which limit a connection hit.
@@ -32,6 +40,8 @@ pub enum LimitHit {
     Idle,
     /// The handshake took too long.
     HandshakeTimeout,
+    /// The peer took no data for `--write-timeout` (connection dropped).
+    WriteTimeout,
 }
 
 /// All counters of one server.
@@ -44,8 +54,9 @@ pub struct Metrics {
     messages_out: AtomicU64,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
-    rejected: [AtomicU64; 4],
-    limits: [AtomicU64; 5],
+    rejected: [AtomicU64; 6],
+    limits: [AtomicU64; 6],
+    log: LogThrottle,
     slow_consumer_closes: AtomicU64,
     protocol_violations: AtomicU64,
     envelope_errors: AtomicU64,
@@ -81,6 +92,11 @@ impl Metrics {
     }
     pub(crate) fn protocol_violation(&self) {
         self.protocol_violations.fetch_add(1, Ordering::Relaxed);
+    }
+    /// Whether a client-triggered warning of `kind` may be logged now (see
+    /// [`LogThrottle`]); lines left out are counted.
+    pub(crate) fn should_log(&self, kind: LogKind) -> bool {
+        self.log.allow(kind)
     }
     pub(crate) fn envelope_error(&self) {
         self.envelope_errors.fetch_add(1, Ordering::Relaxed);
@@ -165,6 +181,14 @@ impl Metrics {
                     "{reason=\"per_ip\"}",
                     get(&self.rejected[HandshakeRejection::PerIp as usize]),
                 ),
+                (
+                    "{reason=\"pending\"}",
+                    get(&self.rejected[HandshakeRejection::Pending as usize]),
+                ),
+                (
+                    "{reason=\"pending_per_ip\"}",
+                    get(&self.rejected[HandshakeRejection::PendingPerIp as usize]),
+                ),
             ],
         );
         metric(
@@ -192,7 +216,30 @@ impl Metrics {
                     "{limit=\"handshake_timeout\"}",
                     get(&self.limits[LimitHit::HandshakeTimeout as usize]),
                 ),
+                (
+                    "{limit=\"write_timeout\"}",
+                    get(&self.limits[LimitHit::WriteTimeout as usize]),
+                ),
             ],
+        );
+        let suppressed: Vec<(String, u64)> = LogKind::ALL
+            .iter()
+            .map(|kind| {
+                (
+                    format!("{{kind=\"{}\"}}", kind.name()),
+                    self.log.suppressed(*kind),
+                )
+            })
+            .collect();
+        let suppressed: Vec<(&str, u64)> = suppressed
+            .iter()
+            .map(|(labels, value)| (labels.as_str(), *value))
+            .collect();
+        metric(
+            "log_lines_suppressed_total",
+            "counter",
+            "Warnings left out of the log because too many similar ones came at once, by kind.",
+            &suppressed,
         );
         metric(
             "slow_consumer_closes_total",

@@ -206,8 +206,10 @@ impl Outbox {
         result
     }
 
-    /// Queues `message`, waiting while the queue is full: backpressure on a peer that is
-    /// only ever sent its own replies (echo). Gives up if the connection closes.
+    /// Queues `message`, waiting while the queue is full by count or by bytes (a message
+    /// larger than the byte budget waits for an empty queue): backpressure on a peer that
+    /// is only ever sent its own replies (echo), which therefore holds at most the budget.
+    /// Gives up if the connection closes.
     pub async fn send(&self, message: Message) -> Result<(), PushError> {
         loop {
             // Registered before looking, so that neither a message leaving nor the writer
@@ -220,7 +222,10 @@ impl Outbox {
                 if state.receiver_gone {
                     return Err(PushError::Closed);
                 }
-                if state.messages.len() < self.queue.max_messages {
+                let fits = state.messages.len() < self.queue.max_messages
+                    && (state.messages.is_empty()
+                        || state.bytes + message.len() <= self.queue.max_bytes);
+                if fits {
                     state.push(message);
                     drop(state);
                     self.queue.readable.notify_one();
@@ -379,6 +384,27 @@ mod tests {
             .await
             .expect("30 + 50 bytes fit")
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn send_waits_for_room_in_bytes_too() {
+        let (tx, mut rx) = outbox(100, 10, CloseSignal::default());
+        tx.send(Message::binary(vec![0; 6])).await.unwrap();
+        let waiting = tokio::spawn({
+            let tx = tx.clone();
+            async move { tx.send(Message::binary(vec![1; 6])).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(
+            !waiting.is_finished(),
+            "12 bytes would exceed the 10-byte budget"
+        );
+        assert_eq!(rx.recv().await.unwrap().len(), 6);
+        assert_eq!(waiting.await.unwrap(), Ok(()));
+        // A message over the whole budget still goes, alone.
+        assert_eq!(rx.recv().await.unwrap().len(), 6);
+        tx.send(Message::binary(vec![2; 50])).await.unwrap();
+        assert_eq!(rx.recv().await.unwrap().len(), 50);
     }
 
     #[tokio::test]

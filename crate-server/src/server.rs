@@ -10,19 +10,28 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 use crate::backplane::RedisBackplane;
 use crate::budget::Budgets;
 use crate::config::Config;
-use crate::metrics::{LimitHit, Metrics};
+use crate::http::{self, Listener};
+use crate::limits::AdmissionError;
+use crate::log_throttle::LogKind;
+use crate::metrics::{HandshakeRejection, LimitHit, Metrics};
 use crate::state::AppState;
-use crate::{http, tls};
+use crate::tls;
+use crate::write_deadline::WriteDeadline;
+
+/// The most one HTTP connection buffers before it becomes a WebSocket (hyper's
+/// `max_buf_size`): request heads larger than this are refused with 431.
+pub(crate) const HTTP_BUFFER_BYTES: usize = 64 * 1024;
 
 /// A bound, not yet running server.
 pub struct Server {
     listener: TcpListener,
+    admin: Option<TcpListener>,
     state: Arc<AppState>,
     tls: Option<TlsAcceptor>,
 }
@@ -31,6 +40,7 @@ impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
             .field("addr", &self.local_addr())
+            .field("admin_addr", &self.admin_addr())
             .field("tls", &self.tls.is_some())
             .finish_non_exhaustive()
     }
@@ -73,8 +83,13 @@ impl Server {
             None => None,
         };
         let listener = TcpListener::bind(config.addr).await?;
+        let admin = match config.admin_addr {
+            Some(addr) => Some(TcpListener::bind(addr).await?),
+            None => None,
+        };
         Ok(Server {
             listener,
+            admin,
             state: AppState::new(config, budgets, tls.is_some(), backplane),
             tls,
         })
@@ -98,39 +113,73 @@ impl Server {
         Arc::clone(&self.state.metrics)
     }
 
+    /// The admin address actually bound, with `--admin-addr`.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin
+            .as_ref()
+            .map(|admin| admin.local_addr().expect("a bound listener has an address"))
+    }
+
     /// Serves connections until `shutdown` completes; then stops accepting, sends close
     /// 1001 to every WebSocket, and waits up to `--shutdown-timeout` for them to close.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
         tokio::pin!(shutdown);
         loop {
-            let (stream, peer) = tokio::select! {
-                accepted = self.listener.accept() => match accepted {
-                    Ok(pair) => pair,
-                    // Per-connection failures (the peer reset before accept, or file
-                    // descriptors running out) must not stop the server.
-                    Err(err) => {
+            let (accepted, listener) = tokio::select! {
+                accepted = self.listener.accept() => (accepted, Listener::Public),
+                accepted = accept_admin(self.admin.as_ref()) => (accepted, Listener::Admin),
+                () = &mut shutdown => break,
+            };
+            let (stream, peer) = match accepted {
+                Ok(pair) => pair,
+                // Per-connection failures (the peer reset before accept, or file
+                // descriptors running out) must not stop the server.
+                Err(err) => {
+                    if self.state.metrics.should_log(LogKind::Accept) {
                         tracing::warn!(%err, "accept failed");
-                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
+            // The admin listener is meant for a private network: a flood on the public
+            // port must not take its places.
+            let permit = match listener {
+                Listener::Admin => None,
+                Listener::Public => match self.state.pending.admit(peer.ip()) {
+                    Ok(permit) => Some(permit),
+                    Err(why) => {
+                        refuse_early(stream, peer, why, self.tls.is_some(), &self.state);
                         continue;
                     }
                 },
-                () = &mut shutdown => break,
             };
             let _ = stream.set_nodelay(true);
             let state = Arc::clone(&self.state);
-            match &self.tls {
-                None => {
-                    tokio::spawn(serve_http(stream, peer, state));
-                }
-                Some(acceptor) => {
+            let stream = WriteDeadline::new(
+                stream,
+                state.config.write_timeout,
+                Arc::clone(&state.metrics),
+            );
+            match (&self.tls, listener) {
+                (Some(acceptor), Listener::Public) => {
                     let acceptor = acceptor.clone();
                     tokio::spawn(async move {
+                        let _permit = permit;
                         let timeout = state.config.handshake_timeout;
                         match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
-                            Ok(Ok(stream)) => serve_http(stream, peer, state).await,
+                            Ok(Ok(stream)) => serve_http(stream, peer, state, listener).await,
                             Ok(Err(err)) => tracing::debug!(%peer, %err, "TLS handshake failed"),
                             Err(_) => state.metrics.limit_hit(LimitHit::HandshakeTimeout),
                         }
+                    });
+                }
+                _ => {
+                    tokio::spawn(async move {
+                        // Held until the connection ends or becomes a WebSocket (which
+                        // `--max-connections` counts instead).
+                        let _permit = permit;
+                        serve_http(stream, peer, state, listener).await;
                     });
                 }
             }
@@ -153,15 +202,61 @@ impl Server {
     }
 }
 
-async fn serve_http<IO>(stream: IO, peer: SocketAddr, state: Arc<AppState>)
+/// Accepts on the admin listener, or never without one.
+async fn accept_admin(admin: Option<&TcpListener>) -> io::Result<(TcpStream, SocketAddr)> {
+    match admin {
+        Some(admin) => admin.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Closes a socket over the pending limits at once, before reading anything from it. On
+/// plain HTTP it first gets a one-line answer, if the socket takes it without waiting.
+fn refuse_early(
+    stream: TcpStream,
+    peer: SocketAddr,
+    why: AdmissionError,
+    tls: bool,
+    state: &AppState,
+) {
+    let (rejection, response): (_, &[u8]) = match why {
+        AdmissionError::Full => (
+            HandshakeRejection::Pending,
+            b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n\
+              content-length: 44\r\nconnection: close\r\n\r\n\
+              too many connections in progress; try again\n",
+        ),
+        AdmissionError::PerIp => (
+            HandshakeRejection::PendingPerIp,
+            b"HTTP/1.1 429 Too Many Requests\r\ncontent-type: text/plain; charset=utf-8\r\n\
+              content-length: 51\r\nconnection: close\r\n\r\n\
+              too many connections in progress from your address\n",
+        ),
+    };
+    state.metrics.rejected(rejection);
+    if state.metrics.should_log(LogKind::Accept) {
+        tracing::warn!(%peer, ?why, "refused a connection before its request: too many pending");
+    }
+    if !tls {
+        let _ = stream.try_write(response);
+    }
+}
+
+async fn serve_http<IO>(stream: IO, peer: SocketAddr, state: Arc<AppState>, listener: Listener)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service_state = Arc::clone(&state);
-    let service = service_fn(move |req| http::route(req, Arc::clone(&service_state), peer));
+    let service =
+        service_fn(move |req| http::route(req, Arc::clone(&service_state), peer, listener));
     let result = http1::Builder::new()
         .timer(TokioTimer::new())
+        // Also closes keep-alive connections idle for this long: the timer runs while
+        // waiting for the next request's head.
         .header_read_timeout(state.config.handshake_timeout)
+        // Bounds what one connection may make the server buffer before the upgrade (the
+        // request head, mostly); the default is about 400 KiB.
+        .max_buf_size(HTTP_BUFFER_BYTES)
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades()
         .await;
@@ -169,6 +264,7 @@ where
         if err.is_timeout() {
             state.metrics.limit_hit(LimitHit::HandshakeTimeout);
         }
+        // Debug only: any client can cause these at will.
         tracing::debug!(%peer, %err, "http connection ended with an error");
     }
 }

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::limits::ConnectionLimiter;
 use crate::metrics::Metrics;
 use crate::origin::OriginPolicy;
+use crate::test_endpoints::TestSwitches;
 
 /// The server's shared state.
 #[derive(Debug)]
@@ -28,12 +29,10 @@ pub(crate) struct AppState {
     /// Every WebSocket connection's task, so shutdown can wait for them.
     pub connections: TaskTracker,
     pub tls: bool,
-    /// Bumped by `/test/drop`: every connection ends without a close frame.
-    pub drop_generation: tokio::sync::watch::Sender<u64>,
-    /// Until when new WebSocket handshakes are refused (a simulated outage).
-    pub outage_until: std::sync::Mutex<Option<std::time::Instant>>,
-    /// Until when chat sends are refused as `unavailable` (a simulated backplane outage).
-    pub refuse_sends_until: std::sync::Mutex<Option<std::time::Instant>>,
+    /// TCP connections accepted and not (yet) upgraded, in total and per IP address.
+    pub pending: Arc<ConnectionLimiter>,
+    /// What the test endpoints have switched on.
+    pub test: TestSwitches,
 }
 
 impl AppState {
@@ -54,40 +53,18 @@ impl AppState {
             shutdown: CancellationToken::new(),
             connections: TaskTracker::new(),
             tls,
-            drop_generation: tokio::sync::watch::channel(0).0,
-            outage_until: std::sync::Mutex::new(None),
-            refuse_sends_until: std::sync::Mutex::new(None),
+            pending: ConnectionLimiter::new(
+                config.max_pending_connections,
+                config.max_pending_connections_per_ip,
+            ),
+            test: TestSwitches::default(),
             budgets,
             config,
         })
     }
 
-    /// Drops every WebSocket without a close frame and refuses new ones for `outage`.
-    pub fn drop_all(&self, outage: std::time::Duration) {
-        *self.outage_until.lock().expect("outage lock") = Some(std::time::Instant::now() + outage);
-        self.drop_generation
-            .send_modify(|generation| *generation += 1);
-    }
-
-    /// Refuses chat sends as `unavailable` for `period` (`/test/unavailable`).
-    pub fn refuse_sends(&self, period: std::time::Duration) {
-        *self.refuse_sends_until.lock().expect("refusal lock") =
-            Some(std::time::Instant::now() + period);
-    }
-
     /// Whether chat sends are being refused now (a simulated backplane outage).
     pub fn refusing_sends(&self) -> bool {
-        self.refuse_sends_until
-            .lock()
-            .expect("refusal lock")
-            .is_some_and(|until| std::time::Instant::now() < until)
-    }
-
-    /// Whether a simulated outage is refusing handshakes now.
-    pub fn in_outage(&self) -> bool {
-        self.outage_until
-            .lock()
-            .expect("outage lock")
-            .is_some_and(|until| std::time::Instant::now() < until)
+        self.test.refusing_sends()
     }
 }

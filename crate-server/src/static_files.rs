@@ -1,14 +1,19 @@
 //! Serving the files under the `--www` directory, with the MIME types browsers require
 //! (`application/wasm` for `WebAssembly.instantiateStreaming`, `text/javascript` for ES
-//! modules).
+//! modules) and the security headers of pages.
+//!
+//! Files are streamed in chunks, never read whole; every file call runs off the async
+//! workers; symbolic links (at any step below the root) and dotfiles are never served, so
+//! a link or a `.env` left in `www/` does not leak what it points to.
 
+use std::fs::File;
+use std::io;
 use std::path::{Component, Path, PathBuf};
 
-use http_body_util::Full;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
-use crate::http::{text, Body};
+use crate::http_parts::{add_page_headers, percent_decode, text, Body};
 
 /// Answers a GET or HEAD for a file below `root`; `/` and directories serve `index.html`.
 pub(crate) async fn serve<B>(root: &Path, req: &Request<B>) -> Response<Body> {
@@ -24,33 +29,73 @@ pub(crate) async fn serve<B>(root: &Path, req: &Request<B>) -> Response<Body> {
     let Some(relative) = safe_relative_path(req.uri().path()) else {
         return text(StatusCode::BAD_REQUEST, "malformed path\n");
     };
-    let mut path = root.join(relative);
-    if path.is_dir() {
-        path.push("index.html");
+    let not_found = || {
+        text(
+            StatusCode::NOT_FOUND,
+            format!("{} not found\n", req.uri().path()),
+        )
+    };
+    if is_hidden(&relative) {
+        return not_found();
     }
-    let contents = match tokio::fs::read(&path).await {
-        Ok(contents) => contents,
-        Err(_) => {
-            return text(
-                StatusCode::NOT_FOUND,
-                format!("{} not found\n", req.uri().path()),
-            )
-        }
+    let root = root.to_owned();
+    let opened = tokio::task::spawn_blocking(move || open_below(&root, &relative)).await;
+    let Ok(Ok((file, len, path))) = opened else {
+        return not_found();
     };
-    let len = contents.len();
     let body = if req.method() == Method::HEAD {
-        Full::default()
+        Body::empty()
     } else {
-        Full::new(contents.into())
+        Body::file(tokio::fs::File::from_std(file), len)
     };
-    Response::builder()
+    let mut response = Response::builder()
         .header(header::CONTENT_TYPE, content_type(&path))
         .header(header::CONTENT_LENGTH, len)
         // A development server: always revalidate, so a rebuilt wasm package is picked up.
         .header(header::CACHE_CONTROL, "no-cache")
-        .header("x-content-type-options", "nosniff")
         .body(body)
-        .expect("static headers are valid")
+        .expect("static headers are valid");
+    add_page_headers(&mut response);
+    response
+}
+
+/// Whether any part of the path starts with a dot (`.env`, `.git/config`): such files are
+/// an editor's or a tool's, never the site's.
+fn is_hidden(relative: &Path) -> bool {
+    relative
+        .components()
+        .any(|part| part.as_os_str().as_encoded_bytes().starts_with(b"."))
+}
+
+/// Opens `relative` below `root` as a regular file, refusing a symbolic link at any step
+/// below the root (the root itself may be one); a directory means its `index.html`.
+/// Blocking: run it with `spawn_blocking`.
+fn open_below(root: &Path, relative: &Path) -> io::Result<(File, u64, PathBuf)> {
+    let mut path = root.to_path_buf();
+    let mut is_dir = std::fs::metadata(&path)?.is_dir();
+    for part in relative.components() {
+        path.push(part);
+        let metadata = std::fs::symlink_metadata(&path)?;
+        if metadata.file_type().is_symlink() {
+            return Err(io::Error::new(io::ErrorKind::NotFound, "a symbolic link"));
+        }
+        is_dir = metadata.is_dir();
+    }
+    if is_dir {
+        path.push("index.html");
+        if std::fs::symlink_metadata(&path)?.file_type().is_symlink() {
+            return Err(io::Error::new(io::ErrorKind::NotFound, "a symbolic link"));
+        }
+    }
+    let file = File::open(&path)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            "not a regular file",
+        ));
+    }
+    Ok((file, metadata.len(), path))
 }
 
 /// Percent-decodes a URL path and keeps it below the root: `None` for `..`, absolute
@@ -69,23 +114,6 @@ pub(crate) fn safe_relative_path(url_path: &str) -> Option<PathBuf> {
         }
     }
     Some(relative)
-}
-
-pub(crate) fn percent_decode(input: &str) -> Option<String> {
-    let bytes = input.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 fn content_type(path: &Path) -> &'static str {
@@ -136,5 +164,13 @@ mod tests {
         assert_eq!(content_type(Path::new("pkg/x_bg.wasm")), "application/wasm");
         assert!(content_type(Path::new("pkg/x.js")).starts_with("text/javascript"));
         assert!(content_type(Path::new("index.HTML")).starts_with("text/html"));
+    }
+
+    #[test]
+    fn dotfiles_are_hidden_wherever_they_are() {
+        assert!(is_hidden(Path::new(".env")));
+        assert!(is_hidden(Path::new("pkg/.git/config")));
+        assert!(!is_hidden(Path::new("pkg/app.js")));
+        assert!(!is_hidden(Path::new("")));
     }
 }

@@ -11,7 +11,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use http_body_util::Full;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -20,9 +19,10 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
 
 use crate::connection::{drive, new_outbox, Handler};
-use crate::http::{text, Body};
+use crate::http_parts::{text, Body};
 use crate::lazy_buf::LazyBuf;
 use crate::limits::AdmissionError;
+use crate::log_throttle::LogKind;
 use crate::metrics::HandshakeRejection;
 use crate::outbox::Outbox;
 use crate::state::AppState;
@@ -53,13 +53,15 @@ where
             .get(header::ORIGIN)
             .and_then(|o| o.to_str().ok())
             .unwrap_or("?");
-        tracing::info!(%peer, origin, "refused a handshake from a foreign origin");
+        if state.metrics.should_log(LogKind::Origin) {
+            tracing::info!(%peer, origin, "refused a handshake from a foreign origin");
+        }
         return text(
             StatusCode::FORBIDDEN,
             format!("origin {origin} may not open WebSockets here (see --allow-origin)\n"),
         );
     }
-    if state.in_outage() {
+    if state.test.in_outage() {
         return text(
             StatusCode::SERVICE_UNAVAILABLE,
             "simulated outage (/test/drop)\n",
@@ -131,7 +133,7 @@ where
         response = response.header(header::SEC_WEBSOCKET_PROTOCOL, protocol);
     }
     response
-        .body(Full::default())
+        .body(Body::empty())
         .expect("handshake headers are valid")
 }
 

@@ -13,6 +13,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::{ConnId, Dialect};
+use crate::budget::SendBytes;
 use crate::connection::Handler;
 use crate::limits::TokenBucket;
 use crate::metrics::LimitHit;
@@ -27,6 +28,8 @@ pub(crate) struct PlainSession {
     bucket: TokenBucket,
     /// How long one token takes to come back.
     token_interval: Duration,
+    /// The byte rate of its lines, paced the same way.
+    bytes: SendBytes,
 }
 
 impl PlainSession {
@@ -37,6 +40,7 @@ impl PlainSession {
         PlainSession {
             bucket: TokenBucket::new(rate, state.config.rate_burst),
             token_interval: Duration::from_secs_f64(1.0 / f64::from(rate)),
+            bytes: SendBytes::new(&state.budgets),
             state,
             id: session.id,
         }
@@ -59,6 +63,20 @@ impl PlainSession {
         }
         true
     }
+
+    /// Waits until the byte rate allows a line costing `cost`; `false` if the connection
+    /// or the server is closing meanwhile. A line within the text limit always fits a
+    /// burst (the budgets are checked at start), so this ends.
+    async fn paced_bytes(&mut self, cost: usize, outbox: &Outbox) -> bool {
+        while self.bytes.spend(cost).is_err() {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(50)) => {}
+                () = outbox.close_signal().requested() => return false,
+                () = self.state.shutdown.cancelled() => return false,
+            }
+        }
+        true
+    }
 }
 
 impl Handler for PlainSession {
@@ -75,6 +93,10 @@ impl Handler for PlainSession {
         if let Err(text_bytes) = self.state.budgets.check_text(text.as_str()) {
             let notice = self.state.budgets.plain_too_large(text_bytes);
             let _ = outbox.push(Message::text(notice));
+            return;
+        }
+        let cost = self.state.budgets.line_cost(text.as_str());
+        if !self.paced_bytes(cost, outbox).await {
             return;
         }
         let sent = self

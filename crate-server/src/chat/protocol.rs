@@ -8,6 +8,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::hub::unavailable_error;
 use super::{ConnId, Dialect, Gate, RateGate};
+use crate::budget::SendBytes;
 use crate::connection::Handler;
 use crate::outbox::Outbox;
 use crate::state::AppState;
@@ -22,6 +23,7 @@ pub(crate) struct ProtocolSession {
     id: ConnId,
     token: String,
     rate: RateGate,
+    bytes: SendBytes,
     /// Whether this connection may still continue an earlier session: only once, and only
     /// before its first `send` (so one connection cannot fill the server with scopes).
     may_adopt: bool,
@@ -50,6 +52,7 @@ impl ProtocolSession {
         let session = state.hub.connect(Dialect::Json, outbox.clone());
         let rate = RateGate::new(state.config.rate_limit, state.config.rate_burst);
         ProtocolSession {
+            bytes: SendBytes::new(&state.budgets),
             state,
             id: session.id,
             token: session.token,
@@ -95,7 +98,17 @@ impl ProtocolSession {
             },
             ClientEnvelope::Send { room, text, id, n } => {
                 self.may_adopt = false;
-                if self.state.refusing_sends() {
+                let budgets = &self.state.budgets;
+                // Over the byte rate, refused before the hub sees it: the line is not used
+                // up (one over the text limit is left to the hub's final `too_large`).
+                let over_rate = match budgets.check_text(&text) {
+                    Ok(()) => self.bytes.spend(budgets.line_cost(&text)).err(),
+                    Err(_) => None,
+                };
+                if let Some(mut err) = over_rate {
+                    err.reference = id;
+                    Err(err)
+                } else if self.state.refusing_sends() {
                     // A simulated outage: like Redis being down, the line is not used up.
                     let mut err = unavailable_error();
                     err.reference = id;
@@ -149,6 +162,7 @@ impl ProtocolSession {
                 .state
                 .budgets
                 .check_event(&event, &data)
+                .and_then(|cost| self.bytes.spend(cost))
                 .and_then(|()| hub.emit(self.id, &room, &event, data, ack))
                 .map_err(|mut err| {
                     err.reference = ack.map(|ack| ack.to_string());

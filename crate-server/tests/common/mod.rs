@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod chat;
+pub mod noisy;
 pub mod raw;
 pub mod redis;
 

@@ -388,6 +388,27 @@ impl RoomsCore {
     }
 
     fn reply(&mut self, to: ConnId, envelope: &ServerEnvelope) {
+        // A reference longer than any valid id (an invalid one being refused) is not
+        // echoed: answers stay within the outbound budgets.
+        if let ServerEnvelope::Error {
+            code,
+            message,
+            reference: Some(reference),
+        } = envelope
+        {
+            if reference.len() > ferrosocket_wire::chat::MAX_ID_LEN {
+                let bounded = ServerEnvelope::Error {
+                    code: *code,
+                    message: message.clone(),
+                    reference: None,
+                };
+                self.out.push(Out {
+                    to,
+                    message: encode(&bounded),
+                });
+                return;
+            }
+        }
         self.out.push(Out {
             to,
             message: encode(envelope),
@@ -888,7 +909,16 @@ impl RoomsCore {
         }
         let notice = presence(room, PresenceChange::Leave, &nick, None);
         self.broadcast_json(room, Some(conn), &notice);
-        if self.mode == Mode::Shared && self.rooms[room].members.is_empty() {
+        if self.mode == Mode::Local
+            && self.rooms[room].members.is_empty()
+            && self.rooms[room].mark.unwrap_or(0) == 0
+        {
+            // An empty room that never had a line is freed: nothing to remember. One with
+            // lines stays (up to `max_rooms`), so its numbers never start over in an
+            // epoch: clients that remember them would take new lines for seen ones.
+            self.rooms.remove(room);
+        }
+        if self.mode == Mode::Shared && self.rooms.get(room).is_some_and(|r| r.members.is_empty()) {
             // The log keeps the room; this server forgets it until someone here joins
             // again (and a snapshot says where it stands). Held acks go out now.
             if let Some(gone) = self.rooms.remove(room) {
