@@ -56,7 +56,7 @@ start_server() {
   local log; log="$(mktemp)"
   case "$1" in
     ferrosocket) taskset -c 0 "$bin/ferrosocket-server" --addr 127.0.0.1:0 --www www \
-                   --rate-limit 1000000 --rate-burst 1000000 --max-connections 100000 \
+                   --rate-limit 1000000 --rate-burst 1000000 --rate-bytes 1073741824 --max-connections 100000 \
                    --max-connections-per-ip 100000 --outbound-messages 100000 \
                    --max-pending-connections 4096 --max-pending-connections-per-ip 4096 \
                    --outbound-bytes 268435456 >"$log" 2>&1 & ;;

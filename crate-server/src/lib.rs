@@ -18,6 +18,7 @@
 #![deny(missing_docs, missing_debug_implementations)]
 
 pub mod backplane;
+pub mod budget;
 pub mod chat;
 mod config;
 mod connection;
@@ -33,6 +34,7 @@ mod log_throttle;
 pub mod metrics;
 mod origin;
 mod outbox;
+mod secret;
 mod server;
 mod state;
 mod static_files;
@@ -42,5 +44,6 @@ mod upgrade;
 pub mod violation;
 mod write_deadline;
 
+pub use budget::Budgets;
 pub use config::Config;
 pub use server::Server;

@@ -30,12 +30,21 @@ impl TokenBucket {
         self.try_take_at(Instant::now())
     }
 
+    /// Takes `amount` tokens if there are that many (a cost in bytes, say).
+    pub fn try_take_amount(&mut self, amount: f64) -> bool {
+        self.take_at(Instant::now(), amount)
+    }
+
     fn try_take_at(&mut self, now: Instant) -> bool {
+        self.take_at(now, 1.0)
+    }
+
+    fn take_at(&mut self, now: Instant, amount: f64) -> bool {
         let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
         self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
         self.refilled = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        if self.tokens >= amount {
+            self.tokens -= amount;
             true
         } else {
             false

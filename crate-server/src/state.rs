@@ -6,6 +6,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::backplane::RedisBackplane;
+use crate::budget::Budgets;
 use crate::chat::Hub;
 use crate::config::Config;
 use crate::limits::ConnectionLimiter;
@@ -17,6 +18,8 @@ use crate::test_endpoints::TestSwitches;
 #[derive(Debug)]
 pub(crate) struct AppState {
     pub config: Config,
+    /// The chat's size budgets, checked to fit together.
+    pub budgets: Budgets,
     pub metrics: Arc<Metrics>,
     pub limiter: Arc<ConnectionLimiter>,
     pub origins: OriginPolicy,
@@ -33,12 +36,15 @@ pub(crate) struct AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, tls: bool, backplane: Option<Arc<RedisBackplane>>) -> Arc<AppState> {
+    pub fn new(
+        config: Config,
+        budgets: Budgets,
+        tls: bool,
+        backplane: Option<Arc<RedisBackplane>>,
+    ) -> Arc<AppState> {
         let metrics = Arc::new(Metrics::default());
-        let hub = Arc::new(Hub::new(&config, Arc::clone(&metrics), backplane.clone()));
-        if let Some(backplane) = &backplane {
-            backplane.start(Arc::downgrade(&hub));
-        }
+        let hub = Arc::new(Hub::new(&config, &budgets, Arc::clone(&metrics), backplane));
+        hub.start();
         Arc::new(AppState {
             limiter: ConnectionLimiter::new(config.max_connections, config.max_connections_per_ip),
             origins: OriginPolicy::new(&config.allow_origins),
@@ -52,6 +58,7 @@ impl AppState {
                 config.max_pending_connections_per_ip,
             ),
             test: TestSwitches::default(),
+            budgets,
             config,
         })
     }

@@ -40,6 +40,10 @@ fn help_explains_every_flag_and_its_environment_variable() {
         "--shutdown-timeout",
         "--test-endpoints",
         "--redis-url",
+        "--max-text-bytes",
+        "--max-event-bytes",
+        "--history-bytes",
+        "--rate-bytes",
         "--write-timeout",
         "--max-pending-connections",
         "--max-pending-connections-per-ip",
@@ -58,6 +62,24 @@ fn help_explains_every_flag_and_its_environment_variable() {
         help.contains("/chat") && help.contains("/metrics"),
         "{help}"
     );
+}
+
+#[test]
+fn limits_that_contradict_each_other_are_refused_at_start_naming_the_flags() {
+    // A line at 64 KiB of control characters is ~384 KiB on the wire: it cannot fit a
+    // 1 MiB queue several times over, nor a 128 KiB history answer.
+    let output = Command::new(server_binary())
+        .args(["--addr", "127.0.0.1:0", "--max-text-bytes", "65536"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    for flag in ["--outbound-bytes", "--history-bytes", "--max-text-bytes"] {
+        assert!(stderr.contains(flag), "{flag} is not named in:\n{stderr}");
+    }
+    assert!(!String::from_utf8(output.stdout)
+        .unwrap()
+        .contains("listening"));
 }
 
 #[test]

@@ -35,18 +35,24 @@ pub fn frame(first: u8, payload: &[u8], masked: bool) -> Vec<u8> {
 
 pub const FIN: u8 = 0x80;
 pub const TEXT: u8 = 0x1;
+pub const BINARY: u8 = 0x2;
 pub const CONTINUATION: u8 = 0x0;
 pub const CLOSE: u8 = 0x8;
 pub const PING: u8 = 0x9;
 
 /// Completes a WebSocket handshake on `path` and returns the stream after the 101.
 pub async fn handshake(addr: SocketAddr, path: &str) -> TcpStream {
+    handshake_with(addr, path, "").await
+}
+
+/// The same, with `headers` (complete lines, `\r\n` included) added to the request.
+pub async fn handshake_with(addr: SocketAddr, path: &str, headers: &str) -> TcpStream {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     stream
         .write_all(
             format!(
                 "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-                 Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+                 Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{headers}\r\n"
             )
             .as_bytes(),
         )
