@@ -33,14 +33,16 @@ pub type MakeClient<C> = fn(usize, &Scenario) -> C;
 /// and the scenario.
 pub type MakeServer<S> = fn(usize, u32, &Scenario) -> S;
 
-/// Runs the scenario of `seed` with `knobs`.
+/// Runs the scenario of `seed` with `knobs`, printing every frame and fault to stderr
+/// when the environment variable `SIM_TRACE` is set.
 pub fn run<C: SimClient, S: SimServer + 'static>(
     seed: u64,
     knobs: Knobs,
     make_client: MakeClient<C>,
     make_server: MakeServer<S>,
 ) -> Outcome {
-    run_traced(seed, knobs, make_client, make_server, false)
+    let trace = std::env::var_os("SIM_TRACE").is_some();
+    run_traced(seed, knobs, make_client, make_server, trace)
 }
 
 /// [`run`], printing every frame and fault when `trace` is set.

@@ -162,7 +162,8 @@ impl<C: SimClient> SimClient for StripLineNumbers<C> {
     }
 }
 
-/// The old client's "seen" rule: one number per room, raised by whatever arrives (and, with
+/// The old client's "seen" rule: one number per room, raised by every line that arrives
+/// live or in a replay (and, with
 /// `acks_raise`, by the client's own acknowledgements); lines at or below it are dropped
 /// and a resume asks only for what is above it.
 #[derive(Debug)]
@@ -222,10 +223,11 @@ impl<C: SimClient> SimClient for OldSeenMark<C> {
                 members,
                 history,
             } => {
-                let history: Vec<HistoryEntry> = history
-                    .into_iter()
-                    .filter(|entry| self.pass(&room, entry.seq))
-                    .collect();
+                // Filtered by the mark but not raising it: a wrapped client may ignore a
+                // `joined` (its own rules), and the mark must not claim what it never read.
+                let mark = self.marks.get(&room).copied().unwrap_or(0);
+                let history: Vec<HistoryEntry> =
+                    history.into_iter().filter(|entry| entry.seq > mark).collect();
                 ServerEnvelope::Joined {
                     room,
                     members,
