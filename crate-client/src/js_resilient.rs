@@ -51,6 +51,19 @@ export interface ReconnectingSocketOptions {
   heartbeatPing?: string;
   /** `ChatClient` only: the nickname to ask for on every connection. */
   nick?: string;
+  /** `ChatClient` only: a line not acknowledged this long after `send` gets a `failed`
+   *  event (unless its answer is coming on an open connection). Omit for no deadline. */
+  lineDeadline?: number;
+}
+/** `ChatClient`: one of its lines will not be delivered by it. Every line ends with one
+ *  `sent` or one `failed` event. */
+export interface ChatFailedEvent {
+  type: "failed";
+  /** The id `send` returned. */
+  id: string;
+  room: string;
+  /** Why; says when the line may nevertheless have been delivered. */
+  reason: string;
 }
 /** What `send` did: sent now, kept for later, or refused. */
 export type SendOutcome = "sent" | "queued" | "queued-dropping-oldest" | "rejected";
@@ -374,6 +387,9 @@ fn chat_event_json(event: &ChatEvent) -> Option<Value> {
         ChatEvent::Sent { id, room, seq } => {
             json!({"type": "sent", "id": id, "room": room, "seq": seq})
         }
+        ChatEvent::Failed { id, room, reason } => {
+            json!({"type": "failed", "id": id, "room": room, "reason": reason})
+        }
         ChatEvent::Rooms(rooms) => json!({"type": "rooms", "rooms": rooms}),
         ChatEvent::Event {
             room,
@@ -409,7 +425,13 @@ impl ChatClient {
                 heartbeat.ping = Message::Text(r#"{"type":"ping"}"#.to_owned());
             }
         }
-        let session = ChatSession::connect(url, ChatOptions { connection, nick })
+        let options = ChatOptions {
+            connection,
+            nick,
+            line_deadline: millis(&raw, "lineDeadline"),
+            ..ChatOptions::default()
+        };
+        let session = ChatSession::connect(url, options)
             .map_err(|err| js_error(crate::js::open_error_name(&err), &err))?;
         let handler: Rc<RefCell<Option<js_sys::Function>>> = Rc::default();
         let slot = Rc::clone(&handler);
@@ -424,7 +446,8 @@ impl ChatClient {
 
     /// Called with every event as a `{type, ...}` object: the connection events of
     /// `ReconnectingSocket`, and `welcome`, `nick`, `joined`, `left`, `presence`, `message`,
-    /// `sent`, `rooms`, `event`, `error` (fields as in docs/PROTOCOL.md).
+    /// `sent`, `failed {id, room, reason}`, `rooms`, `event`, `error` (fields as in
+    /// docs/PROTOCOL.md). Every line sent ends with one `sent` or one `failed`.
     #[wasm_bindgen(setter)]
     pub fn set_onevent(&self, handler: Option<js_sys::Function>) {
         *self.handler.borrow_mut() = handler;
@@ -453,7 +476,8 @@ impl ChatClient {
     }
 
     /// Sends `text` to `room`; returns `{id, outcome}`. A `sent` event with the same `id`
-    /// confirms it; it is delivered exactly once even across reconnects.
+    /// confirms it, a `failed` event says it will not be delivered; lines are delivered at
+    /// most once each and in the order of the calls, even across reconnects.
     pub fn send(&self, room: &str, text: &str) -> JsValue {
         let (id, outcome) = self.session.send(room, text);
         to_js(&json!({"id": id, "outcome": outcome_name(outcome)}))
@@ -482,7 +506,7 @@ impl ChatClient {
         self.session.nick()
     }
 
-    /// Messages sent but not yet acknowledged.
+    /// Lines sent but neither acknowledged (`sent`) nor failed (`failed`) yet.
     #[wasm_bindgen(getter)]
     pub fn unacknowledged(&self) -> usize {
         self.session.unacknowledged()
@@ -494,8 +518,8 @@ impl ChatClient {
         self.session.connection().retry_now();
     }
 
-    /// Closes for good.
+    /// Closes for good: every line not yet acknowledged gets a `failed` event.
     pub fn close(&self) {
-        self.session.connection().close();
+        self.session.close();
     }
 }

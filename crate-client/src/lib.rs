@@ -43,6 +43,7 @@ pub use resilient::{
     ConnectionState, Flushed, Heartbeat, Overflow, QueueLimits, ReconnectPolicy, ResilientEvent,
     ResilientOptions, ResilientSocket, SendOutcome, Sender,
 };
+pub use session::core as session_core;
 pub use session::{ChatEvent, ChatOptions, ChatSession};
 pub use socket::WebSocket;
 pub use state::ReadyState;

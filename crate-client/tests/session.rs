@@ -34,6 +34,7 @@ impl Chat {
                 },
                 ..ResilientOptions::default()
             },
+            ..ChatOptions::default()
         };
         let session = ChatSession::connect(&chat_url(), options).unwrap();
         let (tx, events) = mpsc::unbounded();

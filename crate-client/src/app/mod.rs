@@ -173,7 +173,7 @@ pub fn start_chat(url: &str) -> Result<Option<ChatApp>, JsValue> {
 impl ChatApp {
     /// Disconnects for good.
     pub fn close(&self) {
-        self.app.session.connection().close();
+        self.app.session.close();
     }
 }
 
@@ -308,10 +308,8 @@ impl App {
         let (id, outcome) = self.session.send(&room, &text);
         let mut view = self.view.borrow_mut();
         if outcome == SendOutcome::Rejected {
-            view.notice(
-                &room,
-                "Not sent: too many messages are waiting for the connection.",
-            );
+            // The `Failed` event has already put its reason on screen; the text stays in
+            // the input so it can be sent again.
             return;
         }
         view.els.input.set_value("");
@@ -447,11 +445,26 @@ impl App {
                 }
             }
             ChatEvent::Sent { id, room, .. } => view.confirm(&room, &id),
+            ChatEvent::Failed { id, room, reason } => {
+                // No longer pending, and said so next to it.
+                view.confirm(&room, &id);
+                let room = if view.rooms.contains_key(&room) {
+                    room
+                } else {
+                    view.current.clone()
+                };
+                view.notice(&room, &format!("⚠ A message was not delivered: {reason}"));
+            }
             // The message stays dimmed (pending) and is retried: no notice per retry.
             ChatEvent::Error {
-                code: crate::ErrorCode::Unavailable,
+                code: crate::ErrorCode::Unavailable | crate::ErrorCode::RateLimited,
                 ..
             } => {}
+            // A line refused for good: its `Failed` event says so.
+            ChatEvent::Error {
+                reference: Some(reference),
+                ..
+            } if view.is_pending(&reference) => {}
             ChatEvent::Error { message, .. } => {
                 view.joining = None;
                 let current = view.current.clone();
@@ -556,6 +569,15 @@ impl View {
         if at_bottom {
             list.set_scroll_top(list.scroll_height());
         }
+    }
+
+    /// Whether one of this page's lines with key `id` awaits the server.
+    fn is_pending(&self, id: &str) -> bool {
+        self.rooms.values().any(|room| {
+            room.lines.iter().any(
+                |line| matches!(line, Line::Message { own_pending: Some(key), .. } if key == id),
+            )
+        })
     }
 
     fn confirm(&mut self, room: &str, id: &str) {

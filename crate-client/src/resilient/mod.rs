@@ -266,6 +266,20 @@ impl ResilientSocket {
         send(&self.shared, message)
     }
 
+    /// Sends `message` only if it can go on the open socket right now (open, and the
+    /// browser's buffer under the high-water mark); never queues it. Returns whether it was
+    /// handed to the socket. For a layer above that keeps its own messages until they are
+    /// acknowledged (as [`ChatSession`](crate::ChatSession) does), so that no second copy
+    /// waits here.
+    pub fn send_now(&self, message: &Message) -> bool {
+        send_now(&self.shared, message)
+    }
+
+    /// Whether [`send_now`](Self::send_now) would send now.
+    pub fn can_send_now(&self) -> bool {
+        can_send_now(&self.shared)
+    }
+
     /// Where the connection stands.
     pub fn state(&self) -> ConnectionState {
         self.shared.core.borrow().state
@@ -355,6 +369,20 @@ impl Sender {
             Some(shared) => send(&shared, message),
             None => SendOutcome::Rejected,
         }
+    }
+
+    /// [`ResilientSocket::send_now`], or `false` once the socket is dropped.
+    pub fn send_now(&self, message: &Message) -> bool {
+        self.shared
+            .upgrade()
+            .is_some_and(|shared| send_now(&shared, message))
+    }
+
+    /// [`ResilientSocket::can_send_now`], or `false` once the socket is dropped.
+    pub fn can_send_now(&self) -> bool {
+        self.shared
+            .upgrade()
+            .is_some_and(|shared| can_send_now(&shared))
     }
 }
 
@@ -635,6 +663,20 @@ fn send(shared: &Rc<Shared>, message: Message) -> SendOutcome {
     };
     ensure_pump(shared);
     outcome
+}
+
+fn can_send_now(shared: &Rc<Shared>) -> bool {
+    let core = shared.core.borrow();
+    !core.user_closed
+        && core.state == ConnectionState::Open
+        && core
+            .socket
+            .as_ref()
+            .is_some_and(|s| s.buffered_amount() <= core.options.high_water_mark)
+}
+
+fn send_now(shared: &Rc<Shared>, message: &Message) -> bool {
+    can_send_now(shared) && send_on_socket(&shared.core.borrow(), message)
 }
 
 fn send_on_socket(core: &Core, message: &Message) -> bool {

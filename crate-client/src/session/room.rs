@@ -1,0 +1,157 @@
+//! [`RoomLog`]: what a session has shown of one room, and the gap detection that keeps it
+//! contiguous: messages after a missing number wait until it is filled.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ferrosocket_wire::chat::{HistoryEntry, Seq};
+
+/// One joined room's delivery state.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RoomLog {
+    /// Every number up to here was shown, was this session's own, or is history that is
+    /// gone: the contiguous mark (what `resume` asks after).
+    seen: Seq,
+    /// This session's own acknowledged lines above `seen`: an ack never moves the mark
+    /// past a number not received.
+    own: BTreeSet<Seq>,
+    /// Messages received above a gap, waiting for it to be filled.
+    held: BTreeMap<Seq, HistoryEntry>,
+    /// The server answered a `join` for this room at least once in this session.
+    pub confirmed: bool,
+    /// A `join` or `resume` for it is unanswered on this connection: its answer will fill
+    /// gaps, so no other resume is asked for meanwhile.
+    pub answer_due: bool,
+}
+
+impl RoomLog {
+    /// The contiguous mark.
+    pub fn seen(&self) -> Seq {
+        self.seen
+    }
+
+    /// A new history (epoch): every number starts over.
+    pub fn reset(&mut self) {
+        self.seen = 0;
+        self.own.clear();
+        self.held.clear();
+        self.answer_due = false;
+    }
+
+    /// Whether `seq` was shown, is own, or is already waiting.
+    pub fn knows(&self, seq: Seq) -> bool {
+        seq <= self.seen || self.own.contains(&seq) || self.held.contains_key(&seq)
+    }
+
+    /// Keeps a received message until it can be shown (duplicates are ignored).
+    pub fn hold(&mut self, entry: HistoryEntry) {
+        if !self.knows(entry.seq) {
+            self.held.insert(entry.seq, entry);
+        }
+    }
+
+    /// Records one of this session's own lines, accepted as `seq`.
+    pub fn own(&mut self, seq: Seq) {
+        if seq > self.seen {
+            self.held.remove(&seq);
+            self.own.insert(seq);
+        }
+    }
+
+    /// Moves the mark through every contiguous number, returning the messages to show.
+    pub fn advance(&mut self) -> Vec<HistoryEntry> {
+        let mut shown = Vec::new();
+        loop {
+            let next = self.seen + 1;
+            if self.own.remove(&next) {
+                self.seen = next;
+            } else if let Some(entry) = self.held.remove(&next) {
+                self.seen = next;
+                shown.push(entry);
+            } else {
+                return shown;
+            }
+        }
+    }
+
+    /// The server says every number up to `upto` was sent already or is gone from its
+    /// history: shows what is held up to there, in order, and moves the mark to it.
+    pub fn settle(&mut self, upto: Seq) -> Vec<HistoryEntry> {
+        let mut shown = Vec::new();
+        if upto > self.seen {
+            let later = self.held.split_off(&(upto + 1));
+            shown.extend(std::mem::replace(&mut self.held, later).into_values());
+            self.seen = upto;
+            self.own = self.own.split_off(&(upto + 1));
+        }
+        shown.extend(self.advance());
+        shown
+    }
+
+    /// Something above the mark is missing.
+    pub fn has_gap(&self) -> bool {
+        !self.held.is_empty() || !self.own.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(seq: Seq) -> HistoryEntry {
+        HistoryEntry {
+            seq,
+            from: "x".into(),
+            text: format!("m{seq}"),
+            ts: 0,
+            id: None,
+        }
+    }
+
+    fn seqs(entries: &[HistoryEntry]) -> Vec<Seq> {
+        entries.iter().map(|e| e.seq).collect()
+    }
+
+    #[test]
+    fn an_ack_never_moves_the_mark_past_a_missing_message() {
+        let mut room = RoomLog::default();
+        room.hold(entry(1));
+        assert_eq!(seqs(&room.advance()), [1]);
+        room.own(3);
+        assert!(room.advance().is_empty());
+        assert_eq!(room.seen(), 1, "2 was not received");
+        assert!(room.has_gap());
+        room.hold(entry(2));
+        assert_eq!(seqs(&room.advance()), [2]);
+        assert_eq!(room.seen(), 3);
+        assert!(!room.has_gap());
+    }
+
+    #[test]
+    fn a_gap_holds_later_messages_until_filled_and_shows_each_once() {
+        let mut room = RoomLog::default();
+        for seq in [3, 5, 4, 3] {
+            room.hold(entry(seq));
+            assert!(room.advance().is_empty());
+        }
+        room.hold(entry(1));
+        assert_eq!(seqs(&room.advance()), [1]);
+        room.hold(entry(2));
+        assert_eq!(seqs(&room.advance()), [2, 3, 4, 5]);
+        room.hold(entry(4));
+        assert!(room.advance().is_empty());
+    }
+
+    #[test]
+    fn settling_shows_what_is_held_when_the_gap_is_history_that_is_gone() {
+        let mut room = RoomLog::default();
+        room.hold(entry(7));
+        room.hold(entry(9));
+        room.own(8);
+        room.hold(entry(12));
+        assert_eq!(seqs(&room.settle(10)), [7, 9]);
+        assert_eq!(room.seen(), 10);
+        assert!(room.has_gap(), "12 still waits for 11");
+        room.hold(entry(11));
+        assert_eq!(seqs(&room.advance()), [11, 12]);
+    }
+}
