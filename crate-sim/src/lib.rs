@@ -11,9 +11,11 @@
 //! - [`check`]: the record of a run and its invariants.
 //! - [`planted`]: deliberately wrong variants, to show the invariants catch them.
 //! - [`model`]: reference state machines written from the agreed design.
+//! - [`adapters`]: the real cores behind the traits.
 #![deny(missing_docs, missing_debug_implementations)]
 
 pub mod actor;
+pub mod adapters;
 pub mod check;
 pub mod model;
 pub mod planted;
