@@ -95,4 +95,101 @@ pub trait SimServer {
     fn poll_output(&mut self) -> Option<ServerOutput>;
     /// The rate limit the server announces and enforces (messages per second, burst).
     fn rate(&self) -> (u32, u32);
+    /// Redis mode: a name unique to this server's life, to recognise its own lines.
+    fn log_name(&self) -> u64 {
+        0
+    }
+    /// Redis mode: the next request for the shared log, if any.
+    fn poll_log_request(&mut self) -> Option<LogRequest> {
+        None
+    }
+    /// Redis mode: the log answered.
+    fn log_reply(&mut self, _reply: LogReply, _now: Millis) {}
+    /// Redis mode: a line came on the subscription.
+    fn log_arrived(&mut self, _line: LogLine, _now: Millis) {}
+    /// Redis mode: the subscription was lost (`false`) or is back (`true`).
+    fn log_link(&mut self, _up: bool, _now: Millis) {}
+}
+
+/// A line as the shared log (Redis mode) holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// The room.
+    pub room: String,
+    /// Its number in the room, given by the log.
+    pub seq: Seq,
+    /// The sender's nickname.
+    pub from: String,
+    /// The text.
+    pub text: String,
+    /// The sender's key.
+    pub id: Option<String>,
+    /// The sender's session scope.
+    pub scope: String,
+    /// The server (its [`SimServer::log_name`]) and connection that published it.
+    pub origin: (u64, ConnId),
+}
+
+/// A request from a server to the shared log; `tag` matches the reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogRequest {
+    /// Number and store a line (or answer the number it got before: the log dedupes a
+    /// scope's lines by `n`, or by `id` without `n`).
+    Publish {
+        /// Matches the reply.
+        tag: u64,
+        /// The line (its `seq` is ignored).
+        line: LogLine,
+        /// Its number in the session.
+        n: Option<u64>,
+    },
+    /// The lines of `room` numbered after `after`, up to `through`.
+    Range {
+        /// Matches the reply.
+        tag: u64,
+        /// The room.
+        room: String,
+        /// Exclusive lower bound.
+        after: Seq,
+        /// Inclusive upper bound.
+        through: Seq,
+    },
+    /// The room's latest `limit` lines (`after: None`) or those after `after`, and its last
+    /// number.
+    Snapshot {
+        /// Matches the reply.
+        tag: u64,
+        /// The room.
+        room: String,
+        /// For a resume.
+        after: Option<Seq>,
+        /// The most lines wanted.
+        limit: usize,
+    },
+}
+
+/// The log's answer to a [`LogRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogReply {
+    /// The line's number (a repeat's earlier number).
+    Published {
+        /// The request's tag.
+        tag: u64,
+        /// Its number.
+        seq: Seq,
+    },
+    /// Lines, oldest first.
+    Lines {
+        /// The request's tag.
+        tag: u64,
+        /// The lines.
+        lines: Vec<LogLine>,
+        /// The room's last number.
+        last_seq: Seq,
+    },
+    /// The log could not be reached.
+    Unreachable {
+        /// The request's tag.
+        tag: u64,
+    },
 }

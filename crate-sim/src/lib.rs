@@ -9,6 +9,7 @@
 //! - [`actor`]: the traits a state machine implements to be simulated.
 //! - [`world`]: the network, the clock, the faults.
 //! - [`check`]: the record of a run and its invariants.
+//! - [`log`]: the shared log of Redis mode.
 //! - [`planted`]: deliberately wrong variants, to show the invariants catch them.
 //! - [`model`]: reference state machines written from the agreed design.
 //! - [`adapters`]: the real cores behind the traits.
@@ -17,6 +18,7 @@
 pub mod actor;
 pub mod adapters;
 pub mod check;
+pub mod log;
 pub mod model;
 pub mod planted;
 pub mod rate;

@@ -35,6 +35,12 @@ pub enum Action {
         /// The server.
         server: usize,
     },
+    /// Redis mode: server `server` loses its link to the shared log (requests fail, lines
+    /// in flight on its subscription are lost) and gets it back a little later.
+    LinkDrop {
+        /// The server.
+        server: usize,
+    },
 }
 
 /// Which faults and what kind of system a run simulates.
@@ -52,6 +58,10 @@ pub struct Knobs {
     pub invalid_lines: bool,
     /// A `rate_limited` refusal of a `send` carries the line's `id` as `ref`.
     pub refusal_names_line: bool,
+    /// Redis mode: the servers share a log that numbers lines and survives crashes.
+    pub shared_log: bool,
+    /// Redis mode: servers lose their link to the log now and then.
+    pub link_faults: bool,
 }
 
 impl Knobs {
@@ -64,6 +74,23 @@ impl Knobs {
             crash_starts_epoch: true,
             invalid_lines: true,
             refusal_names_line: false,
+            shared_log: false,
+            link_faults: false,
+        }
+    }
+
+    /// Two servers sharing a log (Redis mode) with every fault: a crash loses nothing
+    /// the log holds, so it starts no new epoch.
+    pub fn redis() -> Knobs {
+        Knobs {
+            servers: 2,
+            drops: true,
+            crashes: true,
+            crash_starts_epoch: false,
+            invalid_lines: true,
+            refusal_names_line: false,
+            shared_log: true,
+            link_faults: true,
         }
     }
 }
@@ -91,6 +118,8 @@ pub struct Scenario {
     pub crash_starts_epoch: bool,
     /// A `rate_limited` refusal of a `send` names the line.
     pub refusal_names_line: bool,
+    /// Redis mode.
+    pub shared_log: bool,
     /// The servers' rate limit: messages per second, burst.
     pub rate: (u32, u32),
     /// The longest text the servers accept.
@@ -203,6 +232,12 @@ impl Scenario {
                 actions.push((rng.range(0, active_ms), Action::Crash { server }));
             }
         }
+        if knobs.link_faults {
+            for _ in 0..rng.range(0, 3) {
+                let server = rng.index(knobs.servers);
+                actions.push((rng.range(0, active_ms), Action::LinkDrop { server }));
+            }
+        }
         actions.sort_by_key(|(at, _)| *at);
         let rate = match rng.range(0, 3) {
             0 => (10, 10),
@@ -221,6 +256,7 @@ impl Scenario {
             spike_percent: rng.range(0, 4),
             crash_starts_epoch: knobs.crash_starts_epoch,
             refusal_names_line: knobs.refusal_names_line,
+            shared_log: knobs.shared_log,
             rate,
             max_text_bytes,
         }

@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 
 use ferrosocket_wire::chat::{ClientEnvelope, ErrorCode, ServerEnvelope};
 
-use crate::actor::{ConnId, Millis, ServerOutput, SimClient, SimServer};
+use crate::actor::{ConnId, LogLine, LogReply, LogRequest, Millis, ServerOutput, SimClient, SimServer};
+use crate::log::SharedLog;
 use crate::check::{Durability, Ledger};
 use crate::rate::RateGate;
 use crate::rng::Rng;
@@ -49,6 +50,26 @@ enum Event {
     WakeServer { server: usize },
     /// A crashed server comes back.
     Restart { server: usize },
+    /// Redis mode: a request reaches the log.
+    LogServe {
+        server: usize,
+        link: u32,
+        request: LogRequest,
+    },
+    /// Redis mode: the log's answer reaches the server.
+    LogAnswer {
+        server: usize,
+        link: u32,
+        reply: LogReply,
+    },
+    /// Redis mode: a line reaches a server on its subscription.
+    LogArrive {
+        server: usize,
+        link: u32,
+        line: LogLine,
+    },
+    /// Redis mode: a server's link to the log is back.
+    LinkUp { server: usize },
 }
 
 #[derive(Debug)]
@@ -83,6 +104,14 @@ struct ServerSlot<S> {
     core: Option<S>,
     life: u32,
     wake: Option<Millis>,
+    /// Redis mode: the link to the log, its generation (bumped when it drops or the
+    /// server restarts: what was in flight on the old one is lost), FIFO times.
+    link_up: bool,
+    link: u32,
+    to_log_last: Millis,
+    from_log_last: Millis,
+    /// Requests sent and not answered yet (tags).
+    outstanding: std::collections::BTreeSet<u64>,
 }
 
 /// Makes a server for its `life`-th start (a new epoch in in-memory mode).
@@ -119,6 +148,7 @@ pub struct World<C, S> {
     next_conn: ConnId,
     ledger: Ledger,
     scenario: Scenario,
+    log: SharedLog,
     rate_refusals: u64,
     server_closes: u64,
     /// Set once the scripted part is over: faults stop, reconnects are quick.
@@ -148,6 +178,11 @@ impl<C: SimClient, S: SimServer> World<C, S> {
                 core: Some(make_server(index, 0)),
                 life: 0,
                 wake: None,
+                link_up: true,
+                link: 0,
+                to_log_last: 0,
+                from_log_last: 0,
+                outstanding: Default::default(),
             })
             .collect();
         let ledger = Ledger::new(durability, scenario.members.clone());
@@ -174,6 +209,7 @@ impl<C: SimClient, S: SimServer> World<C, S> {
             next_conn: 1,
             ledger,
             scenario,
+            log: SharedLog::default(),
             rate_refusals: 0,
             server_closes: 0,
             quiet: false,
@@ -300,13 +336,129 @@ impl<C: SimClient, S: SimServer> World<C, S> {
                 let slot = &mut self.servers[server];
                 slot.life += 1;
                 slot.wake = None;
+                slot.link += 1;
+                slot.link_up = true;
+                slot.outstanding.clear();
                 let life = slot.life;
                 slot.core = Some((self.make_server)(server, life));
                 if self.scenario.crash_starts_epoch {
                     self.ledger.epoch_started(life);
                 }
             }
+            Event::LogServe {
+                server,
+                link,
+                request,
+            } => self.log_serve(server, link, request),
+            Event::LogAnswer {
+                server,
+                link,
+                reply,
+            } => {
+                let slot = &mut self.servers[server];
+                if slot.link == link {
+                    let tag = match &reply {
+                        LogReply::Published { tag, .. }
+                        | LogReply::Lines { tag, .. }
+                        | LogReply::Unreachable { tag } => *tag,
+                    };
+                    slot.outstanding.remove(&tag);
+                    let now = self.now;
+                    if let Some(core) = slot.core.as_mut() {
+                        core.log_reply(reply, now);
+                    }
+                    self.after_server(server);
+                }
+            }
+            Event::LogArrive { server, link, line } => {
+                if self.servers[server].link == link {
+                    let now = self.now;
+                    if let Some(core) = self.servers[server].core.as_mut() {
+                        core.log_arrived(line, now);
+                    }
+                    self.after_server(server);
+                }
+            }
+            Event::LinkUp { server } => {
+                let slot = &mut self.servers[server];
+                if !slot.link_up {
+                    slot.link_up = true;
+                    let now = self.now;
+                    if let Some(core) = slot.core.as_mut() {
+                        core.log_link(true, now);
+                    }
+                    self.after_server(server);
+                }
+            }
         }
+    }
+
+    /// The log serves a request (even from a server that crashed since: Redis got it),
+    /// answers over the same link, and sends an appended line to every subscriber.
+    fn log_serve(&mut self, server: usize, link: u32, request: LogRequest) {
+        let (reply, appended) = self.log.serve(request);
+        self.note(|| format!("log serves server {server}: {reply:?}"));
+        if self.servers[server].link == link && self.servers[server].link_up {
+            let at = (self.now + self.rng.range(1, 10)).max(self.servers[server].from_log_last);
+            self.servers[server].from_log_last = at;
+            self.schedule(
+                at,
+                Event::LogAnswer {
+                    server,
+                    link,
+                    reply,
+                },
+            );
+        }
+        if let Some(line) = appended {
+            for target in 0..self.servers.len() {
+                let slot = &self.servers[target];
+                if !slot.link_up || slot.core.is_none() {
+                    continue;
+                }
+                let link = slot.link;
+                let at = (self.now + self.rng.range(1, 30)).max(slot.from_log_last);
+                self.servers[target].from_log_last = at;
+                self.schedule(
+                    at,
+                    Event::LogArrive {
+                        server: target,
+                        link,
+                        line: line.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// Redis mode: the server's link drops; every request it awaits fails.
+    fn drop_link(&mut self, server: usize) {
+        let slot = &mut self.servers[server];
+        if !slot.link_up || slot.core.is_none() {
+            return;
+        }
+        slot.link_up = false;
+        slot.link += 1;
+        let link = slot.link;
+        let failed: Vec<u64> = std::mem::take(&mut slot.outstanding).into_iter().collect();
+        let now = self.now;
+        if let Some(core) = slot.core.as_mut() {
+            core.log_link(false, now);
+        }
+        for tag in failed {
+            self.servers[server].outstanding.insert(tag);
+            self.schedule(
+                now,
+                Event::LogAnswer {
+                    server,
+                    link,
+                    reply: LogReply::Unreachable { tag },
+                },
+            );
+        }
+        let down = self.rng.range(100, 3_000);
+        self.schedule(now + down, Event::LinkUp { server });
+        self.after_server(server);
     }
 
     fn backoff(&mut self) -> Millis {
@@ -357,7 +509,8 @@ impl<C: SimClient, S: SimServer> World<C, S> {
                     self.schedule(self.now + down, Event::Restart { server });
                 }
             }
-            Action::Drop { .. } | Action::Crash { .. } => {}
+            Action::LinkDrop { server } if !self.quiet => self.drop_link(server),
+            Action::Drop { .. } | Action::Crash { .. } | Action::LinkDrop { .. } => {}
         }
     }
 
@@ -613,6 +766,42 @@ impl<C: SimClient, S: SimServer> World<C, S> {
                     }
                 }
             }
+        }
+        while let Some(request) = self.servers[server]
+            .core
+            .as_mut()
+            .and_then(|core| core.poll_log_request())
+        {
+            let tag = match &request {
+                LogRequest::Publish { tag, .. }
+                | LogRequest::Range { tag, .. }
+                | LogRequest::Snapshot { tag, .. } => *tag,
+            };
+            let slot = &mut self.servers[server];
+            slot.outstanding.insert(tag);
+            let link = slot.link;
+            if !slot.link_up {
+                // Refused at once: the link is down.
+                self.schedule(
+                    self.now + 1,
+                    Event::LogAnswer {
+                        server,
+                        link,
+                        reply: LogReply::Unreachable { tag },
+                    },
+                );
+                continue;
+            }
+            let at = (self.now + self.rng.range(1, 10)).max(self.servers[server].to_log_last);
+            self.servers[server].to_log_last = at;
+            self.schedule(
+                at,
+                Event::LogServe {
+                    server,
+                    link,
+                    request,
+                },
+            );
         }
         let wanted = self.servers[server]
             .core
