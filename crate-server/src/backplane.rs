@@ -11,18 +11,30 @@
 //!   `SERVER:CONNECTION`, value the nickname) and refreshes a liveness key; member lists skip
 //!   servers whose key expired. Join, leave and rename notices and application events travel
 //!   on the same channel.
+//! - **Sessions**: the line numbers and idempotency keys of a session live in a hash keyed
+//!   by the digest of its token (never the token), with a time to live; the send script
+//!   takes a numbered line only when its `n` is above the last one taken, and answers a
+//!   repeat with its original sequence number.
 //! - **Failure**: while Redis is unreachable, sends are refused with the `unavailable` error
 //!   (the client keeps and retries them: nothing acknowledged is lost, nothing is numbered
-//!   twice), while joins, presence and pings keep working locally. The subscriber
-//!   reconnects with backoff and, once back, replays from each room's Stream what this
-//!   server missed.
+//!   twice), while joins, presence and pings keep working locally. The subscriber checks
+//!   the epoch key every [`LIVENESS_INTERVAL`]; a failed check counts as a lost
+//!   subscription. It reconnects with backoff and, once back, the hub replays from each
+//!   room's Stream what this server missed.
+//! - **Lost data**: if the epoch key is gone or changed (Redis lost its data), the first
+//!   server to notice writes a new epoch, every server adopts it ([`BackplaneEvent::Epoch`])
+//!   and the send script refuses lines stamped with an old epoch, so no line is numbered in
+//!   a history its server does not know.
+//!
+//! This module talks to Redis and reports what arrives through a channel of
+//! [`BackplaneEvent`]s; it knows nothing of the hub that consumes them.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ferrosocket_wire::chat::{HistoryEntry, PresenceChange, RoomInfo, Seq, ServerEnvelope};
+use ferrosocket_wire::chat::{HistoryEntry, RoomInfo, Seq, ServerEnvelope};
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::streams::StreamRangeReply;
@@ -30,14 +42,17 @@ use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::chat::{new_id, ConnId, Hub};
+use crate::chat::core::{Announcement, ConnId, Line, Publish, Snapshot, SCOPE_IDLE_MS};
+use crate::secret::new_id;
 
 const CHANNEL: &str = "ferrosocket:chat";
 const EPOCH_KEY: &str = "ferrosocket:epoch";
 const ROOMS_KEY: &str = "ferrosocket:rooms";
-/// How long an idempotency key is remembered, in seconds.
-const ID_TTL_SECONDS: u64 = 24 * 3600;
 const LIVENESS_TTL_SECONDS: u64 = 10;
+/// How often the subscriber checks that Redis answers and still holds our epoch.
+pub const LIVENESS_INTERVAL: Duration = Duration::from_secs(2);
+/// How long a room's keys live after its last line (refreshed by every line).
+const ROOM_TTL_SECONDS: u64 = 7 * 24 * 3600;
 
 fn seq_key(room: &str) -> String {
     format!("ferrosocket:room:{room}:seq")
@@ -45,27 +60,60 @@ fn seq_key(room: &str) -> String {
 fn stream_key(room: &str) -> String {
     format!("ferrosocket:room:{room}:history")
 }
-fn id_key(room: &str, id: &str) -> String {
-    format!("ferrosocket:room:{room}:id:{id}")
-}
 fn members_key(room: &str) -> String {
     format!("ferrosocket:room:{room}:members")
 }
 fn server_key(server: &str) -> String {
     format!("ferrosocket:server:{server}")
 }
+fn scope_key(scope: &str) -> String {
+    format!("ferrosocket:scope:{scope}")
+}
+fn scope_ids_key(scope: &str) -> String {
+    format!("ferrosocket:scope:{scope}:ids")
+}
 
+/// Numbers, stores and publishes one line, atomically. KEYS: seq, stream, scope hash,
+/// channel, epoch, scope id list. ARGV: room, from, text, ts, id, origin, maxlen, scope
+/// ttl, n (0: none), scope, epoch, room ttl, remembered lines, remembered ids.
 const SEND_SCRIPT: &str = r#"
-if ARGV[5] ~= '' then
-  local existing = redis.call('GET', KEYS[3])
-  if existing then return {tonumber(existing), 1} end
+if redis.call('GET', KEYS[5]) ~= ARGV[11] then
+  return redis.error_reply('EPOCH the history was reset')
+end
+local n = tonumber(ARGV[9])
+if n > 0 then
+  local last = tonumber(redis.call('HGET', KEYS[3], 'last') or '0')
+  if n <= last then
+    local seen = redis.call('HGET', KEYS[3], 'n:' .. n)
+    if seen then return {tonumber(seen), 1} end
+    return redis.error_reply('STALE line too old to be recognised')
+  end
+elseif ARGV[5] ~= '' then
+  local seen = redis.call('HGET', KEYS[3], 'i:' .. ARGV[5])
+  if seen then return {tonumber(seen), 1} end
 end
 local seq = redis.call('INCR', KEYS[1])
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[7], seq .. '-0',
-  'from', ARGV[2], 'text', ARGV[3], 'ts', ARGV[4], 'id', ARGV[5])
-if ARGV[5] ~= '' then redis.call('SET', KEYS[3], seq, 'EX', ARGV[8]) end
+  'from', ARGV[2], 'text', ARGV[3], 'ts', ARGV[4], 'id', ARGV[5], 'scope', ARGV[10],
+  'origin', ARGV[6])
+redis.call('EXPIRE', KEYS[1], ARGV[12])
+redis.call('EXPIRE', KEYS[2], ARGV[12])
+if n > 0 then
+  redis.call('HSET', KEYS[3], 'last', n, 'n:' .. n, seq)
+  redis.call('HDEL', KEYS[3], 'n:' .. (n - tonumber(ARGV[13])))
+elseif ARGV[5] ~= '' then
+  redis.call('HSET', KEYS[3], 'i:' .. ARGV[5], seq)
+  redis.call('RPUSH', KEYS[6], ARGV[5])
+  if redis.call('LLEN', KEYS[6]) > tonumber(ARGV[14]) then
+    local old = redis.call('LPOP', KEYS[6])
+    redis.call('HDEL', KEYS[3], 'i:' .. old)
+  end
+  redis.call('EXPIRE', KEYS[6], ARGV[8])
+end
+if n > 0 or ARGV[5] ~= '' then redis.call('EXPIRE', KEYS[3], ARGV[8]) end
 redis.call('PUBLISH', KEYS[4], cjson.encode({kind = 'message', room = ARGV[1], seq = seq,
-  from = ARGV[2], text = ARGV[3], ts = tonumber(ARGV[4]), id = ARGV[5], origin = ARGV[6]}))
+  from = ARGV[2], text = ARGV[3], ts = tonumber(ARGV[4]), id = ARGV[5], origin = ARGV[6],
+  scope = ARGV[10]}))
 return {seq, 0}
 "#;
 
@@ -83,6 +131,9 @@ enum Published {
         id: String,
         /// `SERVER:CONNECTION` of the sender.
         origin: String,
+        /// The digest of the sender's session token.
+        #[serde(default)]
+        scope: String,
     },
     Notice {
         room: String,
@@ -91,32 +142,39 @@ enum Published {
     },
 }
 
-/// A membership change to record in Redis and announce to the other servers.
-#[derive(Debug)]
-pub(crate) enum PresenceUpdate {
-    Set {
+/// What the backplane reports to the hub, in the order it happened.
+#[derive(Debug, Clone)]
+pub enum BackplaneEvent {
+    /// The subscription is (again) live: whatever was published while it was down must be
+    /// read from the rooms' Streams.
+    Subscribed,
+    /// A line of `room`; `origin` is the sending connection when it is on this server.
+    Line {
+        /// The room.
         room: String,
-        conn: ConnId,
-        nick: String,
+        /// The line.
+        line: Line,
+        /// The local sender, if any.
+        origin: Option<ConnId>,
     },
-    Remove {
+    /// A notice (presence, event) from another server.
+    Notice {
+        /// The room.
         room: String,
-        conn: ConnId,
-    },
-    Announce {
-        room: String,
-        conn: ConnId,
+        /// The envelope for the room's members here.
         envelope: ServerEnvelope,
     },
+    /// Redis lost its data: the history starts over under this new epoch.
+    Epoch(String),
 }
 
-/// The result of publishing a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Numbered {
-    /// Its sequence number in the room.
-    pub seq: Seq,
-    /// Whether the idempotency key was already known (nothing was published again).
-    pub duplicate: bool,
+/// Why a line was not published.
+#[derive(Debug)]
+pub enum PublishError {
+    /// Redis did not answer, or holds another epoch: try again later.
+    Unavailable(redis::RedisError),
+    /// A line number so old that Redis no longer remembers what became of it.
+    Stale,
 }
 
 /// The connection to Redis shared by one server's hub.
@@ -125,16 +183,27 @@ pub struct RedisBackplane {
     commands: ConnectionManager,
     url: String,
     server_id: String,
-    epoch: String,
+    epoch: Mutex<String>,
     history: usize,
     up: AtomicBool,
     errors: AtomicU64,
-    presence: mpsc::Sender<PresenceUpdate>,
-    presence_rx: std::sync::Mutex<Option<mpsc::Receiver<PresenceUpdate>>>,
+    presence: mpsc::Sender<Announcement>,
+    presence_rx: Mutex<Option<mpsc::Receiver<Announcement>>>,
 }
 
 /// Why Redis could not be used.
 pub type BackplaneError = redis::RedisError;
+
+/// Sets the epoch key if it is missing and returns what it holds.
+async fn load_epoch(commands: &mut ConnectionManager) -> Result<String, redis::RedisError> {
+    let _: Option<String> = redis::cmd("SET")
+        .arg(EPOCH_KEY)
+        .arg(new_id())
+        .arg("NX")
+        .query_async(commands)
+        .await?;
+    commands.get(EPOCH_KEY).await
+}
 
 impl RedisBackplane {
     /// Connects to `url`, failing with a clear error when Redis is not there, and loads
@@ -154,35 +223,27 @@ impl RedisBackplane {
         .await
         .map_err(|_| format!("cannot use Redis at {url}: no answer within 5 s"))?
         .map_err(explain)?;
-        let fresh = new_id();
-        let _: Option<String> = redis::cmd("SET")
-            .arg(EPOCH_KEY)
-            .arg(&fresh)
-            .arg("NX")
-            .query_async(&mut commands)
-            .await
-            .map_err(explain)?;
-        let epoch: String = commands.get(EPOCH_KEY).await.map_err(explain)?;
+        let epoch = load_epoch(&mut commands).await.map_err(explain)?;
         let (presence, presence_rx) = mpsc::channel(4096);
         Ok(Arc::new(RedisBackplane {
             commands,
             url: url.to_owned(),
             server_id: new_id(),
-            epoch,
+            epoch: Mutex::new(epoch),
             history,
             up: AtomicBool::new(false),
             errors: AtomicU64::new(0),
             presence,
-            presence_rx: std::sync::Mutex::new(Some(presence_rx)),
+            presence_rx: Mutex::new(Some(presence_rx)),
         }))
     }
 
     /// The history epoch shared by every server on this Redis.
-    pub fn epoch(&self) -> &str {
-        &self.epoch
+    pub fn epoch(&self) -> String {
+        self.epoch.lock().expect("epoch lock").clone()
     }
 
-    /// Whether the subscription to Redis is live.
+    /// Whether the subscription to Redis is live (and answered its last check).
     pub fn is_up(&self) -> bool {
         self.up.load(Ordering::Relaxed)
     }
@@ -201,46 +262,45 @@ impl RedisBackplane {
         tracing::warn!(%err, "redis operation failed");
     }
 
-    /// Numbers, stores and publishes one message (once, whatever its `id` says).
-    pub async fn publish_message(
-        &self,
-        room: &str,
-        conn: ConnId,
-        from: &str,
-        text: &str,
-        ts: u64,
-        id: Option<&str>,
-    ) -> Result<Numbered, BackplaneError> {
-        let id = id.unwrap_or("");
+    /// Numbers, stores and publishes one line, once whatever its `n` or `id` say: a
+    /// repeat is answered with the original sequence number.
+    pub async fn publish_line(&self, line: &Publish, ts: u64) -> Result<Seq, PublishError> {
+        let id = line.id.as_deref().unwrap_or("");
         let result: Result<(Seq, u8), _> = redis::Script::new(SEND_SCRIPT)
-            .key(seq_key(room))
-            .key(stream_key(room))
-            .key(id_key(room, id))
+            .key(seq_key(&line.room))
+            .key(stream_key(&line.room))
+            .key(scope_key(&line.scope))
             .key(CHANNEL)
-            .arg(room)
-            .arg(from)
-            .arg(text)
+            .key(EPOCH_KEY)
+            .key(scope_ids_key(&line.scope))
+            .arg(&line.room)
+            .arg(&line.from)
+            .arg(&line.text)
             .arg(ts)
             .arg(id)
-            .arg(self.origin(conn))
+            .arg(self.origin(line.conn))
             .arg(self.history.max(1))
-            .arg(ID_TTL_SECONDS)
+            .arg(SCOPE_IDLE_MS / 1000)
+            .arg(line.n.unwrap_or(0))
+            .arg(&line.scope)
+            .arg(self.epoch())
+            .arg(ROOM_TTL_SECONDS)
+            .arg(crate::chat::core::REMEMBERED_LINES)
+            .arg(crate::chat::core::REMEMBERED_IDS)
             .invoke_async(&mut self.commands.clone())
             .await;
         match result {
-            Ok((seq, duplicate)) => Ok(Numbered {
-                seq,
-                duplicate: duplicate == 1,
-            }),
+            Ok((seq, _duplicate)) => Ok(seq),
+            Err(err) if err.code() == Some("STALE") => Err(PublishError::Stale),
             Err(err) => {
                 self.failed(&err);
-                Err(err)
+                Err(PublishError::Unavailable(err))
             }
         }
     }
 
     /// Publishes an application event or notice for the members on other servers.
-    pub async fn publish_notice(
+    async fn publish_notice(
         &self,
         room: &str,
         conn: ConnId,
@@ -256,53 +316,90 @@ impl RedisBackplane {
         result.map(|_| ()).inspect_err(|err| self.failed(err))
     }
 
-    /// Records a membership change and announces it; never waits (best effort: a
+    /// Records a membership change or announces a notice; never waits (best effort: a
     /// lost update is repaired when the subscriber re-synchronises).
-    pub(crate) fn presence(&self, update: PresenceUpdate) {
-        let _ = self.presence.try_send(update);
+    pub fn announce(&self, announcement: Announcement) {
+        let _ = self.presence.try_send(announcement);
     }
 
-    /// The messages of `room` after `after_seq`, oldest first, as far as the Stream
-    /// still holds them.
+    /// The lines of `room` after `after` up to `through`, oldest first, as far as the
+    /// Stream still holds them, each with its sender if that connection is on this server.
     pub async fn range(
         &self,
         room: &str,
-        after_seq: Seq,
-    ) -> Result<Vec<HistoryEntry>, BackplaneError> {
+        after: Seq,
+        through: Seq,
+    ) -> Result<Vec<(Line, Option<ConnId>)>, BackplaneError> {
+        let end = if through == Seq::MAX {
+            "+".to_owned()
+        } else {
+            format!("{through}-0")
+        };
         let reply: Result<StreamRangeReply, _> = self
             .commands
             .clone()
-            .xrange(stream_key(room), format!("{}-0", after_seq + 1), "+")
-            .await;
-        reply
-            .map(|reply| reply.ids.iter().filter_map(entry_from_stream).collect())
-            .inspect_err(|err| self.failed(err))
-    }
-
-    /// The latest `history` messages of `room`, oldest first.
-    pub async fn latest(&self, room: &str) -> Result<Vec<HistoryEntry>, BackplaneError> {
-        let reply: Result<StreamRangeReply, _> = self
-            .commands
-            .clone()
-            .xrevrange_count(stream_key(room), "+", "-", self.history)
+            .xrange(stream_key(room), format!("{}-0", after + 1), end)
             .await;
         reply
             .map(|reply| {
                 reply
                     .ids
                     .iter()
-                    .rev()
-                    .filter_map(entry_from_stream)
+                    .filter_map(|entry| {
+                        let origin = entry
+                            .get::<String>("origin")
+                            .and_then(|origin| local_conn(self, &origin));
+                        line_from_stream(entry).map(|line| (line, origin))
+                    })
                     .collect()
             })
             .inspect_err(|err| self.failed(err))
     }
 
-    /// The room's latest sequence number.
-    pub async fn last_seq(&self, room: &str) -> Result<Seq, BackplaneError> {
-        let seq: Result<Option<Seq>, _> = self.commands.clone().get(seq_key(room)).await;
-        seq.map(Option::unwrap_or_default)
-            .inspect_err(|err| self.failed(err))
+    /// A snapshot of `room` for a join (its latest lines and members) or a resume (the
+    /// lines after `resume_after`); the lines and the latest number are read atomically.
+    pub async fn snapshot(
+        &self,
+        room: &str,
+        resume_after: Option<Seq>,
+    ) -> Result<Snapshot, BackplaneError> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        match resume_after {
+            Some(after) => pipe
+                .cmd("XRANGE")
+                .arg(stream_key(room))
+                .arg(format!("{}-0", after + 1))
+                .arg("+"),
+            None => pipe
+                .cmd("XREVRANGE")
+                .arg(stream_key(room))
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(self.history.max(1)),
+        };
+        pipe.get(seq_key(room));
+        let (reply, last_seq): (StreamRangeReply, Option<Seq>) = pipe
+            .query_async(&mut self.commands.clone())
+            .await
+            .inspect_err(|err| self.failed(err))?;
+        let mut lines: Vec<Line> = reply.ids.iter().filter_map(line_from_stream).collect();
+        if resume_after.is_none() {
+            lines.reverse();
+        }
+        let members = match resume_after {
+            Some(_) => Vec::new(),
+            None => self.members(room).await.unwrap_or_default(),
+        };
+        let last_seq = last_seq
+            .unwrap_or_default()
+            .max(lines.last().map_or(0, |line| line.entry.seq));
+        Ok(Snapshot {
+            lines,
+            last_seq,
+            members,
+        })
     }
 
     /// The nicknames in `room` on every live server.
@@ -357,34 +454,55 @@ impl RedisBackplane {
         Ok(rooms)
     }
 
-    /// Starts the subscriber and the presence writer; they stop when `hub` is dropped.
-    pub(crate) fn start(self: &Arc<Self>, hub: Weak<Hub>) {
+    /// Starts the subscriber and the presence writer; what arrives comes out of the
+    /// returned channel. Both stop once the receiver is dropped.
+    pub fn start(self: &Arc<Self>) -> mpsc::Receiver<BackplaneEvent> {
+        let (events, receiver) = mpsc::channel(4096);
         let presence_rx = self.presence_rx.lock().expect("presence lock").take();
         if let Some(presence_rx) = presence_rx {
             tokio::spawn(write_presence(Arc::clone(self), presence_rx));
         }
-        tokio::spawn(subscribe(Arc::clone(self), hub));
+        tokio::spawn(subscribe(Arc::clone(self), events));
+        receiver
+    }
+
+    /// Reads the epoch key (writing a new epoch if Redis lost it); `Some(new)` when it
+    /// differs from the one this server holds, which it then adopts.
+    async fn check_epoch(&self) -> Result<Option<String>, BackplaneError> {
+        let mut commands = self.commands.clone();
+        let current = tokio::time::timeout(LIVENESS_INTERVAL, load_epoch(&mut commands))
+            .await
+            .map_err(|_| {
+                redis::RedisError::from((redis::ErrorKind::Io, "epoch check timed out"))
+            })??;
+        let mut epoch = self.epoch.lock().expect("epoch lock");
+        if *epoch == current {
+            return Ok(None);
+        }
+        tracing::warn!(old = %*epoch, new = %current, "redis lost its data: the history starts over");
+        *epoch = current.clone();
+        Ok(Some(current))
     }
 }
 
-fn entry_from_stream(entry: &redis::streams::StreamId) -> Option<HistoryEntry> {
+fn line_from_stream(entry: &redis::streams::StreamId) -> Option<Line> {
     let seq = entry.id.split('-').next()?.parse().ok()?;
     let text = |field: &str| entry.get::<String>(field);
     let id = text("id").filter(|id| !id.is_empty());
-    Some(HistoryEntry {
-        seq,
-        from: text("from")?,
-        text: text("text")?,
-        ts: text("ts")?.parse().ok()?,
-        id,
+    Some(Line {
+        entry: HistoryEntry {
+            seq,
+            from: text("from")?,
+            text: text("text")?,
+            ts: text("ts")?.parse().ok()?,
+            id,
+        },
+        scope: text("scope").filter(|scope| !scope.is_empty()),
     })
 }
 
 /// Writes membership changes to Redis and refreshes this server's liveness key.
-async fn write_presence(
-    backplane: Arc<RedisBackplane>,
-    mut updates: mpsc::Receiver<PresenceUpdate>,
-) {
+async fn write_presence(backplane: Arc<RedisBackplane>, mut updates: mpsc::Receiver<Announcement>) {
     let mut commands = backplane.commands.clone();
     let mut liveness = tokio::time::interval(Duration::from_secs(3));
     loop {
@@ -400,7 +518,7 @@ async fn write_presence(
             update = updates.recv() => {
                 let Some(update) = update else { return };
                 let result: Result<(), redis::RedisError> = match update {
-                    PresenceUpdate::Set { room, conn, nick } => {
+                    Announcement::Set { room, conn, nick } => {
                         let field = backplane.origin(conn);
                         redis::pipe()
                             .hset(members_key(&room), field, nick)
@@ -408,10 +526,10 @@ async fn write_presence(
                             .query_async(&mut commands)
                             .await
                     }
-                    PresenceUpdate::Remove { room, conn } => {
+                    Announcement::Remove { room, conn } => {
                         commands.hdel(members_key(&room), backplane.origin(conn)).await
                     }
-                    PresenceUpdate::Announce { room, conn, envelope } => {
+                    Announcement::Notice { room, conn, envelope } => {
                         backplane.publish_notice(&room, conn, envelope).await
                     }
                 };
@@ -423,30 +541,65 @@ async fn write_presence(
     }
 }
 
-/// Subscribes to the channel, delivers what arrives, and on every (re)connection replays
-/// what was missed; reconnects with exponential backoff.
-async fn subscribe(backplane: Arc<RedisBackplane>, hub: Weak<Hub>) {
+/// Subscribes to the channel and reports what arrives; checks the epoch on every
+/// (re)subscription and every [`LIVENESS_INTERVAL`]; reconnects with exponential backoff.
+async fn subscribe(backplane: Arc<RedisBackplane>, events: mpsc::Sender<BackplaneEvent>) {
     let mut delay = Duration::from_millis(100);
     loop {
-        if hub.strong_count() == 0 {
+        if events.is_closed() {
             return;
         }
         match subscription(&backplane).await {
             Ok(mut messages) => {
                 delay = Duration::from_millis(100);
+                if let Ok(Some(epoch)) = backplane.check_epoch().await {
+                    if events.send(BackplaneEvent::Epoch(epoch)).await.is_err() {
+                        return;
+                    }
+                }
                 backplane.up.store(true, Ordering::Relaxed);
                 tracing::info!(url = %backplane.url, "redis backplane connected");
-                if let Some(hub) = hub.upgrade() {
-                    hub.resynchronise(&backplane).await;
+                if events.send(BackplaneEvent::Subscribed).await.is_err() {
+                    return;
                 }
-                while let Some(message) = messages.next().await {
-                    let Some(hub) = hub.upgrade() else { return };
-                    let Ok(payload) = message.get_payload::<String>() else {
-                        continue;
-                    };
-                    match serde_json::from_str::<Published>(&payload) {
-                        Ok(published) => deliver(&hub, &backplane, published),
-                        Err(err) => tracing::warn!(%err, "unreadable message on the backplane"),
+                let mut check = tokio::time::interval(LIVENESS_INTERVAL);
+                check.tick().await;
+                loop {
+                    tokio::select! {
+                        message = messages.next() => {
+                            let Some(message) = message else { break };
+                            let Ok(payload) = message.get_payload::<String>() else {
+                                continue;
+                            };
+                            let event = match serde_json::from_str::<Published>(&payload) {
+                                Ok(published) => event_of(&backplane, published),
+                                Err(err) => {
+                                    tracing::warn!(%err, "unreadable message on the backplane");
+                                    continue;
+                                }
+                            };
+                            if let Some(event) = event {
+                                if events.send(event).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                        _ = check.tick() => match backplane.check_epoch().await {
+                            Ok(None) => {}
+                            Ok(Some(epoch)) => {
+                                if events.send(BackplaneEvent::Epoch(epoch)).await.is_err() {
+                                    return;
+                                }
+                                // Re-read everything of the new history.
+                                if events.send(BackplaneEvent::Subscribed).await.is_err() {
+                                    return;
+                                }
+                            }
+                            Err(err) => {
+                                backplane.failed(&err);
+                                break;
+                            }
+                        },
                     }
                 }
                 backplane.up.store(false, Ordering::Relaxed);
@@ -473,7 +626,7 @@ async fn subscription(
     Ok(pubsub.into_on_message())
 }
 
-fn deliver(hub: &Hub, backplane: &RedisBackplane, published: Published) {
+fn event_of(backplane: &RedisBackplane, published: Published) -> Option<BackplaneEvent> {
     match published {
         Published::Message {
             room,
@@ -483,31 +636,29 @@ fn deliver(hub: &Hub, backplane: &RedisBackplane, published: Published) {
             ts,
             id,
             origin,
-        } => {
-            let sender = local_conn(backplane, &origin);
-            let id = (!id.is_empty()).then_some(id);
-            hub.deliver(
-                &room,
-                HistoryEntry {
+            scope,
+        } => Some(BackplaneEvent::Line {
+            origin: local_conn(backplane, &origin),
+            line: Line {
+                entry: HistoryEntry {
                     seq,
                     from,
                     text,
                     ts,
-                    id,
+                    id: (!id.is_empty()).then_some(id),
                 },
-                sender,
-            );
-        }
+                scope: (!scope.is_empty()).then_some(scope),
+            },
+            room,
+        }),
+        // Notices from this server were delivered locally already.
         Published::Notice {
             room,
             origin,
             envelope,
-        } => {
-            // Notices from this server were delivered locally already.
-            if local_conn(backplane, &origin).is_none() {
-                hub.deliver_notice(&room, &envelope);
-            }
-        }
+        } => local_conn(backplane, &origin)
+            .is_none()
+            .then_some(BackplaneEvent::Notice { room, envelope }),
     }
 }
 
@@ -517,19 +668,4 @@ fn local_conn(backplane: &RedisBackplane, origin: &str) -> Option<ConnId> {
     (server == backplane.server_id)
         .then(|| conn.parse().ok())
         .flatten()
-}
-
-/// A presence notice, as published to the other servers.
-pub(crate) fn presence_envelope(
-    room: &str,
-    change: PresenceChange,
-    nick: &str,
-    old_nick: Option<&str>,
-) -> ServerEnvelope {
-    ServerEnvelope::Presence {
-        room: room.to_owned(),
-        change,
-        nick: nick.to_owned(),
-        old_nick: old_nick.map(str::to_owned),
-    }
 }

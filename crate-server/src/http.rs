@@ -148,8 +148,9 @@ impl crate::connection::Handler for ChatSession {
     }
 
     async fn on_start(&mut self, outbox: &crate::outbox::Outbox) {
-        if let ChatSession::Protocol(session) = self {
-            session.on_start(outbox).await;
+        match self {
+            ChatSession::Plain(session) => session.on_start(outbox).await,
+            ChatSession::Protocol(session) => session.on_start(outbox).await,
         }
     }
 

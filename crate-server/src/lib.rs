@@ -31,6 +31,7 @@ mod limits;
 pub mod metrics;
 mod origin;
 mod outbox;
+mod secret;
 mod server;
 mod state;
 mod static_files;

@@ -36,10 +36,8 @@ pub(crate) struct AppState {
 impl AppState {
     pub fn new(config: Config, tls: bool, backplane: Option<Arc<RedisBackplane>>) -> Arc<AppState> {
         let metrics = Arc::new(Metrics::default());
-        let hub = Arc::new(Hub::new(&config, Arc::clone(&metrics), backplane.clone()));
-        if let Some(backplane) = &backplane {
-            backplane.start(Arc::downgrade(&hub));
-        }
+        let hub = Arc::new(Hub::new(&config, Arc::clone(&metrics), backplane));
+        hub.start();
         Arc::new(AppState {
             limiter: ConnectionLimiter::new(config.max_connections, config.max_connections_per_ip),
             origins: OriginPolicy::new(&config.allow_origins),

@@ -1,11 +1,12 @@
 //! The `/chat` endpoint: rooms shared by plain-text clients and JSON protocol clients.
 
+pub mod core;
 mod hub;
 mod plain;
 mod protocol;
 
-pub(crate) use hub::new_id;
-pub use hub::{ConnId, Dialect, Hub};
+pub use self::core::{ConnId, Dialect};
+pub use hub::{FanOut, Hub, Session};
 pub(crate) use plain::PlainSession;
 pub(crate) use protocol::ProtocolSession;
 

@@ -1,14 +1,21 @@
 //! A plain browser `WebSocket` on `/chat`: in the lobby under a generated name; every text
 //! it sends goes to the whole lobby, itself included, as `name: text`.
+//!
+//! A plain client cannot be told "slow down" in a way it understands, so instead of
+//! refusing lines over the rate limit the server paces it: it stops reading until the
+//! next token is due, and TCP pushes back on the sender. Nothing it sends is dropped.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use ferrosocket_wire::chat::LOBBY;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{ConnId, Dialect, Gate, RateGate};
+use super::{ConnId, Dialect};
 use crate::connection::Handler;
+use crate::limits::TokenBucket;
+use crate::metrics::LimitHit;
 use crate::outbox::Outbox;
 use crate::state::AppState;
 
@@ -17,19 +24,40 @@ use crate::state::AppState;
 pub(crate) struct PlainSession {
     state: Arc<AppState>,
     id: ConnId,
-    rate: RateGate,
+    bucket: TokenBucket,
+    /// How long one token takes to come back.
+    token_interval: Duration,
 }
 
 impl PlainSession {
-    /// Registers the connection and puts it in the lobby.
+    /// Registers the connection; [`Handler::on_start`] puts it in the lobby.
     pub fn start(state: Arc<AppState>, outbox: &Outbox) -> PlainSession {
-        let (id, _nick) = state.hub.connect(Dialect::Plain, outbox.clone());
-        state
-            .hub
-            .join(id, LOBBY)
-            .expect("the lobby name is valid and a new connection is in no room");
-        let rate = RateGate::new(state.config.rate_limit, state.config.rate_burst);
-        PlainSession { state, id, rate }
+        let session = state.hub.connect(Dialect::Plain, outbox.clone());
+        let rate = state.config.rate_limit.max(1);
+        PlainSession {
+            bucket: TokenBucket::new(rate, state.config.rate_burst),
+            token_interval: Duration::from_secs_f64(1.0 / f64::from(rate)),
+            state,
+            id: session.id,
+        }
+    }
+
+    /// Waits for the rate limit's next token; `false` if the connection or the server is
+    /// closing meanwhile.
+    async fn paced(&mut self, outbox: &Outbox) -> bool {
+        let mut counted = false;
+        while !self.bucket.try_take() {
+            if !counted {
+                self.state.metrics.limit_hit(LimitHit::Rate);
+                counted = true;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(self.token_interval) => {}
+                () = outbox.close_signal().requested() => return false,
+                () = self.state.shutdown.cancelled() => return false,
+            }
+        }
+        true
     }
 }
 
@@ -41,28 +69,24 @@ impl Handler for PlainSession {
                 .close(CloseCode::Unsupported, "this chat takes text messages only");
             return;
         };
-        match self.rate.check(&self.state.metrics) {
-            Gate::Pass => {
-                let hub = &self.state.hub;
-                let sent = match hub.backplane() {
-                    Some(backplane) => {
-                        hub.send_replicated(backplane, self.id, LOBBY, text.as_str(), None)
-                            .await
-                    }
-                    None => hub.send(self.id, LOBBY, text.as_str(), None),
-                };
-                if sent.is_err() {
-                    let _ = outbox.push(Message::text(
-                        "* the chat is unavailable: message not delivered",
-                    ));
-                }
-            }
-            Gate::Refuse => {
-                let _ = outbox.push(Message::text("* rate limit: message not delivered"));
-            }
-            Gate::Close => outbox
-                .close_signal()
-                .close(CloseCode::Policy, "rate limit exceeded"),
+        if !self.paced(outbox).await {
+            return;
+        }
+        let sent = self
+            .state
+            .hub
+            .send(self.id, LOBBY, text.as_str(), None, None)
+            .await;
+        if sent.is_err() {
+            let _ = outbox.push(Message::text(
+                "* the chat is unavailable: message not delivered",
+            ));
+        }
+    }
+
+    async fn on_start(&mut self, _outbox: &Outbox) {
+        if let Err(err) = self.state.hub.join(self.id, LOBBY).await {
+            tracing::warn!(%err, "a plain client could not join the lobby");
         }
     }
 

@@ -2,217 +2,86 @@
 
 use std::sync::Arc;
 
-use ferrosocket_wire::chat::{
-    ClientEnvelope, ErrorCode, ProtocolError, Seq, ServerEnvelope, LOBBY,
-};
+use ferrosocket_wire::chat::{ClientEnvelope, ErrorCode, ProtocolError, ServerEnvelope, LOBBY};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
-use super::hub::{backplane_error, Replay};
+use super::hub::unavailable_error;
 use super::{ConnId, Dialect, Gate, RateGate};
 use crate::connection::Handler;
 use crate::outbox::Outbox;
 use crate::state::AppState;
+
+/// The shortest and longest session token a `session` envelope may carry.
+const TOKEN_LEN: std::ops::RangeInclusive<usize> = 16..=128;
 
 /// One JSON protocol connection.
 #[derive(Debug)]
 pub(crate) struct ProtocolSession {
     state: Arc<AppState>,
     id: ConnId,
+    token: String,
     rate: RateGate,
 }
 
-fn encode(envelope: &ServerEnvelope) -> Message {
-    Message::Text(Utf8Bytes::from(envelope.to_json()))
-}
-
 fn reply(outbox: &Outbox, envelope: &ServerEnvelope) {
-    let _ = outbox.push(encode(envelope));
-}
-
-/// The `message` envelopes of a replay, then `resumed`.
-fn replay_messages(room: &str, replay: Replay) -> Vec<Message> {
-    let mut messages: Vec<Message> = replay
-        .missed
-        .into_iter()
-        .map(|entry| {
-            encode(&ServerEnvelope::Message {
-                room: room.to_owned(),
-                seq: entry.seq,
-                from: entry.from,
-                text: entry.text,
-                ts: entry.ts,
-                id: entry.id,
-            })
-        })
-        .collect();
-    messages.push(encode(&ServerEnvelope::Resumed {
-        room: room.to_owned(),
-        last_seq: replay.last_seq,
-        complete: replay.complete,
-    }));
-    messages
+    let _ = outbox.push(Message::Text(Utf8Bytes::from(envelope.to_json())));
 }
 
 impl ProtocolSession {
     /// Registers the connection; [`Handler::on_start`] greets it.
     pub fn start(state: Arc<AppState>, outbox: &Outbox) -> ProtocolSession {
-        let (id, _nick) = state.hub.connect(Dialect::Json, outbox.clone());
+        let session = state.hub.connect(Dialect::Json, outbox.clone());
         let rate = RateGate::new(state.config.rate_limit, state.config.rate_burst);
-        ProtocolSession { state, id, rate }
-    }
-
-    /// Joins `room` and answers with its members and history, from Redis when the server
-    /// shares rooms (falling back to what this server knows if Redis is unreachable).
-    async fn join(&self, room: String, outbox: &Outbox) {
-        let hub = &self.state.hub;
-        let Some(backplane) = hub.backplane() else {
-            match hub.join(self.id, &room) {
-                Ok(joined) => reply(
-                    outbox,
-                    &ServerEnvelope::Joined {
-                        room,
-                        members: joined.members,
-                        history: joined.history,
-                    },
-                ),
-                Err(err) => self.refuse(err, outbox),
-            }
-            return;
-        };
-        let already = hub.sender_in(self.id, &room).is_ok();
-        if !already {
-            hub.hold(self.id, &room);
-        }
-        let mut joined = match hub.join(self.id, &room) {
-            Ok(joined) => joined,
-            Err(err) => {
-                hub.finish_join(self.id, &room, 0, Vec::new());
-                return self.refuse(err, outbox);
-            }
-        };
-        if let Ok(last) = backplane.last_seq(&room).await {
-            hub.note_seq(&room, last);
-        }
-        if let Ok(history) = backplane.latest(&room).await {
-            joined.history = history;
-        }
-        if let Ok(members) = backplane.members(&room).await {
-            if !members.is_empty() {
-                joined.members = members;
-            }
-        }
-        let covered = joined.history.last().map_or(0, |entry| entry.seq);
-        let answer = encode(&ServerEnvelope::Joined {
-            room: room.clone(),
-            members: joined.members,
-            history: joined.history,
-        });
-        hub.finish_join(self.id, &room, covered, vec![answer]);
-    }
-
-    /// Replays `room` after `after_seq`.
-    async fn resume(
-        &self,
-        room: String,
-        after_seq: Seq,
-        outbox: &Outbox,
-    ) -> Result<(), ProtocolError> {
-        let hub = &self.state.hub;
-        let Some(backplane) = hub.backplane() else {
-            let replay = hub.resume(self.id, &room, after_seq)?;
-            for message in replay_messages(&room, replay) {
-                let _ = outbox.push(message);
-            }
-            return Ok(());
-        };
-        hub.hold(self.id, &room);
-        if hub.sender_in(self.id, &room).is_err() {
-            if let Err(err) = hub.join(self.id, &room) {
-                hub.finish_join(self.id, &room, 0, Vec::new());
-                return Err(err);
-            }
-        }
-        let read = async {
-            let missed = backplane.range(&room, after_seq).await?;
-            let last_seq = backplane.last_seq(&room).await?;
-            Ok::<_, crate::backplane::BackplaneError>((missed, last_seq))
-        };
-        match read.await {
-            Ok((missed, last_seq)) => {
-                hub.note_seq(&room, last_seq);
-                let complete =
-                    after_seq >= last_seq || missed.first().is_some_and(|m| m.seq == after_seq + 1);
-                let covered = missed.last().map_or(after_seq, |m| m.seq);
-                let replay = Replay {
-                    missed,
-                    last_seq,
-                    complete,
-                };
-                hub.finish_join(self.id, &room, covered, replay_messages(&room, replay));
-                Ok(())
-            }
-            Err(err) => {
-                hub.finish_join(self.id, &room, 0, Vec::new());
-                Err(backplane_error(err))
-            }
+        ProtocolSession {
+            state,
+            id: session.id,
+            token: session.token,
+            rate,
         }
     }
 
     async fn handle(&mut self, envelope: ClientEnvelope, outbox: &Outbox) {
         let hub = &self.state.hub;
         let result: Result<(), ProtocolError> = match envelope {
-            ClientEnvelope::Nick { nick } => hub
-                .set_nick(self.id, &nick)
-                .map(|nick| reply(outbox, &ServerEnvelope::Nick { nick })),
+            ClientEnvelope::Nick { nick } => hub.set_nick(self.id, &nick),
             ClientEnvelope::ListRooms => {
-                let rooms = match hub.backplane() {
-                    Some(backplane) => backplane.rooms().await.unwrap_or_else(|_| hub.rooms()),
-                    None => hub.rooms(),
-                };
+                let rooms = hub.rooms().await;
                 reply(outbox, &ServerEnvelope::Rooms { rooms });
                 Ok(())
             }
-            ClientEnvelope::Join { rooms } => {
-                for room in rooms {
-                    self.join(room, outbox).await;
+            ClientEnvelope::Join { rooms } => match self.room_list(rooms) {
+                Ok(rooms) => {
+                    for room in rooms {
+                        if let Err(err) = hub.join(self.id, &room).await {
+                            self.refuse(err, outbox);
+                        }
+                    }
+                    Ok(())
                 }
-                Ok(())
-            }
-            ClientEnvelope::Leave { rooms } => {
-                for room in rooms {
-                    match hub.leave(self.id, &room) {
-                        Ok(()) => reply(outbox, &ServerEnvelope::Left { room }),
-                        Err(err) => self.refuse(err, outbox),
+                Err(err) => Err(err),
+            },
+            ClientEnvelope::Leave { rooms } => match self.room_list(rooms) {
+                Ok(rooms) => {
+                    for room in rooms {
+                        if let Err(err) = hub.leave(self.id, &room) {
+                            self.refuse(err, outbox);
+                        }
                     }
+                    Ok(())
                 }
-                Ok(())
-            }
-            ClientEnvelope::Send { room, text, id, .. } => {
-                let accepted = match hub.backplane() {
-                    _ if self.state.refusing_sends() => Err(super::hub::unavailable_error()),
-                    Some(backplane) => {
-                        hub.send_replicated(backplane, self.id, &room, &text, id.as_deref())
-                            .await
-                    }
-                    None => hub.send(self.id, &room, &text, id.as_deref()),
-                };
-                match accepted {
-                    Ok(accepted) => {
-                        reply(
-                            outbox,
-                            &ServerEnvelope::Ack {
-                                id,
-                                room,
-                                seq: accepted.seq,
-                            },
-                        );
-                        Ok(())
-                    }
-                    Err(mut err) => {
-                        err.reference = id;
-                        Err(err)
-                    }
+                Err(err) => Err(err),
+            },
+            ClientEnvelope::Send { room, text, id, n } => {
+                if self.state.refusing_sends() {
+                    // A simulated outage: like Redis being down, the line is not used up.
+                    let mut err = unavailable_error();
+                    err.reference = id;
+                    Err(err)
+                } else {
+                    // Every answer is queued by the hub, in order with the deliveries.
+                    let _ = hub.send(self.id, &room, &text, id, n).await;
+                    Ok(())
                 }
             }
             ClientEnvelope::Resume {
@@ -223,10 +92,20 @@ impl ProtocolSession {
                 // Numbers from another epoch mean nothing here: replay everything.
                 let stale = epoch.is_some_and(|epoch| epoch != hub.epoch());
                 let after_seq = if stale { 0 } else { after_seq };
-                self.resume(room, after_seq, outbox).await
+                hub.resume(self.id, &room, after_seq).await
             }
-            // TODO(issue 13): adopt the session's scope and line numbering.
-            ClientEnvelope::Session { .. } => Ok(()),
+            ClientEnvelope::Session { token, next } => {
+                if TOKEN_LEN.contains(&token.len()) {
+                    self.token = token;
+                    hub.adopt_session(self.id, &self.token, next);
+                    Ok(())
+                } else {
+                    Err(ProtocolError::new(
+                        ErrorCode::InvalidField,
+                        "`token` must be the `session` of an earlier `welcome`",
+                    ))
+                }
+            }
             ClientEnvelope::Ping { id } => {
                 reply(outbox, &ServerEnvelope::Pong { id });
                 Ok(())
@@ -236,22 +115,37 @@ impl ProtocolSession {
                 event,
                 data,
                 ack,
-            } => match hub.emit(self.id, &room, &event, data) {
-                Ok(()) => {
-                    if let Some(ack) = ack {
-                        reply(outbox, &ServerEnvelope::EventAck { ack });
-                    }
-                    Ok(())
-                }
-                Err(mut err) => {
+            } => hub
+                .emit(self.id, &room, &event, data, ack)
+                .map_err(|mut err| {
                     err.reference = ack.map(|ack| ack.to_string());
-                    Err(err)
-                }
-            },
+                    err
+                }),
         };
         if let Err(err) = result {
             self.refuse(err, outbox);
         }
+    }
+
+    /// The rooms of a `join` or `leave`, each once, in order; a list longer than a
+    /// connection may be in is refused whole (it could only be answered with errors).
+    fn room_list(&self, rooms: Vec<String>) -> Result<Vec<String>, ProtocolError> {
+        let max = self.state.config.max_rooms_per_connection;
+        let mut seen = std::collections::HashSet::new();
+        let rooms: Vec<String> = rooms
+            .into_iter()
+            .filter(|room| seen.insert(room.clone()))
+            .collect();
+        if rooms.len() > max {
+            return Err(ProtocolError::new(
+                ErrorCode::TooManyRooms,
+                format!(
+                    "{} rooms in one envelope: a connection may be in at most {max}",
+                    rooms.len()
+                ),
+            ));
+        }
+        Ok(rooms)
     }
 
     fn refuse(&self, err: ProtocolError, outbox: &Outbox) {
@@ -306,13 +200,15 @@ impl Handler for ProtocolSession {
                 nick,
                 history_limit: state.hub.history_limit(),
                 rate_limit: state.config.rate_limit,
-                epoch: state.hub.epoch().to_owned(),
+                epoch: state.hub.epoch(),
                 rate_burst: state.config.rate_burst,
                 max_text_bytes: state.config.max_message_bytes,
-                session: super::new_id(),
+                session: self.token.clone(),
             },
         );
-        self.join(LOBBY.to_owned(), outbox).await;
+        if let Err(err) = state.hub.join(self.id, LOBBY).await {
+            self.refuse(err, outbox);
+        }
     }
 
     fn on_end(&mut self) {
