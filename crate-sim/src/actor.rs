@@ -64,6 +64,10 @@ pub trait SimClient {
     fn next_wakeup(&self) -> Option<Millis>;
     /// Lines neither acknowledged nor reported failed.
     fn unacknowledged(&self) -> usize;
+    /// The client's state, for a trace.
+    fn describe(&self) -> String {
+        String::new()
+    }
 }
 
 /// What a server wants done on a connection.

@@ -232,7 +232,9 @@ impl Ledger {
         }
         for ((client, text), epochs) in &seen {
             let Some(&index) = self.by_text.get(*text) else {
-                out.push(format!("client {client} was shown {text}, which nobody sent"));
+                out.push(format!(
+                    "client {client} was shown {text}, which nobody sent"
+                ));
                 continue;
             };
             let line = &self.lines[index];

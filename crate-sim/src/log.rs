@@ -51,13 +51,7 @@ impl SharedLog {
                     }
                     _ => {}
                 }
-                (
-                    LogReply::Published {
-                        tag,
-                        seq: line.seq,
-                    },
-                    Some(line),
-                )
+                (LogReply::Published { tag, seq: line.seq }, Some(line))
             }
             LogRequest::Range {
                 tag,

@@ -226,8 +226,10 @@ impl<C: SimClient> SimClient for OldSeenMark<C> {
                 // Filtered by the mark but not raising it: a wrapped client may ignore a
                 // `joined` (its own rules), and the mark must not claim what it never read.
                 let mark = self.marks.get(&room).copied().unwrap_or(0);
-                let history: Vec<HistoryEntry> =
-                    history.into_iter().filter(|entry| entry.seq > mark).collect();
+                let history: Vec<HistoryEntry> = history
+                    .into_iter()
+                    .filter(|entry| entry.seq > mark)
+                    .collect();
                 ServerEnvelope::Joined {
                     room,
                     members,

@@ -176,7 +176,9 @@ impl Scenario {
         for (client, rooms) in members.iter().enumerate() {
             for _ in 0..rng.range(1, 4) {
                 let which = rng.index(rooms.len());
-                let start = rng.range(0, active_ms * 4 / 5).max(joined_at[client][which] + 1);
+                let start = rng
+                    .range(0, active_ms * 4 / 5)
+                    .max(joined_at[client][which] + 1);
                 let size = if rng.chance(10) {
                     rng.range(40, 120)
                 } else {

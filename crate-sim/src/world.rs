@@ -10,9 +10,11 @@ use std::collections::BTreeMap;
 
 use ferrosocket_wire::chat::{ClientEnvelope, ErrorCode, ServerEnvelope};
 
-use crate::actor::{ConnId, LogLine, LogReply, LogRequest, Millis, ServerOutput, SimClient, SimServer};
-use crate::log::SharedLog;
+use crate::actor::{
+    ConnId, LogLine, LogReply, LogRequest, Millis, ServerOutput, SimClient, SimServer,
+};
 use crate::check::{Durability, Ledger};
+use crate::log::SharedLog;
 use crate::rate::RateGate;
 use crate::rng::Rng;
 use crate::scenario::{Action, Scenario};
@@ -159,7 +161,9 @@ pub struct World<C, S> {
 
 impl<C, S> std::fmt::Debug for World<C, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("World").field("now", &self.now).finish_non_exhaustive()
+        f.debug_struct("World")
+            .field("now", &self.now)
+            .finish_non_exhaustive()
     }
 }
 
@@ -257,6 +261,9 @@ impl<C: SimClient, S: SimServer> World<C, S> {
             }
             self.handle(event);
         }
+        for (index, slot) in self.clients.iter().enumerate() {
+            self.note(|| format!("client {index} at the end: {}", slot.core.describe()));
+        }
         let unacknowledged: Vec<usize> = self
             .clients
             .iter()
@@ -274,7 +281,10 @@ impl<C: SimClient, S: SimServer> World<C, S> {
     }
 
     fn handle(&mut self, event: Event) {
-        if !matches!(event, Event::Arrive { .. } | Event::WakeClient { .. } | Event::WakeServer { .. }) {
+        if !matches!(
+            event,
+            Event::Arrive { .. } | Event::WakeClient { .. } | Event::WakeServer { .. }
+        ) {
             self.note(|| format!("{event:?}"));
         }
         match event {
@@ -544,11 +554,7 @@ impl<C: SimClient, S: SimServer> World<C, S> {
         let server = up[self.rng.index(up.len())];
         let conn = self.next_conn;
         self.next_conn += 1;
-        let (rate, burst) = self.servers[server]
-            .core
-            .as_ref()
-            .expect("up")
-            .rate();
+        let (rate, burst) = self.servers[server].core.as_ref().expect("up").rate();
         let latency = self.rng.range(1, self.scenario.max_latency_ms);
         self.conns.insert(
             conn,
@@ -626,12 +632,7 @@ impl<C: SimClient, S: SimServer> World<C, S> {
         let Frame::Text(text) = frame else { return };
         let now = self.now;
         self.note(|| format!("conn {conn} -> server {server}: {text}"));
-        let gate = self
-            .conns
-            .get_mut(&conn)
-            .expect("known")
-            .gate
-            .check(now);
+        let gate = self.conns.get_mut(&conn).expect("known").gate.check(now);
         match gate {
             crate::rate::Gate::Pass => {
                 let core = self.servers[server].core.as_mut().expect("up");
@@ -688,8 +689,9 @@ impl<C: SimClient, S: SimServer> World<C, S> {
                 let envelope: ServerEnvelope = match serde_json::from_str(&text) {
                     Ok(envelope) => envelope,
                     Err(err) => {
-                        self.errors
-                            .push(format!("the server wrote an unreadable frame {text}: {err}"));
+                        self.errors.push(format!(
+                            "the server wrote an unreadable frame {text}: {err}"
+                        ));
                         return;
                     }
                 };
@@ -714,7 +716,9 @@ impl<C: SimClient, S: SimServer> World<C, S> {
     /// schedules its next wakeup.
     fn after_client(&mut self, client: usize) {
         while let Some(envelope) = self.clients[client].core.poll_transmit() {
-            let open = self.clients[client].conn.filter(|_| !self.clients[client].connecting);
+            let open = self.clients[client]
+                .conn
+                .filter(|_| !self.clients[client].connecting);
             match open {
                 Some(conn) => {
                     let text = serde_json::to_string(&envelope).expect("envelopes serialise");
@@ -732,7 +736,10 @@ impl<C: SimClient, S: SimServer> World<C, S> {
             self.note(|| format!("client {client} reports {event:?}"));
             self.ledger.event(client, epoch, event, self.now);
         }
-        let wanted = self.clients[client].core.next_wakeup().map(|at| at.max(self.now));
+        let wanted = self.clients[client]
+            .core
+            .next_wakeup()
+            .map(|at| at.max(self.now));
         if let Some(at) = wanted {
             if self.clients[client].wake != Some(at) {
                 self.clients[client].wake = Some(at);

@@ -46,7 +46,11 @@ fn redis_server(index: usize, life: u32, scenario: &Scenario) -> CoreServer {
 }
 
 fn model_server(_: usize, life: u32, scenario: &Scenario) -> ModelServer {
-    ModelServer::new(&format!("epoch{life}"), scenario.rate, scenario.max_text_bytes)
+    ModelServer::new(
+        &format!("epoch{life}"),
+        scenario.rate,
+        scenario.max_text_bytes,
+    )
 }
 
 fn report(search: &Search, test: &str) -> String {
@@ -222,7 +226,11 @@ fn assert_caught<C: SimClient, S: SimServer + 'static>(
         .failures
         .iter()
         .any(|(_, violations)| violations.iter().any(|v| v.starts_with(kind)));
-    assert!(caught, "{what}: no `{kind}` violation in {}", report(&found, what));
+    assert!(
+        caught,
+        "{what}: no `{kind}` violation in {}",
+        report(&found, what)
+    );
     eprintln!("{what}: caught after {} seeds", found.seeds);
 }
 
@@ -297,9 +305,19 @@ fn the_planted_seen_mark_tests_fail_only_for_the_combination() {
                 1,
             ),
         ),
-        ("session core, lagging server", search(0..60, knobs, client, lagging, 1)),
-        ("session core, overtaking server", search(0..60, knobs, client, overtaking, 1)),
+        (
+            "session core, lagging server",
+            search(0..60, knobs, client, lagging, 1),
+        ),
+        (
+            "session core, overtaking server",
+            search(0..60, knobs, client, overtaking, 1),
+        ),
     ] {
-        assert!(found.failures.is_empty(), "{name}: {}", report(&found, name));
+        assert!(
+            found.failures.is_empty(),
+            "{name}: {}",
+            report(&found, name)
+        );
     }
 }

@@ -274,8 +274,10 @@ impl CoreServer {
             }
             ClientEnvelope::Join { rooms } => {
                 let mut seen = std::collections::BTreeSet::new();
-                let rooms: Vec<String> =
-                    rooms.into_iter().filter(|r| seen.insert(r.clone())).collect();
+                let rooms: Vec<String> = rooms
+                    .into_iter()
+                    .filter(|r| seen.insert(r.clone()))
+                    .collect();
                 let work = &mut self.conns.get_mut(&conn).expect("known").work;
                 for room in rooms.into_iter().rev() {
                     work.push_front(Work::Join(room));
@@ -289,27 +291,32 @@ impl CoreServer {
                     }
                 }
             }
-            ClientEnvelope::Send { room, text, id: key, n } => {
-                match self.core.send(id, &room, &text, key, n, now) {
-                    SendStep::Done => {}
-                    SendStep::Publish(publish) => {
-                        self.conns.get_mut(&conn).expect("known").busy = true;
-                        let line = LogLine {
-                            room: publish.room.clone(),
-                            seq: 0,
-                            from: publish.from.clone(),
-                            text: publish.text.clone(),
-                            id: publish.id.clone(),
-                            scope: publish.scope.clone(),
-                            origin: (self.name, publish.conn),
-                        };
-                        let n = publish.n;
-                        self.request(Waiting::Publish(conn, publish), |tag| {
-                            LogRequest::Publish { tag, line, n }
-                        });
-                    }
+            ClientEnvelope::Send {
+                room,
+                text,
+                id: key,
+                n,
+            } => match self.core.send(id, &room, &text, key, n, now) {
+                SendStep::Done => {}
+                SendStep::Publish(publish) => {
+                    self.conns.get_mut(&conn).expect("known").busy = true;
+                    let line = LogLine {
+                        room: publish.room.clone(),
+                        seq: 0,
+                        from: publish.from.clone(),
+                        text: publish.text.clone(),
+                        id: publish.id.clone(),
+                        scope: publish.scope.clone(),
+                        origin: (self.name, publish.conn),
+                    };
+                    let n = publish.n;
+                    self.request(Waiting::Publish(conn, publish), |tag| LogRequest::Publish {
+                        tag,
+                        line,
+                        n,
+                    });
                 }
-            }
+            },
             ClientEnvelope::Resume {
                 room,
                 after_seq,
@@ -338,7 +345,9 @@ impl CoreServer {
                     );
                 }
             }
-            ClientEnvelope::Ping { id: ping } => self.reply(conn, ServerEnvelope::Pong { id: ping }),
+            ClientEnvelope::Ping { id: ping } => {
+                self.reply(conn, ServerEnvelope::Pong { id: ping })
+            }
             ClientEnvelope::Emit {
                 room,
                 event,

@@ -69,7 +69,10 @@ impl ModelClient {
     /// A session whose keys start with `tag`.
     pub fn new(tag: &str) -> ModelClient {
         let mut rooms = BTreeMap::new();
-        rooms.insert(ferrosocket_wire::chat::LOBBY.to_owned(), RoomView::default());
+        rooms.insert(
+            ferrosocket_wire::chat::LOBBY.to_owned(),
+            RoomView::default(),
+        );
         ModelClient {
             tag: tag.to_owned(),
             next_id: 0,
@@ -115,7 +118,11 @@ impl ModelClient {
     }
 
     fn resume_all(&mut self) {
-        let rooms: Vec<(String, Seq)> = self.rooms.iter().map(|(r, v)| (r.clone(), v.mark)).collect();
+        let rooms: Vec<(String, Seq)> = self
+            .rooms
+            .iter()
+            .map(|(r, v)| (r.clone(), v.mark))
+            .collect();
         for (room, after_seq) in rooms {
             let epoch = self.epoch.clone();
             self.transmit(ClientEnvelope::Resume {
@@ -140,7 +147,9 @@ impl ModelClient {
         let gaps: Vec<(String, Seq)> = self
             .rooms
             .iter()
-            .filter(|(_, v)| !v.waiting.is_empty() && v.asked.is_none_or(|t| now >= t + GAP_RETRY_MS))
+            .filter(|(_, v)| {
+                !v.waiting.is_empty() && v.asked.is_none_or(|t| now >= t + GAP_RETRY_MS)
+            })
             .map(|(r, v)| (r.clone(), v.mark))
             .collect();
         for (room, after_seq) in gaps {
@@ -313,7 +322,11 @@ impl SimClient for ModelClient {
                 }
             }
             ServerEnvelope::Message {
-                room, seq, text, id, ..
+                room,
+                seq,
+                text,
+                id,
+                ..
             } => self.seen(&room, seq, text, id),
             ServerEnvelope::Ack { id, room, seq } => {
                 let index = id
@@ -448,5 +461,18 @@ impl SimClient for ModelClient {
 
     fn unacknowledged(&self) -> usize {
         self.queue.len() + self.flight.len()
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "open {} welcomed {} queue {} flight {} tokens {:.2} retry_at {} resync_at {:?}",
+            self.open,
+            self.welcomed,
+            self.queue.len(),
+            self.flight.len(),
+            self.tokens,
+            self.retry_at,
+            self.resync_at
+        )
     }
 }

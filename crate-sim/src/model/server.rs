@@ -167,7 +167,10 @@ impl ModelServer {
     fn accept(&mut self, conn: ConnId, room: &str, text: &str, id: Option<&str>) -> Outcome {
         let member = &self.members[&conn];
         if !member.rooms.contains(room) {
-            return Err((ErrorCode::NotJoined, format!("you are not in room {room:?}")));
+            return Err((
+                ErrorCode::NotJoined,
+                format!("you are not in room {room:?}"),
+            ));
         }
         if text.len() > self.max_text_bytes {
             return Err((ErrorCode::TooLarge, "the text is too long".to_owned()));
@@ -186,7 +189,12 @@ impl ModelServer {
             state.history.pop_front();
         }
         state.history.push_back((entry.clone(), scope.clone()));
-        let others: Vec<ConnId> = state.members.iter().copied().filter(|&m| m != conn).collect();
+        let others: Vec<ConnId> = state
+            .members
+            .iter()
+            .copied()
+            .filter(|&m| m != conn)
+            .collect();
         for other in others {
             let shown = self.shown(other, &entry, &scope);
             self.reply(
@@ -233,7 +241,10 @@ impl ModelServer {
         if n < expected {
             let stored = self.scopes[&scope_name].outcomes.get(&n).cloned();
             let outcome = stored.unwrap_or_else(|| {
-                Err((ErrorCode::InvalidField, format!("line {n} is too old to answer")))
+                Err((
+                    ErrorCode::InvalidField,
+                    format!("line {n} is too old to answer"),
+                ))
             });
             return self.answer(conn, outcome, id);
         }
