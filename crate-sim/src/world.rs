@@ -202,7 +202,7 @@ impl<C: SimClient, S: SimServer> World<C, S> {
             })
             .collect();
         let mut world = World {
-            rng: Rng::new(scenario.seed ^ 0x5EED_0F_3A11),
+            rng: Rng::new(scenario.seed ^ 0x005E_ED0F_3A11),
             now: 0,
             counter: 0,
             queue: BTreeMap::new(),

@@ -337,15 +337,18 @@ impl SimClient for ModelClient {
                     self.acknowledged(line, &room, seq);
                 }
             }
-            ServerEnvelope::Resumed { room, complete, .. } => {
-                if !complete {
-                    if let Some(view) = self.rooms.get_mut(&room) {
-                        if let Some((&first, _)) = view.waiting.iter().next() {
-                            view.mark = first - 1;
-                        }
+            ServerEnvelope::Resumed {
+                room,
+                complete: false,
+                ..
+            } => {
+                // The missing lines are gone from the history: show what waits.
+                if let Some(view) = self.rooms.get_mut(&room) {
+                    if let Some((&first, _)) = view.waiting.iter().next() {
+                        view.mark = first - 1;
                     }
-                    self.advance(&room);
                 }
+                self.advance(&room);
             }
             ServerEnvelope::Error {
                 code, reference, ..
