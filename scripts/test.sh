@@ -63,6 +63,9 @@ for _ in $(seq 100); do grep -q '^listening on' "$log" && break; sleep 0.1; done
 base="$(sed -n 's|^listening on http://\(.*\)/$|\1|p' "$log")"
 [ -n "$base" ] || { cat "$log"; echo "the server did not start" >&2; exit 1; }
 export FERROSOCKET_ECHO_URL="ws://$base/echo"
+# The runner's default limit for a whole test binary is 20 s; the session suite sends 1,000
+# lines at the server's default rate of 20 per second, which takes about a minute.
+export WASM_BINDGEN_TEST_TIMEOUT=300
 echo "server at http://$base/"
 
 section "browser tests in headless Chromium"

@@ -54,6 +54,9 @@ export interface ReconnectingSocketOptions {
   /** `ChatClient` only: a line not acknowledged this long after `send` gets a `failed`
    *  event (unless its answer is coming on an open connection). Omit for no deadline. */
   lineDeadline?: number;
+  /** `ChatClient` only: the most lines kept unacknowledged; a `send` beyond it fails at
+   *  once. Default 10000. */
+  maxPending?: number;
 }
 /** `ChatClient`: one of its lines will not be delivered by it. Every line ends with one
  *  `sent` or one `failed` event. */
@@ -429,7 +432,11 @@ impl ChatClient {
             connection,
             nick,
             line_deadline: millis(&raw, "lineDeadline"),
-            ..ChatOptions::default()
+            max_pending: get(&raw, "maxPending")
+                .and_then(|v| v.as_f64())
+                .map_or(crate::session_core::DEFAULT_MAX_PENDING, |n| {
+                    n.max(0.0) as usize
+                }),
         };
         let session = ChatSession::connect(url, options)
             .map_err(|err| js_error(crate::js::open_error_name(&err), &err))?;

@@ -120,9 +120,25 @@ export async function driveChatClient(ChatClient, chatUrl, httpBase) {
   expect(duplicates === 0, `no message delivered twice, got ${duplicates} more`);
   expect(ada.unacknowledged === 0, "nothing unacknowledged");
 
-  ada.send("nowhere", "x");
+  const nowhere = ada.send("nowhere", "x");
   const error = await adaEvents.next((e) => e.type === "error", "error");
   expect(error.code === "not_joined", `not_joined, got ${JSON.stringify(error)}`);
+  const refused = await adaEvents.next((e) => e.type === "failed" && e.id === nowhere.id, "failed for the refused line");
+  expect(refused.room === "nowhere" && refused.reason.includes("not_joined"), `a failed event naming not_joined, got ${JSON.stringify(refused)}`);
+  expect(ada.unacknowledged === 0, "a refused line is not counted as waiting");
+
+  // A line still waiting when the client is closed is reported failed, never dropped silently.
+  await dropConnections(httpBase, 500);
+  // (Attempts refused during the first outage left `disconnect` events behind: wait on the state.)
+  for (let waited = 0; ada.state === "open"; waited += 10) {
+    expect(waited < 5000, "the connection to drop");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  const waiting = ada.send(room, "never sent");
+  expect(waiting.outcome === "queued" && ada.unacknowledged === 1, `kept while offline, got ${JSON.stringify(waiting)}`);
   ada.close();
+  const closed = await adaEvents.next((e) => e.type === "failed" && e.id === waiting.id, "failed on close");
+  expect(closed.reason.includes("never transmitted"), `the reason says it was never sent, got ${closed.reason}`);
+  expect(ada.unacknowledged === 0, "nothing waits after close");
   bob.close();
 }

@@ -24,7 +24,11 @@ struct Chat {
 
 impl Chat {
     fn connect(nick: &str) -> Chat {
-        let options = ChatOptions {
+        Chat::connect_with(nick, |_| {})
+    }
+
+    fn connect_with(nick: &str, adjust: impl FnOnce(&mut ChatOptions)) -> Chat {
+        let mut options = ChatOptions {
             nick: Some(nick.to_owned()),
             connection: ResilientOptions {
                 reconnect: ReconnectPolicy {
@@ -36,6 +40,7 @@ impl Chat {
             },
             ..ChatOptions::default()
         };
+        adjust(&mut options);
         let session = ChatSession::connect(&chat_url(), options).unwrap();
         let (tx, events) = mpsc::unbounded();
         session.set_on_event(move |event| {
@@ -278,4 +283,109 @@ async fn a_send_refused_as_unavailable_is_kept_and_delivered_once_later() {
     }
     let again = Box::pin(bob.until(|e| matches!(e, ChatEvent::Message { .. })));
     assert!(within(500, again).await.is_none(), "delivered twice");
+}
+
+#[wasm_bindgen_test]
+async fn a_thousand_lines_sent_offline_arrive_once_in_order_paced_with_no_refusal() {
+    const LINES: usize = 1_000;
+    let room = unique("flood");
+    let mut ada = Chat::connect(&unique("ada"));
+    let mut bob = Chat::connect(&unique("bob"));
+    ada.joined(&room).await;
+    bob.joined(&room).await;
+    drop_connections(500).await;
+    ada.until(|e| matches!(e, ChatEvent::Connection(ResilientEvent::Disconnected(_))))
+        .await;
+    for i in 0..LINES {
+        let (_, outcome) = ada.session.send(&room, &format!("line {i}"));
+        assert_eq!(outcome, SendOutcome::Queued, "line {i} kept while offline");
+    }
+    assert_eq!(ada.session.unacknowledged(), LINES);
+    assert_eq!(
+        ada.session.connection().queued(),
+        0,
+        "the connection keeps no second copy"
+    );
+
+    // Bob sees every line once, in the order sent (the server's rate is 20/s: a minute).
+    let mut texts = Vec::new();
+    let mut seqs = Vec::new();
+    while texts.len() < LINES {
+        if let ChatEvent::Message { room: r, entry } =
+            bob.until(|e| matches!(e, ChatEvent::Message { .. })).await
+        {
+            if r == room {
+                texts.push(entry.text);
+                seqs.push(entry.seq);
+            }
+        }
+    }
+    let expected: Vec<String> = (0..LINES).map(|i| format!("line {i}")).collect();
+    assert_eq!(texts, expected, "every line once, in send order");
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+
+    // Ada: every line acknowledged, none failed, and the pace meant no refusal at all.
+    let mut acknowledged = 0;
+    while acknowledged < LINES {
+        match ada
+            .until(|e| {
+                matches!(
+                    e,
+                    ChatEvent::Sent { .. } | ChatEvent::Failed { .. } | ChatEvent::Error { .. }
+                )
+            })
+            .await
+        {
+            ChatEvent::Sent { .. } => acknowledged += 1,
+            other => panic!("expected only acknowledgements, got {other:?}"),
+        }
+    }
+    assert_eq!(ada.session.unacknowledged(), 0);
+    let extra = Box::pin(bob.until(|e| matches!(e, ChatEvent::Message { .. })));
+    assert!(within(500, extra).await.is_none(), "a line delivered twice");
+}
+
+#[wasm_bindgen_test]
+async fn a_line_past_its_deadline_while_offline_fails_with_a_reason_and_the_next_goes_on() {
+    let room = unique("deadline");
+    let mut ada = Chat::connect_with(&unique("ada"), |options| {
+        options.line_deadline = Some(Duration::from_millis(300));
+    });
+    let mut bob = Chat::connect(&unique("bob"));
+    ada.joined(&room).await;
+    bob.joined(&room).await;
+    drop_connections(1_500).await;
+    ada.until(|e| matches!(e, ChatEvent::Connection(ResilientEvent::Disconnected(_))))
+        .await;
+    let (late, outcome) = ada.session.send(&room, "too late");
+    assert_eq!(outcome, SendOutcome::Queued);
+    match ada.until(|e| matches!(e, ChatEvent::Failed { .. })).await {
+        ChatEvent::Failed {
+            id,
+            room: r,
+            reason,
+        } => {
+            assert_eq!((id, r), (late, room.clone()));
+            assert!(reason.contains("not sent"), "{reason}");
+        }
+        _ => unreachable!(),
+    }
+    assert_eq!(ada.session.unacknowledged(), 0);
+    // After the reconnect, a new line is numbered and delivered as usual.
+    ada.until(|e| matches!(e, ChatEvent::Connection(ResilientEvent::Reconnected { .. })))
+        .await;
+    let (next, _) = ada.session.send(&room, "on time");
+    match ada.until(|e| matches!(e, ChatEvent::Sent { .. })).await {
+        ChatEvent::Sent { id, .. } => assert_eq!(id, next),
+        _ => unreachable!(),
+    }
+    match bob
+        .until(|e| matches!(e, ChatEvent::Message { room: r, .. } if *r == room))
+        .await
+    {
+        ChatEvent::Message { entry, .. } => {
+            assert_eq!(entry.text, "on time", "the failed line never arrives")
+        }
+        _ => unreachable!(),
+    }
 }

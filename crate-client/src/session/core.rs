@@ -156,6 +156,10 @@ pub struct SessionCore {
     /// The oldest line was refused `out_of_order`: the server waits for a number this
     /// session gave up, so present the session again with `next` before it.
     need_skip: bool,
+    /// After a reconnect the server puts the connection in the lobby before it reads the
+    /// `session` envelope, so that `joined` shows this session's own lines without their
+    /// keys: its history is left to the `resume` that follows.
+    lobby_history_unscoped: bool,
     retry_at: Option<Millis>,
     refusals_in_a_row: u32,
     /// State and request envelopes to send before any line, on this connection.
@@ -194,6 +198,7 @@ impl SessionCore {
             ever_welcomed: false,
             closed: false,
             need_skip: false,
+            lobby_history_unscoped: false,
             retry_at: None,
             refusals_in_a_row: 0,
             control: VecDeque::new(),
@@ -713,8 +718,8 @@ impl SessionCore {
             if due && !(connected && line.flight == Flight::InFlight) {
                 let line = self.lines.remove(index).expect("in range");
                 let reason = if line.transmitted {
-                    "not acknowledged before its deadline: it was transmitted before the \
-                     connection was lost, so it may or may not have been delivered"
+                    "not acknowledged before its deadline: it had been transmitted, so it \
+                     may or may not have been delivered"
                 } else {
                     "not sent before its deadline: the connection was not available"
                 };
@@ -750,6 +755,7 @@ impl SessionCore {
         let first = !self.ever_welcomed;
         self.ever_welcomed = true;
         self.welcomed = self.connected;
+        self.lobby_history_unscoped = !first && self.token.is_some();
         if first {
             // The server put this connection in the lobby; its `joined` follows.
             let lobby = self.rooms.entry(LOBBY.to_owned()).or_default();
@@ -789,7 +795,77 @@ impl SessionCore {
         self.events.push_back(ChatEvent::Welcome { nick });
     }
 
+    /// No line goes before a delay fitting the refusal: doubled per refusal in a row.
+    fn schedule_retry(&mut self, code: ErrorCode) {
+        let delay = match code {
+            ErrorCode::OutOfOrder => OUT_OF_ORDER_RETRY_MS,
+            _ => {
+                self.refusals_in_a_row += 1;
+                let base = if code == ErrorCode::RateLimited {
+                    RATE_LIMITED_RETRY_MS
+                } else {
+                    UNAVAILABLE_RETRY_MS
+                };
+                base << (self.refusals_in_a_row - 1).min(3)
+            }
+        };
+        let at = self.now + delay;
+        self.retry_at = Some(self.retry_at.map_or(at, |known| known.max(at)));
+    }
+
+    /// Queues again the requests whose answers are due (a `join` or `resume` per room, the
+    /// wanted nickname): one of them was refused, and which one is not said.
+    fn request_state_again(&mut self) {
+        if !self.welcomed {
+            return;
+        }
+        if let Some(wanted) = self.wanted_nick.clone() {
+            if wanted != self.nick
+                && !self.control.contains(&ClientEnvelope::Nick {
+                    nick: wanted.clone(),
+                })
+            {
+                self.control
+                    .push_back(ClientEnvelope::Nick { nick: wanted });
+            }
+        }
+        for (name, room) in &self.rooms {
+            if !room.answer_due {
+                continue;
+            }
+            let request = if room.confirmed {
+                ClientEnvelope::Resume {
+                    room: name.clone(),
+                    after_seq: room.seen(),
+                    epoch: self.epoch.clone(),
+                }
+            } else {
+                ClientEnvelope::Join {
+                    rooms: vec![name.clone()],
+                }
+            };
+            let queued = self.control.iter().any(|e| match e {
+                ClientEnvelope::Resume { room, .. } => room == name,
+                ClientEnvelope::Join { rooms } => rooms.contains(name),
+                _ => false,
+            });
+            if !queued {
+                self.control.push_back(request);
+            }
+        }
+    }
+
     fn on_joined(&mut self, room: String, members: Vec<String>, history: Vec<HistoryEntry>) {
+        if room == LOBBY && std::mem::take(&mut self.lobby_history_unscoped) {
+            if self.rooms.contains_key(LOBBY) {
+                self.events.push_back(ChatEvent::Joined {
+                    room,
+                    members,
+                    history: Vec::new(),
+                });
+            }
+            return;
+        }
         if !self.rooms.contains_key(&room) {
             return; // left meanwhile
         }
@@ -892,6 +968,21 @@ impl SessionCore {
 
     fn on_error(&mut self, code: ErrorCode, message: String, reference: Option<String>) {
         let index = reference.as_deref().and_then(|id| self.line_index(id));
+        if index.is_none() && reference.is_none() && code == ErrorCode::RateLimited {
+            // Some envelope was dropped, and which is not said (a server may refuse before
+            // reading it): ask again for every answer still due, and put every line
+            // awaiting an answer back, in order — a repeat is recognised by its number.
+            self.pacing.drain(self.now);
+            self.request_state_again();
+            if let Some(first) = self.lines.iter().position(|l| l.flight == Flight::InFlight) {
+                for line in self.lines.range_mut(first..) {
+                    line.flight = Flight::Queued;
+                }
+                // Their answers may never come: they no longer hold the window.
+                self.awaiting.clear();
+                self.schedule_retry(code);
+            }
+        }
         let Some(index) = index else {
             // A late answer to a line already settled: its refusal says nothing new.
             let stale = reference.as_deref().is_some_and(|id| {
@@ -934,27 +1025,14 @@ impl SessionCore {
         for line in self.lines.range_mut(index..) {
             line.flight = Flight::Queued;
         }
-        let delay = match code {
-            ErrorCode::OutOfOrder => {
-                if index == 0 {
-                    // The server waits for a number this session gave up on.
-                    self.need_skip = true;
-                }
-                OUT_OF_ORDER_RETRY_MS
-            }
-            _ => {
-                self.refusals_in_a_row += 1;
-                let base = if code == ErrorCode::RateLimited {
-                    self.pacing.drain(self.now);
-                    RATE_LIMITED_RETRY_MS
-                } else {
-                    UNAVAILABLE_RETRY_MS
-                };
-                base << (self.refusals_in_a_row - 1).min(3)
-            }
-        };
-        let at = self.now + delay;
-        self.retry_at = Some(self.retry_at.map_or(at, |known| known.max(at)));
+        if code == ErrorCode::OutOfOrder && index == 0 {
+            // The server waits for a number this session gave up on.
+            self.need_skip = true;
+        }
+        if code == ErrorCode::RateLimited {
+            self.pacing.drain(self.now);
+        }
+        self.schedule_retry(code);
         if code != ErrorCode::OutOfOrder {
             // Told, though it is retried: the application may show the connection is busy.
             self.events.push_back(ChatEvent::Error {

@@ -22,6 +22,9 @@ mod event;
 mod pacing;
 mod room;
 
+#[cfg(test)]
+mod core_tests;
+
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -297,8 +300,10 @@ fn drive(shared: &Rc<SessionShared>) {
 fn schedule_wakeup(shared: &Rc<SessionShared>, now: Millis, blocked: bool) {
     let mut at = shared.core.borrow().next_wakeup();
     if blocked {
+        // Nothing can go before the buffer drains: look again then (not sooner, or a
+        // wakeup already due would spin).
         let retry = now + Millis::from(BACKPRESSURE_RETRY_MS);
-        at = Some(at.map_or(retry, |at| at.min(retry)));
+        at = Some(at.map_or(retry, |at| at.max(retry)));
     }
     let mut wakeup = shared.wakeup.borrow_mut();
     let Some(at) = at else {
