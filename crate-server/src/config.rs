@@ -144,6 +144,23 @@ pub struct Config {
     /// sending them close 1001, before exiting anyway.
     #[arg(long, env = "FERROSOCKET_SHUTDOWN_TIMEOUT", default_value = "5", value_parser = parse_seconds)]
     pub shutdown_timeout: Duration,
+
+    /// Longest chat line, in bytes: the `text` of a `send`, or a plain client's message.
+    /// A longer one is refused (`too_large`, or a `*` notice for plain clients) and
+    /// delivered to nobody. The outbound budgets must hold it JSON-escaped (up to six
+    /// times its size) several times over; the server refuses to start otherwise.
+    #[arg(long, env = "FERROSOCKET_MAX_TEXT_BYTES", default_value_t = 16 * 1024)]
+    pub max_text_bytes: usize,
+
+    /// Largest `data` of an `emit`, in bytes of JSON; a larger one is refused
+    /// (`too_large`) and delivered to nobody.
+    #[arg(long, env = "FERROSOCKET_MAX_EVENT_BYTES", default_value_t = 4 * 1024)]
+    pub max_event_bytes: usize,
+
+    /// Bytes of history (as sent, JSON-escaped) a join or a resume answer carries at most:
+    /// the newest lines that fit. Must hold at least one line at --max-text-bytes.
+    #[arg(long, env = "FERROSOCKET_HISTORY_BYTES", default_value_t = 128 * 1024)]
+    pub history_bytes: usize,
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {

@@ -18,6 +18,7 @@
 #![deny(missing_docs, missing_debug_implementations)]
 
 pub mod backplane;
+pub mod budget;
 pub mod chat;
 mod config;
 mod connection;
@@ -39,5 +40,6 @@ mod tls;
 mod upgrade;
 pub mod violation;
 
+pub use budget::Budgets;
 pub use config::Config;
 pub use server::Server;

@@ -10,7 +10,7 @@
 //! `--help` lists every flag and its environment variable.
 
 use clap::Parser;
-use ferrosocket_server::{Config, Server};
+use ferrosocket_server::{Budgets, Config, Server};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -21,6 +21,10 @@ async fn main() -> std::process::ExitCode {
         .init();
 
     let config = Config::parse();
+    if let Err(problem) = Budgets::new(&config) {
+        eprintln!("error: {problem}");
+        return std::process::ExitCode::from(2);
+    }
     if !config.www.join("index.html").is_file() {
         eprintln!(
             "warning: {} has no index.html; run from the repository root or pass --www",

@@ -234,6 +234,30 @@ impl Outbox {
         }
     }
 
+    /// Waits until `bytes` more would fit in the queue (or it is empty), or the connection
+    /// is closing. Answers a client asked for (a join, a replay) wait here first, so that
+    /// asking for many at once paces the client instead of closing it as a slow consumer.
+    pub async fn room_for(&self, bytes: usize) {
+        loop {
+            let room = self.queue.writable.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            {
+                let state = self.queue.lock();
+                if state.receiver_gone
+                    || state.messages.is_empty()
+                    || state.bytes + bytes <= self.queue.max_bytes
+                {
+                    return;
+                }
+            }
+            tokio::select! {
+                () = room => {}
+                () = self.close.requested() => return,
+            }
+        }
+    }
+
     /// The connection's close signal.
     pub fn close_signal(&self) -> &CloseSignal {
         &self.close
@@ -336,6 +360,25 @@ mod tests {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         drop(rx);
         assert_eq!(waiting.await.unwrap(), Err(PushError::Closed));
+    }
+
+    #[tokio::test]
+    async fn room_for_waits_until_the_bytes_would_fit() {
+        let (tx, mut rx) = outbox(10, 100, CloseSignal::default());
+        tx.room_for(1000).await; // an empty queue always has room
+        tx.push(Message::binary(vec![0; 60])).unwrap();
+        tx.push(Message::binary(vec![0; 30])).unwrap();
+        let waiting = tokio::spawn({
+            let tx = tx.clone();
+            async move { tx.room_for(50).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished(), "90 + 50 bytes would not fit in 100");
+        rx.recv().await.unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("30 + 50 bytes fit")
+            .unwrap();
     }
 
     #[tokio::test]

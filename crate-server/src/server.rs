@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::backplane::RedisBackplane;
+use crate::budget::Budgets;
 use crate::config::Config;
 use crate::metrics::{LimitHit, Metrics};
 use crate::state::AppState;
@@ -53,7 +54,12 @@ impl Server {
     /// # Ok(())
     /// # }
     /// ```
+    ///
+    /// Limits that contradict each other (see [`Budgets::new`]) are an error of kind
+    /// [`io::ErrorKind::InvalidInput`] naming the flags.
     pub async fn bind(config: Config) -> io::Result<Server> {
+        let budgets = Budgets::new(&config)
+            .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?;
         let tls = match (&config.tls_cert, &config.tls_key) {
             (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
             _ => None,
@@ -69,7 +75,7 @@ impl Server {
         let listener = TcpListener::bind(config.addr).await?;
         Ok(Server {
             listener,
-            state: AppState::new(config, tls.is_some(), backplane),
+            state: AppState::new(config, budgets, tls.is_some(), backplane),
             tls,
         })
     }

@@ -6,6 +6,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::backplane::RedisBackplane;
+use crate::budget::Budgets;
 use crate::chat::Hub;
 use crate::config::Config;
 use crate::limits::ConnectionLimiter;
@@ -16,6 +17,8 @@ use crate::origin::OriginPolicy;
 #[derive(Debug)]
 pub(crate) struct AppState {
     pub config: Config,
+    /// The chat's size budgets, checked to fit together.
+    pub budgets: Budgets,
     pub metrics: Arc<Metrics>,
     pub limiter: Arc<ConnectionLimiter>,
     pub origins: OriginPolicy,
@@ -34,9 +37,14 @@ pub(crate) struct AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, tls: bool, backplane: Option<Arc<RedisBackplane>>) -> Arc<AppState> {
+    pub fn new(
+        config: Config,
+        budgets: Budgets,
+        tls: bool,
+        backplane: Option<Arc<RedisBackplane>>,
+    ) -> Arc<AppState> {
         let metrics = Arc::new(Metrics::default());
-        let hub = Arc::new(Hub::new(&config, Arc::clone(&metrics), backplane));
+        let hub = Arc::new(Hub::new(&config, &budgets, Arc::clone(&metrics), backplane));
         hub.start();
         Arc::new(AppState {
             limiter: ConnectionLimiter::new(config.max_connections, config.max_connections_per_ip),
@@ -49,6 +57,7 @@ impl AppState {
             drop_generation: tokio::sync::watch::channel(0).0,
             outage_until: std::sync::Mutex::new(None),
             refuse_sends_until: std::sync::Mutex::new(None),
+            budgets,
             config,
         })
     }

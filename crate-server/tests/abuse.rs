@@ -38,7 +38,7 @@ async fn echo_still_works(addr: SocketAddr) {
 
 #[tokio::test]
 async fn every_frame_level_violation_gets_its_close_code() {
-    let addr = common::start_with(|config| config.max_message_bytes = 1024).await;
+    let addr = common::start_with(|config| common::small_messages(config, 1024)).await;
     // "é" is 0xC3 0xA9: split across fragments it is valid; 0xC3 then 0x28 is not.
     let cases: Vec<(&str, Vec<Vec<u8>>, u16)> = vec![
         (

@@ -49,6 +49,9 @@ async fn a_message_over_the_size_limit_is_closed_with_1009() {
     let config = ferrosocket_server::Config {
         addr: "127.0.0.1:0".parse().unwrap(),
         max_message_bytes: 1024,
+        // Chat lines and events must fit a message, escaped (the server checks).
+        max_text_bytes: 32,
+        max_event_bytes: 256,
         ..Default::default()
     };
     let server = ferrosocket_server::Server::bind(config).await.unwrap();

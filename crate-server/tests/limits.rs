@@ -67,9 +67,9 @@ async fn over_the_rate_limit_messages_are_refused_then_the_connection_is_closed_
 
 #[tokio::test]
 async fn a_chat_message_over_the_size_limit_is_closed_1009() {
-    let addr = common::start_with(|config| config.max_message_bytes = 256).await;
+    let addr = common::start_with(|config| common::small_messages(config, 1024)).await;
     let mut ada = ChatClient::connect(addr).await;
-    ada.send(json!({"type": "send", "room": "lobby", "text": "x".repeat(300)}))
+    ada.send(json!({"type": "send", "room": "lobby", "text": "x".repeat(1100)}))
         .await;
     assert_eq!(u16::from(ada.closed().await.code), 1009);
     assert_eq!(
@@ -203,8 +203,6 @@ async fn a_slow_consumer_is_closed_1013_and_everyone_else_gets_every_message() {
     let addr = common::start_with(|config| {
         config.rate_limit = 1_000_000;
         config.rate_burst = 1_000_000;
-        config.outbound_messages = 16;
-        config.outbound_bytes = 256 * 1024;
     })
     .await;
     // Joins the lobby, then never reads again.

@@ -21,9 +21,10 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::core::{ConnId, CoreLimits, Dialect, Gap, JoinStep, Mode, RoomsCore, SendStep};
 use crate::backplane::{BackplaneEvent, PublishError, RedisBackplane};
+use crate::budget::{Budgets, MAX_LISTED_MEMBERS};
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::outbox::{Outbox, PushError};
+use crate::outbox::Outbox;
 use crate::secret::{new_id, new_token, scope_of};
 
 /// Where the lines of a room are numbered and how they reach other servers.
@@ -85,17 +86,19 @@ impl Hub {
     /// with every server on the same Redis. Call [`Hub::start`] to begin receiving.
     pub fn new(
         config: &Config,
+        budgets: &Budgets,
         metrics: Arc<Metrics>,
         backplane: Option<Arc<RedisBackplane>>,
     ) -> Hub {
         let limits = CoreLimits {
             history: config.history,
-            history_bytes: CoreLimits::default().history_bytes,
+            history_bytes: budgets.history_bytes,
             max_nick_len: config.max_nick_len,
             max_room_len: config.max_room_len,
             max_rooms: config.max_rooms,
             max_rooms_per_connection: config.max_rooms_per_connection,
-            max_text_bytes: config.max_message_bytes,
+            max_text_bytes: budgets.max_text_bytes,
+            max_listed_members: MAX_LISTED_MEMBERS,
         };
         let (fanout, mode, epoch) = match backplane {
             Some(backplane) => {
@@ -149,9 +152,9 @@ impl Hub {
     fn flush(&self, inner: &mut Inner) {
         for out in inner.core.take_output() {
             if let Some(outbox) = inner.outboxes.get(&out.to) {
-                if let Err(PushError::Overflow) = outbox.push(out.message) {
-                    tracing::info!(conn = out.to, "closing a slow consumer");
-                }
+                // An overflow closes the member as a slow consumer; the connection logs it
+                // and counts it.
+                let _ = outbox.push(out.message);
             }
         }
         if let FanOut::Redis(backplane) = &self.fanout {

@@ -72,6 +72,11 @@ impl Handler for PlainSession {
         if !self.paced(outbox).await {
             return;
         }
+        if let Err(text_bytes) = self.state.budgets.check_text(text.as_str()) {
+            let notice = self.state.budgets.plain_too_large(text_bytes);
+            let _ = outbox.push(Message::text(notice));
+            return;
+        }
         let sent = self
             .state
             .hub

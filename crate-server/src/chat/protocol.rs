@@ -46,13 +46,17 @@ impl ProtocolSession {
         let result: Result<(), ProtocolError> = match envelope {
             ClientEnvelope::Nick { nick } => hub.set_nick(self.id, &nick),
             ClientEnvelope::ListRooms => {
-                let rooms = hub.rooms().await;
+                let mut rooms = hub.rooms().await;
+                self.state.budgets.trim_rooms(&mut rooms);
                 reply(outbox, &ServerEnvelope::Rooms { rooms });
                 Ok(())
             }
             ClientEnvelope::Join { rooms } => match self.room_list(rooms) {
                 Ok(rooms) => {
                     for room in rooms {
+                        // An answer goes out only once the queue has room for the
+                        // largest one: asking for many paces the client, never closes it.
+                        outbox.room_for(self.state.budgets.largest_answer()).await;
                         if let Err(err) = hub.join(self.id, &room).await {
                             self.refuse(err, outbox);
                         }
@@ -92,6 +96,7 @@ impl ProtocolSession {
                 // Numbers from another epoch mean nothing here: replay everything.
                 let stale = epoch.is_some_and(|epoch| epoch != hub.epoch());
                 let after_seq = if stale { 0 } else { after_seq };
+                outbox.room_for(self.state.budgets.largest_answer()).await;
                 hub.resume(self.id, &room, after_seq).await
             }
             ClientEnvelope::Session { token, next } => {
@@ -106,17 +111,21 @@ impl ProtocolSession {
                     ))
                 }
             }
-            ClientEnvelope::Ping { id } => {
-                reply(outbox, &ServerEnvelope::Pong { id });
-                Ok(())
-            }
+            ClientEnvelope::Ping { id } => self
+                .state
+                .budgets
+                .check_ping(id.as_deref())
+                .map(|()| reply(outbox, &ServerEnvelope::Pong { id })),
             ClientEnvelope::Emit {
                 room,
                 event,
                 data,
                 ack,
-            } => hub
-                .emit(self.id, &room, &event, data, ack)
+            } => self
+                .state
+                .budgets
+                .check_event(&event, &data)
+                .and_then(|()| hub.emit(self.id, &room, &event, data, ack))
                 .map_err(|mut err| {
                     err.reference = ack.map(|ack| ack.to_string());
                     err
@@ -150,7 +159,7 @@ impl ProtocolSession {
 
     fn refuse(&self, err: ProtocolError, outbox: &Outbox) {
         self.state.metrics.envelope_error();
-        reply(outbox, &err.into_envelope());
+        reply(outbox, &self.state.budgets.bound_error(err).into_envelope());
     }
 }
 
@@ -202,7 +211,7 @@ impl Handler for ProtocolSession {
                 rate_limit: state.config.rate_limit,
                 epoch: state.hub.epoch(),
                 rate_burst: state.config.rate_burst,
-                max_text_bytes: state.config.max_message_bytes,
+                max_text_bytes: state.budgets.max_text_bytes,
                 session: self.token.clone(),
             },
         );

@@ -37,6 +37,14 @@ pub async fn bind_with(configure: impl FnOnce(&mut Config)) -> Server {
     Server::bind(config).await.expect("binding a free port")
 }
 
+/// Limits messages to `max_message_bytes` and shrinks the chat's line and event limits to
+/// fit them (the server refuses budgets that contradict each other).
+pub fn small_messages(config: &mut Config, max_message_bytes: usize) {
+    config.max_message_bytes = max_message_bytes;
+    config.max_text_bytes = 32;
+    config.max_event_bytes = 256;
+}
+
 /// A raw HTTP/1.1 response: status code, lower-cased headers, body.
 #[derive(Debug)]
 pub struct RawResponse {

@@ -32,6 +32,8 @@ use ferrosocket_wire::chat::{
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
+use crate::budget::entry_len;
+
 use scope::Scope;
 pub use scope::{LineOutcome, REMEMBERED_IDS, REMEMBERED_LINES, SCOPE_IDLE_MS};
 
@@ -67,7 +69,8 @@ pub enum Mode {
 pub struct CoreLimits {
     /// Messages each room keeps.
     pub history: usize,
-    /// Bytes of text (and sender names) each room's history keeps at most.
+    /// Bytes of history (as encoded on the wire, JSON-escaped) a room keeps, and a
+    /// `joined` or a replay carries, at most: the newest lines that fit.
     pub history_bytes: usize,
     /// Longest nickname.
     pub max_nick_len: usize,
@@ -79,6 +82,8 @@ pub struct CoreLimits {
     pub max_rooms_per_connection: usize,
     /// Longest `text` of a line, in bytes.
     pub max_text_bytes: usize,
+    /// Most members one `joined` lists (the joiner always among them).
+    pub max_listed_members: usize,
 }
 
 impl Default for CoreLimits {
@@ -91,6 +96,7 @@ impl Default for CoreLimits {
             max_rooms: 10_000,
             max_rooms_per_connection: 64,
             max_text_bytes: 16 * 1024,
+            max_listed_members: 1000,
         }
     }
 }
@@ -214,8 +220,8 @@ struct Member {
     nick: String,
     dialect: Dialect,
     scope: ScopeKey,
-    /// Joined rooms, with the last sequence number this member has been given there:
-    /// deliveries at or below it are already covered by its join or replay.
+    /// Joined rooms, with the last sequence number its join or replay covered there:
+    /// deliveries at or below it are skipped for this member.
     rooms: BTreeMap<String, Seq>,
     /// Rooms whose join or resume waits for a snapshot: nothing is delivered to them.
     waiting: BTreeSet<String>,
@@ -260,10 +266,13 @@ fn encode(envelope: &ServerEnvelope) -> Message {
 }
 
 fn not_joined(room: &str) -> ProtocolError {
-    ProtocolError::new(
-        ErrorCode::NotJoined,
-        format!("you are not in room {room:?}: join it first"),
-    )
+    // The name is quoted only when it could be a room's: the answer stays small.
+    let message = if room.len() <= 64 {
+        format!("you are not in room {room:?}: join it first")
+    } else {
+        "you are not in that room: join it first".to_owned()
+    };
+    ProtocolError::new(ErrorCode::NotJoined, message)
 }
 
 fn presence(room: &str, change: PresenceChange, nick: &str, old: Option<&str>) -> ServerEnvelope {
@@ -275,8 +284,23 @@ fn presence(room: &str, change: PresenceChange, nick: &str, old: Option<&str>) -
     }
 }
 
+/// A line's size inside a `joined` or a replay, as the budgets count it.
 fn line_bytes(line: &Line) -> usize {
-    line.entry.text.len() + line.entry.from.len() + line.entry.id.as_ref().map_or(0, String::len)
+    entry_len(&line.entry)
+}
+
+/// Keeps the newest entries whose encoded size fits `budget`; whether any were cut.
+fn trim_to(entries: &mut Vec<HistoryEntry>, budget: usize) -> bool {
+    let mut total = 0;
+    let keep_from = entries
+        .iter()
+        .rposition(|entry| {
+            total += entry_len(entry);
+            total > budget
+        })
+        .map_or(0, |too_many| too_many + 1);
+    entries.drain(..keep_from);
+    keep_from > 0
 }
 
 /// The entry as `scope` may see it: the `id` only for the sender's own scope.
@@ -466,17 +490,25 @@ impl RoomsCore {
             return;
         };
         let rooms: Vec<String> = member.rooms.keys().cloned().collect();
+        let waiting: Vec<String> = member.waiting.iter().cloned().collect();
         for room in rooms {
+            if let Some(room_state) = self.rooms.get_mut(&room) {
+                for acks in room_state.acks.values_mut() {
+                    acks.retain(|out| out.to != conn);
+                }
+            }
             self.leave_room(conn, &room);
+        }
+        for room in waiting {
+            if self.mode == Mode::Shared
+                && self.rooms.get(&room).is_some_and(|r| r.members.is_empty())
+            {
+                self.rooms.remove(&room);
+            }
         }
         if let Some(member) = self.members.remove(&conn) {
             self.nicks.remove(&member.nick);
             self.leave_scope(&member.scope, now);
-        }
-        for room in self.rooms.values_mut() {
-            for acks in room.acks.values_mut() {
-                acks.retain(|out| out.to != conn);
-            }
         }
     }
 
@@ -719,7 +751,14 @@ impl RoomsCore {
                 .iter()
                 .map(|id| self.members[id].nick.clone()),
         );
-        let members: Vec<String> = members.into_iter().collect();
+        let own = self.members[&conn].nick.clone();
+        let mut members: Vec<String> = members.into_iter().collect();
+        if members.len() > self.limits.max_listed_members {
+            members.retain(|nick| *nick != own);
+            members.truncate(self.limits.max_listed_members.saturating_sub(1));
+            members.push(own);
+            members.sort();
+        }
         let history = room_state
             .history
             .iter()
@@ -756,7 +795,9 @@ impl RoomsCore {
                 .map(|line| entry_for(line, &scope)),
         );
         let last_seq = room_state.mark.unwrap_or(0).max(snapshot.last_seq);
-        let complete = after >= last_seq || missed.first().is_some_and(|m| m.seq == after + 1);
+        let trimmed = trim_to(&mut missed, self.limits.history_bytes);
+        let complete =
+            after >= last_seq || (!trimmed && missed.first().is_some_and(|m| m.seq == after + 1));
         let mut messages: Vec<Out> = missed
             .into_iter()
             .map(|entry| Out {
@@ -806,6 +847,15 @@ impl RoomsCore {
         }
         let notice = presence(room, PresenceChange::Leave, &nick, None);
         self.broadcast_json(room, Some(conn), &notice);
+        if self.mode == Mode::Shared && self.rooms[room].members.is_empty() {
+            // The log keeps the room; this server forgets it until someone here joins
+            // again (and a snapshot says where it stands). Held acks go out now.
+            if let Some(gone) = self.rooms.remove(room) {
+                for (_, acks) in gone.acks {
+                    self.out.extend(acks);
+                }
+            }
+        }
         self.announce(Announcement::Remove {
             room: room.to_owned(),
             conn,
@@ -937,14 +987,18 @@ impl RoomsCore {
         if id.is_some_and(|id| id.len() > MAX_ID_LEN) {
             return Err(ProtocolError::new(
                 ErrorCode::InvalidField,
-                format!("`id` must be at most {MAX_ID_LEN} bytes"),
+                format!(
+                    "field `id` is {} bytes, longer than {MAX_ID_LEN}: nothing was delivered",
+                    id.map_or(0, str::len)
+                ),
             ));
         }
         if text.len() > self.limits.max_text_bytes {
             return Err(ProtocolError::new(
                 ErrorCode::TooLarge,
                 format!(
-                    "`text` is {} bytes, over the limit of {}",
+                    "the text is {} bytes, over the {}-byte limit (max_text_bytes in \
+                     welcome): nothing was delivered",
                     text.len(),
                     self.limits.max_text_bytes
                 ),
@@ -1291,16 +1345,8 @@ impl RoomsCore {
             };
             self.out.push(Out { to: *id, message });
         }
-        let members: Vec<ConnId> = room_state.members.iter().copied().collect();
-        for id in members {
-            if let Some(given) = self
-                .members
-                .get_mut(&id)
-                .and_then(|member| member.rooms.get_mut(room))
-            {
-                *given = (*given).max(seq);
-            }
-        }
+        // No mark to move: lines are delivered in increasing order, so a member's mark
+        // only matters for the lines its join or replay already covered.
     }
 }
 

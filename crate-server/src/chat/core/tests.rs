@@ -232,7 +232,10 @@ fn history_is_bounded_by_count_and_bytes() {
     joined(&mut core, bob, "r");
     match &for_conn(&drain(&mut core), bob)[..] {
         [ServerEnvelope::Joined { history, .. }] => {
-            assert_eq!(history.len(), 3);
+            // Each line counts about 400 bytes as encoded: two fit in 1000.
+            assert_eq!(history.len(), 2);
+            let bytes: usize = history.iter().map(crate::budget::entry_len).sum();
+            assert!(bytes <= 1000, "{bytes}");
             assert_eq!(history.last().unwrap().seq, 20);
         }
         other => panic!("{other:?}"),
@@ -427,4 +430,31 @@ fn seeded_schedules_deliver_every_line_once_in_order() {
             let _ = acks;
         }
     }
+}
+
+#[test]
+fn shared_rooms_without_members_here_are_forgotten_and_their_held_acks_go_out() {
+    let mut core = core(Mode::Shared);
+    let ada = shared_member(&mut core, "sa", "r", 0);
+    drain(&mut core);
+    let SendStep::Publish(publish) = core.send(ada, "r", "bye", None, Some(1), 0) else {
+        panic!("expected a publish")
+    };
+    core.published(publish, Ok(2));
+    assert!(drain(&mut core).is_empty(), "held: line 1 is not here yet");
+    core.leave(ada, "r").unwrap();
+    let outs = drain(&mut core);
+    assert!(
+        matches!(
+            &outs[..],
+            [
+                (_, ServerEnvelope::Ack { seq: 2, .. }),
+                (_, ServerEnvelope::Left { .. })
+            ]
+        ),
+        "{outs:?}"
+    );
+    assert_eq!(core.rooms_len(), 0);
+    core.arrive("r", line(1, "x"), None);
+    assert!(drain(&mut core).is_empty() && core.take_gaps().is_empty());
 }

@@ -1,0 +1,609 @@
+//! Every size budget of the chat in one place, checked to fit together.
+//!
+//! A chat line, an event's data, names and ids each have a limit. From them follows the
+//! largest envelope the server can ever send — JSON escaping included: a control character
+//! becomes `\u0001`, six bytes for one — and the largest answer (a `joined`, a replay, a
+//! room list). Each connection's outbound queue must hold the largest answer plus several
+//! of the largest envelopes, or an honest reader could be closed as a slow consumer for
+//! what somebody else sent. [`Budgets::new`] does that arithmetic once, at start, and
+//! refuses settings that contradict each other, naming the flags.
+
+use std::io;
+
+use ferrosocket_wire::chat::{
+    ErrorCode, HistoryEntry, ProtocolError, RoomInfo, ServerEnvelope, MAX_ID_LEN,
+};
+use serde_json::Value;
+
+use crate::config::Config;
+
+/// A JSON-escaped byte takes at most this many bytes (`\u0001`).
+pub const ESCAPE_FACTOR: usize = 6;
+
+/// The longest event name of an `emit`, in bytes.
+pub const MAX_EVENT_NAME_LEN: usize = 64;
+
+/// The most rooms one `rooms` answer lists (the first by name).
+pub const MAX_LISTED_ROOMS: usize = 1_000;
+
+/// The most members one `joined` lists (the joiner always among them).
+pub const MAX_LISTED_MEMBERS: usize = 1_000;
+
+/// How many of the largest envelopes a queue must hold besides the largest answer.
+pub const HEADROOM: usize = 4;
+
+/// How many of the largest envelopes a queue must hold at all ("many times over").
+pub const MANY: usize = 8;
+
+/// What one connection costs besides the buffers its limits allow: the read buffer
+/// (`LazyBuf`, 64 KiB while bytes wait), tungstenite's write buffer (64 KiB), hyper's
+/// leftovers, the task, the hub's entry and room names.
+pub const CONNECTION_FIXED_BYTES: usize = 192 * 1024;
+
+/// What one stored history line costs besides its text: the entry, its nickname and id.
+pub const HISTORY_ENTRY_FIXED_BYTES: usize = 256;
+
+/// The longest explanation an `error` envelope carries, in characters.
+const MAX_ERROR_MESSAGE_CHARS: usize = 300;
+
+/// The chat's size budgets, derived from the configuration and known to fit together.
+///
+/// # Examples
+/// ```
+/// use ferrosocket_server::{Budgets, Config};
+///
+/// let budgets = Budgets::new(&Config::default()).unwrap();
+/// // The largest possible envelope fits each connection's queue many times over.
+/// assert!(budgets.outbound_bytes >= 8 * budgets.largest_envelope());
+///
+/// let config = Config { outbound_bytes: 64 * 1024, ..Config::default() };
+/// let err = Budgets::new(&config).unwrap_err();
+/// assert!(err.contains("--outbound-bytes"), "{err}");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Budgets {
+    /// The longest `text` of a chat line (a `send`, or a plain client's message), in bytes.
+    pub max_text_bytes: usize,
+    /// The largest `data` of an `emit`, JSON-encoded, in bytes.
+    pub max_event_bytes: usize,
+    /// The most bytes of history (as encoded on the wire) a `joined` or a replay carries.
+    pub history_bytes: usize,
+    /// Bytes that may wait in one connection's outbound queue.
+    pub outbound_bytes: usize,
+    /// Messages that may wait in one connection's outbound queue.
+    pub outbound_messages: usize,
+    /// The largest message (and frame) a client may send, in bytes.
+    pub max_message_bytes: usize,
+    largest_line: usize,
+    largest_event: usize,
+    largest_envelope: usize,
+    largest_answer: usize,
+    max_connections: usize,
+    max_rooms: usize,
+    history: usize,
+}
+
+/// Counts bytes instead of storing them.
+struct ByteCount(usize);
+
+impl io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The length of `value` encoded as JSON, without building the text.
+pub fn encoded_len(value: &Value) -> usize {
+    let mut count = ByteCount(0);
+    serde_json::to_writer(&mut count, value).expect("a JSON value always encodes");
+    count.0
+}
+
+/// The length of `text` as a JSON string's contents: what serde_json writes between
+/// the quotes.
+pub fn escaped_len(text: &str) -> usize {
+    text.bytes()
+        .map(|byte| match byte {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0..=0x1f => ESCAPE_FACTOR,
+            _ => 1,
+        })
+        .sum()
+}
+
+fn json_len(envelope: &ServerEnvelope) -> usize {
+    envelope.to_json().len()
+}
+
+/// Encoded size of one history entry inside a `joined` (or, near enough, as a `message`
+/// of a replay, which adds the room name, accounted for separately).
+pub fn entry_len(entry: &HistoryEntry) -> usize {
+    // `{"seq":N,"from":"","text":"","ts":N,"id":""},` with both numbers at their widest.
+    const FRAME: usize = 60 + 2 * 20;
+    FRAME
+        + escaped_len(&entry.from)
+        + escaped_len(&entry.text)
+        + entry.id.as_deref().map_or(0, escaped_len)
+}
+
+impl Budgets {
+    /// The budgets of `config`, or why they contradict each other, naming the flags.
+    pub fn new(config: &Config) -> Result<Budgets, String> {
+        let max_u64 = u64::MAX;
+        let room = "r".repeat(config.max_room_len);
+        let nick = "n".repeat(config.max_nick_len);
+        // Names are limited to `A-Z a-z 0-9 _ - .`, which JSON never escapes; ids, texts and
+        // event names may be anything and are counted escaped.
+        let id_escaped = ESCAPE_FACTOR * MAX_ID_LEN;
+        let largest_line = json_len(&ServerEnvelope::Message {
+            room: room.clone(),
+            seq: max_u64,
+            from: nick.clone(),
+            text: String::new(),
+            ts: max_u64,
+            id: Some(String::new()),
+        }) + id_escaped
+            + ESCAPE_FACTOR * config.max_text_bytes;
+        let largest_event = json_len(&ServerEnvelope::Event {
+            room: room.clone(),
+            event: String::new(),
+            from: nick.clone(),
+            data: Value::Null,
+        }) + ESCAPE_FACTOR * MAX_EVENT_NAME_LEN
+            + config.max_event_bytes;
+        let largest_plain = config.max_nick_len + 2 + config.max_text_bytes;
+        let largest_notice = [
+            json_len(&ServerEnvelope::Presence {
+                room: room.clone(),
+                change: ferrosocket_wire::chat::PresenceChange::Rename,
+                nick: nick.clone(),
+                old_nick: Some(nick.clone()),
+            }),
+            json_len(&ServerEnvelope::Pong {
+                id: Some(String::new()),
+            }) + id_escaped,
+            json_len(&ServerEnvelope::Error {
+                code: ErrorCode::BinaryNotSupported,
+                message: String::new(),
+                reference: Some(String::new()),
+            }) + ESCAPE_FACTOR * (MAX_ERROR_MESSAGE_CHARS + 3 + MAX_ID_LEN),
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0);
+        let largest_envelope = largest_line
+            .max(largest_event)
+            .max(largest_plain)
+            .max(largest_notice);
+
+        let members_bytes = MAX_LISTED_MEMBERS * (config.max_nick_len + 3);
+        let joined = json_len(&ServerEnvelope::Joined {
+            room: room.clone(),
+            members: Vec::new(),
+            history: Vec::new(),
+        }) + members_bytes
+            + config.history_bytes;
+        let replay = config.history_bytes
+            + config.history.max(1) * (room.len() + 40)
+            + json_len(&ServerEnvelope::Resumed {
+                room: room.clone(),
+                last_seq: max_u64,
+                complete: false,
+            });
+        let listed = config.max_rooms.min(MAX_LISTED_ROOMS);
+        let rooms = json_len(&ServerEnvelope::Rooms { rooms: Vec::new() })
+            + listed
+                * json_len(&ServerEnvelope::Rooms {
+                    rooms: vec![RoomInfo {
+                        name: room.clone(),
+                        members: usize::MAX,
+                    }],
+                });
+        let largest_answer = joined.max(replay).max(rooms);
+
+        let mut problems = Vec::new();
+        if config.max_text_bytes == 0 {
+            problems.push("--max-text-bytes must be at least 1".to_owned());
+        }
+        // The client's `send` carries the text escaped the same way.
+        let largest_send = largest_line + 64;
+        if config.max_message_bytes < largest_send {
+            problems.push(format!(
+                "--max-message-bytes ({}) is smaller than the largest `send` a client may make \
+                 under --max-text-bytes {} ({largest_send} bytes once JSON-escaped): raise \
+                 --max-message-bytes or lower --max-text-bytes",
+                config.max_message_bytes, config.max_text_bytes
+            ));
+        }
+        let largest_emit = largest_event + 64;
+        if config.max_message_bytes < largest_emit {
+            problems.push(format!(
+                "--max-message-bytes ({}) is smaller than the largest `emit` under \
+                 --max-event-bytes {} ({largest_emit} bytes): raise --max-message-bytes or \
+                 lower --max-event-bytes",
+                config.max_message_bytes, config.max_event_bytes
+            ));
+        }
+        if config.history > 0 && config.history_bytes < largest_line {
+            problems.push(format!(
+                "--history-bytes ({}) cannot hold even the newest line: a line under \
+                 --max-text-bytes {} takes up to {largest_line} bytes; raise --history-bytes \
+                 or lower --max-text-bytes",
+                config.history_bytes, config.max_text_bytes
+            ));
+        }
+        let needed = (largest_answer + HEADROOM * largest_envelope).max(MANY * largest_envelope);
+        if config.outbound_bytes < needed {
+            problems.push(format!(
+                "--outbound-bytes ({}) must be at least {needed}: the largest answer (a join \
+                 with --history-bytes {} and {MAX_LISTED_MEMBERS} members, or a replay, or a \
+                 room list: {largest_answer} bytes) plus {HEADROOM} of the largest \
+                 envelope (a line under --max-text-bytes {} escaped, or an event under \
+                 --max-event-bytes {}: {largest_envelope} bytes), and at least {MANY} of \
+                 those; raise --outbound-bytes or lower the others",
+                config.outbound_bytes,
+                config.history_bytes,
+                config.max_text_bytes,
+                config.max_event_bytes
+            ));
+        }
+        let needed_messages = config.history + 1 + 4 * HEADROOM;
+        if config.outbound_messages < needed_messages {
+            problems.push(format!(
+                "--outbound-messages ({}) must be at least {needed_messages}: a replay of \
+                 --history {} lines, its end, and room for live traffic",
+                config.outbound_messages, config.history
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(format!(
+                "the limits contradict each other:\n  - {}",
+                problems.join("\n  - ")
+            ));
+        }
+        Ok(Budgets {
+            max_text_bytes: config.max_text_bytes,
+            max_event_bytes: config.max_event_bytes,
+            history_bytes: config.history_bytes,
+            outbound_bytes: config.outbound_bytes,
+            outbound_messages: config.outbound_messages,
+            max_message_bytes: config.max_message_bytes,
+            largest_line,
+            largest_event,
+            largest_envelope,
+            largest_answer,
+            max_connections: config.max_connections,
+            max_rooms: config.max_rooms,
+            history: config.history,
+        })
+    }
+
+    /// The most memory one WebSocket connection can hold, in bytes: its outbound queue
+    /// (`outbound_bytes`), a batch the writer already took from it into the socket's write
+    /// buffer (at most as much again), an incoming message at `max_message_bytes` held up
+    /// to four times while it is read and handled (the frame buffer, the message, the
+    /// parsed JSON, the copy being acted on), and [`CONNECTION_FIXED_BYTES`].
+    ///
+    /// Under the defaults: 2 x 1 MiB + 4 x 1 MiB + 192 KiB = 6.19 MiB.
+    pub fn connection_memory_bound(&self) -> usize {
+        2 * self.outbound_bytes + 4 * self.max_message_bytes + CONNECTION_FIXED_BYTES
+    }
+
+    /// The most memory the rooms' history can hold, in bytes: every room full of lines at
+    /// `max_text_bytes`.
+    pub fn history_memory_bound(&self) -> usize {
+        self.max_rooms * self.history * (self.max_text_bytes + HISTORY_ENTRY_FIXED_BYTES)
+    }
+
+    /// The server's total bound: every connection at its worst plus every room's history.
+    pub fn server_memory_bound(&self) -> usize {
+        self.max_connections * self.connection_memory_bound() + self.history_memory_bound()
+    }
+
+    /// The largest envelope the server may send on its own (not an answer), in bytes.
+    pub fn largest_envelope(&self) -> usize {
+        self.largest_envelope
+    }
+
+    /// The largest `message` envelope, in bytes.
+    pub fn largest_line(&self) -> usize {
+        self.largest_line
+    }
+
+    /// The largest `event` envelope, in bytes.
+    pub fn largest_event(&self) -> usize {
+        self.largest_event
+    }
+
+    /// The largest answer (`joined`, a replay, `rooms`), in bytes.
+    pub fn largest_answer(&self) -> usize {
+        self.largest_answer
+    }
+
+    /// Checks a `send`: its text within `max_text_bytes` (else `too_large`), its `id`
+    /// within [`MAX_ID_LEN`] (else `invalid_field`).
+    pub fn check_send(&self, text: &str, id: Option<&str>) -> Result<(), ProtocolError> {
+        if let Some(id) = id {
+            if id.len() > MAX_ID_LEN {
+                return Err(ProtocolError::new(
+                    ErrorCode::InvalidField,
+                    format!(
+                        "field `id` is {} bytes, longer than {MAX_ID_LEN}: nothing was delivered",
+                        id.len()
+                    ),
+                ));
+            }
+        }
+        self.check_text(text).map_err(|text_bytes| {
+            ProtocolError::new(
+                ErrorCode::TooLarge,
+                format!(
+                    "the text is {text_bytes} bytes, over the {}-byte limit (max_text_bytes in \
+                     welcome): nothing was delivered",
+                    self.max_text_bytes
+                ),
+            )
+        })
+    }
+
+    /// `Err(length)` when a chat line is longer than `max_text_bytes`.
+    pub fn check_text(&self, text: &str) -> Result<(), usize> {
+        if text.len() > self.max_text_bytes {
+            Err(text.len())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The notice a plain client gets for a line over `max_text_bytes`.
+    pub fn plain_too_large(&self, text_bytes: usize) -> String {
+        format!(
+            "* your message is {text_bytes} bytes, over the {}-byte limit: not delivered",
+            self.max_text_bytes
+        )
+    }
+
+    /// Checks an `emit`: the event name within [`MAX_EVENT_NAME_LEN`] bytes and the data,
+    /// JSON-encoded, within `max_event_bytes`; `too_large` otherwise.
+    pub fn check_event(&self, event: &str, data: &Value) -> Result<(), ProtocolError> {
+        if event.len() > MAX_EVENT_NAME_LEN {
+            return Err(ProtocolError::new(
+                ErrorCode::TooLarge,
+                format!(
+                    "the event name is {} bytes, over the {MAX_EVENT_NAME_LEN}-byte limit: \
+                     nothing was delivered",
+                    event.len()
+                ),
+            ));
+        }
+        let data_bytes = encoded_len(data);
+        if data_bytes > self.max_event_bytes {
+            return Err(ProtocolError::new(
+                ErrorCode::TooLarge,
+                format!(
+                    "the event data is {data_bytes} bytes as JSON, over the {}-byte limit: \
+                     nothing was delivered",
+                    self.max_event_bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks a `ping`'s `id`: echoed in the `pong`, so it is held to [`MAX_ID_LEN`].
+    pub fn check_ping(&self, id: Option<&str>) -> Result<(), ProtocolError> {
+        match id {
+            Some(id) if id.len() > MAX_ID_LEN => Err(ProtocolError::new(
+                ErrorCode::InvalidField,
+                format!(
+                    "field `id` of a `ping` is {} bytes, longer than {MAX_ID_LEN}",
+                    id.len()
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Keeps the newest entries of `history` whose encoded size fits `history_bytes`
+    /// (oldest first, as given); returns whether any were left out.
+    pub fn trim_history(&self, history: &mut Vec<HistoryEntry>) -> bool {
+        let mut total = 0;
+        let keep_from = history
+            .iter()
+            .rposition(|entry| {
+                total += entry_len(entry);
+                total > self.history_bytes
+            })
+            .map_or(0, |too_many| too_many + 1);
+        history.drain(..keep_from);
+        keep_from > 0
+    }
+
+    /// At most [`MAX_LISTED_MEMBERS`] members, `own` (the joiner's nickname, asked for only
+    /// when the list is cut) among them.
+    pub fn trim_members(&self, members: &mut Vec<String>, own: impl FnOnce() -> String) {
+        if members.len() <= MAX_LISTED_MEMBERS {
+            return;
+        }
+        let own = own();
+        members.retain(|nick| *nick != own);
+        members.truncate(MAX_LISTED_MEMBERS - 1);
+        members.push(own);
+        members.sort();
+    }
+
+    /// At most [`MAX_LISTED_ROOMS`] rooms, the first by name.
+    pub fn trim_rooms(&self, rooms: &mut Vec<RoomInfo>) {
+        rooms.truncate(MAX_LISTED_ROOMS);
+    }
+
+    /// An error cut to a bounded size: its explanation may quote what the client sent,
+    /// and its reference is dropped when it is longer than any valid id.
+    pub fn bound_error(&self, mut err: ProtocolError) -> ProtocolError {
+        if let Some((cut, _)) = err.message.char_indices().nth(MAX_ERROR_MESSAGE_CHARS) {
+            err.message.truncate(cut);
+            err.message.push_str("...");
+        }
+        if err.reference.as_ref().is_some_and(|r| r.len() > MAX_ID_LEN) {
+            err.reference = None;
+        }
+        err
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn config(args: &[&str]) -> Config {
+        let mut all = vec!["ferrosocket-server"];
+        all.extend_from_slice(args);
+        Config::try_parse_from(all).unwrap()
+    }
+
+    #[test]
+    fn the_defaults_fit_together_many_times_over() {
+        let budgets = Budgets::new(&Config::default()).unwrap();
+        assert_eq!(budgets.max_text_bytes, 16 * 1024);
+        assert!(budgets.outbound_bytes >= MANY * budgets.largest_envelope());
+        assert!(
+            budgets.outbound_bytes
+                >= budgets.largest_answer() + HEADROOM * budgets.largest_envelope()
+        );
+        // A line of control characters is six times its size on the wire.
+        assert!(budgets.largest_line() > 6 * budgets.max_text_bytes);
+    }
+
+    #[test]
+    fn the_largest_envelopes_really_are_the_largest() {
+        let budgets = Budgets::new(&Config::default()).unwrap();
+        let control = "\u{1}".repeat(budgets.max_text_bytes);
+        let message = ServerEnvelope::Message {
+            room: "r".repeat(64),
+            seq: u64::MAX,
+            from: "n".repeat(32),
+            text: control.clone(),
+            ts: u64::MAX,
+            id: Some("\u{2}".repeat(MAX_ID_LEN)),
+        };
+        assert!(json_len(&message) <= budgets.largest_line());
+        // The `data` of an event at its limit, the name at its limit of control characters.
+        let data = Value::String("x".repeat(budgets.max_event_bytes - 2));
+        budgets.check_event("e", &data).unwrap();
+        let event = ServerEnvelope::Event {
+            room: "r".repeat(64),
+            event: "\u{3}".repeat(MAX_EVENT_NAME_LEN),
+            from: "n".repeat(32),
+            data,
+        };
+        assert!(json_len(&event) <= budgets.largest_event());
+        // Escaped lengths match serde_json's for every byte value.
+        let every: String = (0u8..=0x7f)
+            .map(char::from)
+            .chain(['é', '€', '😀'])
+            .collect();
+        assert_eq!(
+            escaped_len(&every) + 2,
+            serde_json::to_string(&every).unwrap().len()
+        );
+    }
+
+    #[test]
+    fn contradictions_are_refused_naming_the_flags() {
+        let err = Budgets::new(&config(&["--outbound-bytes", "100000"])).unwrap_err();
+        assert!(err.contains("--outbound-bytes (100000)"), "{err}");
+        assert!(err.contains("--max-text-bytes"), "{err}");
+
+        let err = Budgets::new(&config(&["--max-text-bytes", "200000"])).unwrap_err();
+        assert!(err.contains("--max-message-bytes"), "{err}");
+        assert!(err.contains("--history-bytes"), "{err}");
+
+        let err = Budgets::new(&config(&["--max-event-bytes", "2000000"])).unwrap_err();
+        assert!(err.contains("--max-event-bytes 2000000"), "{err}");
+
+        let err = Budgets::new(&config(&["--outbound-messages", "50"])).unwrap_err();
+        assert!(err.contains("--outbound-messages (50)"), "{err}");
+
+        // Raising the text limit with the budgets that must follow it is accepted.
+        Budgets::new(&config(&[
+            "--max-text-bytes",
+            "65536",
+            "--history-bytes",
+            "524288",
+            "--outbound-bytes",
+            "8388608",
+        ]))
+        .unwrap();
+    }
+
+    #[test]
+    fn sends_events_and_pings_over_their_limits_are_refused() {
+        let budgets = Budgets::new(&Config::default()).unwrap();
+        let at_limit = "\u{1}".repeat(budgets.max_text_bytes);
+        budgets.check_send(&at_limit, Some("k")).unwrap();
+        let err = budgets
+            .check_send(&format!("{at_limit}x"), None)
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::TooLarge);
+        assert!(err.message.contains("16384-byte limit"), "{}", err.message);
+        let long_id = "i".repeat(MAX_ID_LEN + 1);
+        assert_eq!(
+            budgets.check_send("hi", Some(&long_id)).unwrap_err().code,
+            ErrorCode::InvalidField
+        );
+        // Escaping counts: 1,000 control characters are 6,000 bytes of JSON.
+        let data = Value::String("\u{1}".repeat(1000));
+        assert_eq!(
+            budgets.check_event("e", &data).unwrap_err().code,
+            ErrorCode::TooLarge
+        );
+        assert!(budgets.check_event(&"e".repeat(65), &Value::Null).is_err());
+        assert!(budgets.check_ping(Some(&long_id)).is_err());
+        budgets.check_ping(Some("hb-1")).unwrap();
+    }
+
+    #[test]
+    fn history_is_trimmed_to_its_newest_lines_that_fit() {
+        let budgets = Budgets::new(&Config::default()).unwrap();
+        let entry = |seq, text: &str| HistoryEntry {
+            seq,
+            from: "ada".into(),
+            text: text.into(),
+            ts: 1,
+            id: None,
+        };
+        let mut small: Vec<HistoryEntry> = (1..=100).map(|seq| entry(seq, "hello")).collect();
+        assert!(!budgets.trim_history(&mut small));
+        assert_eq!(small.len(), 100);
+
+        let control = "\u{1}".repeat(budgets.max_text_bytes);
+        let mut big: Vec<HistoryEntry> = (1..=100).map(|seq| entry(seq, &control)).collect();
+        assert!(budgets.trim_history(&mut big));
+        assert!(!big.is_empty(), "the newest line always fits");
+        assert_eq!(big.last().unwrap().seq, 100);
+        let encoded = serde_json::to_string(&big).unwrap().len();
+        assert!(encoded <= budgets.history_bytes, "{encoded}");
+        // It kept as many as fit: one more would not have.
+        let mut one_more = vec![entry(0, &control)];
+        one_more.extend(big.iter().cloned());
+        assert!(serde_json::to_string(&one_more).unwrap().len() > budgets.history_bytes);
+    }
+
+    #[test]
+    fn errors_quoting_client_input_are_bounded() {
+        let budgets = Budgets::new(&Config::default()).unwrap();
+        let err = ProtocolError {
+            code: ErrorCode::UnknownType,
+            message: format!("unknown envelope type {:?}", "\u{1}".repeat(100_000)),
+            reference: Some("r".repeat(10_000)),
+        };
+        let bounded = budgets.bound_error(err).into_envelope();
+        assert!(json_len(&bounded) <= budgets.largest_envelope());
+    }
+}
