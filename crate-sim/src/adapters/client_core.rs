@@ -3,7 +3,7 @@
 
 use ferrosocket::session_core::{CoreConfig, SessionCore};
 use ferrosocket::ChatEvent;
-use ferrosocket_wire::chat::{ClientEnvelope, ServerEnvelope, LOBBY};
+use ferrosocket_wire::chat::{ClientEnvelope, ServerEnvelope};
 
 use crate::actor::{AppEvent, Millis, SimClient};
 
@@ -13,10 +13,6 @@ pub struct CoreClient {
     core: SessionCore,
     /// Events of one `joined` are reported one line at a time.
     pending: std::collections::VecDeque<AppEvent>,
-    /// See [`CoreClient::skipping_reconnect_lobby_history`].
-    skip_lobby_history: bool,
-    welcomed_once: bool,
-    reconnected: bool,
 }
 
 impl CoreClient {
@@ -25,20 +21,7 @@ impl CoreClient {
         CoreClient {
             core: SessionCore::new(CoreConfig::new(client_id)),
             pending: Default::default(),
-            skip_lobby_history: false,
-            welcomed_once: false,
-            reconnected: false,
         }
-    }
-
-    /// A workaround for a known problem, to look past it for others: after a reconnect,
-    /// the server's automatic lobby `joined` is answered before the client's `session`
-    /// envelope takes effect, so the client's own lines in its history carry no `id` and
-    /// are shown as someone else's. With this, that history is withheld from the core (the
-    /// `resume` that follows replays it with the ids).
-    pub fn skipping_reconnect_lobby_history(mut self) -> CoreClient {
-        self.skip_lobby_history = true;
-        self
     }
 
     /// The wrapped core, to inspect.
@@ -49,7 +32,6 @@ impl CoreClient {
 
 impl SimClient for CoreClient {
     fn connected(&mut self, now: Millis) {
-        self.reconnected = self.welcomed_once;
         self.core.connected(now);
     }
 
@@ -58,23 +40,6 @@ impl SimClient for CoreClient {
     }
 
     fn received(&mut self, envelope: ServerEnvelope, now: Millis) {
-        let envelope = match envelope {
-            ServerEnvelope::Welcome { .. } => {
-                self.welcomed_once = true;
-                envelope
-            }
-            ServerEnvelope::Joined { room, members, .. }
-                if self.skip_lobby_history && self.reconnected && room == LOBBY =>
-            {
-                self.reconnected = false;
-                ServerEnvelope::Joined {
-                    room,
-                    members,
-                    history: Vec::new(),
-                }
-            }
-            other => other,
-        };
         self.core.received(envelope, now);
     }
 
