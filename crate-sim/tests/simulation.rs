@@ -336,3 +336,53 @@ fn search_as_is() {
         search(seeds, Knobs::redis(), client, redis_server, 2),
     );
 }
+
+/// A seed replays exactly: same events, same lines, same refusals, same verdict, in both
+/// modes (nothing depends on a wall clock, a thread or a hash order).
+#[test]
+fn a_seed_replays_exactly() {
+    for seed in [3, 37, 238] {
+        let first = run(seed, Knobs::redis(), client, redis_server);
+        let second = run(seed, Knobs::redis(), client, redis_server);
+        assert_eq!(format!("{first:?}"), format!("{second:?}"), "seed {seed}");
+        let first = run(seed, Knobs::in_memory(), client, memory_server);
+        let second = run(seed, Knobs::in_memory(), client, memory_server);
+        assert_eq!(format!("{first:?}"), format!("{second:?}"), "seed {seed}");
+    }
+}
+
+#[test]
+#[ignore = "a search, not a check"]
+fn search_redis_variants() {
+    let seeds = seeds_from_env(200);
+    let show = |name: &str, found: Search| eprintln!("== {name}\n{}", report(&found, name));
+    let base = Knobs {
+        drops: false,
+        crashes: false,
+        link_faults: false,
+        ..Knobs::redis()
+    };
+    show(
+        "redis, drops only",
+        search(seeds.clone(), Knobs { drops: true, ..base }, client, redis_server, 2),
+    );
+    show(
+        "redis, links only",
+        search(seeds.clone(), Knobs { link_faults: true, ..base }, client, redis_server, 2),
+    );
+    show(
+        "redis, crashes only",
+        search(seeds, Knobs { crashes: true, ..base }, client, redis_server, 2),
+    );
+}
+
+#[test]
+#[ignore = "replays one seed of the drops-only Redis search"]
+fn replay_redis_drops_only() {
+    let knobs = Knobs {
+        crashes: false,
+        link_faults: false,
+        ..Knobs::redis()
+    };
+    assert_seed(seeds_from_env(101).start, knobs, client, redis_server);
+}
