@@ -364,15 +364,42 @@ fn search_redis_variants() {
     };
     show(
         "redis, drops only",
-        search(seeds.clone(), Knobs { drops: true, ..base }, client, redis_server, 2),
+        search(
+            seeds.clone(),
+            Knobs {
+                drops: true,
+                ..base
+            },
+            client,
+            redis_server,
+            2,
+        ),
     );
     show(
         "redis, links only",
-        search(seeds.clone(), Knobs { link_faults: true, ..base }, client, redis_server, 2),
+        search(
+            seeds.clone(),
+            Knobs {
+                link_faults: true,
+                ..base
+            },
+            client,
+            redis_server,
+            2,
+        ),
     );
     show(
         "redis, crashes only",
-        search(seeds, Knobs { crashes: true, ..base }, client, redis_server, 2),
+        search(
+            seeds,
+            Knobs {
+                crashes: true,
+                ..base
+            },
+            client,
+            redis_server,
+            2,
+        ),
     );
 }
 
