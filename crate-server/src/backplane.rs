@@ -51,7 +51,9 @@ const ROOMS_KEY: &str = "ferrosocket:rooms";
 const LIVENESS_TTL_SECONDS: u64 = 10;
 /// How often the subscriber checks that Redis answers and still holds our epoch.
 pub const LIVENESS_INTERVAL: Duration = Duration::from_secs(2);
-/// How long a room's keys live after its last line (refreshed by every line).
+/// How long a room's history lives after its last line (refreshed by every line). Its
+/// sequence counter never expires: a room's numbers must never start over within an epoch,
+/// or clients that remember them would take new lines for ones they have seen.
 const ROOM_TTL_SECONDS: u64 = 7 * 24 * 3600;
 
 fn seq_key(room: &str) -> String {
@@ -96,7 +98,6 @@ local seq = redis.call('INCR', KEYS[1])
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[7], seq .. '-0',
   'from', ARGV[2], 'text', ARGV[3], 'ts', ARGV[4], 'id', ARGV[5], 'scope', ARGV[10],
   'origin', ARGV[6])
-redis.call('EXPIRE', KEYS[1], ARGV[12])
 redis.call('EXPIRE', KEYS[2], ARGV[12])
 if n > 0 then
   redis.call('HSET', KEYS[3], 'last', n, 'n:' .. n, seq)

@@ -541,3 +541,55 @@ async fn a_join_list_is_answered_once_per_room_and_refused_whole_past_the_room_c
         other => panic!("{other:?}"),
     }
 }
+
+/// Found by the simulator: a `rate_limited` refusal must name the refused line, or a
+/// client cannot tell which line to send again.
+#[tokio::test]
+async fn a_rate_limited_send_names_the_refused_line_and_does_not_use_up_its_number() {
+    let addr = common::start_with(|config| {
+        config.rate_limit = 1;
+        config.rate_burst = 1;
+    })
+    .await;
+    let (mut ada, _, _) = connect(addr).await;
+    ada.send(json!({"type": "send", "room": "lobby", "text": "one", "id": "k1", "n": 1}))
+        .await;
+    ada.send(json!({"type": "send", "room": "lobby", "text": "two", "id": "k2", "n": 2}))
+        .await;
+    assert_eq!(answer(&mut ada).await, Ok(1));
+    match ada.recv().await {
+        ServerEnvelope::Error {
+            code, reference, ..
+        } => assert_eq!(
+            (code, reference.as_deref()),
+            (ErrorCode::RateLimited, Some("k2"))
+        ),
+        other => panic!("{other:?}"),
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    ada.send(json!({"type": "send", "room": "lobby", "text": "two", "id": "k2", "n": 2}))
+        .await;
+    assert_eq!(answer(&mut ada).await, Ok(2), "line 2 is still the next");
+}
+
+#[tokio::test]
+async fn a_session_is_continued_at_most_once_per_connection_and_before_any_send() {
+    let addr = server(None).await;
+    let (mut ada, token, _) = connect(addr).await;
+    let (mut bob, _, _) = connect(addr).await;
+    bob.send(json!({"type": "session", "token": token})).await;
+    bob.send(json!({"type": "session", "token": token})).await;
+    match bob.recv_skipping_presence().await {
+        ServerEnvelope::Error { code, .. } => assert_eq!(code, ErrorCode::InvalidField),
+        other => panic!("{other:?}"),
+    }
+    ada.send(json!({"type": "send", "room": "lobby", "text": "hi"}))
+        .await;
+    assert_eq!(answer(&mut ada).await, Ok(1));
+    ada.send(json!({"type": "session", "token": "0123456789abcdef0123"}))
+        .await;
+    match ada.recv_skipping_presence().await {
+        ServerEnvelope::Error { code, .. } => assert_eq!(code, ErrorCode::InvalidField),
+        other => panic!("{other:?}"),
+    }
+}

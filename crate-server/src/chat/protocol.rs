@@ -24,10 +24,26 @@ pub(crate) struct ProtocolSession {
     token: String,
     rate: RateGate,
     bytes: SendBytes,
+    /// Whether this connection may still continue an earlier session: only once, and only
+    /// before its first `send` (so one connection cannot fill the server with scopes).
+    may_adopt: bool,
 }
 
 fn reply(outbox: &Outbox, envelope: &ServerEnvelope) {
     let _ = outbox.push(Message::Text(Utf8Bytes::from(envelope.to_json())));
+}
+
+/// The `ref` an error about `message` carries: a `send`'s or `ping`'s `id`, an `emit`'s
+/// `ack`.
+fn reference_of(message: &Message) -> Option<String> {
+    let Message::Text(text) = message else {
+        return None;
+    };
+    match ClientEnvelope::parse(text.as_str()).ok()? {
+        ClientEnvelope::Send { id, .. } | ClientEnvelope::Ping { id } => id,
+        ClientEnvelope::Emit { ack, .. } => ack.map(|ack| ack.to_string()),
+        _ => None,
+    }
 }
 
 impl ProtocolSession {
@@ -41,6 +57,7 @@ impl ProtocolSession {
             id: session.id,
             token: session.token,
             rate,
+            may_adopt: true,
         }
     }
 
@@ -80,6 +97,7 @@ impl ProtocolSession {
                 Err(err) => Err(err),
             },
             ClientEnvelope::Send { room, text, id, n } => {
+                self.may_adopt = false;
                 let budgets = &self.state.budgets;
                 // Over the byte rate, refused before the hub sees it: the line is not used
                 // up (one over the text limit is left to the hub's final `too_large`).
@@ -113,7 +131,13 @@ impl ProtocolSession {
                 hub.resume(self.id, &room, after_seq).await
             }
             ClientEnvelope::Session { token, next } => {
-                if TOKEN_LEN.contains(&token.len()) {
+                if !self.may_adopt {
+                    Err(ProtocolError::new(
+                        ErrorCode::InvalidField,
+                        "a `session` may be continued once per connection, before any `send`",
+                    ))
+                } else if TOKEN_LEN.contains(&token.len()) {
+                    self.may_adopt = false;
                     self.token = token;
                     hub.adopt_session(self.id, &self.token, next);
                     Ok(())
@@ -182,16 +206,16 @@ impl Handler for ProtocolSession {
         match self.rate.check(&self.state.metrics) {
             Gate::Pass => {}
             Gate::Refuse => {
-                return self.refuse(
-                    ProtocolError::new(
-                        ErrorCode::RateLimited,
-                        format!(
-                            "over {} messages per second: this envelope was dropped",
-                            self.state.config.rate_limit
-                        ),
+                let mut err = ProtocolError::new(
+                    ErrorCode::RateLimited,
+                    format!(
+                        "over {} messages per second: this envelope was dropped",
+                        self.state.config.rate_limit
                     ),
-                    outbox,
-                )
+                );
+                // Name the refused envelope, so a client knows which line to send again.
+                err.reference = reference_of(&message);
+                return self.refuse(err, outbox);
             }
             Gate::Close => {
                 return outbox

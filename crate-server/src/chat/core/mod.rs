@@ -675,8 +675,8 @@ impl RoomsCore {
             .rooms
             .insert(room.to_owned(), mark);
         match resume_after {
-            None => self.answer_joined(conn, room, Vec::new()),
-            Some(after) => self.answer_resumed(conn, room, after, Snapshot::default()),
+            None => self.answer_joined(conn, room, Vec::new(), Vec::new()),
+            Some(after) => self.answer_resumed(conn, room, after, Snapshot::default(), true),
         }
         Ok(JoinStep::Done)
     }
@@ -720,28 +720,52 @@ impl RoomsCore {
         if !member.waiting.remove(room) {
             return;
         }
-        let snapshot_known = snapshot.is_some();
+        let known = snapshot.is_some();
         let snapshot = snapshot.unwrap_or_default();
         let room_state = self.rooms.entry(room.to_owned()).or_default();
-        if room_state.mark.is_none() && snapshot_known {
-            // The first member here: the room starts where the log stands.
-            room_state.mark = Some(snapshot.last_seq);
-            for line in &snapshot.lines {
-                push_history(room_state, line.clone(), &self.limits);
+        if room_state.mark.is_none() {
+            if known {
+                // The first member here: the room starts where the log stands.
+                room_state.mark = Some(snapshot.last_seq);
+                room_state.pending.retain(|seq, _| *seq > snapshot.last_seq);
+            } else {
+                // The log is unreachable: the room starts from nothing here, and once the
+                // log is back, re-synchronising fills it from the beginning; each member
+                // gets what follows its own mark.
+                room_state.mark = Some(0);
             }
-            room_state.pending.retain(|seq, _| *seq > snapshot.last_seq);
+        }
+        let mark = room_state.mark.unwrap_or(0);
+        // Lines of a join's snapshot beyond what was delivered here: in the answer only.
+        let mut ahead = Vec::new();
+        if known && resume_after.is_none() {
+            // The snapshot has the room's latest lines: they complete this server's
+            // history (which may hold only what followed an earlier resume point).
+            let mut by_seq: BTreeMap<Seq, Line> = room_state
+                .history
+                .drain(..)
+                .map(|line| (line.entry.seq, line))
+                .collect();
+            for line in &snapshot.lines {
+                by_seq.entry(line.entry.seq).or_insert_with(|| line.clone());
+            }
+            room_state.history_bytes = 0;
+            for (seq, line) in by_seq {
+                if seq <= mark {
+                    push_history(room_state, line, &self.limits);
+                } else {
+                    ahead.push(line);
+                }
+            }
         }
         let was_member = room_state.members.contains(&conn);
         if !was_member {
             self.add_member(conn, room);
         }
-        let mark = self.rooms[room].mark.unwrap_or(0);
-        // A join answers from this server's history (up to its mark: later lines follow
-        // live); a replay also covers the snapshot's lines beyond the mark.
-        let given = match resume_after {
-            None => mark,
-            Some(_) => mark.max(snapshot.last_seq),
-        };
+        // Everything up to here is in the answer (or was, for a resume, already seen).
+        let given =
+            mark.max(snapshot.last_seq)
+                .max(if known { 0 } else { resume_after.unwrap_or(0) });
         self.members
             .get_mut(&conn)
             .expect("connected")
@@ -750,14 +774,14 @@ impl RoomsCore {
         match resume_after {
             None => {
                 let members = snapshot.members.clone();
-                self.answer_joined(conn, room, members);
+                self.answer_joined(conn, room, members, ahead);
             }
-            Some(after) => self.answer_resumed(conn, room, after, snapshot),
+            Some(after) => self.answer_resumed(conn, room, after, snapshot, known),
         }
         self.drain_pending(room);
     }
 
-    fn answer_joined(&mut self, conn: ConnId, room: &str, members: Vec<String>) {
+    fn answer_joined(&mut self, conn: ConnId, room: &str, members: Vec<String>, ahead: Vec<Line>) {
         if self.members[&conn].dialect != Dialect::Json {
             return;
         }
@@ -780,11 +804,15 @@ impl RoomsCore {
             members.push(own);
             members.sort();
         }
-        let history = room_state
+        let mut history: Vec<HistoryEntry> = room_state
             .history
             .iter()
+            .chain(ahead.iter())
             .map(|line| entry_for(line, &scope))
             .collect();
+        let over = history.len().saturating_sub(self.limits.history);
+        history.drain(..over);
+        trim_to(&mut history, self.limits.history_bytes);
         self.reply(
             conn,
             &ServerEnvelope::Joined {
@@ -795,7 +823,14 @@ impl RoomsCore {
         );
     }
 
-    fn answer_resumed(&mut self, conn: ConnId, room: &str, after: Seq, snapshot: Snapshot) {
+    fn answer_resumed(
+        &mut self,
+        conn: ConnId,
+        room: &str,
+        after: Seq,
+        snapshot: Snapshot,
+        known: bool,
+    ) {
         if self.members[&conn].dialect != Dialect::Json {
             return;
         }
@@ -815,10 +850,16 @@ impl RoomsCore {
                 .filter(|line| line.entry.seq > covered)
                 .map(|line| entry_for(line, &scope)),
         );
-        let last_seq = room_state.mark.unwrap_or(0).max(snapshot.last_seq);
         let trimmed = trim_to(&mut missed, self.limits.history_bytes);
-        let complete =
-            after >= last_seq || (!trimmed && missed.first().is_some_and(|m| m.seq == after + 1));
+        let (last_seq, complete) = if known {
+            let last_seq = room_state.mark.unwrap_or(0).max(snapshot.last_seq);
+            let complete = after >= last_seq
+                || (!trimmed && missed.first().is_some_and(|m| m.seq == after + 1));
+            (last_seq, complete)
+        } else {
+            // The log could not be read: what is missing follows once it can.
+            (room_state.mark.unwrap_or(0).max(after), false)
+        };
         let mut messages: Vec<Out> = missed
             .into_iter()
             .map(|entry| Out {

@@ -458,3 +458,74 @@ fn shared_rooms_without_members_here_are_forgotten_and_their_held_acks_go_out() 
     core.arrive("r", line(1, "x"), None);
     assert!(drain(&mut core).is_empty() && core.take_gaps().is_empty());
 }
+
+fn snapshot(seqs: std::ops::RangeInclusive<Seq>, last: Seq) -> Snapshot {
+    Snapshot {
+        lines: seqs.map(|seq| line(seq, "x")).collect(),
+        last_seq: last,
+        members: vec![],
+    }
+}
+
+/// Found by the simulator (seed 238): the room's first member here came by `resume`, so
+/// this server's history held only the lines after that point.
+#[test]
+fn a_shared_join_after_a_resume_seeded_room_still_shows_the_latest_lines() {
+    let mut core = core(Mode::Shared);
+    let (ada, _) = core.connect(Dialect::Json, "sa".into(), 0);
+    core.resume(ada, "r", 5).unwrap();
+    core.complete_join(ada, "r", Some(5), Some(snapshot(6..=8, 8)));
+    let (bob, _) = core.connect(Dialect::Json, "sb".into(), 0);
+    core.join(bob, "r").unwrap();
+    core.complete_join(bob, "r", None, Some(snapshot(1..=9, 9)));
+    core.arrive("r", line(9, "x"), None);
+    core.arrive("r", line(10, "x"), None);
+    let outs = for_conn(&drain(&mut core), bob);
+    let mut seen = Vec::new();
+    for env in outs {
+        match env {
+            ServerEnvelope::Joined { history, .. } => seen.extend(history.iter().map(|e| e.seq)),
+            ServerEnvelope::Message { seq, .. } => seen.push(seq),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(seen, (1..=10).collect::<Vec<_>>());
+}
+
+/// Found by the simulator (seed 37): a join and a resume answered while the log was
+/// unreachable must still get the lines published meanwhile once it is back.
+#[test]
+fn a_shared_room_joined_while_the_log_is_unreachable_is_filled_when_it_is_back() {
+    let mut core = core(Mode::Shared);
+    let (ada, _) = core.connect(Dialect::Json, "sa".into(), 0);
+    core.join(ada, "r").unwrap();
+    core.complete_join(ada, "r", None, None);
+    let (bob, _) = core.connect(Dialect::Json, "sb".into(), 0);
+    core.resume(bob, "r", 2).unwrap();
+    core.complete_join(bob, "r", Some(2), None);
+    let outs = drain(&mut core);
+    assert!(for_conn(&outs, bob).contains(&ServerEnvelope::Resumed {
+        room: "r".into(),
+        last_seq: 2,
+        complete: false
+    }));
+    let gaps = core.resynchronise();
+    assert_eq!(gaps.len(), 1);
+    core.fill(
+        "r",
+        (1..=4).map(|seq| (line(seq, "x"), None)).collect(),
+        Seq::MAX,
+    );
+    let outs = drain(&mut core);
+    let seqs = |conn| -> Vec<Seq> {
+        for_conn(&outs, conn)
+            .iter()
+            .filter_map(|env| match env {
+                ServerEnvelope::Message { seq, .. } => Some(*seq),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(seqs(ada), vec![1, 2, 3, 4]);
+    assert_eq!(seqs(bob), vec![3, 4], "bob had seen up to 2");
+}
