@@ -1,9 +1,10 @@
 //! Warnings that a client can trigger at will (a refused Origin, a slow consumer closed, a
-//! rate-limit close, a failed handshake, a refused socket) are rate-limited, so that a
-//! flood of them cannot flood the log: at most [`LINES_PER_WINDOW`] lines of each kind
-//! per [`WINDOW`], then one line saying that more are being left out, and, once the window
-//! is over, one summary with how many were. Every line left out is counted in
-//! `ferrosocket_log_lines_suppressed_total{kind}`.
+//! rate-limit close, a refused socket or a failed accept) are rate-limited, so that a flood
+//! of them cannot flood the log: at most [`LINES_PER_WINDOW`] lines of each kind per
+//! [`WINDOW`], then one line saying that more are being left out, and, once the window is
+//! over, one summary with how many were. Every line left out is counted in
+//! `ferrosocket_log_lines_suppressed_total{kind}`. (HTTP and TLS handshake failures are
+//! logged only at `debug`.)
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -16,7 +17,7 @@ pub(crate) const LINES_PER_WINDOW: u32 = 10;
 pub(crate) const WINDOW: Duration = Duration::from_secs(60);
 
 /// How many kinds there are.
-pub(crate) const KINDS: usize = 5;
+pub(crate) const KINDS: usize = 4;
 
 /// A kind of warning that clients can cause.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,8 +28,6 @@ pub(crate) enum LogKind {
     SlowConsumer,
     /// A client over the rate limit was closed with 1008.
     RateClose,
-    /// An HTTP or TLS handshake failed or timed out.
-    Handshake,
     /// A socket was refused before its request (too many pending), or accept failed.
     Accept,
 }
@@ -39,7 +38,6 @@ impl LogKind {
         LogKind::Origin,
         LogKind::SlowConsumer,
         LogKind::RateClose,
-        LogKind::Handshake,
         LogKind::Accept,
     ];
 
@@ -49,7 +47,6 @@ impl LogKind {
             LogKind::Origin => "origin",
             LogKind::SlowConsumer => "slow_consumer",
             LogKind::RateClose => "rate_close",
-            LogKind::Handshake => "handshake",
             LogKind::Accept => "accept",
         }
     }

@@ -230,3 +230,49 @@ async fn with_an_admin_address_metrics_and_test_endpoints_are_served_only_there(
     assert_eq!(common::get(admin, "/").await.status, 404);
     assert!(connect_async(format!("ws://{admin}/echo")).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_nobody_reads_is_dropped_after_the_write_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let www = std::env::temp_dir().join(format!("ferrosocket-www-stall-{}", std::process::id()));
+    std::fs::create_dir_all(&www).unwrap();
+    // Far more than the kernel buffers between the server and this client hold.
+    std::fs::write(www.join("big.bin"), vec![7u8; 48 << 20]).unwrap();
+    let server = common::bind_with(|config| {
+        config.www = www;
+        config.write_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let metrics = server.metrics();
+    let addr = server.local_addr();
+    tokio::spawn(server.run_until(std::future::pending()));
+
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(format!("GET /big.bin HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    // Never read: the server's writes stall, and after the write timeout it gives up.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !metrics
+        .render()
+        .contains("ferrosocket_limit_hits_total{limit=\"write_timeout\"} 1")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stalled download was never dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The client gets what the buffers held, then the end: far less than the file.
+    let mut received = 0;
+    let mut buf = vec![0; 1 << 20];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => received += n,
+            Err(_) => panic!("the connection was left open"),
+        }
+    }
+    assert!(received < 48 << 20, "received {received} bytes");
+}
