@@ -307,10 +307,14 @@ impl Budgets {
         b.max(m) + KIB_64 + 3 * m + 2 * KIB_64 + KIB_64 + CONNECTION_FIXED_BYTES + 14
     }
 
-    /// The most memory the rooms' history can hold, in bytes: every room full of lines at
-    /// `max_text_bytes`.
+    /// The most memory the rooms' history can hold, in bytes: every room keeps at most
+    /// `history` lines and at most `history_bytes` of them as sent (the newest line always),
+    /// each with [`HISTORY_ENTRY_FIXED_BYTES`] of bookkeeping.
     pub fn history_memory_bound(&self) -> usize {
-        self.max_rooms * self.history * (self.max_text_bytes + HISTORY_ENTRY_FIXED_BYTES)
+        let per_room = (self.history * self.max_text_bytes)
+            .min(self.history_bytes.max(self.max_text_bytes))
+            + self.history * HISTORY_ENTRY_FIXED_BYTES;
+        self.max_rooms * per_room
     }
 
     /// The server's total bound: every connection at its worst plus every room's history.
@@ -537,6 +541,10 @@ mod tests {
         );
         // A line of control characters is six times its size on the wire.
         assert!(budgets.largest_line() > 6 * budgets.max_text_bytes);
+        // The memory bound stated in docs/HARDENING.md.
+        let mib = |bytes: usize| bytes as f64 / f64::from(1u32 << 20);
+        assert!((4.2..4.3).contains(&mib(budgets.connection_memory_bound())));
+        assert!((1400.0..1600.0).contains(&mib(budgets.history_memory_bound())));
     }
 
     #[test]
