@@ -256,6 +256,11 @@ pub struct RoomsCore {
     /// Scopes that became idle, in order: (idle since, key).
     idle: VecDeque<(u64, ScopeKey)>,
     next_id: ConnId,
+    /// Local: the highest number any freed room had reached. A room created later starts
+    /// above it, so a room's numbers never start over within an epoch even when the room
+    /// is freed and made again (a client that remembers its old numbers sees a gap, which
+    /// a `resume` reports as history that is gone, instead of new lines it takes for seen).
+    freed_mark: Seq,
     out: Vec<Out>,
     gaps: Vec<Gap>,
     announcements: Vec<Announcement>,
@@ -350,6 +355,7 @@ impl RoomsCore {
             scopes: HashMap::new(),
             idle: VecDeque::new(),
             next_id: 0,
+            freed_mark: 0,
             out: Vec::new(),
             gaps: Vec::new(),
             announcements: Vec::new(),
@@ -685,7 +691,7 @@ impl RoomsCore {
     fn add_member(&mut self, conn: ConnId, room: &str) {
         let room_state = self.rooms.entry(room.to_owned()).or_default();
         if self.mode == Mode::Local && room_state.mark.is_none() {
-            room_state.mark = Some(0);
+            room_state.mark = Some(self.freed_mark);
         }
         room_state.members.insert(conn);
         let nick = self.members[&conn].nick.clone();
@@ -909,14 +915,12 @@ impl RoomsCore {
         }
         let notice = presence(room, PresenceChange::Leave, &nick, None);
         self.broadcast_json(room, Some(conn), &notice);
-        if self.mode == Mode::Local
-            && self.rooms[room].members.is_empty()
-            && self.rooms[room].mark.unwrap_or(0) == 0
-        {
-            // An empty room that never had a line is freed: nothing to remember. One with
-            // lines stays (up to `max_rooms`), so its numbers never start over in an
-            // epoch: clients that remember them would take new lines for seen ones.
-            self.rooms.remove(room);
+        if self.mode == Mode::Local && self.rooms[room].members.is_empty() {
+            // An empty room is freed with its history: rooms made and left cannot fill the
+            // room table. Its numbers live on in `freed_mark`.
+            if let Some(gone) = self.rooms.remove(room) {
+                self.freed_mark = self.freed_mark.max(gone.mark.unwrap_or(0));
+            }
         }
         if self.mode == Mode::Shared && self.rooms.get(room).is_some_and(|r| r.members.is_empty()) {
             // The log keeps the room; this server forgets it until someone here joins
