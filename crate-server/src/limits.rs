@@ -1,9 +1,11 @@
 //! Per-connection rate limiting and server-wide connection counting.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
 
 /// A token bucket: `rate` tokens a second, holding at most `burst`.
 #[derive(Debug, Clone)]
@@ -120,6 +122,120 @@ impl Drop for ConnectionPermit {
     }
 }
 
+/// Counts sockets that are not WebSockets yet (TCP accepted, request not yet upgraded), in
+/// total and per address. When every place is taken, a newcomer still gets in: the oldest
+/// pending socket of the address holding the most places is dropped to make room, so a
+/// flood of silent sockets from a few addresses cannot lock everyone else out until the
+/// handshake timeout frees them. Only the per-address cap refuses outright.
+#[derive(Debug)]
+pub struct PendingLimiter {
+    max_total: usize,
+    max_per_ip: usize,
+    state: Mutex<PendingState>,
+}
+
+#[derive(Debug, Default)]
+struct PendingState {
+    next_id: u64,
+    total: usize,
+    /// Per address, its pending sockets by admission order.
+    by_ip: HashMap<IpAddr, BTreeMap<u64, CancellationToken>>,
+}
+
+/// One pending socket's place; dropping it frees the place. [`PendingPermit::evicted`]
+/// completes if the place was given to a newcomer.
+#[derive(Debug)]
+pub struct PendingPermit {
+    limiter: Arc<PendingLimiter>,
+    ip: IpAddr,
+    id: u64,
+    evicted: CancellationToken,
+}
+
+impl PendingLimiter {
+    /// A limiter for `max_total` pending sockets, `max_per_ip` of them from one address.
+    pub fn new(max_total: usize, max_per_ip: usize) -> Arc<PendingLimiter> {
+        Arc::new(PendingLimiter {
+            max_total: max_total.max(1),
+            max_per_ip,
+            state: Mutex::default(),
+        })
+    }
+
+    /// Admits a socket from `ip`, making room by evicting the oldest socket of the busiest
+    /// address if every place is taken (unless `ip` is that address at its own cap); refuses
+    /// only past the per-address cap. Returns the permit and whether someone was evicted.
+    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<(PendingPermit, bool), AdmissionError> {
+        let mut state = self.state.lock().expect("pending lock");
+        let from_ip = state.by_ip.get(&ip).map_or(0, BTreeMap::len);
+        if from_ip >= self.max_per_ip {
+            return Err(AdmissionError::PerIp);
+        }
+        let mut evicted = false;
+        if state.total >= self.max_total {
+            let busiest = state
+                .by_ip
+                .iter()
+                .max_by_key(|(_, sockets)| sockets.len())
+                .map(|(ip, _)| *ip);
+            let Some(busiest) = busiest else {
+                return Err(AdmissionError::Full);
+            };
+            let sockets = state.by_ip.get_mut(&busiest).expect("just found");
+            if let Some((_, token)) = sockets.pop_first() {
+                token.cancel();
+                evicted = true;
+                state.total -= 1;
+            }
+            if state.by_ip.get(&busiest).is_some_and(BTreeMap::is_empty) {
+                state.by_ip.remove(&busiest);
+            }
+        }
+        state.next_id += 1;
+        let id = state.next_id;
+        let token = CancellationToken::new();
+        state.by_ip.entry(ip).or_default().insert(id, token.clone());
+        state.total += 1;
+        Ok((
+            PendingPermit {
+                limiter: Arc::clone(self),
+                ip,
+                id,
+                evicted: token,
+            },
+            evicted,
+        ))
+    }
+
+    /// Sockets pending now.
+    #[cfg(test)]
+    fn pending(&self) -> usize {
+        self.state.lock().expect("pending lock").total
+    }
+}
+
+impl PendingPermit {
+    /// Completes when this socket's place was given to a newcomer: drop the socket.
+    pub async fn evicted(&self) {
+        self.evicted.cancelled().await;
+    }
+}
+
+impl Drop for PendingPermit {
+    fn drop(&mut self) {
+        let mut state = self.limiter.state.lock().expect("pending lock");
+        let Some(sockets) = state.by_ip.get_mut(&self.ip) else {
+            return;
+        };
+        if sockets.remove(&self.id).is_some() {
+            if sockets.is_empty() {
+                state.by_ip.remove(&self.ip);
+            }
+            state.total -= 1;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +269,31 @@ mod tests {
         assert_eq!(limiter.admit(b).unwrap_err(), AdmissionError::Full);
         drop(a1);
         assert!(limiter.admit(a).is_ok());
+    }
+
+    #[test]
+    fn a_full_pending_table_makes_room_by_dropping_the_busiest_addresses_oldest_socket() {
+        let limiter = PendingLimiter::new(4, 3);
+        let flood: IpAddr = "10.0.0.1".parse().unwrap();
+        let other: IpAddr = "10.0.0.2".parse().unwrap();
+        let newcomer: IpAddr = "10.0.0.3".parse().unwrap();
+        let (oldest, _) = limiter.admit(flood).unwrap();
+        let (_second, _) = limiter.admit(flood).unwrap();
+        let (_third, _) = limiter.admit(flood).unwrap();
+        assert_eq!(limiter.admit(flood).unwrap_err(), AdmissionError::PerIp);
+        let (other_permit, evicted) = limiter.admit(other).unwrap();
+        assert!(!evicted);
+        assert_eq!(limiter.pending(), 4);
+        // Full: the newcomer gets in, the flood's oldest socket goes.
+        let (_new, evicted) = limiter.admit(newcomer).unwrap();
+        assert!(evicted);
+        assert!(oldest.evicted.is_cancelled());
+        assert!(!other_permit.evicted.is_cancelled());
+        assert_eq!(limiter.pending(), 4);
+        // Dropping an evicted permit does not free a place twice.
+        drop(oldest);
+        assert_eq!(limiter.pending(), 4);
+        drop(other_permit);
+        assert_eq!(limiter.pending(), 3);
     }
 }

@@ -17,7 +17,7 @@ use crate::backplane::RedisBackplane;
 use crate::budget::Budgets;
 use crate::config::Config;
 use crate::http::{self, Listener};
-use crate::limits::AdmissionError;
+use crate::limits::{AdmissionError, PendingPermit};
 use crate::log_throttle::LogKind;
 use crate::metrics::{HandshakeRejection, LimitHit, Metrics};
 use crate::state::AppState;
@@ -147,7 +147,13 @@ impl Server {
             let permit = match listener {
                 Listener::Admin => None,
                 Listener::Public => match self.state.pending.admit(peer.ip()) {
-                    Ok(permit) => Some(permit),
+                    Ok((permit, evicted)) => {
+                        if evicted {
+                            // The busiest address's oldest silent socket made room.
+                            self.state.metrics.rejected(HandshakeRejection::Pending);
+                        }
+                        Some(permit)
+                    }
                     Err(why) => {
                         refuse_early(stream, peer, why, self.tls.is_some(), &self.state);
                         continue;
@@ -165,21 +171,24 @@ impl Server {
                 (Some(acceptor), Listener::Public) => {
                     let acceptor = acceptor.clone();
                     tokio::spawn(async move {
-                        let _permit = permit;
                         let timeout = state.config.handshake_timeout;
-                        match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
-                            Ok(Ok(stream)) => serve_http(stream, peer, state, listener).await,
-                            Ok(Err(err)) => tracing::debug!(%peer, %err, "TLS handshake failed"),
-                            Err(_) => state.metrics.limit_hit(LimitHit::HandshakeTimeout),
-                        }
+                        let serve = async {
+                            match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                                Ok(Ok(stream)) => serve_http(stream, peer, state, listener).await,
+                                Ok(Err(err)) => {
+                                    tracing::debug!(%peer, %err, "TLS handshake failed")
+                                }
+                                Err(_) => state.metrics.limit_hit(LimitHit::HandshakeTimeout),
+                            }
+                        };
+                        unless_evicted(permit, serve).await;
                     });
                 }
                 _ => {
                     tokio::spawn(async move {
                         // Held until the connection ends or becomes a WebSocket (which
                         // `--max-connections` counts instead).
-                        let _permit = permit;
-                        serve_http(stream, peer, state, listener).await;
+                        unless_evicted(permit, serve_http(stream, peer, state, listener)).await;
                     });
                 }
             }
@@ -199,6 +208,20 @@ impl Server {
             tracing::warn!("some connections did not close in time");
         }
         Ok(())
+    }
+}
+
+/// Runs `serve` holding the pending place `permit` (if any), and drops it — closing the
+/// socket — if the place is given to a newcomer first.
+async fn unless_evicted(permit: Option<PendingPermit>, serve: impl Future<Output = ()>) {
+    match permit {
+        Some(permit) => {
+            tokio::select! {
+                () = serve => {}
+                () = permit.evicted() => {}
+            }
+        }
+        None => serve.await,
     }
 }
 

@@ -9,7 +9,7 @@ use crate::backplane::RedisBackplane;
 use crate::budget::Budgets;
 use crate::chat::Hub;
 use crate::config::Config;
-use crate::limits::ConnectionLimiter;
+use crate::limits::{ConnectionLimiter, PendingLimiter};
 use crate::metrics::Metrics;
 use crate::origin::OriginPolicy;
 use crate::test_endpoints::TestSwitches;
@@ -30,7 +30,7 @@ pub(crate) struct AppState {
     pub connections: TaskTracker,
     pub tls: bool,
     /// TCP connections accepted and not (yet) upgraded, in total and per IP address.
-    pub pending: Arc<ConnectionLimiter>,
+    pub pending: Arc<PendingLimiter>,
     /// What the test endpoints have switched on.
     pub test: TestSwitches,
 }
@@ -53,7 +53,7 @@ impl AppState {
             shutdown: CancellationToken::new(),
             connections: TaskTracker::new(),
             tls,
-            pending: ConnectionLimiter::new(
+            pending: PendingLimiter::new(
                 config.max_pending_connections,
                 config.max_pending_connections_per_ip,
             ),

@@ -114,12 +114,12 @@ async fn the_total_of_pending_sockets_is_capped_and_the_handshake_timeout_frees_
     let addr = common::start_with(|config| {
         config.max_pending_connections = 30;
         config.max_pending_connections_per_ip = 10;
-        config.handshake_timeout = Duration::from_secs(2);
+        config.handshake_timeout = Duration::from_secs(5);
     })
     .await;
 
-    // Three addresses take every place; a fourth is refused with 503 although it is
-    // under its own cap.
+    // Three addresses take every place; a fourth still gets in: the oldest silent socket
+    // of the busiest address is dropped to make room, so a flood never locks a newcomer out.
     let mut flood = Vec::new();
     for from in ["127.0.0.2", "127.0.0.3", "127.0.0.4"] {
         for _ in 0..10 {
@@ -127,16 +127,21 @@ async fn the_total_of_pending_sockets_is_capped_and_the_handshake_timeout_frees_
         }
     }
     let mut late = silent_socket("127.0.0.5", addr).await;
-    let words = first_words(&mut late, Duration::from_secs(1)).await;
-    assert!(
-        words
-            .as_deref()
-            .is_some_and(|w| w.starts_with("HTTP/1.1 503")),
-        "{words:?}"
+    assert_eq!(
+        first_words(&mut late, Duration::from_millis(500)).await,
+        None,
+        "the newcomer was refused although the flood could make room"
     );
-    for stream in &mut flood[..5] {
-        assert_eq!(first_words(stream, Duration::from_millis(100)).await, None);
+    let mut dropped = 0;
+    for stream in &mut flood {
+        if first_words(stream, Duration::from_millis(20))
+            .await
+            .is_some()
+        {
+            dropped += 1;
+        }
     }
+    assert_eq!(dropped, 1, "exactly one flood socket made room");
 
     // Silent sockets are dropped after the handshake timeout, and honest clients are
     // served again without the flood going away by itself.
