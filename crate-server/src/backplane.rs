@@ -190,7 +190,13 @@ pub struct RedisBackplane {
     errors: AtomicU64,
     presence: mpsc::Sender<Announcement>,
     presence_rx: Mutex<Option<mpsc::Receiver<Announcement>>>,
+    /// The last `rooms` answer and when it was read: listing costs Redis a call per room,
+    /// so many `list_rooms` in a second share one listing.
+    rooms_cache: Mutex<Option<(std::time::Instant, Vec<RoomInfo>)>>,
 }
+
+/// How long a room listing read from Redis is reused.
+const ROOMS_CACHE_TTL: Duration = Duration::from_secs(1);
 
 /// Why Redis could not be used.
 pub type BackplaneError = redis::RedisError;
@@ -236,6 +242,7 @@ impl RedisBackplane {
             errors: AtomicU64::new(0),
             presence,
             presence_rx: Mutex::new(Some(presence_rx)),
+            rooms_cache: Mutex::new(None),
         }))
     }
 
@@ -440,6 +447,11 @@ impl RedisBackplane {
 
     /// Every room any server has seen, with its member count.
     pub async fn rooms(&self) -> Result<Vec<RoomInfo>, BackplaneError> {
+        if let Some((read, rooms)) = &*self.rooms_cache.lock().expect("rooms cache lock") {
+            if read.elapsed() < ROOMS_CACHE_TTL {
+                return Ok(rooms.clone());
+            }
+        }
         let names: Vec<String> = self
             .commands
             .clone()
@@ -452,6 +464,8 @@ impl RedisBackplane {
             rooms.push(RoomInfo { name, members });
         }
         rooms.sort_by(|a, b| a.name.cmp(&b.name));
+        *self.rooms_cache.lock().expect("rooms cache lock") =
+            Some((std::time::Instant::now(), rooms.clone()));
         Ok(rooms)
     }
 
