@@ -37,6 +37,14 @@ impl TokenBucket {
         self.take_at(Instant::now(), amount)
     }
 
+    /// How long until the bucket holds a whole token again (zero if it does).
+    pub fn next_token_in(&self) -> std::time::Duration {
+        let elapsed = self.refilled.elapsed().as_secs_f64();
+        let missing = (1.0 - (self.tokens + elapsed * self.rate)).max(0.0);
+        std::time::Duration::from_secs_f64(missing / self.rate.max(f64::MIN_POSITIVE))
+            .min(std::time::Duration::from_secs(1))
+    }
+
     fn try_take_at(&mut self, now: Instant) -> bool {
         self.take_at(now, 1.0)
     }

@@ -584,3 +584,39 @@ async fn a_resume_from_another_epoch_replays_from_the_beginning() {
     }
     assert_eq!(texts, ["one", "two"]);
 }
+
+#[tokio::test]
+async fn every_room_of_a_join_costs_a_rate_token() {
+    let addr = common::start_with(|config| {
+        config.rate_limit = 1;
+        config.rate_burst = 12;
+    })
+    .await;
+    let mut ada = ChatClient::connect(addr).await;
+    // Twelve tokens: the join takes one for itself and nine for its other rooms, so of the
+    // four pings that follow at most two can pass (three if a second goes by meanwhile).
+    // Were a join charged as one envelope, all four would pass.
+    let rooms: Vec<String> = (0..10).map(|i| format!("r{i}")).collect();
+    ada.send(json!({"type": "join", "rooms": rooms})).await;
+    for i in 0..4 {
+        ada.send(json!({"type": "ping", "id": format!("p{i}")}))
+            .await;
+    }
+    let (mut joined, mut pongs, mut refused) = (0, 0, 0);
+    while joined + pongs + refused < 14 {
+        match ada.recv().await {
+            ServerEnvelope::Joined { .. } => joined += 1,
+            ServerEnvelope::Pong { .. } => pongs += 1,
+            ServerEnvelope::Error {
+                code: ErrorCode::RateLimited,
+                ..
+            } => refused += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(joined, 10, "the join is paced, never refused");
+    assert!(
+        refused >= 1,
+        "{pongs} pings passed: the join's rooms cost nothing"
+    );
+}

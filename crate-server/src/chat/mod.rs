@@ -41,6 +41,21 @@ impl RateGate {
         }
     }
 
+    /// Waits for, and takes, one more token: work asked for in one envelope beyond its
+    /// first unit (each further room of a `join` or `leave`) is paid for like another
+    /// envelope, by pacing the connection rather than refusing it. The connection's driver
+    /// abandons the wait if the connection or the server closes.
+    pub async fn pay(&mut self, metrics: &Metrics) {
+        let mut counted = false;
+        while !self.bucket.try_take() {
+            if !counted {
+                metrics.limit_hit(LimitHit::Rate);
+                counted = true;
+            }
+            tokio::time::sleep(self.bucket.next_token_in()).await;
+        }
+    }
+
     pub fn check(&mut self, metrics: &Metrics) -> Gate {
         if self.bucket.try_take() {
             self.refused_in_row = 0;

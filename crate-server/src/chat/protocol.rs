@@ -73,7 +73,12 @@ impl ProtocolSession {
             }
             ClientEnvelope::Join { rooms } => match self.room_list(rooms) {
                 Ok(rooms) => {
-                    for room in rooms {
+                    for (i, room) in rooms.into_iter().enumerate() {
+                        // Each room after the first costs a rate token, like an envelope
+                        // of its own.
+                        if i > 0 {
+                            self.rate.pay(&self.state.metrics).await;
+                        }
                         // An answer goes out only once the queue has room for the
                         // largest one: asking for many paces the client, never closes it.
                         outbox.room_for(self.state.budgets.largest_answer()).await;
@@ -87,7 +92,10 @@ impl ProtocolSession {
             },
             ClientEnvelope::Leave { rooms } => match self.room_list(rooms) {
                 Ok(rooms) => {
-                    for room in rooms {
+                    for (i, room) in rooms.into_iter().enumerate() {
+                        if i > 0 {
+                            self.rate.pay(&self.state.metrics).await;
+                        }
                         if let Err(err) = hub.leave(self.id, &room) {
                             self.refuse(err, outbox);
                         }
