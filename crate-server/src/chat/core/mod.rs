@@ -246,6 +246,10 @@ struct Room {
     /// the second (lines this server delivered before that member resumed). The next
     /// re-synchronisation reads them from the log for those members alone.
     behind: BTreeMap<ConnId, (Seq, Seq)>,
+    /// Shared: the history holds the room's latest lines as a `joined` shows them (it was
+    /// completed from a join's snapshot, or the room started over), not only what
+    /// followed a resume point.
+    full_history: bool,
 }
 
 /// The rooms of one server: members, nicknames, sequence numbers, history, session scopes
@@ -680,7 +684,7 @@ impl RoomsCore {
             .rooms
             .insert(room.to_owned(), mark);
         match resume_after {
-            None => self.answer_joined(conn, room, Vec::new(), Vec::new()),
+            None => self.answer_joined(conn, room, Vec::new(), Vec::new(), false),
             Some(after) => self.answer_resumed(conn, room, after, Snapshot::default(), None),
         }
         Ok(JoinStep::Done)
@@ -755,6 +759,7 @@ impl RoomsCore {
                 by_seq.entry(line.entry.seq).or_insert_with(|| line.clone());
             }
             room_state.history_bytes = 0;
+            room_state.full_history = true;
             for (seq, line) in by_seq {
                 if seq <= mark {
                     push_history(room_state, line, &self.limits);
@@ -782,11 +787,20 @@ impl RoomsCore {
                 }
                 reach
             }
+            None if !known && mark > 0 && !room_state.full_history => {
+                // A join the log could not answer, where this server's history may lack
+                // the room's earlier lines: answered without a history (a client takes
+                // what precedes a `joined` history for gone), those lines follow when the
+                // link is back.
+                room_state.behind.insert(conn, (0, mark));
+                mark
+            }
             _ => {
                 room_state.behind.remove(&conn);
                 mark.max(snapshot.last_seq)
             }
         };
+        let partial = room_state.behind.contains_key(&conn);
         self.members
             .get_mut(&conn)
             .expect("connected")
@@ -795,7 +809,7 @@ impl RoomsCore {
         match resume_after {
             None => {
                 let members = snapshot.members.clone();
-                self.answer_joined(conn, room, members, ahead);
+                self.answer_joined(conn, room, members, ahead, partial);
             }
             Some(after) => {
                 let reach = (!known).then_some(given);
@@ -805,7 +819,16 @@ impl RoomsCore {
         self.drain_pending(room);
     }
 
-    fn answer_joined(&mut self, conn: ConnId, room: &str, members: Vec<String>, ahead: Vec<Line>) {
+    /// Answers a join: members and the latest lines (none when `partial`: the history
+    /// here may lack earlier lines, which follow once the log can be read).
+    fn answer_joined(
+        &mut self,
+        conn: ConnId,
+        room: &str,
+        members: Vec<String>,
+        ahead: Vec<Line>,
+        partial: bool,
+    ) {
         if self.members[&conn].dialect != Dialect::Json {
             return;
         }
@@ -828,12 +851,16 @@ impl RoomsCore {
             members.push(own);
             members.sort();
         }
-        let mut history: Vec<HistoryEntry> = room_state
-            .history
-            .iter()
-            .chain(ahead.iter())
-            .map(|line| entry_for(line, &scope))
-            .collect();
+        let mut history: Vec<HistoryEntry> = if partial {
+            Vec::new()
+        } else {
+            room_state
+                .history
+                .iter()
+                .chain(ahead.iter())
+                .map(|line| entry_for(line, &scope))
+                .collect()
+        };
         let over = history.len().saturating_sub(self.limits.history);
         history.drain(..over);
         trim_to(&mut history, self.limits.history_bytes);
@@ -1373,6 +1400,7 @@ impl RoomsCore {
             room.pending.clear();
             room.acks.clear();
             room.behind.clear();
+            room.full_history = true;
             room.filling = 0;
             room.mark = Some(0);
         }
