@@ -353,7 +353,12 @@ fn search_as_is() {
     );
     show(
         "redis, as is",
-        search(seeds, Knobs::redis(), client, redis_server, 2),
+        search(seeds.clone(), Knobs::redis(), client, redis_server, 2),
+    );
+    // The server's connection names the refused line in its `rate_limited` (protocol.rs).
+    show(
+        "redis, refusals naming the line",
+        search(seeds, named(Knobs::redis()), client, redis_server, 2),
     );
 }
 
