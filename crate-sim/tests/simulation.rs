@@ -143,7 +143,7 @@ fn regression_seeds_in_memory() {
     }
 }
 
-// ---- Open problems the simulation found in the new cores (ignored until fixed) -------
+// ---- Problems the simulation found in the cores, each kept as a regression ------------
 
 fn assert_seed<C: SimClient, S: SimServer + 'static>(
     seed: u64,
@@ -179,26 +179,46 @@ fn found_own_lines_in_the_reconnect_lobby_history_are_not_shown_as_others() {
     }
 }
 
-/// Redis mode: a room whose first member on a server arrived by `resume` keeps only the
-/// lines after that resume point as its local history; a later `join` on that server
-/// answers from it, so the joiner never sees the earlier lines.
+/// Found by the simulation (seed 238; also 101, 189, 270, 335, 399, 411, 550, 576), fixed
+/// in the rooms core: in Redis mode a room whose first member on a server arrived by
+/// `resume` held only the lines after that resume point, and a later `join` there was
+/// answered from that history alone. A join now completes the history from the log's
+/// snapshot, so every joiner gets the room's latest lines.
 #[test]
-#[ignore = "open problem: Redis-mode join answers from a history seeded by a resume snapshot"]
-fn open_problem_redis_join_misses_lines_before_a_resume_seeded_history() {
+fn redis_join_after_a_resume_gets_every_earlier_line() {
     let knobs = named(Knobs {
         link_faults: false,
         ..Knobs::redis()
     });
-    assert_seed(238, knobs, client, redis_server);
+    for seed in [238, 101, 189, 270, 335, 399, 411, 550, 576] {
+        assert_seed(seed, knobs, client, redis_server);
+    }
 }
 
-/// Redis mode: a join or resume while the server's link to Redis is down is answered from
-/// nothing (`resumed` says `complete: true, last_seq: 0`); the room has no mark, so when
-/// the link is back `resynchronise` skips it and the lines published meanwhile never come.
+/// Found by the simulation (seed 37), fixed in the rooms core: a join or resume made while
+/// the link to Redis was down was answered from nothing (`complete: true, last_seq: 0`) and
+/// left the room without a mark, so re-synchronising skipped it and the lines published
+/// meanwhile never came. Such a room now starts at 0 and is filled when the link is back.
 #[test]
-#[ignore = "open problem: Redis-mode rooms joined while the link is down are never filled"]
-fn open_problem_redis_room_joined_while_the_link_is_down_is_never_filled() {
+fn redis_room_joined_while_the_link_is_down_is_filled_when_it_is_back() {
     assert_seed(37, named(Knobs::redis()), client, redis_server);
+}
+
+/// Found by the simulation (seed 36 of `search_as_is`), fixed in the rooms core: a resume
+/// the log could not answer, in a room this server had delivered past the resume point
+/// without keeping those lines, said `resumed {last_seq: <the room's mark>, complete:
+/// false}`, so the client took lines Redis still held for gone. The answer now vouches
+/// only for what it replayed, and re-synchronising brings that member what it missed.
+///
+/// Likewise a join (seed 2927): answered from a history that began at a resume point, it
+/// hid the room's earlier lines; it is now answered without a history, and the earlier
+/// lines follow when the link is back.
+#[test]
+fn redis_join_or_resume_while_the_link_is_down_hides_no_line_redis_holds() {
+    for knobs in [Knobs::redis(), named(Knobs::redis())] {
+        assert_seed(36, knobs, client, redis_server);
+    }
+    assert_seed(2927, Knobs::redis(), client, redis_server);
 }
 
 // ---- Planted bugs: each old rule, wrapped around the real cores, must be caught --------
@@ -333,7 +353,12 @@ fn search_as_is() {
     );
     show(
         "redis, as is",
-        search(seeds, Knobs::redis(), client, redis_server, 2),
+        search(seeds.clone(), Knobs::redis(), client, redis_server, 2),
+    );
+    // The server's connection names the refused line in its `rate_limited` (protocol.rs).
+    show(
+        "redis, refusals naming the line",
+        search(seeds, named(Knobs::redis()), client, redis_server, 2),
     );
 }
 
@@ -412,4 +437,15 @@ fn replay_redis_drops_only() {
         ..Knobs::redis()
     };
     assert_seed(seeds_from_env(101).start, knobs, client, redis_server);
+}
+
+#[test]
+#[ignore = "replays one seed of the full Redis search (`search_as_is`)"]
+fn replay_redis_as_is() {
+    assert_seed(
+        seeds_from_env(36).start,
+        Knobs::redis(),
+        client,
+        redis_server,
+    );
 }

@@ -241,6 +241,15 @@ struct Room {
     filling: Seq,
     /// Shared: acks held until the room has delivered their line.
     acks: BTreeMap<Seq, Vec<Out>>,
+    /// Shared: members whose resume could not read the log and was answered only up to
+    /// what this server still had: each misses the lines after the first number up to
+    /// the second (lines this server delivered before that member resumed). The next
+    /// re-synchronisation reads them from the log for those members alone.
+    behind: BTreeMap<ConnId, (Seq, Seq)>,
+    /// Shared: the history holds the room's latest lines as a `joined` shows them (it was
+    /// completed from a join's snapshot, or the room started over), not only what
+    /// followed a resume point.
+    full_history: bool,
 }
 
 /// The rooms of one server: members, nicknames, sequence numbers, history, session scopes
@@ -681,8 +690,8 @@ impl RoomsCore {
             .rooms
             .insert(room.to_owned(), mark);
         match resume_after {
-            None => self.answer_joined(conn, room, Vec::new(), Vec::new()),
-            Some(after) => self.answer_resumed(conn, room, after, Snapshot::default(), true),
+            None => self.answer_joined(conn, room, Vec::new(), Vec::new(), false),
+            Some(after) => self.answer_resumed(conn, room, after, Snapshot::default(), None),
         }
         Ok(JoinStep::Done)
     }
@@ -756,6 +765,7 @@ impl RoomsCore {
                 by_seq.entry(line.entry.seq).or_insert_with(|| line.clone());
             }
             room_state.history_bytes = 0;
+            room_state.full_history = true;
             for (seq, line) in by_seq {
                 if seq <= mark {
                     push_history(room_state, line, &self.limits);
@@ -768,10 +778,35 @@ impl RoomsCore {
         if !was_member {
             self.add_member(conn, room);
         }
-        // Everything up to here is in the answer (or was, for a resume, already seen).
-        let given =
-            mark.max(snapshot.last_seq)
-                .max(if known { 0 } else { resume_after.unwrap_or(0) });
+        // Everything up to here is in the answer (or was, for a resume, already seen). A
+        // resume the log could not answer covers only what this server's history holds
+        // without a hole after the resume point: claiming more would tell the client that
+        // lines the log still has are gone.
+        let room_state = self.rooms.get_mut(room).expect("joined rooms exist");
+        let given = match resume_after {
+            Some(after) if !known => {
+                let reach = local_reach(room_state, after);
+                if reach < mark {
+                    room_state.behind.insert(conn, (reach, mark));
+                } else {
+                    room_state.behind.remove(&conn);
+                }
+                reach
+            }
+            None if !known && mark > 0 && !room_state.full_history => {
+                // A join the log could not answer, where this server's history may lack
+                // the room's earlier lines: answered without a history (a client takes
+                // what precedes a `joined` history for gone), those lines follow when the
+                // link is back.
+                room_state.behind.insert(conn, (0, mark));
+                mark
+            }
+            _ => {
+                room_state.behind.remove(&conn);
+                mark.max(snapshot.last_seq)
+            }
+        };
+        let partial = room_state.behind.contains_key(&conn);
         self.members
             .get_mut(&conn)
             .expect("connected")
@@ -780,14 +815,26 @@ impl RoomsCore {
         match resume_after {
             None => {
                 let members = snapshot.members.clone();
-                self.answer_joined(conn, room, members, ahead);
+                self.answer_joined(conn, room, members, ahead, partial);
             }
-            Some(after) => self.answer_resumed(conn, room, after, snapshot, known),
+            Some(after) => {
+                let reach = (!known).then_some(given);
+                self.answer_resumed(conn, room, after, snapshot, reach)
+            }
         }
         self.drain_pending(room);
     }
 
-    fn answer_joined(&mut self, conn: ConnId, room: &str, members: Vec<String>, ahead: Vec<Line>) {
+    /// Answers a join: members and the latest lines (none when `partial`: the history
+    /// here may lack earlier lines, which follow once the log can be read).
+    fn answer_joined(
+        &mut self,
+        conn: ConnId,
+        room: &str,
+        members: Vec<String>,
+        ahead: Vec<Line>,
+        partial: bool,
+    ) {
         if self.members[&conn].dialect != Dialect::Json {
             return;
         }
@@ -810,12 +857,16 @@ impl RoomsCore {
             members.push(own);
             members.sort();
         }
-        let mut history: Vec<HistoryEntry> = room_state
-            .history
-            .iter()
-            .chain(ahead.iter())
-            .map(|line| entry_for(line, &scope))
-            .collect();
+        let mut history: Vec<HistoryEntry> = if partial {
+            Vec::new()
+        } else {
+            room_state
+                .history
+                .iter()
+                .chain(ahead.iter())
+                .map(|line| entry_for(line, &scope))
+                .collect()
+        };
         let over = history.len().saturating_sub(self.limits.history);
         history.drain(..over);
         trim_to(&mut history, self.limits.history_bytes);
@@ -829,13 +880,16 @@ impl RoomsCore {
         );
     }
 
+    /// Answers a resume: the lines after `after` from `snapshot` and this server's
+    /// history, then `resumed`. `unread` is `Some(reach)` when the log could not be read:
+    /// the answer then covers only up to `reach` (what the history holds without a hole).
     fn answer_resumed(
         &mut self,
         conn: ConnId,
         room: &str,
         after: Seq,
         snapshot: Snapshot,
-        known: bool,
+        unread: Option<Seq>,
     ) {
         if self.members[&conn].dialect != Dialect::Json {
             return;
@@ -849,22 +903,26 @@ impl RoomsCore {
             .map(|line| entry_for(line, &scope))
             .collect();
         let covered = missed.last().map_or(after, |entry| entry.seq).max(after);
+        let reach = unread.unwrap_or(Seq::MAX);
         missed.extend(
             room_state
                 .history
                 .iter()
-                .filter(|line| line.entry.seq > covered)
+                .filter(|line| line.entry.seq > covered && line.entry.seq <= reach)
                 .map(|line| entry_for(line, &scope)),
         );
         let trimmed = trim_to(&mut missed, self.limits.history_bytes);
-        let (last_seq, complete) = if known {
-            let last_seq = room_state.mark.unwrap_or(0).max(snapshot.last_seq);
-            let complete = after >= last_seq
-                || (!trimmed && missed.first().is_some_and(|m| m.seq == after + 1));
-            (last_seq, complete)
-        } else {
-            // The log could not be read: what is missing follows once it can.
-            (room_state.mark.unwrap_or(0).max(after), false)
+        let (last_seq, complete) = match unread {
+            None => {
+                let last_seq = room_state.mark.unwrap_or(0).max(snapshot.last_seq);
+                let complete = after >= last_seq
+                    || (!trimmed && missed.first().is_some_and(|m| m.seq == after + 1));
+                (last_seq, complete)
+            }
+            // The log could not be read: the answer vouches only for what it replayed; the
+            // rest follows when the link is back (re-synchronising), or when the client,
+            // seeing a hole, asks again.
+            Some(reach) => (reach, false),
         };
         let mut messages: Vec<Out> = missed
             .into_iter()
@@ -906,10 +964,10 @@ impl RoomsCore {
         member.rooms.remove(room);
         member.waiting.remove(room);
         let nick = member.nick.clone();
-        let was_member = self
-            .rooms
-            .get_mut(room)
-            .is_some_and(|room_state| room_state.members.remove(&conn));
+        let was_member = self.rooms.get_mut(room).is_some_and(|room_state| {
+            room_state.behind.remove(&conn);
+            room_state.members.remove(&conn)
+        });
         if !was_member {
             return;
         }
@@ -1191,14 +1249,23 @@ impl RoomsCore {
         let Some(mark) = room_state.mark else {
             return;
         };
+        let mut earlier = Vec::new();
         for (line, origin) in lines {
             if line.entry.seq > mark {
                 room_state
                     .pending
                     .entry(line.entry.seq)
                     .or_insert((line, origin));
+            } else if !room_state.behind.is_empty() {
+                earlier.push(line);
             }
         }
+        if through == Seq::MAX {
+            // A re-synchronisation: it read from the oldest line any member here missed.
+            let behind = std::mem::take(&mut room_state.behind);
+            self.catch_up(room, &behind, &earlier);
+        }
+        let room_state = self.rooms.get_mut(room).expect("still there");
         room_state.filling = 0;
         self.drain_pending(room);
         let room_state = self.rooms.get_mut(room).expect("still there");
@@ -1206,6 +1273,26 @@ impl RoomsCore {
             // Gone from the log: move on rather than wait for ever.
             room_state.mark = Some(through);
             self.drain_pending(room);
+        }
+    }
+
+    /// Delivers to each member `behind` the lines it missed (already delivered here
+    /// before its resume), oldest first.
+    fn catch_up(&mut self, room: &str, behind: &BTreeMap<ConnId, (Seq, Seq)>, lines: &[Line]) {
+        for (conn, (from, upto)) in behind {
+            let Some(member) = self.members.get(conn) else {
+                continue;
+            };
+            if member.dialect != Dialect::Json || !member.rooms.contains_key(room) {
+                continue;
+            }
+            let scope = member.scope.clone();
+            for line in lines {
+                if line.entry.seq > *from && line.entry.seq <= *upto {
+                    let envelope = message_envelope(room, entry_for(line, &scope));
+                    self.reply(*conn, &envelope);
+                }
+            }
         }
     }
 
@@ -1265,9 +1352,15 @@ impl RoomsCore {
         for (name, room) in &mut self.rooms {
             if let Some(mark) = room.mark {
                 if !room.members.is_empty() {
+                    // From the oldest line a member here still misses, if any.
+                    let after = room
+                        .behind
+                        .values()
+                        .map(|(from, _)| *from)
+                        .fold(mark, Seq::min);
                     gaps.push(Gap {
                         room: name.clone(),
-                        after: mark,
+                        after,
                         through: Seq::MAX,
                     });
                 }
@@ -1310,6 +1403,8 @@ impl RoomsCore {
             room.history_bytes = 0;
             room.pending.clear();
             room.acks.clear();
+            room.behind.clear();
+            room.full_history = true;
             room.filling = 0;
             room.mark = Some(0);
         }
@@ -1423,6 +1518,23 @@ impl RoomsCore {
         // No mark to move: lines are delivered in increasing order, so a member's mark
         // only matters for the lines its join or replay already covered.
     }
+}
+
+/// The last number of the lines after `after` that `room`'s history holds without a hole
+/// (`after` itself when it holds none of them).
+fn local_reach(room: &Room, after: Seq) -> Seq {
+    let mut reach = after;
+    for line in &room.history {
+        let seq = line.entry.seq;
+        if seq <= reach {
+            continue;
+        }
+        if seq != reach + 1 {
+            break;
+        }
+        reach = seq;
+    }
+    reach
 }
 
 /// Appends to a room's history, dropping the oldest lines past the count or byte budget.

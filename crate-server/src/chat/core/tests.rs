@@ -530,6 +530,121 @@ fn a_shared_room_joined_while_the_log_is_unreachable_is_filled_when_it_is_back()
     assert_eq!(seqs(bob), vec![3, 4], "bob had seen up to 2");
 }
 
+/// Found by the simulator (seed 36 of the Redis search): a resume answered while the log
+/// was unreachable, in a room this server had already delivered past the resume point
+/// without keeping those lines, must not claim them gone: `resumed` vouches only for what
+/// it replayed, and re-synchronising brings that member alone the lines it missed.
+#[test]
+fn a_shared_resume_the_log_cannot_answer_claims_nothing_it_did_not_replay() {
+    let mut core = core(Mode::Shared);
+    let (ada, _) = core.connect(Dialect::Json, "sa".into(), 0);
+    // Ada's resume seeded the room at 5 (the history holds nothing before 6).
+    core.resume(ada, "r", 3).unwrap();
+    core.complete_join(ada, "r", Some(3), Some(snapshot(4..=5, 5)));
+    core.arrive("r", line(6, "x"), None);
+    drain(&mut core);
+    // Bob saw up to 2; the log is unreadable: the history here starts after a hole.
+    let (bob, _) = core.connect(Dialect::Json, "sb".into(), 0);
+    core.resume(bob, "r", 2).unwrap();
+    core.complete_join(bob, "r", Some(2), None);
+    let outs = for_conn(&drain(&mut core), bob);
+    assert!(
+        outs.contains(&ServerEnvelope::Resumed {
+            room: "r".into(),
+            last_seq: 2,
+            complete: false
+        }),
+        "{outs:?}"
+    );
+    assert!(!outs
+        .iter()
+        .any(|env| matches!(env, ServerEnvelope::Message { .. })));
+    // Carol saw up to 5: the history here covers what follows, so she is answered in full.
+    let (carol, _) = core.connect(Dialect::Json, "sc".into(), 0);
+    core.resume(carol, "r", 5).unwrap();
+    core.complete_join(carol, "r", Some(5), None);
+    let outs = for_conn(&drain(&mut core), carol);
+    assert!(
+        matches!(
+            &outs[..],
+            [
+                ServerEnvelope::Message { seq: 6, .. },
+                ServerEnvelope::Resumed { last_seq: 6, .. }
+            ]
+        ),
+        "{outs:?}"
+    );
+    // A live line goes to everyone; when the link is back bob gets 3..=6, nobody else.
+    core.arrive("r", line(7, "x"), None);
+    let gaps = core.resynchronise();
+    assert_eq!(
+        gaps,
+        vec![Gap {
+            room: "r".into(),
+            after: 2,
+            through: Seq::MAX
+        }]
+    );
+    core.fill(
+        "r",
+        (3..=7).map(|seq| (line(seq, "x"), None)).collect(),
+        Seq::MAX,
+    );
+    let outs = drain(&mut core);
+    let seqs = |conn| -> Vec<Seq> {
+        for_conn(&outs, conn)
+            .iter()
+            .filter_map(|env| match env {
+                ServerEnvelope::Message { seq, .. } => Some(*seq),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(seqs(ada), vec![7]);
+    assert_eq!(seqs(carol), vec![7]);
+    assert_eq!(seqs(bob), vec![7, 3, 4, 5, 6]);
+    // Once caught up, the next re-synchronisation starts at the room's mark again.
+    assert_eq!(core.resynchronise()[0].after, 7);
+}
+
+/// Found by the simulator (seed 2927 of the Redis search): a join the log could not
+/// answer, in a room whose history here began at a resume point, showed that history as
+/// the room's latest lines; the client takes what precedes them for gone. It is now
+/// answered without a history, and the earlier lines follow when the link is back.
+#[test]
+fn a_shared_join_the_log_cannot_answer_hides_no_earlier_line() {
+    let mut core = core(Mode::Shared);
+    let (ada, _) = core.connect(Dialect::Json, "sa".into(), 0);
+    core.resume(ada, "r", 3).unwrap();
+    core.complete_join(ada, "r", Some(3), Some(snapshot(4..=5, 5)));
+    core.arrive("r", line(6, "x"), None);
+    drain(&mut core);
+    let (bob, _) = core.connect(Dialect::Json, "sb".into(), 0);
+    core.join(bob, "r").unwrap();
+    core.complete_join(bob, "r", None, None);
+    let outs = for_conn(&drain(&mut core), bob);
+    assert!(
+        matches!(&outs[..], [ServerEnvelope::Joined { history, .. }] if history.is_empty()),
+        "{outs:?}"
+    );
+    assert_eq!(core.resynchronise()[0].after, 0);
+    core.fill(
+        "r",
+        (1..=6).map(|seq| (line(seq, "x"), None)).collect(),
+        Seq::MAX,
+    );
+    let outs = drain(&mut core);
+    let seqs: Vec<Seq> = for_conn(&outs, bob)
+        .iter()
+        .filter_map(|env| match env {
+            ServerEnvelope::Message { seq, .. } => Some(*seq),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seqs, (1..=6).collect::<Vec<_>>());
+    assert!(for_conn(&outs, ada).is_empty(), "ada had them all");
+}
+
 #[test]
 fn an_empty_room_is_freed_and_its_numbers_never_start_over() {
     let mut core = core(Mode::Local);
