@@ -111,12 +111,7 @@ async fn sigterm_closes_websockets_with_1001_and_exits_cleanly() {
     let url = server.base_url.replacen("http://", "ws://", 1) + "/echo";
     let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
 
-    let pid = server.child.id().unwrap();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap()
-        .success());
+    signal(server.child.id().unwrap(), "TERM");
 
     match tokio::time::timeout(Duration::from_secs(5), socket.next())
         .await
@@ -221,12 +216,7 @@ async fn logs_never_contain_message_bodies_even_at_trace_level() {
     .await
     .unwrap();
     while let Some(Ok(_)) = echo.next().await {}
-    let pid = child.id().unwrap();
-    assert!(Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()
-        .unwrap()
-        .success());
+    signal(child.id().unwrap(), "INT");
     let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
     let logs = output.await.unwrap();
     assert!(
@@ -258,12 +248,7 @@ async fn sigint_exits_within_the_shutdown_timeout_even_when_a_peer_never_answers
     .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let started = std::time::Instant::now();
-    let pid = child.id().unwrap();
-    assert!(Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()
-        .unwrap()
-        .success());
+    signal(child.id().unwrap(), "INT");
     let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
         .await
         .expect("the server exits despite a peer that never answers")
@@ -277,4 +262,14 @@ async fn sigint_exits_within_the_shutdown_timeout_even_when_a_peer_never_answers
     );
     assert!(status.success(), "{status}");
     drop(silent);
+}
+
+/// Sends signal `name` (`TERM`, `INT`) to process `pid`.
+fn signal(pid: u32, name: &str) {
+    let sent = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{name} {pid} failed");
 }
