@@ -265,14 +265,52 @@ pub struct RoomsCore {
     /// Scopes that became idle, in order: (idle since, key).
     idle: VecDeque<(u64, ScopeKey)>,
     next_id: ConnId,
-    /// Local: the highest number any freed room had reached. A room created later starts
-    /// above it, so a room's numbers never start over within an epoch even when the room
-    /// is freed and made again (a client that remembers its old numbers sees a gap, which
-    /// a `resume` reports as history that is gone, instead of new lines it takes for seen).
-    freed_mark: Seq,
+    /// Local: where each freed room's numbers stopped, so a room made again goes on from
+    /// there and its numbers never start over within an epoch (a client that remembers
+    /// them would take new lines for seen ones).
+    freed: FreedRooms,
     out: Vec<Out>,
     gaps: Vec<Gap>,
     announcements: Vec<Announcement>,
+}
+
+/// Where freed rooms' numbers stopped: the last [`FreedRooms::KEEP`] by name, and for the
+/// rooms forgotten beyond that one mark above all of them — a room made again starts there,
+/// so numbers never start over within an epoch whatever the churn, and a room never seen
+/// before starts from 1 until that many rooms have been freed.
+#[derive(Debug, Default)]
+struct FreedRooms {
+    marks: HashMap<String, Seq>,
+    /// Names in the order they were freed (stale entries skipped when they come up).
+    order: VecDeque<String>,
+    /// The highest mark of every room forgotten.
+    forgotten: Seq,
+}
+
+impl FreedRooms {
+    /// How many freed rooms are remembered by name (about 100 bytes each).
+    const KEEP: usize = 65_536;
+
+    fn remember(&mut self, room: &str, mark: Seq) {
+        if mark == 0 {
+            return;
+        }
+        self.marks.insert(room.to_owned(), mark);
+        self.order.push_back(room.to_owned());
+        while self.marks.len() > Self::KEEP || self.order.len() > 2 * Self::KEEP {
+            let Some(oldest) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(mark) = self.marks.remove(&oldest) {
+                self.forgotten = self.forgotten.max(mark);
+            }
+        }
+    }
+
+    /// Where a room made now starts numbering.
+    fn take(&mut self, room: &str) -> Seq {
+        self.marks.remove(room).unwrap_or(self.forgotten)
+    }
 }
 
 fn encode(envelope: &ServerEnvelope) -> Message {
@@ -364,7 +402,7 @@ impl RoomsCore {
             scopes: HashMap::new(),
             idle: VecDeque::new(),
             next_id: 0,
-            freed_mark: 0,
+            freed: FreedRooms::default(),
             out: Vec::new(),
             gaps: Vec::new(),
             announcements: Vec::new(),
@@ -700,7 +738,7 @@ impl RoomsCore {
     fn add_member(&mut self, conn: ConnId, room: &str) {
         let room_state = self.rooms.entry(room.to_owned()).or_default();
         if self.mode == Mode::Local && room_state.mark.is_none() {
-            room_state.mark = Some(self.freed_mark);
+            room_state.mark = Some(self.freed.take(room));
         }
         room_state.members.insert(conn);
         let nick = self.members[&conn].nick.clone();
@@ -975,9 +1013,9 @@ impl RoomsCore {
         self.broadcast_json(room, Some(conn), &notice);
         if self.mode == Mode::Local && self.rooms[room].members.is_empty() {
             // An empty room is freed with its history: rooms made and left cannot fill the
-            // room table. Its numbers live on in `freed_mark`.
+            // room table. Where its numbers stopped is remembered in `freed`.
             if let Some(gone) = self.rooms.remove(room) {
-                self.freed_mark = self.freed_mark.max(gone.mark.unwrap_or(0));
+                self.freed.remember(room, gone.mark.unwrap_or(0));
             }
         }
         if self.mode == Mode::Shared && self.rooms.get(room).is_some_and(|r| r.members.is_empty()) {

@@ -666,4 +666,12 @@ fn an_empty_room_is_freed_and_its_numbers_never_start_over() {
         &drain(&mut core)[..],
         [(_, ServerEnvelope::Ack { seq: 3, .. })]
     ));
+    // A room never seen before still numbers from 1.
+    joined(&mut core, ada, "fresh");
+    drain(&mut core);
+    core.send(ada, "fresh", "first", None, None, 0);
+    assert!(matches!(
+        &drain(&mut core)[..],
+        [(_, ServerEnvelope::Ack { seq: 1, .. })]
+    ));
 }
