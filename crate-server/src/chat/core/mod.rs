@@ -250,6 +250,9 @@ struct Room {
     /// completed from a join's snapshot, or the room started over), not only what
     /// followed a resume point.
     full_history: bool,
+    /// Local: while the room is empty but keeps lines for members who will resume, its
+    /// place in `RoomsCore::dormant`.
+    dormant: Option<u64>,
 }
 
 /// The rooms of one server: members, nicknames, sequence numbers, history, session scopes
@@ -269,6 +272,10 @@ pub struct RoomsCore {
     /// there and its numbers never start over within an epoch (a client that remembers
     /// them would take new lines for seen ones).
     freed: FreedRooms,
+    /// Local: empty rooms that keep their lines (a member away may still resume them), oldest
+    /// first. They are freed only to make room for a new room when the table is full.
+    dormant: BTreeMap<u64, String>,
+    next_dormant: u64,
     out: Vec<Out>,
     gaps: Vec<Gap>,
     announcements: Vec<Announcement>,
@@ -403,6 +410,8 @@ impl RoomsCore {
             idle: VecDeque::new(),
             next_id: 0,
             freed: FreedRooms::default(),
+            dormant: BTreeMap::new(),
+            next_dormant: 0,
             out: Vec::new(),
             gaps: Vec::new(),
             announcements: Vec::new(),
@@ -655,7 +664,22 @@ impl RoomsCore {
             .is_some_and(|member| member.rooms.contains_key(room) || member.waiting.contains(room))
     }
 
-    fn check_room_limits(&self, conn: ConnId, room: &str) -> Result<(), ProtocolError> {
+    /// Frees the empty room that has waited longest for its members, remembering where its
+    /// numbers stopped; `false` if there is none.
+    fn free_oldest_dormant(&mut self) -> bool {
+        while let Some((_, room)) = self.dormant.pop_first() {
+            let empty = self.rooms.get(&room).is_some_and(|r| r.members.is_empty());
+            if empty {
+                if let Some(gone) = self.rooms.remove(&room) {
+                    self.freed.remember(&room, gone.mark.unwrap_or(0));
+                }
+                return true;
+            }
+        }
+        false
+    }
+
+    fn check_room_limits(&mut self, conn: ConnId, room: &str) -> Result<(), ProtocolError> {
         validate_room(room, self.limits.max_room_len)?;
         let member = &self.members[&conn];
         if member.rooms.len() + member.waiting.len() >= self.limits.max_rooms_per_connection {
@@ -667,7 +691,10 @@ impl RoomsCore {
                 ),
             ));
         }
-        if !self.rooms.contains_key(room) && self.rooms.len() >= self.limits.max_rooms {
+        if !self.rooms.contains_key(room)
+            && self.rooms.len() >= self.limits.max_rooms
+            && !self.free_oldest_dormant()
+        {
             return Err(ProtocolError::new(
                 ErrorCode::TooManyRooms,
                 "the server holds as many rooms as it may; join an existing one",
@@ -739,6 +766,9 @@ impl RoomsCore {
         let room_state = self.rooms.entry(room.to_owned()).or_default();
         if self.mode == Mode::Local && room_state.mark.is_none() {
             room_state.mark = Some(self.freed.take(room));
+        }
+        if let Some(place) = room_state.dormant.take() {
+            self.dormant.remove(&place);
         }
         room_state.members.insert(conn);
         let nick = self.members[&conn].nick.clone();
@@ -1012,10 +1042,19 @@ impl RoomsCore {
         let notice = presence(room, PresenceChange::Leave, &nick, None);
         self.broadcast_json(room, Some(conn), &notice);
         if self.mode == Mode::Local && self.rooms[room].members.is_empty() {
-            // An empty room is freed with its history: rooms made and left cannot fill the
-            // room table. Where its numbers stopped is remembered in `freed`.
-            if let Some(gone) = self.rooms.remove(room) {
-                self.freed.remember(room, gone.mark.unwrap_or(0));
+            if self.rooms[room].mark.unwrap_or(0) == 0 {
+                // Never had a line: nothing anyone could resume.
+                self.rooms.remove(room);
+            } else {
+                // Its lines wait for members who are away and will resume; the room is
+                // freed only when a new room needs its place (`free_oldest_dormant`), and
+                // then where its numbers stopped is remembered in `freed`.
+                self.next_dormant += 1;
+                let place = self.next_dormant;
+                self.dormant.insert(place, room.to_owned());
+                if let Some(room_state) = self.rooms.get_mut(room) {
+                    room_state.dormant = Some(place);
+                }
             }
         }
         if self.mode == Mode::Shared && self.rooms.get(room).is_some_and(|r| r.members.is_empty()) {
