@@ -422,7 +422,18 @@ async fn a_browser_without_websocket_gets_a_notice(browser: Browser) {
 }
 
 async fn long_conversations_stay_bounded_and_scrolling_respects_the_reader(browser: Browser) {
-    let server = start_server(&["--rate-limit", "10000", "--rate-burst", "10000"]).await;
+    // The 350 lines arrive at once: the queues are sized so that a slow headless browser
+    // is not closed as a slow consumer (this test is about the page's view, not about the
+    // server's queues, which the server's own tests cover).
+    let server = start_server(&[
+        "--rate-limit",
+        "10000",
+        "--rate-burst",
+        "10000",
+        "--outbound-messages",
+        "2048",
+    ])
+    .await;
     let ada = ChatPage::open(browser, &server.base_url, "ada").await;
     // A plain WebSocket in the page floods the lobby with 350 lines.
     let flood = "const done = arguments[arguments.length - 1];\
