@@ -173,7 +173,18 @@ async fn start_logged(
 #[tokio::test]
 async fn logs_never_contain_message_bodies_even_at_trace_level() {
     use futures_util::SinkExt;
-    let (mut child, ws, output) = start_logged("trace", &["--max-message-bytes", "4096"]).await;
+    let (mut child, ws, output) = start_logged(
+        "trace",
+        &[
+            "--max-message-bytes",
+            "4096",
+            "--max-text-bytes",
+            "512",
+            "--max-event-bytes",
+            "256",
+        ],
+    )
+    .await;
     let secret = "BODY-4f1d9c2e";
     // Every path a body can take: echoed, chatted (plain and chat.v1), refused as bad JSON,
     // refused as too large, and a closing reason.
