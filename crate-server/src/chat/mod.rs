@@ -41,10 +41,9 @@ impl RateGate {
         }
     }
 
-    /// Waits for, and takes, one more token: work asked for in one envelope beyond its
-    /// first unit (each further room of a `join` or `leave`) is paid for like another
-    /// envelope, by pacing the connection rather than refusing it. The connection's driver
-    /// abandons the wait if the connection or the server closes.
+    /// Waits for, and takes, a token: the connection is paced rather than refused. Used
+    /// for a plain client's every line, and for each further room of a `join` or `leave`.
+    /// The connection's driver abandons the wait if the connection or the server closes.
     pub async fn pay(&mut self, metrics: &Metrics) {
         let mut counted = false;
         while !self.bucket.try_take() {

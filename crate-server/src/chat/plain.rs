@@ -12,11 +12,9 @@ use ferrosocket_wire::chat::LOBBY;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{ConnId, Dialect};
+use super::{ConnId, Dialect, RateGate};
 use crate::budget::SendBytes;
 use crate::connection::Handler;
-use crate::limits::TokenBucket;
-use crate::metrics::LimitHit;
 use crate::outbox::Outbox;
 use crate::state::AppState;
 
@@ -25,9 +23,8 @@ use crate::state::AppState;
 pub(crate) struct PlainSession {
     state: Arc<AppState>,
     id: ConnId,
-    bucket: TokenBucket,
-    /// How long one token takes to come back.
-    token_interval: Duration,
+    /// The envelope rate, paid by waiting ([`RateGate::pay`]), never by refusal.
+    rate: RateGate,
     /// The byte rate of its lines, paced the same way.
     bytes: SendBytes,
 }
@@ -36,10 +33,8 @@ impl PlainSession {
     /// Registers the connection; [`Handler::on_start`] puts it in the lobby.
     pub fn start(state: Arc<AppState>, outbox: &Outbox) -> PlainSession {
         let session = state.hub.connect(Dialect::Plain, outbox.clone());
-        let rate = state.config.rate_limit.max(1);
         PlainSession {
-            bucket: TokenBucket::new(rate, state.config.rate_burst),
-            token_interval: Duration::from_secs_f64(1.0 / f64::from(rate)),
+            rate: RateGate::new(state.config.rate_limit.max(1), state.config.rate_burst),
             bytes: SendBytes::new(&state.budgets),
             state,
             id: session.id,
@@ -49,19 +44,11 @@ impl PlainSession {
     /// Waits for the rate limit's next token; `false` if the connection or the server is
     /// closing meanwhile.
     async fn paced(&mut self, outbox: &Outbox) -> bool {
-        let mut counted = false;
-        while !self.bucket.try_take() {
-            if !counted {
-                self.state.metrics.limit_hit(LimitHit::Rate);
-                counted = true;
-            }
-            tokio::select! {
-                () = tokio::time::sleep(self.token_interval) => {}
-                () = outbox.close_signal().requested() => return false,
-                () = self.state.shutdown.cancelled() => return false,
-            }
+        tokio::select! {
+            () = self.rate.pay(&self.state.metrics) => true,
+            () = outbox.close_signal().requested() => false,
+            () = self.state.shutdown.cancelled() => false,
         }
-        true
     }
 
     /// Waits until the byte rate allows a line costing `cost`; `false` if the connection
