@@ -21,14 +21,24 @@ use crate::session::{ChatEvent, ChatOptions, ChatSession};
 const TYPES: &str = r#"
 /** Options of `ReconnectingSocket` (and `ChatClient`); every field is optional. Times in ms. */
 export interface ReconnectingSocketOptions {
-  /** Subprotocols to offer (ignored by `ChatClient`, which uses chat.v1). */
-  protocols?: string[];
+  /** Subprotocols to offer: one, or a list (ignored by `ChatClient`, which uses chat.v1). */
+  protocols?: string | string[];
   /** Cap of the first reconnect delay. Default 500. */
   initialDelay?: number;
   /** Growth of the cap per attempt. Default 2. */
   factor?: number;
-  /** Largest cap. Default 30000. */
+  /** Largest cap (`Infinity`: none). Default 30000. */
   maxDelay?: number;
+  /** A connection must stay open this long before its end starts the backoff over (so a
+   *  server that accepts and closes at once is not hammered). Default 5000. */
+  minUptime?: number;
+  /** An attempt not open after this long is closed (code 4001 "connect timeout" to the
+   *  server, a 1006 "connect timeout" disconnect here) and retried; 0 for none.
+   *  Default 10000. */
+  connectTimeout?: number;
+  /** Decides instead of the close-code rules whether to reconnect after a close; the
+   *  delays and `maxAttempts` still apply. */
+  shouldReconnect?: (close: { code: number; reason: string; wasClean: boolean }) => boolean;
   /** Attempts before giving up; omit for never. */
   maxAttempts?: number;
   /** Reconnect after a normal close (1000) too. Default false. */
@@ -45,7 +55,8 @@ export interface ReconnectingSocketOptions {
   highWaterMark?: number;
   /** Quiet time before a heartbeat ping; set it to enable the heartbeat. */
   heartbeatInterval?: number;
-  /** Time to wait for any message after the ping. Default 10000. */
+  /** Time to wait for any message after the ping; then the socket is closed (code 4000
+   *  "heartbeat timeout" to the server) and reconnected. Default 10000. */
   heartbeatTimeout?: number;
   /** The ping message. Default '{"type":"ping"}'. */
   heartbeatPing?: string;
@@ -93,7 +104,8 @@ fn get(options: &JsValue, key: &str) -> Option<JsValue> {
 fn millis(options: &JsValue, key: &str) -> Option<Duration> {
     get(options, key)?
         .as_f64()
-        .map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0))
+        // `Infinity` (say, `maxDelay: Infinity`) means "no limit", not a panic.
+        .map(|ms| Duration::try_from_secs_f64(ms.max(0.0) / 1000.0).unwrap_or(Duration::MAX))
 }
 
 fn parse_options(options: &JsValue) -> Result<(ResilientOptions, Option<String>), JsValue> {
@@ -115,6 +127,8 @@ fn parse_options(options: &JsValue) -> Result<(ResilientOptions, Option<String>)
     };
     let protocols = match get(options, "protocols") {
         None => Vec::new(),
+        // One protocol may be given as a string, as `new WebSocket(url, "x")` allows.
+        Some(one) if one.is_string() => vec![one.as_string().unwrap_or_default()],
         Some(list) => js_sys::Array::from(&list)
             .iter()
             .map(|p| {
@@ -142,6 +156,7 @@ fn parse_options(options: &JsValue) -> Result<(ResilientOptions, Option<String>)
             max_attempts: number("maxAttempts").map(|n| n.max(0.0) as u32),
             after_normal_close: flag("reconnectAfterNormalClose"),
             after_policy_close: flag("reconnectAfterPolicyClose"),
+            min_uptime: millis(options, "minUptime").unwrap_or(defaults.reconnect.min_uptime),
         },
         queue: QueueLimits {
             max_messages: number("maxQueuedMessages")
@@ -154,6 +169,12 @@ fn parse_options(options: &JsValue) -> Result<(ResilientOptions, Option<String>)
             .map_or(defaults.high_water_mark, |n| n.max(0.0) as u32),
         heartbeat,
         protocols,
+        connect_timeout: match millis(options, "connectTimeout") {
+            // `connectTimeout: 0`: no timeout.
+            Some(Duration::ZERO) => None,
+            Some(timeout) => Some(timeout),
+            None => defaults.connect_timeout,
+        },
     };
     Ok((resilient, get(options, "nick").and_then(|v| v.as_string())))
 }
@@ -224,8 +245,24 @@ fn data_to_message(data: JsValue) -> Result<Message, JsValue> {
 fn call(handler: &Option<js_sys::Function>, argument: &JsValue) {
     if let Some(handler) = handler {
         if let Err(err) = handler.call1(&JsValue::NULL, argument) {
-            web_sys::console::error_1(&err);
+            report_error(&err);
         }
+    }
+}
+
+/// Reports what a handler threw the way the browser reports an exception in an event
+/// listener: through `reportError` (so `window.onerror` and error trackers see it), or to
+/// the console where there is no `reportError`.
+fn report_error(err: &JsValue) {
+    let global = js_sys::global();
+    let report = js_sys::Reflect::get(&global, &"reportError".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+    match report {
+        Some(report) => {
+            let _ = report.call1(&global, err);
+        }
+        None => web_sys::console::error_1(err),
     }
 }
 
@@ -259,9 +296,27 @@ impl ReconnectingSocket {
         url: &str,
         options: Option<ReconnectingSocketOptions>,
     ) -> Result<ReconnectingSocket, JsValue> {
-        let (options, _) = parse_options(&options.map_or(JsValue::UNDEFINED, Into::into))?;
+        let raw = options.map_or(JsValue::UNDEFINED, Into::into);
+        let (options, _) = parse_options(&raw)?;
         let socket = ResilientSocket::open(url, options)
             .map_err(|err| js_error(crate::js::open_error_name(&err), &err))?;
+        if let Some(predicate) = get(&raw, "shouldReconnect") {
+            let predicate: js_sys::Function = predicate.dyn_into().map_err(|_| {
+                JsValue::from(js_sys::TypeError::new("shouldReconnect must be a function"))
+            })?;
+            socket.set_should_reconnect(move |close| {
+                let close = to_js(&close_json(close));
+                // A predicate that throws is reported like a handler that throws, and the
+                // close-code rules' usual answer for an abnormal close applies: reconnect.
+                match predicate.call1(&JsValue::NULL, &close) {
+                    Ok(answer) => answer.is_truthy(),
+                    Err(err) => {
+                        report_error(&err);
+                        true
+                    }
+                }
+            });
+        }
         let handlers: Rc<RefCell<[Option<js_sys::Function>; 2]>> = Rc::default();
         let slots = Rc::clone(&handlers);
         socket.set_on_event(move |event| {
@@ -315,6 +370,12 @@ impl ReconnectingSocket {
     #[wasm_bindgen(getter)]
     pub fn queued(&self) -> usize {
         self.socket.queued()
+    }
+
+    /// The subprotocol the server selected on the current connection ("" when none).
+    #[wasm_bindgen(getter)]
+    pub fn protocol(&self) -> String {
+        self.socket.protocol()
     }
 
     /// The current socket's `bufferedAmount`.

@@ -27,6 +27,7 @@ use crate::error::OpenError;
 use crate::message::{CloseEvent, Message};
 use crate::socket::WebSocket;
 use crate::state::ReadyState;
+use crate::CloseCode;
 
 /// An application-level heartbeat: browsers cannot send WebSocket pings nor see a TCP
 /// connection that silently died, so the socket sends `ping` after `interval` without any
@@ -73,6 +74,10 @@ pub struct ResilientOptions {
     pub heartbeat: Option<Heartbeat>,
     /// Subprotocols to offer on every connection.
     pub protocols: Vec<String>,
+    /// How long an attempt may take to open before it is given up (closed with
+    /// [`CloseCode::CONNECT_TIMEOUT`], reported as a 1006 `connect timeout`) and retried;
+    /// `None`: as long as the browser takes. Default: 10 s.
+    pub connect_timeout: Option<Duration>,
 }
 
 impl Default for ResilientOptions {
@@ -83,6 +88,7 @@ impl Default for ResilientOptions {
             high_water_mark: 1 << 20,
             heartbeat: None,
             protocols: Vec::new(),
+            connect_timeout: Some(Duration::from_secs(10)),
         }
     }
 }
@@ -112,17 +118,20 @@ pub enum ConnectionState {
 pub enum ResilientEvent {
     /// The first connection opened.
     Open,
-    /// A later connection opened, after `attempts` attempts. Messages the handler sends
-    /// while handling this event go out before the offline queue.
+    /// A later connection opened, after `attempts` attempts since the last connection that
+    /// stayed open for the policy's `min_uptime`. Messages the handler sends while handling
+    /// this event go out before the offline queue.
     Reconnected {
         /// How many attempts it took.
         attempts: u32,
     },
     /// A message arrived.
     Message(Message),
-    /// The current socket closed or was found dead (a heartbeat timeout reports code 1006,
-    /// like any lost connection, with the reason `heartbeat timeout`);
-    /// a `Reconnecting`, `GaveUp` or `Closed` follows.
+    /// The current socket closed or was found dead. A heartbeat timeout or a connect
+    /// timeout reports code 1006, like any lost connection, with the reason
+    /// `heartbeat timeout` or `connect timeout` (the server is sent
+    /// [`CloseCode::HEARTBEAT_TIMEOUT`] or [`CloseCode::CONNECT_TIMEOUT`]).
+    /// A `Reconnecting`, `GaveUp` or `Closed` follows.
     Disconnected(CloseEvent),
     /// The next attempt will be made after `delay`.
     Reconnecting {
@@ -138,6 +147,7 @@ pub enum ResilientEvent {
 }
 
 type Handler = Box<dyn FnMut(ResilientEvent)>;
+type ReconnectPredicate = Box<dyn FnMut(&CloseEvent) -> bool>;
 
 struct Core {
     url: String,
@@ -152,6 +162,10 @@ struct Core {
     queue: SendQueue,
     last_heard_ms: f64,
     ping_sent_ms: Option<f64>,
+    /// When the current socket opened, to tell a stable connection from a flapping one.
+    opened_at_ms: Option<f64>,
+    should_reconnect: Option<ReconnectPredicate>,
+    connect_timer: Option<Timeout>,
     retry_timer: Option<Timeout>,
     /// Whether a pump is scheduled, and when the next one runs.
     pump_scheduled: bool,
@@ -241,6 +255,9 @@ impl ResilientSocket {
                 in_open_handler: false,
                 last_heard_ms: now_ms(),
                 ping_sent_ms: None,
+                opened_at_ms: None,
+                should_reconnect: None,
+                connect_timer: None,
                 retry_timer: None,
                 pump_scheduled: false,
                 pump_wait: DrainWait::default(),
@@ -255,6 +272,7 @@ impl ResilientSocket {
         });
         let socket = connect(&shared)?;
         shared.core.borrow_mut().socket = Some(socket);
+        arm_connect_timeout(&shared);
         if let Some(window) = web_sys::window() {
             let weak = Rc::downgrade(&shared);
             let online = EventListener::new(&window, "online", move |_| {
@@ -265,6 +283,23 @@ impl ResilientSocket {
             shared.core.borrow_mut().online = Some(online);
         }
         Ok(ResilientSocket { shared })
+    }
+
+    /// Decides, instead of the policy's close-code rules, whether to reconnect after the
+    /// server (or the network) closed the connection; the policy still sets the delays and
+    /// the maximum number of attempts. Not consulted after [`close`](Self::close).
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use ferrosocket::{ResilientOptions, ResilientSocket};
+    ///
+    /// let socket = ResilientSocket::open("/chat", ResilientOptions::default())?;
+    /// // 4401: our server's "log in again"; reconnecting would not help.
+    /// socket.set_should_reconnect(|close| close.code != 4401);
+    /// # Ok::<(), ferrosocket::OpenError>(())
+    /// ```
+    pub fn set_should_reconnect(&self, predicate: impl FnMut(&CloseEvent) -> bool + 'static) {
+        self.shared.core.borrow_mut().should_reconnect = Some(Box::new(predicate));
     }
 
     /// Sets the handler that receives every [`ResilientEvent`], replacing any previous one.
@@ -744,7 +779,10 @@ fn on_open(shared: &Rc<Shared>) {
         core.state = ConnectionState::Open;
         core.last_heard_ms = now_ms();
         core.ping_sent_ms = None;
-        let attempts = std::mem::take(&mut core.attempts);
+        core.opened_at_ms = Some(now_ms());
+        core.connect_timer = None;
+        // Counted until this connection proves stable (see `on_close`).
+        let attempts = core.attempts;
         let event = if core.ever_opened {
             ResilientEvent::Reconnected { attempts }
         } else {
@@ -774,6 +812,13 @@ fn on_close(shared: &Rc<Shared>, close: CloseEvent) {
         let mut core = shared.core.borrow_mut();
         core.socket = None;
         core.heartbeat_timer = None;
+        core.connect_timer = None;
+        if let Some(opened) = core.opened_at_ms.take() {
+            let uptime = Duration::from_secs_f64(((now_ms() - opened) / 1000.0).max(0.0));
+            if core.options.reconnect.was_stable(uptime) {
+                core.attempts = 0;
+            }
+        }
         core.user_closed
     };
     if user_closed {
@@ -783,12 +828,7 @@ fn on_close(shared: &Rc<Shared>, close: CloseEvent) {
         return release_if_final(shared);
     }
     emit(shared, Some(ResilientEvent::Disconnected(close.clone())));
-    let reconnect = shared
-        .core
-        .borrow()
-        .options
-        .reconnect
-        .should_reconnect(close.code);
+    let reconnect = should_reconnect(shared, &close);
     if reconnect {
         schedule_retry(shared);
     } else {
@@ -797,6 +837,69 @@ fn on_close(shared: &Rc<Shared>, close: CloseEvent) {
         emit(shared, Some(ResilientEvent::Closed(close)));
         release_if_final(shared);
     }
+}
+
+/// The user's predicate if there is one (called outside any borrow: it may call back in),
+/// else the policy's close-code rules.
+fn should_reconnect(shared: &Rc<Shared>, close: &CloseEvent) -> bool {
+    let predicate = shared.core.borrow_mut().should_reconnect.take();
+    match predicate {
+        Some(mut predicate) => {
+            let answer = predicate(close);
+            let mut core = shared.core.borrow_mut();
+            if core.should_reconnect.is_none() {
+                core.should_reconnect = Some(predicate);
+            }
+            answer
+        }
+        None => shared
+            .core
+            .borrow()
+            .options
+            .reconnect
+            .should_reconnect(close.code),
+    }
+}
+
+/// Gives the attempt just started `connect_timeout` to open.
+fn arm_connect_timeout(shared: &Rc<Shared>) {
+    let mut core = shared.core.borrow_mut();
+    let Some(timeout) = core.options.connect_timeout else {
+        return;
+    };
+    let millis = timeout.as_millis().min(u128::from(u32::MAX)) as u32;
+    let weak = Rc::downgrade(shared);
+    core.connect_timer = Some(Timeout::new(millis, move || {
+        let Some(shared) = weak.upgrade() else { return };
+        let connecting = {
+            let mut core = shared.core.borrow_mut();
+            core.connect_timer = None;
+            core.state == ConnectionState::Connecting && core.socket.is_some()
+        };
+        if connecting {
+            give_up_on_socket(&shared, CloseCode::CONNECT_TIMEOUT, "connect timeout");
+        }
+    }));
+}
+
+/// Closes the current socket with `code` and `reason`, without waiting for the browser
+/// (which could take minutes to notice a dead connection), and carries on as after a lost
+/// connection.
+fn give_up_on_socket(shared: &Rc<Shared>, code: CloseCode, reason: &str) {
+    let socket = shared.core.borrow_mut().socket.take();
+    if let Some(socket) = socket {
+        // Closing with a valid code and a short reason cannot fail; dropping the socket
+        // then removes its listeners, so its own close event never reaches us.
+        let _ = socket.close_with(code.get(), reason);
+    }
+    on_close(
+        shared,
+        CloseEvent {
+            code: 1006,
+            reason: reason.into(),
+            was_clean: false,
+        },
+    );
 }
 
 fn schedule_retry(shared: &Rc<Shared>) {
@@ -844,7 +947,10 @@ fn attempt_now(shared: &Rc<Shared>) {
         core.state = ConnectionState::Connecting;
     }
     match connect(shared) {
-        Ok(socket) => shared.core.borrow_mut().socket = Some(socket),
+        Ok(socket) => {
+            shared.core.borrow_mut().socket = Some(socket);
+            arm_connect_timeout(shared);
+        }
         // The URL was valid once; treat a refusal like a failed attempt.
         Err(_) => schedule_retry(shared),
     }
@@ -1004,17 +1110,6 @@ fn check_heartbeat(shared: &Rc<Shared>, heartbeat: &Heartbeat) {
         }
     };
     if dead {
-        // Dropping the socket detaches its handlers and starts its close; a dead
-        // connection would take the browser minutes to notice.
-        let socket = shared.core.borrow_mut().socket.take();
-        drop(socket);
-        on_close(
-            shared,
-            CloseEvent {
-                code: 1006,
-                reason: "heartbeat timeout".into(),
-                was_clean: false,
-            },
-        );
+        give_up_on_socket(shared, CloseCode::HEARTBEAT_TIMEOUT, "heartbeat timeout");
     }
 }
