@@ -12,8 +12,8 @@ use wasm_bindgen::prelude::*;
 use crate::js::{buffer_bytes, js_error, SocketData};
 use crate::message::{CloseEvent, Message};
 use crate::resilient::{
-    ConnectionState, Heartbeat, Overflow, QueueLimits, ReconnectPolicy, ResilientError,
-    ResilientEvent, ResilientOptions, ResilientSocket, SendOutcome,
+    ConnectionState, Endpoint, EndpointFuture, Heartbeat, Overflow, QueueLimits, ReconnectPolicy,
+    ResilientError, ResilientEvent, ResilientOptions, ResilientSocket, SendOutcome,
 };
 use crate::session::{ChatEvent, ChatOptions, ChatSession};
 
@@ -21,8 +21,9 @@ use crate::session::{ChatEvent, ChatOptions, ChatSession};
 const TYPES: &str = r#"
 /** Options of `ReconnectingSocket` (and `ChatClient`); every field is optional. Times in ms. */
 export interface ReconnectingSocketOptions {
-  /** Subprotocols to offer: one, or a list (ignored by `ChatClient`, which uses chat.v1). */
-  protocols?: string | string[];
+  /** Subprotocols to offer: one, a list, or a function returning either (or a Promise of
+   *  either), called before every attempt (ignored by `ChatClient`, which uses chat.v1). */
+  protocols?: string | string[] | (() => string | string[] | Promise<string | string[]>);
   /** Cap of the first reconnect delay. Default 500. */
   initialDelay?: number;
   /** Growth of the cap per attempt. Default 2. */
@@ -79,6 +80,9 @@ export interface ChatFailedEvent {
   /** Why; says when the line may nevertheless have been delivered. */
   reason: string;
 }
+/** A URL, or a function called before every attempt that returns one (or a Promise of
+ *  one): for URLs that change, such as a token that expires. */
+export type UrlSource = string | (() => string | Promise<string>);
 /** What `send` did: sent now, kept for later, or refused. */
 export type SendOutcome = "sent" | "queued" | "queued-dropping-oldest" | "rejected";
 /** Where a `ReconnectingSocket` stands. */
@@ -90,6 +94,9 @@ extern "C" {
     /// `ReconnectingSocketOptions` in TypeScript.
     #[wasm_bindgen(typescript_type = "ReconnectingSocketOptions")]
     pub type ReconnectingSocketOptions;
+    /// `string | (() => string | Promise<string>)` in TypeScript.
+    #[wasm_bindgen(typescript_type = "UrlSource")]
+    pub type UrlSource;
 }
 
 fn get(options: &JsValue, key: &str) -> Option<JsValue> {
@@ -127,6 +134,8 @@ fn parse_options(options: &JsValue) -> Result<(ResilientOptions, Option<String>)
     };
     let protocols = match get(options, "protocols") {
         None => Vec::new(),
+        // Called per attempt instead (see `endpoint_fn`).
+        Some(function) if function.is_function() => Vec::new(),
         // One protocol may be given as a string, as `new WebSocket(url, "x")` allows.
         Some(one) if one.is_string() => vec![one.as_string().unwrap_or_default()],
         Some(list) => js_sys::Array::from(&list)
@@ -177,6 +186,60 @@ fn parse_options(options: &JsValue) -> Result<(ResilientOptions, Option<String>)
         },
     };
     Ok((resilient, get(options, "nick").and_then(|v| v.as_string())))
+}
+
+/// Computes every attempt's endpoint from a URL and protocols each given as a value or a
+/// function (whose result may be a Promise).
+fn endpoint_fn(
+    url: JsValue,
+    protocols: Option<JsValue>,
+    fixed_protocols: Vec<String>,
+) -> impl FnMut() -> EndpointFuture {
+    move || {
+        let (url, protocols, fixed) = (url.clone(), protocols.clone(), fixed_protocols.clone());
+        Box::pin(async move {
+            let url = resolve(&url)
+                .await
+                .map_err(|err| format!("the URL function failed: {err}"))?
+                .as_string()
+                .ok_or("the URL function returned something other than a string")?;
+            let protocols = match protocols {
+                None => fixed,
+                Some(protocols) => {
+                    let value = resolve(&protocols)
+                        .await
+                        .map_err(|err| format!("the protocols function failed: {err}"))?;
+                    match value.as_string() {
+                        Some(one) => vec![one],
+                        None if js_sys::Array::is_array(&value) => js_sys::Array::from(&value)
+                            .iter()
+                            .map(|p| p.as_string().ok_or("protocols must be strings"))
+                            .collect::<Result<_, _>>()?,
+                        None => {
+                            return Err(
+                                "the protocols function returned neither a string nor a list"
+                                    .into(),
+                            )
+                        }
+                    }
+                }
+            };
+            Ok(Endpoint { url, protocols })
+        })
+    }
+}
+
+/// `value`, or what calling it returns if it is a function, awaited if it is a Promise;
+/// an exception or a rejection as its message.
+async fn resolve(value: &JsValue) -> Result<JsValue, String> {
+    let describe = |err: JsValue| crate::error::JsError::from(err).to_string();
+    let value = match value.dyn_ref::<js_sys::Function>() {
+        Some(function) => function.call0(&JsValue::NULL).map_err(describe)?,
+        None => value.clone(),
+    };
+    wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&value))
+        .await
+        .map_err(describe)
 }
 
 fn outcome_name(outcome: SendOutcome) -> &'static str {
@@ -293,13 +356,26 @@ impl ReconnectingSocket {
     /// `UnsupportedSchemeError`, `InvalidProtocolError` or `TypeError` for bad options.
     #[wasm_bindgen(constructor)]
     pub fn new(
-        url: &str,
+        url: UrlSource,
         options: Option<ReconnectingSocketOptions>,
     ) -> Result<ReconnectingSocket, JsValue> {
         let raw = options.map_or(JsValue::UNDEFINED, Into::into);
         let (options, _) = parse_options(&raw)?;
-        let socket = ResilientSocket::open(url, options)
-            .map_err(|err| js_error(crate::js::open_error_name(&err), &err))?;
+        let url: JsValue = url.into();
+        let protocols_fn = get(&raw, "protocols").filter(JsValue::is_function);
+        let socket =
+            match url.as_string() {
+                Some(url) if protocols_fn.is_none() => ResilientSocket::open(&url, options)
+                    .map_err(|err| js_error(crate::js::open_error_name(&err), &err))?,
+                _ if url.is_string() || url.is_function() => {
+                    let fixed = options.protocols.clone();
+                    ResilientSocket::open_with(endpoint_fn(url, protocols_fn, fixed), options)
+                }
+                _ => return Err(js_sys::TypeError::new(
+                    "the URL must be a string or a function returning one (or a Promise of one)",
+                )
+                .into()),
+            };
         if let Some(predicate) = get(&raw, "shouldReconnect") {
             let predicate: js_sys::Function = predicate.dyn_into().map_err(|_| {
                 JsValue::from(js_sys::TypeError::new("shouldReconnect must be a function"))

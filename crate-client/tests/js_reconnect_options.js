@@ -73,3 +73,37 @@ export async function aStalledHandshakeMeetsTheConnectTimeout(ReconnectingSocket
     `a 1006 "connect timeout", got ${JSON.stringify(disconnect)}`);
   socket.close();
 }
+
+export async function urlAndProtocolsMayBeFunctionsCalledPerAttempt(ReconnectingSocket, echoUrl, flappingUrl) {
+  let urlCalls = 0;
+  let protocolCalls = 0;
+  const socket = new ReconnectingSocket(
+    // The first attempt goes to a server that closes at once; the next to the echo.
+    async () => (++urlCalls === 1 ? flappingUrl : echoUrl),
+    { initialDelay: 10, protocols: () => Promise.resolve(++protocolCalls === 1 ? "echo.v1" : ["echo.v2"]) },
+  );
+  await nextEvent(socket, (e) => e.type === "reconnected", "reconnected");
+  expect(urlCalls === 2 && protocolCalls === 2, `one call of each function per attempt, got ${urlCalls} and ${protocolCalls}`);
+  expect(socket.protocol === "echo.v2", `the second attempt's protocol "echo.v2", got ${JSON.stringify(socket.protocol)}`);
+  socket.close();
+
+  // A URL function that throws (or rejects) fails that attempt only.
+  let calls = 0;
+  const flaky = new ReconnectingSocket(() => {
+    if (++calls === 1) throw new Error("token service down");
+    return echoUrl;
+  }, { initialDelay: 10 });
+  const failed = await nextEvent(flaky, (e) => e.type === "disconnect", "disconnect");
+  expect(failed.close.code === 1006 && failed.close.reason.includes("token service down"),
+    `a 1006 naming the failure, got ${JSON.stringify(failed)}`);
+  await nextEvent(flaky, (e) => e.type === "open", "open");
+  flaky.close();
+
+  let threw = null;
+  try {
+    new ReconnectingSocket(42);
+  } catch (error) {
+    threw = error;
+  }
+  expect(threw instanceof TypeError, `a TypeError for a URL that is a number, got ${threw}`);
+}

@@ -1,6 +1,6 @@
 //! `ReconnectingSocket`'s reconnect options (`protocols` as one string, `maxDelay:
-//! Infinity`, `shouldReconnect`, `connectTimeout`) driven from JavaScript against the real
-//! server.
+//! Infinity`, `shouldReconnect`, `connectTimeout`, the URL and protocols as functions
+//! called per attempt) driven from JavaScript against the real server.
 #![cfg(target_arch = "wasm32")]
 
 mod common;
@@ -21,11 +21,20 @@ extern "C" {
     fn should_reconnect_decides(class: &JsValue, flapping_url: &str) -> js_sys::Promise;
     #[wasm_bindgen(js_name = aStalledHandshakeMeetsTheConnectTimeout)]
     fn stalled_handshake(class: &JsValue, hang_url: &str) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = urlAndProtocolsMayBeFunctionsCalledPerAttempt)]
+    fn url_and_protocols_per_attempt(
+        class: &JsValue,
+        echo_url: &str,
+        flapping_url: &str,
+    ) -> js_sys::Promise;
 }
 
 /// The exported class itself, as JavaScript sees it.
 fn class() -> JsValue {
-    let instance: JsValue = ReconnectingSocket::new(ECHO_URL, None).unwrap().into();
+    let instance: JsValue =
+        ReconnectingSocket::new(JsValue::from_str(ECHO_URL).unchecked_into(), None)
+            .unwrap()
+            .into();
     let class = js_sys::Reflect::get(
         &js_sys::Object::get_prototype_of(&instance),
         &"constructor".into(),
@@ -66,4 +75,14 @@ async fn a_stalled_handshake_meets_the_connect_timeout() {
         http_base().replacen("http", "ws", 1)
     );
     run(stalled_handshake(&class(), &hang)).await;
+}
+
+#[wasm_bindgen_test]
+async fn url_and_protocols_may_be_functions_called_per_attempt() {
+    run(url_and_protocols_per_attempt(
+        &class(),
+        ECHO_URL,
+        &echo_url_with("close=1011&reason=flap"),
+    ))
+    .await;
 }

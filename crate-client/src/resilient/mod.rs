@@ -1,6 +1,7 @@
 //! [`ResilientSocket`]: one logical connection over a succession of browser sockets, never
 //! two at once — automatic reconnect, an offline send queue, backpressure and a heartbeat.
 
+mod endpoint;
 mod policy;
 mod queue;
 
@@ -18,6 +19,8 @@ use futures_sink::Sink;
 use gloo_events::EventListener;
 use gloo_timers::callback::{Interval, Timeout};
 
+use endpoint::EndpointFn;
+pub use endpoint::{Endpoint, EndpointFuture};
 pub use policy::ReconnectPolicy;
 use queue::SendQueue;
 pub use queue::{Overflow, QueueLimits, SendOutcome};
@@ -151,6 +154,12 @@ type ReconnectPredicate = Box<dyn FnMut(&CloseEvent) -> bool>;
 
 struct Core {
     url: String,
+    /// Computes the endpoint of every attempt, when given to
+    /// [`ResilientSocket::open_with`]; `url` and the options' protocols otherwise.
+    endpoint_fn: Option<EndpointFn>,
+    /// Bumped by every attempt, so that an endpoint computed for an attempt that was
+    /// overtaken (closed meanwhile) is ignored.
+    attempt_id: u64,
     options: ResilientOptions,
     socket: Option<WebSocket>,
     state: ConnectionState,
@@ -242,9 +251,52 @@ impl ResilientSocket {
     /// Opens the first connection to `url` (see [`WebSocket::open`]). An invalid URL or
     /// subprotocol is an error now; network failures later are retried.
     pub fn open(url: &str, options: ResilientOptions) -> Result<ResilientSocket, OpenError> {
-        let shared = Rc::new(Shared {
+        let shared = Self::new_shared(url, options, None);
+        let socket = connect(&shared)?;
+        shared.core.borrow_mut().socket = Some(socket);
+        arm_connect_timeout(&shared);
+        Ok(Self::finish_open(shared))
+    }
+
+    /// Opens a connection whose endpoint — URL and subprotocols — `endpoint` computes
+    /// before every attempt, for URLs that change: a token that expires, a server picked
+    /// per attempt. An `Err` from it, or an invalid URL, fails that attempt like a lost
+    /// connection (a 1006 `Disconnected` with the reason), and it is retried.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use ferrosocket::{Endpoint, EndpointFuture, ResilientOptions, ResilientSocket};
+    ///
+    /// async fn fresh_token() -> Result<String, String> {
+    ///     Ok("abc".into()) // e.g. fetched from the app's server
+    /// }
+    ///
+    /// let socket = ResilientSocket::open_with(
+    ///     || -> EndpointFuture {
+    ///         Box::pin(async { Ok(Endpoint::new(format!("/chat?token={}", fresh_token().await?))) })
+    ///     },
+    ///     ResilientOptions::default(),
+    /// );
+    /// ```
+    pub fn open_with(
+        endpoint: impl FnMut() -> EndpointFuture + 'static,
+        options: ResilientOptions,
+    ) -> ResilientSocket {
+        let shared = Self::new_shared("", options, Some(Box::new(endpoint)));
+        start_attempt(&shared);
+        Self::finish_open(shared)
+    }
+
+    fn new_shared(
+        url: &str,
+        options: ResilientOptions,
+        endpoint_fn: Option<EndpointFn>,
+    ) -> Rc<Shared> {
+        Rc::new(Shared {
             core: RefCell::new(Core {
                 url: url.to_owned(),
+                endpoint_fn,
+                attempt_id: 0,
                 queue: SendQueue::new(options.queue),
                 options,
                 socket: None,
@@ -269,10 +321,11 @@ impl ResilientSocket {
                 keep_alive: None,
             }),
             handler: RefCell::new(None),
-        });
-        let socket = connect(&shared)?;
-        shared.core.borrow_mut().socket = Some(socket);
-        arm_connect_timeout(&shared);
+        })
+    }
+
+    /// Listens for the window's `online` event and wraps `shared`.
+    fn finish_open(shared: Rc<Shared>) -> ResilientSocket {
         if let Some(window) = web_sys::window() {
             let weak = Rc::downgrade(&shared);
             let online = EventListener::new(&window, "online", move |_| {
@@ -282,7 +335,7 @@ impl ResilientSocket {
             });
             shared.core.borrow_mut().online = Some(online);
         }
-        Ok(ResilientSocket { shared })
+        ResilientSocket { shared }
     }
 
     /// Decides, instead of the policy's close-code rules, whether to reconnect after the
@@ -745,8 +798,16 @@ fn connect(shared: &Rc<Shared>) -> Result<WebSocket, OpenError> {
         let core = shared.core.borrow();
         (core.url.clone(), core.options.protocols.clone())
     };
+    connect_to(shared, &url, &protocols)
+}
+
+fn connect_to(
+    shared: &Rc<Shared>,
+    url: &str,
+    protocols: &[String],
+) -> Result<WebSocket, OpenError> {
     let protocols: Vec<&str> = protocols.iter().map(String::as_str).collect();
-    let mut socket = WebSocket::open_with_protocols(&url, &protocols)?;
+    let mut socket = WebSocket::open_with_protocols(url, &protocols)?;
     let weak = Rc::downgrade(shared);
     socket.set_on_open(with(&weak, on_open));
     let weak_message = weak.clone();
@@ -946,14 +1007,62 @@ fn attempt_now(shared: &Rc<Shared>) {
         core.retry_timer = None;
         core.state = ConnectionState::Connecting;
     }
-    match connect(shared) {
-        Ok(socket) => {
-            shared.core.borrow_mut().socket = Some(socket);
-            arm_connect_timeout(shared);
+    start_attempt(shared);
+}
+
+/// Opens the socket of an attempt: at once for a fixed URL; once the endpoint function's
+/// future resolves otherwise.
+fn start_attempt(shared: &Rc<Shared>) {
+    let (attempt_id, endpoint_fn) = {
+        let mut core = shared.core.borrow_mut();
+        core.attempt_id += 1;
+        (core.attempt_id, core.endpoint_fn.take())
+    };
+    let Some(mut endpoint_fn) = endpoint_fn else {
+        return match connect(shared) {
+            Ok(socket) => {
+                shared.core.borrow_mut().socket = Some(socket);
+                arm_connect_timeout(shared);
+            }
+            // The URL was valid once; treat a refusal like a failed attempt.
+            Err(_) => schedule_retry(shared),
+        };
+    };
+    // Called with nothing borrowed: it may look at the socket.
+    let future = endpoint_fn();
+    shared.core.borrow_mut().endpoint_fn = Some(endpoint_fn);
+    let weak = Rc::downgrade(shared);
+    wasm_bindgen_futures::spawn_local(async move {
+        let endpoint = future.await;
+        let Some(shared) = weak.upgrade() else { return };
+        let current = {
+            let core = shared.core.borrow();
+            !core.user_closed
+                && core.attempt_id == attempt_id
+                && core.state == ConnectionState::Connecting
+                && core.socket.is_none()
+        };
+        if !current {
+            return;
         }
-        // The URL was valid once; treat a refusal like a failed attempt.
-        Err(_) => schedule_retry(shared),
-    }
+        let opened = endpoint.and_then(|endpoint| {
+            connect_to(&shared, &endpoint.url, &endpoint.protocols).map_err(|err| err.to_string())
+        });
+        match opened {
+            Ok(socket) => {
+                shared.core.borrow_mut().socket = Some(socket);
+                arm_connect_timeout(&shared);
+            }
+            Err(reason) => on_close(
+                &shared,
+                CloseEvent {
+                    code: 1006,
+                    reason,
+                    was_clean: false,
+                },
+            ),
+        }
+    });
 }
 
 fn retry_now(shared: &Rc<Shared>) {

@@ -151,7 +151,10 @@ mod tests {
             ..ReconnectPolicy::default()
         };
         assert_eq!(policy.cap(2), Duration::from_secs(1));
-        assert!(policy.cap(10_000) > Duration::from_secs(1 << 40), "grows without limit");
+        assert!(
+            policy.cap(10_000) > Duration::from_secs(1 << 40),
+            "grows without limit"
+        );
         assert!(policy.delay(10_000, 0.5) <= policy.cap(10_000));
     }
 
