@@ -301,7 +301,10 @@ fn data_to_message(data: JsValue) -> Result<Message, JsValue> {
     } else if let Some(bytes) = buffer_bytes(&data) {
         Ok(Message::Binary(bytes))
     } else {
-        Err(js_sys::TypeError::new("send() takes a string, ArrayBuffer or typed array").into())
+        Err(
+            js_sys::TypeError::new("send() takes a string, ArrayBuffer, typed array or Blob")
+                .into(),
+        )
     }
 }
 
@@ -432,7 +435,12 @@ impl ReconnectingSocket {
 
     /// Sends now, or queues; returns what happened.
     pub fn send(&self, data: SocketData) -> Result<String, JsValue> {
-        let message = data_to_message(data.into())?;
+        let data: JsValue = data.into();
+        // A Blob is queued as it is, in order; the browser reads it when it is sent.
+        if let Some(blob) = data.dyn_ref::<web_sys::Blob>() {
+            return Ok(outcome_name(self.socket.send_blob(blob)).to_owned());
+        }
+        let message = data_to_message(data)?;
         Ok(outcome_name(self.socket.send(message)).to_owned())
     }
 

@@ -107,3 +107,24 @@ export async function urlAndProtocolsMayBeFunctionsCalledPerAttempt(Reconnecting
   }
   expect(threw instanceof TypeError, `a TypeError for a URL that is a number, got ${threw}`);
 }
+
+export async function blobsAreQueuedInOrderWithEverythingElse(ReconnectingSocket, echoUrl) {
+  const socket = new ReconnectingSocket(echoUrl);
+  const received = [];
+  socket.onmessage = (event) => received.push(event.data);
+  // All sent while connecting: queued, and delivered in this order once open.
+  const outcomes = [
+    socket.send("one"),
+    socket.send(new Blob([new Uint8Array([2, 2])])),
+    socket.send("three"),
+    socket.send(new Uint8Array([4])),
+    socket.send(new Blob(["five"])),
+  ];
+  expect(outcomes.every((o) => o === "queued"), `every send queued while connecting, got ${outcomes}`);
+  const deadline = Date.now() + 10000;
+  while (received.length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const shown = received.map((d) => (typeof d === "string" ? d : Array.from(new Uint8Array(d)).join(",")));
+  const want = ["one", "2,2", "three", "4", "102,105,118,101"];
+  expect(JSON.stringify(shown) === JSON.stringify(want), `${JSON.stringify(want)} in order, got ${JSON.stringify(shown)}`);
+  socket.close();
+}

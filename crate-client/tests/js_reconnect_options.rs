@@ -1,5 +1,5 @@
 //! `ReconnectingSocket`'s reconnect options (`protocols` as one string, `maxDelay:
-//! Infinity`, `shouldReconnect`, `connectTimeout`, the URL and protocols as functions
+//! Infinity`, Blobs, `shouldReconnect`, `connectTimeout`, the URL and protocols as functions
 //! called per attempt) driven from JavaScript against the real server.
 #![cfg(target_arch = "wasm32")]
 
@@ -21,6 +21,8 @@ extern "C" {
     fn should_reconnect_decides(class: &JsValue, flapping_url: &str) -> js_sys::Promise;
     #[wasm_bindgen(js_name = aStalledHandshakeMeetsTheConnectTimeout)]
     fn stalled_handshake(class: &JsValue, hang_url: &str) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = blobsAreQueuedInOrderWithEverythingElse)]
+    fn blobs_in_order(class: &JsValue, echo_url: &str) -> js_sys::Promise;
     #[wasm_bindgen(js_name = urlAndProtocolsMayBeFunctionsCalledPerAttempt)]
     fn url_and_protocols_per_attempt(
         class: &JsValue,
@@ -85,4 +87,9 @@ async fn url_and_protocols_may_be_functions_called_per_attempt() {
         &echo_url_with("close=1011&reason=flap"),
     ))
     .await;
+}
+
+#[wasm_bindgen_test]
+async fn blobs_are_queued_in_order_with_everything_else() {
+    run(blobs_in_order(&class(), ECHO_URL)).await;
 }

@@ -22,7 +22,7 @@ use gloo_timers::callback::{Interval, Timeout};
 use endpoint::EndpointFn;
 pub use endpoint::{Endpoint, EndpointFuture};
 pub use policy::ReconnectPolicy;
-use queue::SendQueue;
+use queue::{Outgoing, SendQueue};
 pub use queue::{Overflow, QueueLimits, SendOutcome};
 
 use crate::drain::DrainWait;
@@ -364,6 +364,21 @@ impl ResilientSocket {
     /// browser's buffer is under the high-water mark; otherwise queues it. Says which.
     pub fn send(&self, message: Message) -> SendOutcome {
         send(&self.shared, message)
+    }
+
+    /// Sends `blob` as one binary message, like [`send`](Self::send): now if possible,
+    /// otherwise queued in order with the other messages (the browser reads the Blob when
+    /// it is sent; its `size` counts against the queue's byte bound).
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # let socket = ferrosocket::ResilientSocket::open("/echo", Default::default()).unwrap();
+    /// let parts = js_sys::Array::of1(&"in a blob".into());
+    /// let blob = web_sys::Blob::new_with_str_sequence(&parts).unwrap();
+    /// socket.send_blob(&blob);
+    /// ```
+    pub fn send_blob(&self, blob: &web_sys::Blob) -> SendOutcome {
+        send(&self.shared, Outgoing::Blob(blob.clone()))
     }
 
     /// Sends `message` only if it can go on the open socket right now (open, and the
@@ -1075,7 +1090,8 @@ fn retry_now(shared: &Rc<Shared>) {
     }
 }
 
-fn send(shared: &Rc<Shared>, message: Message) -> SendOutcome {
+fn send(shared: &Rc<Shared>, message: impl Into<Outgoing>) -> SendOutcome {
+    let message = message.into();
     let outcome = {
         let mut core = shared.core.borrow_mut();
         if core.user_closed
@@ -1092,7 +1108,7 @@ fn send(shared: &Rc<Shared>, message: Message) -> SendOutcome {
                 .socket
                 .as_ref()
                 .is_some_and(|s| s.buffered_amount() <= core.options.high_water_mark);
-        if direct && send_on_socket(&core, &message) {
+        if direct && send_outgoing(&core, &message) {
             return SendOutcome::Sent;
         }
         core.queue.push(message)
@@ -1116,14 +1132,19 @@ fn send_now(shared: &Rc<Shared>, message: &Message) -> bool {
 }
 
 fn send_on_socket(core: &Core, message: &Message) -> bool {
-    let Some(socket) = &core.socket else {
-        return false;
-    };
-    match message {
-        Message::Text(text) => socket.send_text(text),
-        Message::Binary(bytes) => socket.send_bytes(bytes),
+    core.socket
+        .as_ref()
+        .is_some_and(|socket| socket.send(message).is_ok())
+}
+
+fn send_outgoing(core: &Core, item: &Outgoing) -> bool {
+    match item {
+        Outgoing::Message(message) => send_on_socket(core, message),
+        Outgoing::Blob(blob) => core
+            .socket
+            .as_ref()
+            .is_some_and(|socket| socket.send_blob(blob).is_ok()),
     }
-    .is_ok()
 }
 
 /// Sends queued messages while the browser's buffer is under the high-water mark, and
@@ -1139,7 +1160,7 @@ fn pump(shared: &Rc<Shared>) -> bool {
                     .socket
                     .as_ref()
                     .is_some_and(|s| s.buffered_amount() <= core.options.high_water_mark);
-                if !room || !send_on_socket(&core, front) {
+                if !room || !send_outgoing(&core, front) {
                     break;
                 }
                 core.queue.pop();
