@@ -18,6 +18,7 @@ use futures_core::Stream;
 use futures_sink::Sink;
 use gloo_events::EventListener;
 use gloo_timers::callback::{Interval, Timeout};
+use wasm_bindgen::JsCast;
 
 use endpoint::EndpointFn;
 pub use endpoint::{Endpoint, EndpointFuture};
@@ -324,11 +325,12 @@ impl ResilientSocket {
         })
     }
 
-    /// Listens for the window's `online` event and wraps `shared`.
+    /// Listens for the `online` event of the global scope (a page's window, or a worker's
+    /// scope: both fire it) and wraps `shared`.
     fn finish_open(shared: Rc<Shared>) -> ResilientSocket {
-        if let Some(window) = web_sys::window() {
+        if let Ok(global) = js_sys::global().dyn_into::<web_sys::EventTarget>() {
             let weak = Rc::downgrade(&shared);
-            let online = EventListener::new(&window, "online", move |_| {
+            let online = EventListener::new(&global, "online", move |_| {
                 if let Some(shared) = weak.upgrade() {
                     retry_now(&shared);
                 }
