@@ -60,6 +60,8 @@ export async function driveFerroSocket(FerroSocket, echoUrl) {
   expect(socket.protocol === "echo.v1", `protocol echo.v1, got "${socket.protocol}"`);
   expect(socket.extensions === "", "no extensions");
   expect(typeof socket.bufferedAmount === "number", "a numeric bufferedAmount");
+  expect(socket.binaryType === "blob", `binaryType "blob" by default, got ${socket.binaryType}`);
+  socket.binaryType = "arraybuffer";
 
   const received = messages(socket, 5);
   const backing = new TextEncoder().encode("[view]");
