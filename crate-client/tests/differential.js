@@ -152,6 +152,22 @@ const scenarios = {
     record("events.protocol", socket.protocol);
   },
 
+  // Handler properties keep their place among listeners; synthetic events reach them.
+  async handlerOrder(Socket, url, record) {
+    const socket = new Socket(url);
+    const order = [];
+    socket.onopen = () => order.push("attr1");
+    socket.addEventListener("open", () => order.push("listener"));
+    socket.onopen = () => order.push("attr2");
+    socket.dispatchEvent(new Event("open"));
+    socket.onopen = null;
+    socket.onopen = () => order.push("attr3");
+    socket.dispatchEvent(new Event("open"));
+    order.push(`returns:${socket.dispatchEvent(new Event("custom", { cancelable: true }))}`);
+    record("handlerOrder", order);
+    await closeEvent(socket);
+  },
+
   // An event raised inside a handler: close() from onopen.
   async closeInOpen(Socket, url, record) {
     const socket = new Socket(url);
