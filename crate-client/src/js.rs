@@ -136,8 +136,15 @@ pub fn ferro_socket_class() -> js_sys::Function {
     ferro_socket_class_js()
 }
 
-/// Runs when the module is instantiated: gives `FerroSocket` the way to make its cores.
+/// Runs when the module is instantiated: gives the JavaScript classes (`FerroSocket`,
+/// `ReconnectingSocket`, `ChatClient`) the way to make their Rust cores.
 #[wasm_bindgen(start, skip_typescript)]
+fn install_js_classes() {
+    install_ferro_socket();
+    crate::js_resilient::install_resilient_classes();
+}
+
+/// Gives `FerroSocket` the way to make its cores (once).
 fn install_ferro_socket() {
     thread_local!(static INSTALLED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
     if INSTALLED.with(|installed| installed.replace(true)) {
