@@ -57,6 +57,14 @@ export const DIFFERENCES = [
     why: "an error name that says what is wrong",
   })),
   {
+    step: "events.microtasks",
+    browser: ['["first","microtask","second"]'],
+    ferro: ['["first","second","microtask"]'],
+    why:
+      "a script-dispatched event runs all its listeners in one go: a microtask queued by " +
+      "one listener runs after the last listener, not before the next",
+  },
+  {
     step: "events.isTrusted",
     browser: ["true"],
     ferro: ["false"],

@@ -168,6 +168,22 @@ const scenarios = {
     await closeEvent(socket);
   },
 
+  // When a microtask queued by one listener runs: before the next listener (each native
+  // listener call ends with a microtask checkpoint), or after all of them.
+  async microtasks(Socket, url, record) {
+    const socket = new Socket(url);
+    const order = [];
+    socket.addEventListener("open", () => {
+      order.push("first");
+      queueMicrotask(() => order.push("microtask"));
+    });
+    socket.addEventListener("open", () => order.push("second"));
+    await next(socket, "open");
+    await macrotask();
+    record("events.microtasks", order);
+    await closeEvent(socket);
+  },
+
   // An event raised inside a handler: close() from onopen.
   async closeInOpen(Socket, url, record) {
     const socket = new Socket(url);
