@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
-use crate::js::{buffer_bytes, js_error, SocketData};
+use crate::js::{buffer_bytes, js_error, report_error, SocketData};
 use crate::message::{CloseEvent, Message};
 use crate::resilient::{
     ConnectionState, Endpoint, EndpointFuture, Heartbeat, Overflow, QueueLimits, ReconnectPolicy,
@@ -85,6 +85,20 @@ export interface ChatFailedEvent {
 export type UrlSource = string | (() => string | Promise<string>);
 /** What `send` did: sent now, kept for later, or refused. */
 export type SendOutcome = "sent" | "queued" | "queued-dropping-oldest" | "rejected";
+/** `new ReconnectingSocket(url, options)`: a `ReconnectingSocketCore` that stays alive
+ *  without a reference from the page until it is closed for good or gives up. */
+export type ReconnectingSocket = ReconnectingSocketCore;
+export declare const ReconnectingSocket: {
+  new (url: UrlSource | URL, options?: ReconnectingSocketOptions): ReconnectingSocketCore;
+  readonly prototype: ReconnectingSocketCore;
+};
+/** `new ChatClient(url, options)`: a `ChatClientCore` that stays alive without a reference
+ *  from the page until it is closed for good or gives up. */
+export type ChatClient = ChatClientCore;
+export declare const ChatClient: {
+  new (url: string | URL, options?: ReconnectingSocketOptions): ChatClientCore;
+  readonly prototype: ChatClientCore;
+};
 /** Where a `ReconnectingSocket` stands. */
 export type ConnectionState = "connecting" | "open" | "reconnecting" | "closed" | "gave-up";
 "#;
@@ -97,6 +111,98 @@ extern "C" {
     /// `string | (() => string | Promise<string>)` in TypeScript.
     #[wasm_bindgen(typescript_type = "UrlSource")]
     pub type UrlSource;
+}
+
+#[wasm_bindgen(module = "/js/resilient.js")]
+extern "C" {
+    // The user-facing `ReconnectingSocket` and `ChatClient` (crate-client/js/resilient.js),
+    // re-exported from the package's main module. Declared as functions because only
+    // function imports can skip wasm-bindgen's `unknown` typing (TYPES declares them).
+    #[wasm_bindgen(reexport, skip_typescript, js_name = ReconnectingSocket)]
+    fn reexported_reconnecting_socket_class();
+    #[wasm_bindgen(reexport, skip_typescript, js_name = ChatClient)]
+    fn reexported_chat_client_class();
+
+    #[wasm_bindgen(js_name = installResilientCores)]
+    fn install_resilient_cores(make_reconnecting: &JsValue, make_chat: &JsValue);
+
+    #[wasm_bindgen(js_name = reconnectingSocketClass)]
+    fn reconnecting_socket_class_js() -> js_sys::Function;
+
+    #[wasm_bindgen(js_name = chatClientClass)]
+    fn chat_client_class_js() -> js_sys::Function;
+}
+
+/// Gives the `ReconnectingSocket` and `ChatClient` JavaScript classes the way to make their
+/// Rust cores (from the module's start function, in crate::js).
+pub(crate) fn install_resilient_classes() {
+    thread_local!(static INSTALLED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+    if INSTALLED.with(|installed| installed.replace(true)) {
+        return;
+    }
+    // One function each per module instance, alive as long as the module.
+    // The URL is passed as it came: a string, or a function called per attempt.
+    let make_reconnecting = Closure::<dyn Fn(JsValue, JsValue) -> Result<JsValue, JsValue>>::new(
+        |url: JsValue, options: JsValue| {
+            let options = (!options.is_undefined()).then(|| options.unchecked_into());
+            ReconnectingSocket::new(url.unchecked_into(), options).map(JsValue::from)
+        },
+    );
+    let make_chat = Closure::<dyn Fn(String, JsValue) -> Result<JsValue, JsValue>>::new(
+        |url: String, options: JsValue| {
+            let options = (!options.is_undefined()).then(|| options.unchecked_into());
+            ChatClient::new(&url, options).map(JsValue::from)
+        },
+    );
+    install_resilient_cores(
+        &make_reconnecting.into_js_value(),
+        &make_chat.into_js_value(),
+    );
+}
+
+/// The user-facing `ReconnectingSocket` JavaScript class, for Rust code that hands it to
+/// JavaScript.
+///
+/// # Examples
+/// ```no_run
+/// let class = ferrosocket::js_resilient::reconnecting_socket_class();
+/// let socket = js_sys::Reflect::construct(&class, &js_sys::Array::of1(&"/echo".into()));
+/// ```
+pub fn reconnecting_socket_class() -> js_sys::Function {
+    // wasm-bindgen-test runs no library start function: install here too.
+    install_resilient_classes();
+    reconnecting_socket_class_js()
+}
+
+/// The user-facing `ChatClient` JavaScript class, for Rust code that hands it to
+/// JavaScript.
+///
+/// # Examples
+/// ```no_run
+/// let class = ferrosocket::js_resilient::chat_client_class();
+/// let chat = js_sys::Reflect::construct(&class, &js_sys::Array::of1(&"/chat".into()));
+/// ```
+pub fn chat_client_class() -> js_sys::Function {
+    install_resilient_classes();
+    chat_client_class_js()
+}
+
+/// The strong reference from Rust to a class's JavaScript object that keeps it (and so
+/// its connection) alive without a reference from the page, until the connection closes
+/// for good: like the browser's `WebSocket`, not collected while it can deliver events.
+#[derive(Debug, Default, Clone)]
+struct Hold(Rc<RefCell<Option<JsValue>>>);
+
+impl Hold {
+    fn keep(&self, wrapper: JsValue) {
+        *self.0.borrow_mut() = Some(wrapper);
+    }
+
+    fn release(&self) {
+        // Taken out first: dropping the value must not happen under the borrow.
+        let released = self.0.borrow_mut().take();
+        drop(released);
+    }
 }
 
 fn get(options: &JsValue, key: &str) -> Option<JsValue> {
@@ -316,22 +422,6 @@ fn call(handler: &Option<js_sys::Function>, argument: &JsValue) {
     }
 }
 
-/// Reports what a handler threw the way the browser reports an exception in an event
-/// listener: through `reportError` (so `window.onerror` and error trackers see it), or to
-/// the console where there is no `reportError`.
-fn report_error(err: &JsValue) {
-    let global = js_sys::global();
-    let report = js_sys::Reflect::get(&global, &"reportError".into())
-        .ok()
-        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
-    match report {
-        Some(report) => {
-            let _ = report.call1(&global, err);
-        }
-        None => web_sys::console::error_1(err),
-    }
-}
-
 /// A WebSocket that reconnects with backoff, queues what is sent while offline, holds back
 /// above a `bufferedAmount` high-water mark, and detects dead connections with a heartbeat.
 ///
@@ -343,17 +433,18 @@ fn report_error(err: &JsValue) {
 /// console.log(socket.send("hello"));                            // "queued" until open
 /// await socket.flushed();
 /// ```
-#[wasm_bindgen]
+#[wasm_bindgen(js_name = ReconnectingSocketCore)]
 #[derive(Debug)]
 pub struct ReconnectingSocket {
     socket: ResilientSocket,
     handlers: Rc<RefCell<[Option<js_sys::Function>; 2]>>,
+    hold: Hold,
 }
 
 const ON_EVENT: usize = 0;
 const ON_MESSAGE: usize = 1;
 
-#[wasm_bindgen]
+#[wasm_bindgen(js_class = ReconnectingSocketCore)]
 impl ReconnectingSocket {
     /// Opens a connection to `url` that survives failures. Throws `InvalidUrlError`,
     /// `UnsupportedSchemeError`, `InvalidProtocolError` or `TypeError` for bad options.
@@ -398,7 +489,10 @@ impl ReconnectingSocket {
         }
         let handlers: Rc<RefCell<[Option<js_sys::Function>; 2]>> = Rc::default();
         let slots = Rc::clone(&handlers);
+        let hold = Hold::default();
+        let held = hold.clone();
         socket.set_on_event(move |event| {
+            let finished = matches!(event, ResilientEvent::Closed(_) | ResilientEvent::GaveUp);
             let (on_event, on_message) = {
                 let slots = slots.borrow();
                 (slots[ON_EVENT].clone(), slots[ON_MESSAGE].clone())
@@ -415,8 +509,28 @@ impl ReconnectingSocket {
                     }
                 }
             }
+            if finished {
+                held.release();
+            }
         });
-        Ok(ReconnectingSocket { socket, handlers })
+        Ok(ReconnectingSocket {
+            socket,
+            handlers,
+            hold,
+        })
+    }
+
+    /// Keeps `wrapper` (this object's JavaScript side) alive until the connection is
+    /// closed for good or gives up; called by the `ReconnectingSocket` constructor
+    /// (crate-client/js/resilient.js).
+    #[wasm_bindgen(js_name = __holdUntilClosed, skip_typescript)]
+    pub fn hold_until_closed(&self, wrapper: JsValue) {
+        if !matches!(
+            self.socket.state(),
+            ConnectionState::Closed | ConnectionState::GaveUp
+        ) {
+            self.hold.keep(wrapper);
+        }
     }
 
     /// Called with every connection event, a `{type, ...}` object: `open`,
@@ -508,11 +622,12 @@ impl ReconnectingSocket {
 /// chat.join("rust");
 /// const { id, outcome } = chat.send("rust", "hello");   // later: {type: "sent", id, seq}
 /// ```
-#[wasm_bindgen]
+#[wasm_bindgen(js_name = ChatClientCore)]
 #[derive(Debug)]
 pub struct ChatClient {
     session: ChatSession,
     handler: Rc<RefCell<Option<js_sys::Function>>>,
+    hold: Hold,
 }
 
 fn chat_event_json(event: &ChatEvent) -> Option<Value> {
@@ -565,7 +680,7 @@ fn chat_event_json(event: &ChatEvent) -> Option<Value> {
     })
 }
 
-#[wasm_bindgen]
+#[wasm_bindgen(js_class = ChatClientCore)]
 impl ChatClient {
     /// Connects to the chat endpoint `url` (e.g. `"/chat"`); `options` as for
     /// `ReconnectingSocket`, plus `nick`.
@@ -595,13 +710,38 @@ impl ChatClient {
             .map_err(|err| js_error(crate::js::open_error_name(&err), &err))?;
         let handler: Rc<RefCell<Option<js_sys::Function>>> = Rc::default();
         let slot = Rc::clone(&handler);
+        let hold = Hold::default();
+        let held = hold.clone();
         session.set_on_event(move |event| {
             let handler = slot.borrow().clone();
             if let Some(json) = chat_event_json(&event) {
                 call(&handler, &to_js(&json));
             }
+            if matches!(
+                event,
+                ChatEvent::Connection(ResilientEvent::Closed(_) | ResilientEvent::GaveUp)
+            ) {
+                held.release();
+            }
         });
-        Ok(ChatClient { session, handler })
+        Ok(ChatClient {
+            session,
+            handler,
+            hold,
+        })
+    }
+
+    /// Keeps `wrapper` (this object's JavaScript side) alive until the connection is
+    /// closed for good or gives up; called by the `ChatClient` constructor
+    /// (crate-client/js/resilient.js).
+    #[wasm_bindgen(js_name = __holdUntilClosed, skip_typescript)]
+    pub fn hold_until_closed(&self, wrapper: JsValue) {
+        if !matches!(
+            self.session.connection().state(),
+            ConnectionState::Closed | ConnectionState::GaveUp
+        ) {
+            self.hold.keep(wrapper);
+        }
     }
 
     /// Called with every event as a `{type, ...}` object: the connection events of

@@ -1,6 +1,6 @@
 //! The browser's [`WebSocket`](https://developer.mozilla.org/en-US/docs/Web/API/WebSocket)
 //! for Rust compiled to WebAssembly, and for JavaScript through the exported
-//! [`FerroSocket`](js::FerroSocket) class.
+//! `FerroSocket` class (see [`js`]).
 //!
 //! - Handlers are owned values: replacing one removes the old listener, and dropping the
 //!   [`WebSocket`] removes every listener and closes the connection. No closure is leaked.

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{echo_url_with, http_base, ECHO_URL};
-use ferrosocket::js_resilient::ReconnectingSocket;
+use ferrosocket::js_resilient::reconnecting_socket_class;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
@@ -31,22 +31,9 @@ extern "C" {
     ) -> js_sys::Promise;
 }
 
-/// The exported class itself, as JavaScript sees it.
+/// The class JavaScript users construct.
 fn class() -> JsValue {
-    let instance: JsValue =
-        ReconnectingSocket::new(JsValue::from_str(ECHO_URL).unchecked_into(), None)
-            .unwrap()
-            .into();
-    let class = js_sys::Reflect::get(
-        &js_sys::Object::get_prototype_of(&instance),
-        &"constructor".into(),
-    )
-    .unwrap();
-    let _ = js_sys::Reflect::get(&instance, &"close".into())
-        .ok()
-        .and_then(|close| close.dyn_into::<js_sys::Function>().ok())
-        .map(|close| close.call0(&instance));
-    class
+    reconnecting_socket_class().into()
 }
 
 async fn run(promise: js_sys::Promise) {
