@@ -199,33 +199,35 @@ impl ChatPage {
 }
 
 /// Resizes the browser window so that the page's viewport (`innerWidth` × `innerHeight`)
-/// is `width` × `height` CSS pixels: whatever the browser adds around the page (nothing in
-/// headless mode, usually) is measured and added.
-pub async fn set_viewport(client: &Client, width: u32, height: u32) {
-    let mut window = (width, height);
-    for _ in 0..4 {
-        client.set_window_size(window.0, window.1).await.unwrap();
-        let inner = client
+/// is `width` × `height` CSS pixels, as near as the browser allows: whatever it adds around
+/// the page is measured and added, and a browser with a smallest window (headless Firefox
+/// keeps at least 500 pixels of width) stops there. Returns the viewport reached.
+pub async fn set_viewport(client: &Client, width: u32, height: u32) -> (u32, u32) {
+    let inner = || async {
+        let size = client
             .execute("return [window.innerWidth, window.innerHeight];", vec![])
             .await
             .unwrap();
-        let inner = (
-            inner[0].as_u64().unwrap() as i64,
-            inner[1].as_u64().unwrap() as i64,
-        );
-        if inner == (width as i64, height as i64) {
-            return;
+        (
+            size[0].as_u64().unwrap() as u32,
+            size[1].as_u64().unwrap() as u32,
+        )
+    };
+    let mut window = (width, height);
+    let mut reached = (0, 0);
+    for _ in 0..4 {
+        client.set_window_size(window.0, window.1).await.unwrap();
+        reached = inner().await;
+        if reached == (width, height) {
+            break;
         }
+        let (outer_width, outer_height) = client.get_window_size().await.unwrap();
         window = (
-            (window.0 as i64 + width as i64 - inner.0) as u32,
-            (window.1 as i64 + height as i64 - inner.1) as u32,
+            (width + outer_width as u32).saturating_sub(reached.0),
+            (height + outer_height as u32).saturating_sub(reached.1),
         );
     }
-    let inner = client
-        .execute("return [window.innerWidth, window.innerHeight];", vec![])
-        .await
-        .unwrap();
-    panic!("could not make the viewport {width}×{height}: it is {inner}");
+    reached
 }
 
 /// The bounding rectangle of the element `selector` matches, as
