@@ -965,9 +965,9 @@ impl View {
         }
         // At phone width the drawer is closed: its button tells of unread lines.
         let label = if unread > 0 {
-            format!("Rooms & people ({unread} unread)")
+            format!("Rooms ({unread} unread)")
         } else {
-            "Rooms & people".to_owned()
+            "Rooms".to_owned()
         };
         self.els.drawer_toggle.set_text_content(Some(&label));
     }
