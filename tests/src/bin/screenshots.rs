@@ -10,7 +10,7 @@
 //! the wasm package built with `--features app`. `scripts/screenshots.sh` builds both and
 //! runs this.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use fantoccini::Locator;
 use ferrosocket_e2e::chat_page::{set_viewport, ChatPage};
@@ -28,7 +28,7 @@ const LINES: [(&str, &str); 4] = [
     ("ada", "It did. Sent after the restart, in order."),
 ];
 
-async fn shot(out: &PathBuf, layout: &str, (width, height): (u32, u32), theme: &str) {
+async fn shot(out: &Path, layout: &str, (width, height): (u32, u32), theme: &str) {
     let server = start_server(&[]).await;
     let bob = ChatPage::open(Browser::Chromium, &server.base_url, "bob").await;
     bob.join("rust").await;
