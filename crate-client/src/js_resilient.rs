@@ -12,8 +12,8 @@ use wasm_bindgen::prelude::*;
 use crate::js::{buffer_bytes, js_error, SocketData};
 use crate::message::{CloseEvent, Message};
 use crate::resilient::{
-    ConnectionState, Heartbeat, Overflow, QueueLimits, ReconnectPolicy, ResilientEvent,
-    ResilientOptions, ResilientSocket, SendOutcome,
+    ConnectionState, Heartbeat, Overflow, QueueLimits, ReconnectPolicy, ResilientError,
+    ResilientEvent, ResilientOptions, ResilientSocket, SendOutcome,
 };
 use crate::session::{ChatEvent, ChatOptions, ChatSession};
 
@@ -323,11 +323,19 @@ impl ReconnectingSocket {
         self.socket.buffered_amount()
     }
 
-    /// Resolves when the queue is empty and the browser has sent everything.
+    /// Resolves when the queue is empty and the browser has sent everything; rejects with
+    /// an `Error` named `ClosedError` or `GaveUpError` (its message says how many messages
+    /// were never sent) when the socket is closed for good or gives up first.
     pub fn flushed(&self) -> js_sys::Promise {
         let flushed = self.socket.flushed();
         wasm_bindgen_futures::future_to_promise(async move {
-            flushed.await;
+            flushed.await.map_err(|err| {
+                let name = match err {
+                    ResilientError::GaveUp { .. } => "GaveUpError",
+                    _ => "ClosedError",
+                };
+                js_error(name, &err)
+            })?;
             Ok(JsValue::UNDEFINED)
         })
     }

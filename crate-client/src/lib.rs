@@ -22,6 +22,7 @@
 
 #[cfg(feature = "app")]
 pub mod app;
+mod drain;
 mod error;
 #[cfg(feature = "js")]
 pub mod js;
@@ -40,11 +41,11 @@ pub use ferrosocket_wire::chat::{ErrorCode, HistoryEntry, PresenceChange, RoomIn
 pub use ferrosocket_wire::{CloseCode, CloseReason};
 pub use message::{CloseEvent, Message};
 pub use resilient::{
-    ConnectionState, Flushed, Heartbeat, Overflow, QueueLimits, ReconnectPolicy, ResilientEvent,
-    ResilientOptions, ResilientSocket, SendOutcome, Sender,
+    ConnectionState, Flushed, Heartbeat, Overflow, QueueLimits, ReconnectPolicy, ResilientError,
+    ResilientEvent, ResilientEvents, ResilientOptions, ResilientSocket, SendOutcome, Sender,
 };
 pub use session::core as session_core;
 pub use session::{ChatEvent, ChatOptions, ChatSession};
-pub use socket::WebSocket;
+pub use socket::{SocketSender, WebSocket};
 pub use state::ReadyState;
 pub use stream::{Event, WebSocketStream, DEFAULT_HIGH_WATER_MARK};

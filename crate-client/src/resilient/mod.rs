@@ -5,12 +5,15 @@ mod policy;
 mod queue;
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use futures_core::Stream;
 use futures_sink::Sink;
 use gloo_events::EventListener;
 use gloo_timers::callback::{Interval, Timeout};
@@ -19,6 +22,7 @@ pub use policy::ReconnectPolicy;
 use queue::SendQueue;
 pub use queue::{Overflow, QueueLimits, SendOutcome};
 
+use crate::drain::DrainWait;
 use crate::error::OpenError;
 use crate::message::{CloseEvent, Message};
 use crate::socket::WebSocket;
@@ -149,11 +153,18 @@ struct Core {
     last_heard_ms: f64,
     ping_sent_ms: Option<f64>,
     retry_timer: Option<Timeout>,
-    pump: Option<Interval>,
+    /// Whether a pump is scheduled, and when the next one runs.
+    pump_scheduled: bool,
+    pump_wait: DrainWait,
     heartbeat_timer: Option<Interval>,
     online: Option<EventListener>,
     flush_waiters: Vec<Waker>,
     sink_waiters: Vec<Waker>,
+    /// Queued messages thrown away by [`ResilientSocket::close`].
+    discarded: usize,
+    /// Set by [`ResilientSocket::detach`]: the socket keeps itself alive until it is closed
+    /// for good.
+    keep_alive: Option<Rc<Shared>>,
 }
 
 struct Shared {
@@ -209,8 +220,6 @@ impl std::fmt::Debug for ResilientSocket {
     }
 }
 
-const PUMP_MS: u32 = 10;
-
 fn now_ms() -> f64 {
     js_sys::Date::now()
 }
@@ -233,11 +242,14 @@ impl ResilientSocket {
                 last_heard_ms: now_ms(),
                 ping_sent_ms: None,
                 retry_timer: None,
-                pump: None,
+                pump_scheduled: false,
+                pump_wait: DrainWait::default(),
                 heartbeat_timer: None,
                 online: None,
                 flush_waiters: Vec::new(),
                 sink_waiters: Vec::new(),
+                discarded: 0,
+                keep_alive: None,
             }),
             handler: RefCell::new(None),
         });
@@ -305,19 +317,95 @@ impl ResilientSocket {
     }
 
     /// Completes when the queue is empty and the browser has sent everything
-    /// (`bufferedAmount` is 0) — after a reconnect if need be.
+    /// (`bufferedAmount` is 0) — after a reconnect if need be. Fails when the socket is
+    /// closed for good or gives up with messages never sent, and says how many.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn run() {
+    /// use ferrosocket::{Message, ResilientError, ResilientOptions, ResilientSocket};
+    ///
+    /// let socket = ResilientSocket::open("/echo", ResilientOptions::default()).unwrap();
+    /// socket.send(Message::Text("hello".into()));
+    /// match socket.flushed().await {
+    ///     Ok(()) => {}
+    ///     Err(ResilientError::GaveUp { unsent }) => {
+    ///         web_sys::console::warn_1(&format!("{unsent} messages never sent").into())
+    ///     }
+    ///     Err(other) => web_sys::console::warn_1(&other.to_string().into()),
+    /// }
+    /// # }
+    /// ```
     pub fn flushed(&self) -> Flushed {
         Flushed {
             shared: Rc::clone(&self.shared),
         }
     }
 
-    /// A handle that sends on this socket without keeping it alive, for use inside its
-    /// own event handler.
+    /// A handle that sends on this socket without keeping it alive, cheap to clone, for use
+    /// inside its own event handler.
     pub fn sender(&self) -> Sender {
         Sender {
             shared: Rc::downgrade(&self.shared),
         }
+    }
+
+    /// Every event from now on as a `Stream`, ending after `Closed` or `GaveUp` (or when the
+    /// socket is dropped). It takes the place of the [`set_on_event`](Self::set_on_event)
+    /// handler: there is one consumer of events.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn run() {
+    /// use ferrosocket::{ResilientEvent, ResilientOptions, ResilientSocket};
+    /// use futures_util::StreamExt;
+    ///
+    /// let socket = ResilientSocket::open("/echo", ResilientOptions::default()).unwrap();
+    /// let mut events = socket.events();
+    /// while let Some(event) = events.next().await {
+    ///     if let ResilientEvent::Message(message) = event {
+    ///         web_sys::console::log_1(&format!("{message:?}").into());
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn events(&self) -> ResilientEvents {
+        let queue = Rc::new(RefCell::new(EventQueue::default()));
+        let feed = Rc::clone(&queue);
+        self.set_on_event(move |event| feed.borrow_mut().push(event));
+        ResilientEvents {
+            queue,
+            socket: Rc::downgrade(&self.shared),
+        }
+    }
+
+    /// Lets the connection outlive this value: it goes on (reconnecting, sending its queue,
+    /// calling its handler) until it is closed for good — by [`Sender::close`], by a close
+    /// the policy does not reconnect after, or by giving up — and is then released. Returns
+    /// a [`Sender`] to keep using it.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use ferrosocket::{Message, ResilientOptions, ResilientSocket};
+    ///
+    /// fn start() -> ferrosocket::Sender {
+    ///     let socket = ResilientSocket::open("/echo", ResilientOptions::default()).unwrap();
+    ///     socket.set_on_event(|event| web_sys::console::log_1(&format!("{event:?}").into()));
+    ///     socket.detach()
+    /// }
+    /// let sender = start();
+    /// sender.send(Message::Text("still here".into()));
+    /// ```
+    pub fn detach(self) -> Sender {
+        let sender = self.sender();
+        let mut core = self.shared.core.borrow_mut();
+        if !matches!(
+            core.state,
+            ConnectionState::Closed | ConnectionState::GaveUp
+        ) {
+            core.keep_alive = Some(Rc::clone(&self.shared));
+        }
+        sender
     }
 
     /// Reconnects now if waiting between attempts (what a "retry now" button does).
@@ -328,30 +416,51 @@ impl ResilientSocket {
     /// Closes for good with 1000: no reconnect, queued messages are discarded, later sends
     /// are rejected. A `Closed` event follows.
     pub fn close(&self) {
-        let event = {
-            let mut core = self.shared.core.borrow_mut();
-            core.user_closed = true;
-            core.retry_timer = None;
-            core.heartbeat_timer = None;
-            while core.queue.pop().is_some() {}
-            match &core.socket {
-                Some(socket) if socket.ready_state() != ReadyState::Closed => {
-                    let _ = socket.close();
-                    None
-                }
-                _ => {
-                    core.state = ConnectionState::Closed;
-                    core.socket = None;
-                    Some(ResilientEvent::Closed(CloseEvent {
-                        code: 1000,
-                        reason: String::new(),
-                        was_clean: true,
-                    }))
-                }
+        close(&self.shared);
+    }
+}
+
+fn close(shared: &Rc<Shared>) {
+    let event = {
+        let mut core = shared.core.borrow_mut();
+        core.user_closed = true;
+        core.retry_timer = None;
+        core.heartbeat_timer = None;
+        while core.queue.pop().is_some() {
+            core.discarded += 1;
+        }
+        match &core.socket {
+            Some(socket) if socket.ready_state() != ReadyState::Closed => {
+                let _ = socket.close();
+                None
             }
-        };
-        wake_all(&self.shared);
-        emit(&self.shared, event);
+            _ => {
+                core.state = ConnectionState::Closed;
+                core.socket = None;
+                Some(ResilientEvent::Closed(CloseEvent {
+                    code: 1000,
+                    reason: String::new(),
+                    was_clean: true,
+                }))
+            }
+        }
+    };
+    wake_all(shared);
+    emit(shared, event);
+    release_if_final(shared);
+}
+
+/// A detached socket closed for good lets go of itself (on the next task: this may run
+/// inside one of its own listeners).
+fn release_if_final(shared: &Rc<Shared>) {
+    let mut core = shared.core.borrow_mut();
+    if matches!(
+        core.state,
+        ConnectionState::Closed | ConnectionState::GaveUp
+    ) {
+        if let Some(keep_alive) = core.keep_alive.take() {
+            crate::drain::on_next_task(move || drop(keep_alive));
+        }
     }
 }
 
@@ -384,6 +493,115 @@ impl Sender {
             .upgrade()
             .is_some_and(|shared| can_send_now(&shared))
     }
+
+    /// [`ResilientSocket::close`]; nothing once the socket is dropped.
+    pub fn close(&self) {
+        if let Some(shared) = self.shared.upgrade() {
+            close(&shared);
+        }
+    }
+
+    /// [`ResilientSocket::state`], or `Closed` once the socket is dropped.
+    pub fn state(&self) -> ConnectionState {
+        self.shared
+            .upgrade()
+            .map_or(ConnectionState::Closed, |shared| shared.core.borrow().state)
+    }
+}
+
+/// Why a [`ResilientSocket`] refused a message (the `Sink`'s error) or could not flush
+/// ([`ResilientSocket::flushed`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResilientError {
+    /// Closed for good: by [`ResilientSocket::close`], or by a close the reconnect policy
+    /// does not retry. `unsent` messages were never sent.
+    Closed {
+        /// Messages thrown away or left in the queue.
+        unsent: usize,
+    },
+    /// The reconnect policy gave up. `unsent` messages will never be sent.
+    GaveUp {
+        /// Messages left in the queue.
+        unsent: usize,
+    },
+    /// The offline queue is full and its overflow policy refuses new messages.
+    QueueFull,
+}
+
+impl fmt::Display for ResilientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResilientError::Closed { unsent } => {
+                write!(
+                    f,
+                    "the socket is closed for good; {unsent} messages were never sent"
+                )
+            }
+            ResilientError::GaveUp { unsent } => write!(
+                f,
+                "the socket gave up reconnecting; {unsent} messages will never be sent"
+            ),
+            ResilientError::QueueFull => f.write_str("the offline queue is full"),
+        }
+    }
+}
+
+impl std::error::Error for ResilientError {}
+
+/// The error for a socket that is closed for good or gave up, if it is.
+fn final_error(core: &Core) -> Option<ResilientError> {
+    let unsent = core.queue.len() + core.discarded;
+    match core.state {
+        ConnectionState::GaveUp => Some(ResilientError::GaveUp { unsent }),
+        ConnectionState::Closed => Some(ResilientError::Closed { unsent }),
+        _ if core.user_closed => Some(ResilientError::Closed { unsent }),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Default)]
+struct EventQueue {
+    events: VecDeque<ResilientEvent>,
+    ended: bool,
+    waker: Option<Waker>,
+}
+
+impl EventQueue {
+    fn push(&mut self, event: ResilientEvent) {
+        if self.ended {
+            return;
+        }
+        self.ended = matches!(event, ResilientEvent::Closed(_) | ResilientEvent::GaveUp);
+        self.events.push_back(event);
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+    }
+}
+
+/// The events of a [`ResilientSocket`] as a `Stream` (see [`ResilientSocket::events`]).
+#[derive(Debug)]
+pub struct ResilientEvents {
+    queue: Rc<RefCell<EventQueue>>,
+    socket: Weak<Shared>,
+}
+
+impl Stream for ResilientEvents {
+    type Item = ResilientEvent;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ResilientEvent>> {
+        let mut queue = self.queue.borrow_mut();
+        if let Some(event) = queue.events.pop_front() {
+            return Poll::Ready(Some(event));
+        }
+        // Ended, or the socket (and so the handler feeding this queue) is gone.
+        if queue.ended || self.socket.strong_count() == 0 {
+            return Poll::Ready(None);
+        }
+        queue.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
 }
 
 /// The future of [`ResilientSocket::flushed`].
@@ -399,19 +617,17 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Future for Flushed {
-    type Output = ();
+    type Output = Result<(), ResilientError>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut core = self.shared.core.borrow_mut();
         let buffered = core.socket.as_ref().map_or(0, WebSocket::buffered_amount);
-        let done = core.queue.is_empty() && buffered == 0;
-        if done
-            || matches!(
-                core.state,
-                ConnectionState::Closed | ConnectionState::GaveUp
-            )
-        {
-            return Poll::Ready(());
+        let done = core.queue.is_empty() && buffered == 0 && core.discarded == 0;
+        if done {
+            return Poll::Ready(Ok(()));
+        }
+        if let Some(error) = final_error(&core) {
+            return Poll::Ready(Err(error));
         }
         core.flush_waiters.push(cx.waker().clone());
         drop(core);
@@ -421,17 +637,14 @@ impl Future for Flushed {
 }
 
 impl Sink<Message> for ResilientSocket {
-    type Error = SendOutcome;
+    type Error = ResilientError;
 
     /// Ready while the queue has room; while the socket is open, also waits until the
     /// browser's buffer is under the high-water mark.
-    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), SendOutcome>> {
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), ResilientError>> {
         let mut core = self.shared.core.borrow_mut();
-        if matches!(
-            core.state,
-            ConnectionState::Closed | ConnectionState::GaveUp
-        ) {
-            return Poll::Ready(Err(SendOutcome::Rejected));
+        if let Some(error) = final_error(&core) {
+            return Poll::Ready(Err(error));
         }
         let over_mark = core.state == ConnectionState::Open
             && core.socket.as_ref().map_or(0, WebSocket::buffered_amount)
@@ -445,19 +658,21 @@ impl Sink<Message> for ResilientSocket {
         Poll::Pending
     }
 
-    fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), SendOutcome> {
+    fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), ResilientError> {
         match send(&self.shared, message) {
-            SendOutcome::Rejected => Err(SendOutcome::Rejected),
+            SendOutcome::Rejected => {
+                Err(final_error(&self.shared.core.borrow()).unwrap_or(ResilientError::QueueFull))
+            }
             _ => Ok(()),
         }
     }
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), SendOutcome>> {
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), ResilientError>> {
         let mut flushed = self.flushed();
-        Pin::new(&mut flushed).poll(cx).map(Ok)
+        Pin::new(&mut flushed).poll(cx)
     }
 
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), SendOutcome>> {
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), ResilientError>> {
         self.close();
         Poll::Ready(Ok(()))
     }
@@ -564,7 +779,8 @@ fn on_close(shared: &Rc<Shared>, close: CloseEvent) {
     if user_closed {
         shared.core.borrow_mut().state = ConnectionState::Closed;
         wake_all(shared);
-        return emit(shared, Some(ResilientEvent::Closed(close)));
+        emit(shared, Some(ResilientEvent::Closed(close)));
+        return release_if_final(shared);
     }
     emit(shared, Some(ResilientEvent::Disconnected(close.clone())));
     let reconnect = shared
@@ -579,6 +795,7 @@ fn on_close(shared: &Rc<Shared>, close: CloseEvent) {
         shared.core.borrow_mut().state = ConnectionState::Closed;
         wake_all(shared);
         emit(shared, Some(ResilientEvent::Closed(close)));
+        release_if_final(shared);
     }
 }
 
@@ -610,10 +827,14 @@ fn schedule_retry(shared: &Rc<Shared>) {
             ResilientEvent::Reconnecting { attempt, delay }
         }
     };
-    if event == ResilientEvent::GaveUp {
+    let gave_up = event == ResilientEvent::GaveUp;
+    if gave_up {
         wake_all(shared);
     }
     emit(shared, Some(event));
+    if gave_up {
+        release_if_final(shared);
+    }
 }
 
 fn attempt_now(shared: &Rc<Shared>) {
@@ -696,6 +917,7 @@ fn send_on_socket(core: &Core, message: &Message) -> bool {
 fn pump(shared: &Rc<Shared>) -> bool {
     let again = {
         let mut core = shared.core.borrow_mut();
+        let queued_before = core.queue.len();
         if core.state == ConnectionState::Open {
             while let Some(front) = core.queue.front() {
                 let room = core
@@ -708,30 +930,45 @@ fn pump(shared: &Rc<Shared>) -> bool {
                 core.queue.pop();
             }
         }
+        if core.queue.len() < queued_before {
+            // Progress: keep looking on the next task rather than falling back to timers.
+            core.pump_wait.reset();
+        }
         let buffered = core.socket.as_ref().map_or(0, WebSocket::buffered_amount);
-        let open = core.state == ConnectionState::Open;
-        (open && (!core.queue.is_empty() || buffered > 0))
-            || !core.flush_waiters.is_empty()
-            || !core.sink_waiters.is_empty()
+        let waiting = !core.flush_waiters.is_empty() || !core.sink_waiters.is_empty();
+        // Only an open socket drains; opening (`on_open`) and closing (`wake_all`) wake
+        // whoever waits meanwhile. A drained buffer with waiters needs no further look:
+        // they are woken just below.
+        core.state == ConnectionState::Open && (!core.queue.is_empty() || (buffered > 0 && waiting))
     };
     wake_all(shared);
-    if !again {
-        shared.core.borrow_mut().pump = None;
+    let mut core = shared.core.borrow_mut();
+    core.pump_scheduled = false;
+    if again {
+        schedule_pump(shared, &mut core);
+    } else {
+        core.pump_wait.reset();
     }
     again
 }
 
+/// Runs [`pump`] at the next look for a draining buffer (see `drain.rs`): on the next
+/// task at first, then after growing delays.
 fn ensure_pump(shared: &Rc<Shared>) {
     let mut core = shared.core.borrow_mut();
-    if core.pump.is_some() {
-        return;
+    if !core.pump_scheduled {
+        schedule_pump(shared, &mut core);
     }
+}
+
+fn schedule_pump(shared: &Rc<Shared>, core: &mut Core) {
+    core.pump_scheduled = true;
     let weak = Rc::downgrade(shared);
-    core.pump = Some(Interval::new(PUMP_MS, move || {
+    core.pump_wait.later(move || {
         if let Some(shared) = weak.upgrade() {
             pump(&shared);
         }
-    }));
+    });
 }
 
 fn start_heartbeat(shared: &Rc<Shared>) {
