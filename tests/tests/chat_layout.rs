@@ -416,6 +416,21 @@ async fn the_room_directory_lists_counts_and_joins(browser: Browser) {
     .await;
     bob.say("welcome ada").await;
     ada.wait_message("bob", "welcome ada").await;
+    // Refreshed by itself while visible: a room made elsewhere shows up within ~30 s
+    // without a click (nothing ada does asks for the list).
+    carol.join("quiet").await;
+    if ada
+        .client()
+        .wait()
+        .at_most(Duration::from_secs(45))
+        .for_element(Locator::XPath(
+            "//ul[@id='directory']//button[@data-join='quiet'][span[@class='count'] = '1 member']",
+        ))
+        .await
+        .is_err()
+    {
+        panic!("the directory was not refreshed within 45 s");
+    }
     for page in [ada, bob, carol] {
         page.close().await;
     }
