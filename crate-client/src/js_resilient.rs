@@ -12,8 +12,8 @@ use wasm_bindgen::prelude::*;
 use crate::js::{buffer_bytes, js_error, SocketData};
 use crate::message::{CloseEvent, Message};
 use crate::resilient::{
-    ConnectionState, Heartbeat, Overflow, QueueLimits, ReconnectPolicy, ResilientError,
-    ResilientEvent, ResilientOptions, ResilientSocket, SendOutcome,
+    ConnectionState, Endpoint, EndpointFuture, Heartbeat, Overflow, QueueLimits, ReconnectPolicy,
+    ResilientError, ResilientEvent, ResilientOptions, ResilientSocket, SendOutcome,
 };
 use crate::session::{ChatEvent, ChatOptions, ChatSession};
 
@@ -21,14 +21,25 @@ use crate::session::{ChatEvent, ChatOptions, ChatSession};
 const TYPES: &str = r#"
 /** Options of `ReconnectingSocket` (and `ChatClient`); every field is optional. Times in ms. */
 export interface ReconnectingSocketOptions {
-  /** Subprotocols to offer (ignored by `ChatClient`, which uses chat.v1). */
-  protocols?: string[];
+  /** Subprotocols to offer: one, a list, or a function returning either (or a Promise of
+   *  either), called before every attempt (ignored by `ChatClient`, which uses chat.v1). */
+  protocols?: string | string[] | (() => string | string[] | Promise<string | string[]>);
   /** Cap of the first reconnect delay. Default 500. */
   initialDelay?: number;
   /** Growth of the cap per attempt. Default 2. */
   factor?: number;
-  /** Largest cap. Default 30000. */
+  /** Largest cap (`Infinity`: none). Default 30000. */
   maxDelay?: number;
+  /** A connection must stay open this long before its end starts the backoff over (so a
+   *  server that accepts and closes at once is not hammered). Default 5000. */
+  minUptime?: number;
+  /** An attempt not open after this long is closed (code 4001 "connect timeout" to the
+   *  server, a 1006 "connect timeout" disconnect here) and retried; 0 for none.
+   *  Default 10000. */
+  connectTimeout?: number;
+  /** Decides instead of the close-code rules whether to reconnect after a close; the
+   *  delays and `maxAttempts` still apply. */
+  shouldReconnect?: (close: { code: number; reason: string; wasClean: boolean }) => boolean;
   /** Attempts before giving up; omit for never. */
   maxAttempts?: number;
   /** Reconnect after a normal close (1000) too. Default false. */
@@ -45,7 +56,8 @@ export interface ReconnectingSocketOptions {
   highWaterMark?: number;
   /** Quiet time before a heartbeat ping; set it to enable the heartbeat. */
   heartbeatInterval?: number;
-  /** Time to wait for any message after the ping. Default 10000. */
+  /** Time to wait for any message after the ping; then the socket is closed (code 4000
+   *  "heartbeat timeout" to the server) and reconnected. Default 10000. */
   heartbeatTimeout?: number;
   /** The ping message. Default '{"type":"ping"}'. */
   heartbeatPing?: string;
@@ -68,6 +80,9 @@ export interface ChatFailedEvent {
   /** Why; says when the line may nevertheless have been delivered. */
   reason: string;
 }
+/** A URL, or a function called before every attempt that returns one (or a Promise of
+ *  one): for URLs that change, such as a token that expires. */
+export type UrlSource = string | (() => string | Promise<string>);
 /** What `send` did: sent now, kept for later, or refused. */
 export type SendOutcome = "sent" | "queued" | "queued-dropping-oldest" | "rejected";
 /** Where a `ReconnectingSocket` stands. */
@@ -79,6 +94,9 @@ extern "C" {
     /// `ReconnectingSocketOptions` in TypeScript.
     #[wasm_bindgen(typescript_type = "ReconnectingSocketOptions")]
     pub type ReconnectingSocketOptions;
+    /// `string | (() => string | Promise<string>)` in TypeScript.
+    #[wasm_bindgen(typescript_type = "UrlSource")]
+    pub type UrlSource;
 }
 
 fn get(options: &JsValue, key: &str) -> Option<JsValue> {
@@ -93,7 +111,8 @@ fn get(options: &JsValue, key: &str) -> Option<JsValue> {
 fn millis(options: &JsValue, key: &str) -> Option<Duration> {
     get(options, key)?
         .as_f64()
-        .map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0))
+        // `Infinity` (say, `maxDelay: Infinity`) means "no limit", not a panic.
+        .map(|ms| Duration::try_from_secs_f64(ms.max(0.0) / 1000.0).unwrap_or(Duration::MAX))
 }
 
 fn parse_options(options: &JsValue) -> Result<(ResilientOptions, Option<String>), JsValue> {
@@ -115,6 +134,10 @@ fn parse_options(options: &JsValue) -> Result<(ResilientOptions, Option<String>)
     };
     let protocols = match get(options, "protocols") {
         None => Vec::new(),
+        // Called per attempt instead (see `endpoint_fn`).
+        Some(function) if function.is_function() => Vec::new(),
+        // One protocol may be given as a string, as `new WebSocket(url, "x")` allows.
+        Some(one) if one.is_string() => vec![one.as_string().unwrap_or_default()],
         Some(list) => js_sys::Array::from(&list)
             .iter()
             .map(|p| {
@@ -142,6 +165,7 @@ fn parse_options(options: &JsValue) -> Result<(ResilientOptions, Option<String>)
             max_attempts: number("maxAttempts").map(|n| n.max(0.0) as u32),
             after_normal_close: flag("reconnectAfterNormalClose"),
             after_policy_close: flag("reconnectAfterPolicyClose"),
+            min_uptime: millis(options, "minUptime").unwrap_or(defaults.reconnect.min_uptime),
         },
         queue: QueueLimits {
             max_messages: number("maxQueuedMessages")
@@ -154,8 +178,68 @@ fn parse_options(options: &JsValue) -> Result<(ResilientOptions, Option<String>)
             .map_or(defaults.high_water_mark, |n| n.max(0.0) as u32),
         heartbeat,
         protocols,
+        connect_timeout: match millis(options, "connectTimeout") {
+            // `connectTimeout: 0`: no timeout.
+            Some(Duration::ZERO) => None,
+            Some(timeout) => Some(timeout),
+            None => defaults.connect_timeout,
+        },
     };
     Ok((resilient, get(options, "nick").and_then(|v| v.as_string())))
+}
+
+/// Computes every attempt's endpoint from a URL and protocols each given as a value or a
+/// function (whose result may be a Promise).
+fn endpoint_fn(
+    url: JsValue,
+    protocols: Option<JsValue>,
+    fixed_protocols: Vec<String>,
+) -> impl FnMut() -> EndpointFuture {
+    move || {
+        let (url, protocols, fixed) = (url.clone(), protocols.clone(), fixed_protocols.clone());
+        Box::pin(async move {
+            let url = resolve(&url)
+                .await
+                .map_err(|err| format!("the URL function failed: {err}"))?
+                .as_string()
+                .ok_or("the URL function returned something other than a string")?;
+            let protocols = match protocols {
+                None => fixed,
+                Some(protocols) => {
+                    let value = resolve(&protocols)
+                        .await
+                        .map_err(|err| format!("the protocols function failed: {err}"))?;
+                    match value.as_string() {
+                        Some(one) => vec![one],
+                        None if js_sys::Array::is_array(&value) => js_sys::Array::from(&value)
+                            .iter()
+                            .map(|p| p.as_string().ok_or("protocols must be strings"))
+                            .collect::<Result<_, _>>()?,
+                        None => {
+                            return Err(
+                                "the protocols function returned neither a string nor a list"
+                                    .into(),
+                            )
+                        }
+                    }
+                }
+            };
+            Ok(Endpoint { url, protocols })
+        })
+    }
+}
+
+/// `value`, or what calling it returns if it is a function, awaited if it is a Promise;
+/// an exception or a rejection as its message.
+async fn resolve(value: &JsValue) -> Result<JsValue, String> {
+    let describe = |err: JsValue| crate::error::JsError::from(err).to_string();
+    let value = match value.dyn_ref::<js_sys::Function>() {
+        Some(function) => function.call0(&JsValue::NULL).map_err(describe)?,
+        None => value.clone(),
+    };
+    wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&value))
+        .await
+        .map_err(describe)
 }
 
 fn outcome_name(outcome: SendOutcome) -> &'static str {
@@ -217,15 +301,34 @@ fn data_to_message(data: JsValue) -> Result<Message, JsValue> {
     } else if let Some(bytes) = buffer_bytes(&data) {
         Ok(Message::Binary(bytes))
     } else {
-        Err(js_sys::TypeError::new("send() takes a string, ArrayBuffer or typed array").into())
+        Err(
+            js_sys::TypeError::new("send() takes a string, ArrayBuffer, typed array or Blob")
+                .into(),
+        )
     }
 }
 
 fn call(handler: &Option<js_sys::Function>, argument: &JsValue) {
     if let Some(handler) = handler {
         if let Err(err) = handler.call1(&JsValue::NULL, argument) {
-            web_sys::console::error_1(&err);
+            report_error(&err);
         }
+    }
+}
+
+/// Reports what a handler threw the way the browser reports an exception in an event
+/// listener: through `reportError` (so `window.onerror` and error trackers see it), or to
+/// the console where there is no `reportError`.
+fn report_error(err: &JsValue) {
+    let global = js_sys::global();
+    let report = js_sys::Reflect::get(&global, &"reportError".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+    match report {
+        Some(report) => {
+            let _ = report.call1(&global, err);
+        }
+        None => web_sys::console::error_1(err),
     }
 }
 
@@ -256,12 +359,43 @@ impl ReconnectingSocket {
     /// `UnsupportedSchemeError`, `InvalidProtocolError` or `TypeError` for bad options.
     #[wasm_bindgen(constructor)]
     pub fn new(
-        url: &str,
+        url: UrlSource,
         options: Option<ReconnectingSocketOptions>,
     ) -> Result<ReconnectingSocket, JsValue> {
-        let (options, _) = parse_options(&options.map_or(JsValue::UNDEFINED, Into::into))?;
-        let socket = ResilientSocket::open(url, options)
-            .map_err(|err| js_error(crate::js::open_error_name(&err), &err))?;
+        let raw = options.map_or(JsValue::UNDEFINED, Into::into);
+        let (options, _) = parse_options(&raw)?;
+        let url: JsValue = url.into();
+        let protocols_fn = get(&raw, "protocols").filter(JsValue::is_function);
+        let socket =
+            match url.as_string() {
+                Some(url) if protocols_fn.is_none() => ResilientSocket::open(&url, options)
+                    .map_err(|err| js_error(crate::js::open_error_name(&err), &err))?,
+                _ if url.is_string() || url.is_function() => {
+                    let fixed = options.protocols.clone();
+                    ResilientSocket::open_with(endpoint_fn(url, protocols_fn, fixed), options)
+                }
+                _ => return Err(js_sys::TypeError::new(
+                    "the URL must be a string or a function returning one (or a Promise of one)",
+                )
+                .into()),
+            };
+        if let Some(predicate) = get(&raw, "shouldReconnect") {
+            let predicate: js_sys::Function = predicate.dyn_into().map_err(|_| {
+                JsValue::from(js_sys::TypeError::new("shouldReconnect must be a function"))
+            })?;
+            socket.set_should_reconnect(move |close| {
+                let close = to_js(&close_json(close));
+                // A predicate that throws is reported like a handler that throws, and the
+                // close-code rules' usual answer for an abnormal close applies: reconnect.
+                match predicate.call1(&JsValue::NULL, &close) {
+                    Ok(answer) => answer.is_truthy(),
+                    Err(err) => {
+                        report_error(&err);
+                        true
+                    }
+                }
+            });
+        }
         let handlers: Rc<RefCell<[Option<js_sys::Function>; 2]>> = Rc::default();
         let slots = Rc::clone(&handlers);
         socket.set_on_event(move |event| {
@@ -301,7 +435,12 @@ impl ReconnectingSocket {
 
     /// Sends now, or queues; returns what happened.
     pub fn send(&self, data: SocketData) -> Result<String, JsValue> {
-        let message = data_to_message(data.into())?;
+        let data: JsValue = data.into();
+        // A Blob is queued as it is, in order; the browser reads it when it is sent.
+        if let Some(blob) = data.dyn_ref::<web_sys::Blob>() {
+            return Ok(outcome_name(self.socket.send_blob(blob)).to_owned());
+        }
+        let message = data_to_message(data)?;
         Ok(outcome_name(self.socket.send(message)).to_owned())
     }
 
@@ -315,6 +454,12 @@ impl ReconnectingSocket {
     #[wasm_bindgen(getter)]
     pub fn queued(&self) -> usize {
         self.socket.queued()
+    }
+
+    /// The subprotocol the server selected on the current connection ("" when none).
+    #[wasm_bindgen(getter)]
+    pub fn protocol(&self) -> String {
+        self.socket.protocol()
     }
 
     /// The current socket's `bufferedAmount`.

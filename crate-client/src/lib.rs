@@ -41,8 +41,9 @@ pub use ferrosocket_wire::chat::{ErrorCode, HistoryEntry, PresenceChange, RoomIn
 pub use ferrosocket_wire::{CloseCode, CloseReason};
 pub use message::{CloseEvent, Message};
 pub use resilient::{
-    ConnectionState, Flushed, Heartbeat, Overflow, QueueLimits, ReconnectPolicy, ResilientError,
-    ResilientEvent, ResilientEvents, ResilientOptions, ResilientSocket, SendOutcome, Sender,
+    ConnectionState, Endpoint, EndpointFuture, Flushed, Heartbeat, Overflow, QueueLimits,
+    ReconnectPolicy, ResilientError, ResilientEvent, ResilientEvents, ResilientOptions,
+    ResilientSocket, SendOutcome, Sender,
 };
 pub use session::core as session_core;
 pub use session::{ChatEvent, ChatOptions, ChatSession};

@@ -41,7 +41,8 @@ async fn run(promise: js_sys::Promise) {
 
 #[wasm_bindgen_test]
 async fn the_reconnecting_socket_class_queues_reconnects_and_flushes() {
-    let sample = ReconnectingSocket::new(ECHO_URL, None).unwrap();
+    let sample =
+        ReconnectingSocket::new(JsValue::from_str(ECHO_URL).unchecked_into(), None).unwrap();
     sample.close();
     run(drive_reconnecting_socket(
         &class_of(sample.into()),

@@ -1,6 +1,7 @@
 //! [`ResilientSocket`]: one logical connection over a succession of browser sockets, never
 //! two at once — automatic reconnect, an offline send queue, backpressure and a heartbeat.
 
+mod endpoint;
 mod policy;
 mod queue;
 
@@ -18,8 +19,10 @@ use futures_sink::Sink;
 use gloo_events::EventListener;
 use gloo_timers::callback::{Interval, Timeout};
 
+use endpoint::EndpointFn;
+pub use endpoint::{Endpoint, EndpointFuture};
 pub use policy::ReconnectPolicy;
-use queue::SendQueue;
+use queue::{Outgoing, SendQueue};
 pub use queue::{Overflow, QueueLimits, SendOutcome};
 
 use crate::drain::DrainWait;
@@ -27,6 +30,7 @@ use crate::error::OpenError;
 use crate::message::{CloseEvent, Message};
 use crate::socket::WebSocket;
 use crate::state::ReadyState;
+use crate::CloseCode;
 
 /// An application-level heartbeat: browsers cannot send WebSocket pings nor see a TCP
 /// connection that silently died, so the socket sends `ping` after `interval` without any
@@ -73,6 +77,10 @@ pub struct ResilientOptions {
     pub heartbeat: Option<Heartbeat>,
     /// Subprotocols to offer on every connection.
     pub protocols: Vec<String>,
+    /// How long an attempt may take to open before it is given up (closed with
+    /// [`CloseCode::CONNECT_TIMEOUT`], reported as a 1006 `connect timeout`) and retried;
+    /// `None`: as long as the browser takes. Default: 10 s.
+    pub connect_timeout: Option<Duration>,
 }
 
 impl Default for ResilientOptions {
@@ -83,6 +91,7 @@ impl Default for ResilientOptions {
             high_water_mark: 1 << 20,
             heartbeat: None,
             protocols: Vec::new(),
+            connect_timeout: Some(Duration::from_secs(10)),
         }
     }
 }
@@ -112,17 +121,20 @@ pub enum ConnectionState {
 pub enum ResilientEvent {
     /// The first connection opened.
     Open,
-    /// A later connection opened, after `attempts` attempts. Messages the handler sends
-    /// while handling this event go out before the offline queue.
+    /// A later connection opened, after `attempts` attempts since the last connection that
+    /// stayed open for the policy's `min_uptime`. Messages the handler sends while handling
+    /// this event go out before the offline queue.
     Reconnected {
         /// How many attempts it took.
         attempts: u32,
     },
     /// A message arrived.
     Message(Message),
-    /// The current socket closed or was found dead (a heartbeat timeout reports code 1006,
-    /// like any lost connection, with the reason `heartbeat timeout`);
-    /// a `Reconnecting`, `GaveUp` or `Closed` follows.
+    /// The current socket closed or was found dead. A heartbeat timeout or a connect
+    /// timeout reports code 1006, like any lost connection, with the reason
+    /// `heartbeat timeout` or `connect timeout` (the server is sent
+    /// [`CloseCode::HEARTBEAT_TIMEOUT`] or [`CloseCode::CONNECT_TIMEOUT`]).
+    /// A `Reconnecting`, `GaveUp` or `Closed` follows.
     Disconnected(CloseEvent),
     /// The next attempt will be made after `delay`.
     Reconnecting {
@@ -138,9 +150,16 @@ pub enum ResilientEvent {
 }
 
 type Handler = Box<dyn FnMut(ResilientEvent)>;
+type ReconnectPredicate = Box<dyn FnMut(&CloseEvent) -> bool>;
 
 struct Core {
     url: String,
+    /// Computes the endpoint of every attempt, when given to
+    /// [`ResilientSocket::open_with`]; `url` and the options' protocols otherwise.
+    endpoint_fn: Option<EndpointFn>,
+    /// Bumped by every attempt, so that an endpoint computed for an attempt that was
+    /// overtaken (closed meanwhile) is ignored.
+    attempt_id: u64,
     options: ResilientOptions,
     socket: Option<WebSocket>,
     state: ConnectionState,
@@ -152,6 +171,10 @@ struct Core {
     queue: SendQueue,
     last_heard_ms: f64,
     ping_sent_ms: Option<f64>,
+    /// When the current socket opened, to tell a stable connection from a flapping one.
+    opened_at_ms: Option<f64>,
+    should_reconnect: Option<ReconnectPredicate>,
+    connect_timer: Option<Timeout>,
     retry_timer: Option<Timeout>,
     /// Whether a pump is scheduled, and when the next one runs.
     pump_scheduled: bool,
@@ -228,9 +251,52 @@ impl ResilientSocket {
     /// Opens the first connection to `url` (see [`WebSocket::open`]). An invalid URL or
     /// subprotocol is an error now; network failures later are retried.
     pub fn open(url: &str, options: ResilientOptions) -> Result<ResilientSocket, OpenError> {
-        let shared = Rc::new(Shared {
+        let shared = Self::new_shared(url, options, None);
+        let socket = connect(&shared)?;
+        shared.core.borrow_mut().socket = Some(socket);
+        arm_connect_timeout(&shared);
+        Ok(Self::finish_open(shared))
+    }
+
+    /// Opens a connection whose endpoint — URL and subprotocols — `endpoint` computes
+    /// before every attempt, for URLs that change: a token that expires, a server picked
+    /// per attempt. An `Err` from it, or an invalid URL, fails that attempt like a lost
+    /// connection (a 1006 `Disconnected` with the reason), and it is retried.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use ferrosocket::{Endpoint, EndpointFuture, ResilientOptions, ResilientSocket};
+    ///
+    /// async fn fresh_token() -> Result<String, String> {
+    ///     Ok("abc".into()) // e.g. fetched from the app's server
+    /// }
+    ///
+    /// let socket = ResilientSocket::open_with(
+    ///     || -> EndpointFuture {
+    ///         Box::pin(async { Ok(Endpoint::new(format!("/chat?token={}", fresh_token().await?))) })
+    ///     },
+    ///     ResilientOptions::default(),
+    /// );
+    /// ```
+    pub fn open_with(
+        endpoint: impl FnMut() -> EndpointFuture + 'static,
+        options: ResilientOptions,
+    ) -> ResilientSocket {
+        let shared = Self::new_shared("", options, Some(Box::new(endpoint)));
+        start_attempt(&shared);
+        Self::finish_open(shared)
+    }
+
+    fn new_shared(
+        url: &str,
+        options: ResilientOptions,
+        endpoint_fn: Option<EndpointFn>,
+    ) -> Rc<Shared> {
+        Rc::new(Shared {
             core: RefCell::new(Core {
                 url: url.to_owned(),
+                endpoint_fn,
+                attempt_id: 0,
                 queue: SendQueue::new(options.queue),
                 options,
                 socket: None,
@@ -241,6 +307,9 @@ impl ResilientSocket {
                 in_open_handler: false,
                 last_heard_ms: now_ms(),
                 ping_sent_ms: None,
+                opened_at_ms: None,
+                should_reconnect: None,
+                connect_timer: None,
                 retry_timer: None,
                 pump_scheduled: false,
                 pump_wait: DrainWait::default(),
@@ -252,9 +321,11 @@ impl ResilientSocket {
                 keep_alive: None,
             }),
             handler: RefCell::new(None),
-        });
-        let socket = connect(&shared)?;
-        shared.core.borrow_mut().socket = Some(socket);
+        })
+    }
+
+    /// Listens for the window's `online` event and wraps `shared`.
+    fn finish_open(shared: Rc<Shared>) -> ResilientSocket {
         if let Some(window) = web_sys::window() {
             let weak = Rc::downgrade(&shared);
             let online = EventListener::new(&window, "online", move |_| {
@@ -264,7 +335,24 @@ impl ResilientSocket {
             });
             shared.core.borrow_mut().online = Some(online);
         }
-        Ok(ResilientSocket { shared })
+        ResilientSocket { shared }
+    }
+
+    /// Decides, instead of the policy's close-code rules, whether to reconnect after the
+    /// server (or the network) closed the connection; the policy still sets the delays and
+    /// the maximum number of attempts. Not consulted after [`close`](Self::close).
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use ferrosocket::{ResilientOptions, ResilientSocket};
+    ///
+    /// let socket = ResilientSocket::open("/chat", ResilientOptions::default())?;
+    /// // 4401: our server's "log in again"; reconnecting would not help.
+    /// socket.set_should_reconnect(|close| close.code != 4401);
+    /// # Ok::<(), ferrosocket::OpenError>(())
+    /// ```
+    pub fn set_should_reconnect(&self, predicate: impl FnMut(&CloseEvent) -> bool + 'static) {
+        self.shared.core.borrow_mut().should_reconnect = Some(Box::new(predicate));
     }
 
     /// Sets the handler that receives every [`ResilientEvent`], replacing any previous one.
@@ -276,6 +364,21 @@ impl ResilientSocket {
     /// browser's buffer is under the high-water mark; otherwise queues it. Says which.
     pub fn send(&self, message: Message) -> SendOutcome {
         send(&self.shared, message)
+    }
+
+    /// Sends `blob` as one binary message, like [`send`](Self::send): now if possible,
+    /// otherwise queued in order with the other messages (the browser reads the Blob when
+    /// it is sent; its `size` counts against the queue's byte bound).
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # let socket = ferrosocket::ResilientSocket::open("/echo", Default::default()).unwrap();
+    /// let parts = js_sys::Array::of1(&"in a blob".into());
+    /// let blob = web_sys::Blob::new_with_str_sequence(&parts).unwrap();
+    /// socket.send_blob(&blob);
+    /// ```
+    pub fn send_blob(&self, blob: &web_sys::Blob) -> SendOutcome {
+        send(&self.shared, Outgoing::Blob(blob.clone()))
     }
 
     /// Sends `message` only if it can go on the open socket right now (open, and the
@@ -710,8 +813,16 @@ fn connect(shared: &Rc<Shared>) -> Result<WebSocket, OpenError> {
         let core = shared.core.borrow();
         (core.url.clone(), core.options.protocols.clone())
     };
+    connect_to(shared, &url, &protocols)
+}
+
+fn connect_to(
+    shared: &Rc<Shared>,
+    url: &str,
+    protocols: &[String],
+) -> Result<WebSocket, OpenError> {
     let protocols: Vec<&str> = protocols.iter().map(String::as_str).collect();
-    let mut socket = WebSocket::open_with_protocols(&url, &protocols)?;
+    let mut socket = WebSocket::open_with_protocols(url, &protocols)?;
     let weak = Rc::downgrade(shared);
     socket.set_on_open(with(&weak, on_open));
     let weak_message = weak.clone();
@@ -744,7 +855,10 @@ fn on_open(shared: &Rc<Shared>) {
         core.state = ConnectionState::Open;
         core.last_heard_ms = now_ms();
         core.ping_sent_ms = None;
-        let attempts = std::mem::take(&mut core.attempts);
+        core.opened_at_ms = Some(now_ms());
+        core.connect_timer = None;
+        // Counted until this connection proves stable (see `on_close`).
+        let attempts = core.attempts;
         let event = if core.ever_opened {
             ResilientEvent::Reconnected { attempts }
         } else {
@@ -774,6 +888,13 @@ fn on_close(shared: &Rc<Shared>, close: CloseEvent) {
         let mut core = shared.core.borrow_mut();
         core.socket = None;
         core.heartbeat_timer = None;
+        core.connect_timer = None;
+        if let Some(opened) = core.opened_at_ms.take() {
+            let uptime = Duration::from_secs_f64(((now_ms() - opened) / 1000.0).max(0.0));
+            if core.options.reconnect.was_stable(uptime) {
+                core.attempts = 0;
+            }
+        }
         core.user_closed
     };
     if user_closed {
@@ -783,12 +904,7 @@ fn on_close(shared: &Rc<Shared>, close: CloseEvent) {
         return release_if_final(shared);
     }
     emit(shared, Some(ResilientEvent::Disconnected(close.clone())));
-    let reconnect = shared
-        .core
-        .borrow()
-        .options
-        .reconnect
-        .should_reconnect(close.code);
+    let reconnect = should_reconnect(shared, &close);
     if reconnect {
         schedule_retry(shared);
     } else {
@@ -797,6 +913,69 @@ fn on_close(shared: &Rc<Shared>, close: CloseEvent) {
         emit(shared, Some(ResilientEvent::Closed(close)));
         release_if_final(shared);
     }
+}
+
+/// The user's predicate if there is one (called outside any borrow: it may call back in),
+/// else the policy's close-code rules.
+fn should_reconnect(shared: &Rc<Shared>, close: &CloseEvent) -> bool {
+    let predicate = shared.core.borrow_mut().should_reconnect.take();
+    match predicate {
+        Some(mut predicate) => {
+            let answer = predicate(close);
+            let mut core = shared.core.borrow_mut();
+            if core.should_reconnect.is_none() {
+                core.should_reconnect = Some(predicate);
+            }
+            answer
+        }
+        None => shared
+            .core
+            .borrow()
+            .options
+            .reconnect
+            .should_reconnect(close.code),
+    }
+}
+
+/// Gives the attempt just started `connect_timeout` to open.
+fn arm_connect_timeout(shared: &Rc<Shared>) {
+    let mut core = shared.core.borrow_mut();
+    let Some(timeout) = core.options.connect_timeout else {
+        return;
+    };
+    let millis = timeout.as_millis().min(u128::from(u32::MAX)) as u32;
+    let weak = Rc::downgrade(shared);
+    core.connect_timer = Some(Timeout::new(millis, move || {
+        let Some(shared) = weak.upgrade() else { return };
+        let connecting = {
+            let mut core = shared.core.borrow_mut();
+            core.connect_timer = None;
+            core.state == ConnectionState::Connecting && core.socket.is_some()
+        };
+        if connecting {
+            give_up_on_socket(&shared, CloseCode::CONNECT_TIMEOUT, "connect timeout");
+        }
+    }));
+}
+
+/// Closes the current socket with `code` and `reason`, without waiting for the browser
+/// (which could take minutes to notice a dead connection), and carries on as after a lost
+/// connection.
+fn give_up_on_socket(shared: &Rc<Shared>, code: CloseCode, reason: &str) {
+    let socket = shared.core.borrow_mut().socket.take();
+    if let Some(socket) = socket {
+        // Closing with a valid code and a short reason cannot fail; dropping the socket
+        // then removes its listeners, so its own close event never reaches us.
+        let _ = socket.close_with(code.get(), reason);
+    }
+    on_close(
+        shared,
+        CloseEvent {
+            code: 1006,
+            reason: reason.into(),
+            was_clean: false,
+        },
+    );
 }
 
 fn schedule_retry(shared: &Rc<Shared>) {
@@ -843,11 +1022,62 @@ fn attempt_now(shared: &Rc<Shared>) {
         core.retry_timer = None;
         core.state = ConnectionState::Connecting;
     }
-    match connect(shared) {
-        Ok(socket) => shared.core.borrow_mut().socket = Some(socket),
-        // The URL was valid once; treat a refusal like a failed attempt.
-        Err(_) => schedule_retry(shared),
-    }
+    start_attempt(shared);
+}
+
+/// Opens the socket of an attempt: at once for a fixed URL; once the endpoint function's
+/// future resolves otherwise.
+fn start_attempt(shared: &Rc<Shared>) {
+    let (attempt_id, endpoint_fn) = {
+        let mut core = shared.core.borrow_mut();
+        core.attempt_id += 1;
+        (core.attempt_id, core.endpoint_fn.take())
+    };
+    let Some(mut endpoint_fn) = endpoint_fn else {
+        return match connect(shared) {
+            Ok(socket) => {
+                shared.core.borrow_mut().socket = Some(socket);
+                arm_connect_timeout(shared);
+            }
+            // The URL was valid once; treat a refusal like a failed attempt.
+            Err(_) => schedule_retry(shared),
+        };
+    };
+    // Called with nothing borrowed: it may look at the socket.
+    let future = endpoint_fn();
+    shared.core.borrow_mut().endpoint_fn = Some(endpoint_fn);
+    let weak = Rc::downgrade(shared);
+    wasm_bindgen_futures::spawn_local(async move {
+        let endpoint = future.await;
+        let Some(shared) = weak.upgrade() else { return };
+        let current = {
+            let core = shared.core.borrow();
+            !core.user_closed
+                && core.attempt_id == attempt_id
+                && core.state == ConnectionState::Connecting
+                && core.socket.is_none()
+        };
+        if !current {
+            return;
+        }
+        let opened = endpoint.and_then(|endpoint| {
+            connect_to(&shared, &endpoint.url, &endpoint.protocols).map_err(|err| err.to_string())
+        });
+        match opened {
+            Ok(socket) => {
+                shared.core.borrow_mut().socket = Some(socket);
+                arm_connect_timeout(&shared);
+            }
+            Err(reason) => on_close(
+                &shared,
+                CloseEvent {
+                    code: 1006,
+                    reason,
+                    was_clean: false,
+                },
+            ),
+        }
+    });
 }
 
 fn retry_now(shared: &Rc<Shared>) {
@@ -860,7 +1090,8 @@ fn retry_now(shared: &Rc<Shared>) {
     }
 }
 
-fn send(shared: &Rc<Shared>, message: Message) -> SendOutcome {
+fn send(shared: &Rc<Shared>, message: impl Into<Outgoing>) -> SendOutcome {
+    let message = message.into();
     let outcome = {
         let mut core = shared.core.borrow_mut();
         if core.user_closed
@@ -877,7 +1108,7 @@ fn send(shared: &Rc<Shared>, message: Message) -> SendOutcome {
                 .socket
                 .as_ref()
                 .is_some_and(|s| s.buffered_amount() <= core.options.high_water_mark);
-        if direct && send_on_socket(&core, &message) {
+        if direct && send_outgoing(&core, &message) {
             return SendOutcome::Sent;
         }
         core.queue.push(message)
@@ -901,14 +1132,19 @@ fn send_now(shared: &Rc<Shared>, message: &Message) -> bool {
 }
 
 fn send_on_socket(core: &Core, message: &Message) -> bool {
-    let Some(socket) = &core.socket else {
-        return false;
-    };
-    match message {
-        Message::Text(text) => socket.send_text(text),
-        Message::Binary(bytes) => socket.send_bytes(bytes),
+    core.socket
+        .as_ref()
+        .is_some_and(|socket| socket.send(message).is_ok())
+}
+
+fn send_outgoing(core: &Core, item: &Outgoing) -> bool {
+    match item {
+        Outgoing::Message(message) => send_on_socket(core, message),
+        Outgoing::Blob(blob) => core
+            .socket
+            .as_ref()
+            .is_some_and(|socket| socket.send_blob(blob).is_ok()),
     }
-    .is_ok()
 }
 
 /// Sends queued messages while the browser's buffer is under the high-water mark, and
@@ -924,7 +1160,7 @@ fn pump(shared: &Rc<Shared>) -> bool {
                     .socket
                     .as_ref()
                     .is_some_and(|s| s.buffered_amount() <= core.options.high_water_mark);
-                if !room || !send_on_socket(&core, front) {
+                if !room || !send_outgoing(&core, front) {
                     break;
                 }
                 core.queue.pop();
@@ -1004,17 +1240,6 @@ fn check_heartbeat(shared: &Rc<Shared>, heartbeat: &Heartbeat) {
         }
     };
     if dead {
-        // Dropping the socket detaches its handlers and starts its close; a dead
-        // connection would take the browser minutes to notice.
-        let socket = shared.core.borrow_mut().socket.take();
-        drop(socket);
-        on_close(
-            shared,
-            CloseEvent {
-                code: 1006,
-                reason: "heartbeat timeout".into(),
-                was_clean: false,
-            },
-        );
+        give_up_on_socket(shared, CloseCode::HEARTBEAT_TIMEOUT, "heartbeat timeout");
     }
 }
