@@ -199,6 +199,29 @@ pub struct Config {
     /// Plain HTTP: bind it to loopback or a private network.
     #[arg(long, env = "FERROSOCKET_ADMIN_ADDR")]
     pub admin_addr: Option<SocketAddr>,
+
+    /// Require a JSON Web Token signed with this HS256 secret (at least 32 bytes) on
+    /// `/chat` handshakes, as the `access_token` query parameter or an `Authorization:
+    /// Bearer` header; its `sub`/`name` is the nickname, `exp` ends the connection (close
+    /// 4401), `rooms` limits the rooms (docs/SECURITY.md). Prefer the environment variable:
+    /// a command line is visible to other users of the machine.
+    #[arg(
+        long,
+        env = "FERROSOCKET_AUTH_JWT_SECRET",
+        hide_env_values = true,
+        conflicts_with = "auth_jwt_public_key"
+    )]
+    pub auth_jwt_secret: Option<String>,
+
+    /// Like --auth-jwt-secret, for tokens signed with RS256/RS384/RS512/PS256 or
+    /// ES256/ES384: the PEM file of the public key.
+    #[arg(long, env = "FERROSOCKET_AUTH_JWT_PUBLIC_KEY")]
+    pub auth_jwt_public_key: Option<PathBuf>,
+
+    /// With token authentication, let connections without a token in as guests: a
+    /// generated nickname (guest-N) they cannot change, every room.
+    #[arg(long, env = "FERROSOCKET_AUTH_ALLOW_GUESTS")]
+    pub auth_allow_guests: bool,
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {

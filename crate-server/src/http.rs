@@ -9,11 +9,14 @@ use std::sync::Arc;
 
 use ferrosocket_wire::{chat, endpoints};
 use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 
+use crate::auth::{self, Access, AuthError};
 use crate::chat::{PlainSession, ProtocolSession};
 use crate::echo::{EchoOptions, EchoSession};
 use crate::http_parts::{text, Body};
+use crate::metrics::HandshakeRejection;
 use crate::state::AppState;
 use crate::{static_files, test_endpoints, upgrade};
 
@@ -67,12 +70,15 @@ pub(crate) async fn route(
             }),
             Err(problem) => text(StatusCode::BAD_REQUEST, format!("{problem}\n")),
         },
-        endpoints::CHAT => upgrade::accept(req, &state, peer, CHAT_SUBPROTOCOLS, {
-            |state, protocol, outbox| match protocol {
-                Some(_) => ChatSession::Protocol(ProtocolSession::start(state, outbox)),
-                None => ChatSession::Plain(PlainSession::start(state, outbox)),
-            }
-        }),
+        endpoints::CHAT => match chat_access(&state, &req) {
+            Err(refusal) => *refusal,
+            Ok(access) => upgrade::accept(req, &state, peer, CHAT_SUBPROTOCOLS, {
+                move |state, protocol, outbox| match protocol {
+                    Some(_) => ChatSession::Protocol(ProtocolSession::start(state, outbox, access)),
+                    None => ChatSession::Plain(PlainSession::start(state, outbox, access)),
+                }
+            }),
+        },
         "/healthz" => match state.hub.backplane() {
             Some(backplane) if !backplane.is_up() => text(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -87,6 +93,46 @@ pub(crate) async fn route(
         _ => static_files::serve(&state.config.www, &req).await,
     };
     Ok(response)
+}
+
+/// Who a `/chat` handshake is, or its refusal: 401 for a missing or bad token (with the
+/// reason, and `WWW-Authenticate` as RFC 6750 has it), 409 when the token's nickname is in
+/// use by another connection here.
+fn chat_access(state: &AppState, req: &Request<Incoming>) -> Result<Access, Box<Response<Body>>> {
+    let Some(auth) = &state.auth else {
+        return Ok(Access::Open);
+    };
+    let token = auth::token_of(req.uri().query(), req.headers());
+    let access = auth
+        .check(token.as_deref(), state.config.max_nick_len)
+        .map_err(|err| {
+            state.metrics.rejected(HandshakeRejection::Auth);
+            let challenge = match err {
+                AuthError::Missing => "Bearer realm=\"ferrosocket\"".to_owned(),
+                _ => format!(
+                    "Bearer realm=\"ferrosocket\", error=\"invalid_token\", error_description=\"{}\"",
+                    err.to_string().replace('"', "'")
+                ),
+            };
+            let mut response = text(StatusCode::UNAUTHORIZED, format!("{err}\n"));
+            if let Ok(value) = HeaderValue::from_str(&challenge) {
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+            }
+            Box::new(response)
+        })?;
+    if let Access::Token(identity) = &access {
+        if state.hub.nick_in_use(&identity.nick) {
+            state.metrics.rejected(HandshakeRejection::Auth);
+            return Err(Box::new(text(
+                StatusCode::CONFLICT,
+                format!(
+                    "the nickname {:?} is in use by another connection on this server\n",
+                    identity.nick
+                ),
+            )));
+        }
+    }
+    Ok(access)
 }
 
 /// `/metrics`: the server's counters, plus the backplane's when there is one.

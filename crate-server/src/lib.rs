@@ -17,6 +17,7 @@
 //! ```
 #![deny(missing_docs, missing_debug_implementations)]
 
+mod auth;
 pub mod backplane;
 pub mod budget;
 pub mod chat;

@@ -25,6 +25,9 @@ pub enum HandshakeRejection {
     /// Too many sockets not yet upgraded from one address
     /// (`--max-pending-connections-per-ip`): closed right after accept with a 429.
     PendingPerIp,
+    /// A `/chat` handshake without a valid token (401), or whose token's nickname is in
+    /// use (409).
+    Auth,
 }
 
 /// Which limit a connection hit.
@@ -54,7 +57,7 @@ pub struct Metrics {
     messages_out: AtomicU64,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
-    rejected: [AtomicU64; 6],
+    rejected: [AtomicU64; 7],
     limits: [AtomicU64; 6],
     log: LogThrottle,
     slow_consumer_closes: AtomicU64,
@@ -188,6 +191,10 @@ impl Metrics {
                 (
                     "{reason=\"pending_per_ip\"}",
                     get(&self.rejected[HandshakeRejection::PendingPerIp as usize]),
+                ),
+                (
+                    "{reason=\"auth\"}",
+                    get(&self.rejected[HandshakeRejection::Auth as usize]),
                 ),
             ],
         );

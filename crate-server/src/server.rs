@@ -13,6 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
+use crate::auth::Authenticator;
 use crate::backplane::RedisBackplane;
 use crate::budget::Budgets;
 use crate::config::Config;
@@ -82,6 +83,16 @@ impl Server {
             ),
             None => None,
         };
+        let auth = match (&config.auth_jwt_secret, &config.auth_jwt_public_key) {
+            (Some(secret), _) => Some(Authenticator::with_secret(secret, config.auth_allow_guests)),
+            (None, Some(path)) => Some(Authenticator::with_public_key(
+                path,
+                config.auth_allow_guests,
+            )),
+            (None, None) => None,
+        }
+        .transpose()
+        .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?;
         let listener = TcpListener::bind(config.addr).await?;
         let admin = match config.admin_addr {
             Some(addr) => Some(TcpListener::bind(addr).await?),
@@ -90,7 +101,7 @@ impl Server {
         Ok(Server {
             listener,
             admin,
-            state: AppState::new(config, budgets, tls.is_some(), backplane),
+            state: AppState::new(config, budgets, tls.is_some(), backplane, auth),
             tls,
         })
     }

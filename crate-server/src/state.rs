@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::Authenticator;
 use crate::backplane::RedisBackplane;
 use crate::budget::Budgets;
 use crate::chat::Hub;
@@ -33,6 +34,8 @@ pub(crate) struct AppState {
     pub pending: Arc<PendingLimiter>,
     /// What the test endpoints have switched on.
     pub test: TestSwitches,
+    /// Checks `/chat` tokens, when the server requires them.
+    pub auth: Option<Authenticator>,
 }
 
 impl AppState {
@@ -41,11 +44,13 @@ impl AppState {
         budgets: Budgets,
         tls: bool,
         backplane: Option<Arc<RedisBackplane>>,
+        auth: Option<Authenticator>,
     ) -> Arc<AppState> {
         let metrics = Arc::new(Metrics::default());
         let hub = Arc::new(Hub::new(&config, &budgets, Arc::clone(&metrics), backplane));
         hub.start();
         Arc::new(AppState {
+            auth,
             limiter: ConnectionLimiter::new(config.max_connections, config.max_connections_per_ip),
             origins: OriginPolicy::new(&config.allow_origins),
             hub,

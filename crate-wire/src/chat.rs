@@ -317,6 +317,10 @@ pub enum ErrorCode {
     OutOfOrder,
     /// A field is larger than its limit (a line's `text`, an event's `data`).
     TooLarge,
+    /// The connection's token does not allow it: joining or posting to a room outside its
+    /// permissions, or changing a nickname that comes from the token. Final: nothing was
+    /// delivered.
+    Forbidden,
 }
 
 impl ErrorCode {
@@ -337,6 +341,7 @@ impl ErrorCode {
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::OutOfOrder => "out_of_order",
             ErrorCode::TooLarge => "too_large",
+            ErrorCode::Forbidden => "forbidden",
         }
     }
 }

@@ -19,7 +19,9 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
+use super::core::RoomRights;
 use super::core::{ConnId, CoreLimits, Dialect, Gap, JoinStep, Mode, RoomsCore, SendStep};
+use crate::auth::Access;
 use crate::backplane::{BackplaneEvent, PublishError, RedisBackplane};
 use crate::budget::{Budgets, MAX_LISTED_MEMBERS};
 use crate::config::Config;
@@ -203,6 +205,34 @@ impl Hub {
         let (id, nick) = inner.core.connect(dialect, scope_of(&token), now);
         inner.outboxes.insert(id, outbox);
         Session { id, nick, token }
+    }
+
+    /// Gives connection `id`, just connected, the identity of `access` (see
+    /// [`RoomsCore::set_identity`]); nothing for a server without tokens. On `Err` (its
+    /// nickname was taken meanwhile) the connection must be closed.
+    pub(crate) fn apply_access(&self, id: ConnId, access: &Access) -> Result<(), ProtocolError> {
+        match access {
+            Access::Open => Ok(()),
+            Access::Guest => self.with_core(|core| core.set_identity(id, None, RoomRights::all())),
+            Access::Token(identity) => self.with_core(|core| {
+                core.set_identity(id, Some(&identity.nick), identity.rights.clone())
+            }),
+        }
+    }
+
+    /// Whether `nick` is held by a connection on this server.
+    pub fn nick_in_use(&self, nick: &str) -> bool {
+        self.lock().core.nick_in_use(nick)
+    }
+
+    /// Whether connection `id` may post to `room`.
+    pub fn may_post(&self, id: ConnId, room: &str) -> bool {
+        self.lock().core.may_post(id, room)
+    }
+
+    /// Whether connection `id` may join `room`.
+    pub fn may_join(&self, id: ConnId, room: &str) -> bool {
+        self.lock().core.may_join(id, room)
     }
 
     /// The nickname of connection `id`.

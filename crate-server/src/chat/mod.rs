@@ -10,8 +10,12 @@ pub use hub::{FanOut, Hub, Session};
 pub(crate) use plain::PlainSession;
 pub(crate) use protocol::ProtocolSession;
 
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+use crate::auth::{Access, EXPIRED_CLOSE_CODE, NICK_IN_USE_CLOSE_CODE};
 use crate::limits::TokenBucket;
 use crate::metrics::{LimitHit, Metrics};
+use crate::outbox::Outbox;
 
 /// What the rate limit says about one incoming message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,4 +73,29 @@ impl RateGate {
             Gate::Refuse
         }
     }
+}
+
+/// Gives connection `id` the identity of `access` and, for a token, closes the connection
+/// with 4401 "token expired" when the token expires. Returns `false` (and closes the
+/// connection with 4409) when the token's nickname was taken between the handshake's check
+/// and now.
+pub(crate) fn apply_access(hub: &Hub, id: ConnId, access: &Access, outbox: &Outbox) -> bool {
+    let signal = outbox.close_signal().clone();
+    if let Err(err) = hub.apply_access(id, access) {
+        signal.close(CloseCode::from(NICK_IN_USE_CLOSE_CODE), &err.message);
+        return false;
+    }
+    if let Access::Token(identity) = access {
+        let remaining = identity.remaining();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep(remaining) => {
+                    signal.close(CloseCode::from(EXPIRED_CLOSE_CODE), "token expired");
+                }
+                // The connection ended first: nothing to do.
+                () = signal.requested() => {}
+            }
+        });
+    }
+    true
 }

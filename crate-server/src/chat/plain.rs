@@ -12,7 +12,8 @@ use ferrosocket_wire::chat::LOBBY;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{ConnId, Dialect, RateGate};
+use super::{apply_access, ConnId, Dialect, RateGate};
+use crate::auth::{Access, FORBIDDEN_CLOSE_CODE};
 use crate::budget::SendBytes;
 use crate::connection::Handler;
 use crate::outbox::Outbox;
@@ -31,8 +32,9 @@ pub(crate) struct PlainSession {
 
 impl PlainSession {
     /// Registers the connection; [`Handler::on_start`] puts it in the lobby.
-    pub fn start(state: Arc<AppState>, outbox: &Outbox) -> PlainSession {
+    pub fn start(state: Arc<AppState>, outbox: &Outbox, access: Access) -> PlainSession {
         let session = state.hub.connect(Dialect::Plain, outbox.clone());
+        apply_access(&state.hub, session.id, &access, outbox);
         PlainSession {
             rate: RateGate::new(state.config.rate_limit.max(1), state.config.rate_burst),
             bytes: SendBytes::new(&state.budgets),
@@ -77,6 +79,12 @@ impl Handler for PlainSession {
         if !self.paced(outbox).await {
             return;
         }
+        if !self.state.hub.may_post(self.id, LOBBY) {
+            let _ = outbox.push(Message::text(
+                "* your token does not allow posting here: message not delivered",
+            ));
+            return;
+        }
         if let Err(text_bytes) = self.state.budgets.check_text(text.as_str()) {
             let notice = self.state.budgets.plain_too_large(text_bytes);
             let _ = outbox.push(Message::text(notice));
@@ -98,7 +106,15 @@ impl Handler for PlainSession {
         }
     }
 
-    async fn on_start(&mut self, _outbox: &Outbox) {
+    async fn on_start(&mut self, outbox: &Outbox) {
+        if !self.state.hub.may_join(self.id, LOBBY) {
+            // A plain client lives in the lobby only.
+            outbox.close_signal().close(
+                CloseCode::from(FORBIDDEN_CLOSE_CODE),
+                "your token does not allow the lobby",
+            );
+            return;
+        }
         if let Err(err) = self.state.hub.join(self.id, LOBBY).await {
             tracing::warn!(%err, "a plain client could not join the lobby");
         }

@@ -7,7 +7,8 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::hub::unavailable_error;
-use super::{ConnId, Dialect, Gate, RateGate};
+use super::{apply_access, ConnId, Dialect, Gate, RateGate};
+use crate::auth::Access;
 use crate::budget::SendBytes;
 use crate::connection::Handler;
 use crate::outbox::Outbox;
@@ -27,6 +28,8 @@ pub(crate) struct ProtocolSession {
     /// Whether this connection may still continue an earlier session: only once, and only
     /// before its first `send` (so one connection cannot fill the server with scopes).
     may_adopt: bool,
+    /// `false` when its token's nickname was taken meanwhile: it is being closed.
+    admitted: bool,
 }
 
 fn reply(outbox: &Outbox, envelope: &ServerEnvelope) {
@@ -48,8 +51,9 @@ fn reference_of(message: &Message) -> Option<String> {
 
 impl ProtocolSession {
     /// Registers the connection; [`Handler::on_start`] greets it.
-    pub fn start(state: Arc<AppState>, outbox: &Outbox) -> ProtocolSession {
+    pub fn start(state: Arc<AppState>, outbox: &Outbox, access: Access) -> ProtocolSession {
         let session = state.hub.connect(Dialect::Json, outbox.clone());
+        let admitted = apply_access(&state.hub, session.id, &access, outbox);
         let rate = RateGate::new(state.config.rate_limit, state.config.rate_burst);
         ProtocolSession {
             bytes: SendBytes::new(&state.budgets),
@@ -58,6 +62,7 @@ impl ProtocolSession {
             token: session.token,
             rate,
             may_adopt: true,
+            admitted,
         }
     }
 
@@ -248,6 +253,9 @@ impl Handler for ProtocolSession {
 
     async fn on_start(&mut self, outbox: &Outbox) {
         let state = &self.state;
+        if !self.admitted {
+            return;
+        }
         let nick = state.hub.nick_of(self.id);
         reply(
             outbox,
@@ -261,8 +269,11 @@ impl Handler for ProtocolSession {
                 session: self.token.clone(),
             },
         );
-        if let Err(err) = state.hub.join(self.id, LOBBY).await {
-            self.refuse(err, outbox);
+        // A token may not allow the lobby: then the client joins what it may.
+        if state.hub.may_join(self.id, LOBBY) {
+            if let Err(err) = state.hub.join(self.id, LOBBY).await {
+                self.refuse(err, outbox);
+            }
         }
     }
 

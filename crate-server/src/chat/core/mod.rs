@@ -21,6 +21,7 @@
 //! Line numbers (`n`) and idempotency keys (`id`) are per scope, so no other client can
 //! pre-empt or observe them: an `id` goes out only to connections of the sender's scope.
 
+mod rights;
 mod scope;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -34,6 +35,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use crate::budget::entry_len;
 
+pub use rights::RoomRights;
 use scope::Scope;
 pub use scope::{LineOutcome, REMEMBERED_IDS, REMEMBERED_LINES, SCOPE_IDLE_MS};
 
@@ -225,6 +227,11 @@ struct Member {
     rooms: BTreeMap<String, Seq>,
     /// Rooms whose join or resume waits for a snapshot: nothing is delivered to them.
     waiting: BTreeSet<String>,
+    /// The rooms it may join and post to (all, unless a token says otherwise).
+    rights: RoomRights,
+    /// Whether its nickname is fixed (it came from a token, or the server gives guests
+    /// only generated names).
+    nick_fixed: bool,
 }
 
 #[derive(Debug, Default)]
@@ -501,9 +508,62 @@ impl RoomsCore {
                 scope,
                 rooms: BTreeMap::new(),
                 waiting: BTreeSet::new(),
+                rights: RoomRights::all(),
+                nick_fixed: false,
             },
         );
         (id, nick)
+    }
+
+    /// Gives a connection that has just connected (and joined nothing) the identity its
+    /// token carries: `nick` (unless it is a guest, which keeps its generated name), the
+    /// rooms it may use, and a nickname it may not change. Refused `nick_taken` when
+    /// another connection holds `nick`.
+    pub fn set_identity(
+        &mut self,
+        conn: ConnId,
+        nick: Option<&str>,
+        rights: RoomRights,
+    ) -> Result<(), ProtocolError> {
+        if let Some(nick) = nick {
+            validate_nick(nick, self.limits.max_nick_len)?;
+            match self.nicks.get(nick) {
+                Some(owner) if *owner != conn => {
+                    return Err(ProtocolError::new(
+                        ErrorCode::NickTaken,
+                        format!("the nickname {nick:?} is in use by another connection"),
+                    ))
+                }
+                _ => {}
+            }
+            let member = self.members.get_mut(&conn).expect("connected");
+            let old = std::mem::replace(&mut member.nick, nick.to_owned());
+            self.nicks.remove(&old);
+            self.nicks.insert(nick.to_owned(), conn);
+        }
+        let member = self.members.get_mut(&conn).expect("connected");
+        member.rights = rights;
+        member.nick_fixed = true;
+        Ok(())
+    }
+
+    /// Whether `nick` is held by a connection here.
+    pub fn nick_in_use(&self, nick: &str) -> bool {
+        self.nicks.contains_key(nick)
+    }
+
+    /// Whether `conn` may post to `room` (a token may limit it).
+    pub fn may_post(&self, conn: ConnId, room: &str) -> bool {
+        self.members
+            .get(&conn)
+            .is_some_and(|member| member.rights.may_post(room))
+    }
+
+    /// Whether `conn` may join `room` (a token may limit it).
+    pub fn may_join(&self, conn: ConnId, room: &str) -> bool {
+        self.members
+            .get(&conn)
+            .is_some_and(|member| member.rights.may_join(room))
     }
 
     fn enter_scope(&mut self, scope: &str, next: Option<u64>) {
@@ -598,6 +658,16 @@ impl RoomsCore {
     /// Changes a connection's nickname; every room it is in is told.
     pub fn set_nick(&mut self, conn: ConnId, nick: &str) -> Result<(), ProtocolError> {
         validate_nick(nick, self.limits.max_nick_len)?;
+        if self
+            .members
+            .get(&conn)
+            .is_some_and(|member| member.nick_fixed)
+        {
+            return Err(ProtocolError::new(
+                ErrorCode::Forbidden,
+                "this server gives nicknames from tokens: yours cannot be changed",
+            ));
+        }
         match self.nicks.get(nick) {
             Some(owner) if *owner == conn => {
                 self.reply(conn, &ServerEnvelope::Nick { nick: nick.into() });
@@ -728,6 +798,12 @@ impl RoomsCore {
         resume_after: Option<Seq>,
     ) -> Result<JoinStep, ProtocolError> {
         let member = self.members.get(&conn).expect("connected");
+        if !member.rights.may_join(room) {
+            return Err(ProtocolError::new(
+                ErrorCode::Forbidden,
+                format!("your token does not allow joining {room:?}"),
+            ));
+        }
         if member.waiting.contains(room) {
             // A snapshot is on its way for this room already: this request follows it.
             return Ok(JoinStep::NeedSnapshot { resume_after });
@@ -1216,6 +1292,12 @@ impl RoomsCore {
         }
         if !self.members[&conn].rooms.contains_key(room) {
             return Err(not_joined(room));
+        }
+        if !self.members[&conn].rights.may_post(room) {
+            return Err(ProtocolError::new(
+                ErrorCode::Forbidden,
+                format!("your token does not allow posting to {room:?}: nothing was delivered"),
+            ));
         }
         Ok(())
     }
