@@ -321,7 +321,9 @@ async fn a_dropped_connection_comes_back_and_sends_what_was_queued_meanwhile_in_
     socket.send(text("before"));
     assert_eq!(events.text().await, "before");
 
-    drop_connections(300).await;
+    // Long enough that the sends below fall in the outage however late this test runs (the
+    // events it waits on may have been queued long before).
+    drop_connections(3_000).await;
     assert!(matches!(events.next().await, ResilientEvent::Disconnected(c) if c.code == 1006));
     for i in 0..3 {
         assert_eq!(

@@ -217,8 +217,9 @@ async fn broken_handshakes_get_http_errors() {
 
 #[tokio::test]
 async fn a_handshake_sent_one_byte_at_a_time_is_served_if_timely_and_cut_off_if_not() {
-    let addr =
-        common::start_with(|config| config.handshake_timeout = Duration::from_millis(800)).await;
+    // 3 s: the timely handshake below takes a fraction of it even on a loaded machine, the
+    // slowloris (a byte every 100 ms) would need 15 s.
+    let addr = common::start_with(|config| config.handshake_timeout = Duration::from_secs(3)).await;
     let request = format!(
         "GET /echo HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
          Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
