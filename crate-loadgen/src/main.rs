@@ -162,6 +162,13 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // A panic anywhere — in one connection's task too, which tokio would otherwise catch and
+    // the scenario would outlive with a smaller but plausible figure — fails the whole run.
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        std::process::exit(101);
+    }));
     let result = match Cli::parse().command {
         Command::Soak(args) => return soak::soak(args).await,
         Command::Echo {
