@@ -60,6 +60,14 @@ pub struct SoakArgs {
     /// Connections opened at once while ramping up.
     #[arg(long, default_value_t = 256)]
     pub concurrency: usize,
+    /// Seconds of traffic before the server's RSS is taken as the baseline (buffers and
+    /// the rooms' history fill up first).
+    #[arg(long, default_value_t = 10)]
+    pub warm_up: u64,
+    /// How far the server's RSS may rise above that baseline for the rest of the run, in
+    /// percent of it (at least 8 MiB, the allocator's noise); more fails the run.
+    #[arg(long, default_value_t = 10)]
+    pub rss_tolerance_percent: u64,
 }
 
 #[derive(Debug, Subcommand)]
