@@ -26,6 +26,7 @@ function showState() {
 
 function connect() {
   socket = new FerroSocket("/echo");
+  socket.binaryType = "arraybuffer"; // binary shown at once, in order with text
   showState();
   socket.onopen = showState;
   socket.onerror = () => append("system", "connection error");

@@ -1,6 +1,6 @@
 //! The browser's [`WebSocket`](https://developer.mozilla.org/en-US/docs/Web/API/WebSocket)
 //! for Rust compiled to WebAssembly, and for JavaScript through the exported
-//! [`FerroSocket`](js::FerroSocket) class.
+//! `FerroSocket` class (see [`js`]).
 //!
 //! - Handlers are owned values: replacing one removes the old listener, and dropping the
 //!   [`WebSocket`] removes every listener and closes the connection. No closure is leaked.
@@ -22,6 +22,7 @@
 
 #[cfg(feature = "app")]
 pub mod app;
+mod drain;
 mod error;
 #[cfg(feature = "js")]
 pub mod js;
@@ -40,11 +41,12 @@ pub use ferrosocket_wire::chat::{ErrorCode, HistoryEntry, PresenceChange, RoomIn
 pub use ferrosocket_wire::{CloseCode, CloseReason};
 pub use message::{CloseEvent, Message};
 pub use resilient::{
-    ConnectionState, Flushed, Heartbeat, Overflow, QueueLimits, ReconnectPolicy, ResilientEvent,
-    ResilientOptions, ResilientSocket, SendOutcome, Sender,
+    ConnectionState, Endpoint, EndpointFuture, Flushed, Heartbeat, Overflow, QueueLimits,
+    ReconnectPolicy, ResilientError, ResilientEvent, ResilientEvents, ResilientOptions,
+    ResilientSocket, SendOutcome, Sender,
 };
 pub use session::core as session_core;
 pub use session::{ChatEvent, ChatOptions, ChatSession};
-pub use socket::WebSocket;
+pub use socket::{SocketSender, WebSocket};
 pub use state::ReadyState;
 pub use stream::{Event, WebSocketStream, DEFAULT_HIGH_WATER_MARK};

@@ -33,6 +33,8 @@ pub struct WebSocket {
     on_message: Option<EventListener>,
     on_error: Option<EventListener>,
     on_close: Option<EventListener>,
+    /// Set by [`detach`](Self::detach): the listener that releases this socket once closed.
+    on_detached_close: Option<EventListener>,
 }
 
 impl WebSocket {
@@ -96,6 +98,7 @@ impl WebSocket {
             on_message: None,
             on_error: None,
             on_close: None,
+            on_detached_close: None,
         })
     }
 
@@ -167,10 +170,7 @@ impl WebSocket {
     /// # Ok::<(), ferrosocket::SendError>(())
     /// ```
     pub fn send_text(&self, text: &str) -> Result<(), SendError> {
-        self.ensure_open()?;
-        self.inner
-            .send_with_str(text)
-            .map_err(|err| SendError::Browser(err.into()))
+        send_text(&self.inner, text)
     }
 
     /// Sends a binary message.
@@ -181,10 +181,7 @@ impl WebSocket {
     /// # Ok::<(), ferrosocket::SendError>(())
     /// ```
     pub fn send_bytes(&self, bytes: &[u8]) -> Result<(), SendError> {
-        self.ensure_open()?;
-        self.inner
-            .send_with_u8_array(bytes)
-            .map_err(|err| SendError::Browser(err.into()))
+        send_bytes(&self.inner, bytes)
     }
 
     /// Sends a `Blob` as one binary message. The browser reads the Blob itself and keeps
@@ -198,10 +195,77 @@ impl WebSocket {
     /// # Ok::<(), ferrosocket::SendError>(())
     /// ```
     pub fn send_blob(&self, blob: &web_sys::Blob) -> Result<(), SendError> {
-        self.ensure_open()?;
-        self.inner
-            .send_with_blob(blob)
-            .map_err(|err| SendError::Browser(err.into()))
+        send_blob(&self.inner, blob)
+    }
+
+    /// Sends `message`, text or binary.
+    /// # Examples
+    /// ```no_run
+    /// # let mut socket = ferrosocket::WebSocket::open("/echo").unwrap();
+    /// socket.send(&ferrosocket::Message::Text("hello".into()))?;
+    /// # Ok::<(), ferrosocket::SendError>(())
+    /// ```
+    pub fn send(&self, message: &Message) -> Result<(), SendError> {
+        send_message(&self.inner, message)
+    }
+
+    /// A handle that sends on (and closes) this socket, cheap to clone: what a handler
+    /// needs to answer on its own socket, without `Rc<RefCell<…>>`.
+    ///
+    /// It does not keep the socket open: once the `WebSocket` is dropped (and so closed),
+    /// its sends fail with [`SendError::NotOpen`].
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use ferrosocket::{Message, WebSocket};
+    ///
+    /// let mut socket = WebSocket::open("/echo")?;
+    /// let sender = socket.sender();
+    /// socket.set_on_message(move |message| {
+    ///     if message == Message::Text("ping".into()) {
+    ///         let _ = sender.send_text("pong");
+    ///     }
+    /// });
+    /// # Ok::<(), ferrosocket::OpenError>(())
+    /// ```
+    pub fn sender(&self) -> SocketSender {
+        SocketSender {
+            inner: self.inner.clone(),
+        }
+    }
+
+    /// Lets the socket outlive its owner, as a browser socket does: it stays connected,
+    /// with its handlers, until it closes (by either side), and then releases them. Returns
+    /// a [`SocketSender`] to keep sending on it or to close it.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// fn start() -> ferrosocket::SocketSender {
+    ///     let mut socket = ferrosocket::WebSocket::open("/echo").unwrap();
+    ///     socket.set_on_message(|message| web_sys::console::log_1(&format!("{message:?}").into()));
+    ///     // Without `detach`, the socket would close when `start` returns.
+    ///     socket.detach()
+    /// }
+    /// let sender = start();
+    /// ```
+    pub fn detach(mut self) -> SocketSender {
+        let sender = self.sender();
+        if self.ready_state() == ReadyState::Closed {
+            return sender;
+        }
+        // The socket holds the listener that holds the socket: kept alive by that cycle
+        // until the close event breaks it. Registered last, so the owner's close handler
+        // has run by then; released on the next task, not inside its own listener.
+        let inner = self.inner.clone();
+        let cell = std::rc::Rc::new(std::cell::RefCell::new(None::<WebSocket>));
+        let release = std::rc::Rc::clone(&cell);
+        self.on_detached_close = Some(EventListener::new(&inner, "close", move |_| {
+            if let Some(socket) = release.borrow_mut().take() {
+                crate::drain::on_next_task(move || drop(socket));
+            }
+        }));
+        *cell.borrow_mut() = Some(self);
+        sender
     }
 
     /// Closes the connection normally: the peer receives code 1000. (The browser's own
@@ -229,11 +293,7 @@ impl WebSocket {
     /// # Ok::<(), ferrosocket::CloseError>(())
     /// ```
     pub fn close_with(&self, code: u16, reason: &str) -> Result<(), CloseError> {
-        let code = CloseCode::new(code)?;
-        let reason = CloseReason::new(reason)?;
-        self.inner
-            .close_with_code_and_reason(code.get(), reason.as_str())
-            .map_err(|err| CloseError::Browser(err.into()))
+        close_with(&self.inner, code, reason)
     }
 
     /// The connection's current state.
@@ -304,13 +364,99 @@ impl WebSocket {
     pub fn as_web_sys(&self) -> &web_sys::WebSocket {
         &self.inner
     }
+}
 
-    fn ensure_open(&self) -> Result<(), SendError> {
-        match self.ready_state() {
-            ReadyState::Open => Ok(()),
-            state => Err(SendError::NotOpen(state)),
-        }
+/// Sends on (and closes) a [`WebSocket`], cheap to clone (see [`WebSocket::sender`]).
+#[derive(Debug, Clone)]
+pub struct SocketSender {
+    inner: web_sys::WebSocket,
+}
+
+impl SocketSender {
+    /// [`WebSocket::send_text`].
+    pub fn send_text(&self, text: &str) -> Result<(), SendError> {
+        send_text(&self.inner, text)
     }
+
+    /// [`WebSocket::send_bytes`].
+    pub fn send_bytes(&self, bytes: &[u8]) -> Result<(), SendError> {
+        send_bytes(&self.inner, bytes)
+    }
+
+    /// [`WebSocket::send_blob`].
+    pub fn send_blob(&self, blob: &web_sys::Blob) -> Result<(), SendError> {
+        send_blob(&self.inner, blob)
+    }
+
+    /// [`WebSocket::send`].
+    pub fn send(&self, message: &Message) -> Result<(), SendError> {
+        send_message(&self.inner, message)
+    }
+
+    /// [`WebSocket::close`].
+    pub fn close(&self) -> Result<(), CloseError> {
+        self.inner
+            .close_with_code(CloseCode::NORMAL.get())
+            .map_err(|err| CloseError::Browser(err.into()))
+    }
+
+    /// [`WebSocket::close_with`].
+    pub fn close_with(&self, code: u16, reason: &str) -> Result<(), CloseError> {
+        close_with(&self.inner, code, reason)
+    }
+
+    /// [`WebSocket::ready_state`].
+    pub fn ready_state(&self) -> ReadyState {
+        ReadyState::from_code(self.inner.ready_state())
+    }
+
+    /// [`WebSocket::buffered_amount`].
+    pub fn buffered_amount(&self) -> u32 {
+        self.inner.buffered_amount()
+    }
+}
+
+fn ensure_open(inner: &web_sys::WebSocket) -> Result<(), SendError> {
+    match ReadyState::from_code(inner.ready_state()) {
+        ReadyState::Open => Ok(()),
+        state => Err(SendError::NotOpen(state)),
+    }
+}
+
+fn send_text(inner: &web_sys::WebSocket, text: &str) -> Result<(), SendError> {
+    ensure_open(inner)?;
+    inner
+        .send_with_str(text)
+        .map_err(|err| SendError::Browser(err.into()))
+}
+
+fn send_bytes(inner: &web_sys::WebSocket, bytes: &[u8]) -> Result<(), SendError> {
+    ensure_open(inner)?;
+    inner
+        .send_with_u8_array(bytes)
+        .map_err(|err| SendError::Browser(err.into()))
+}
+
+fn send_blob(inner: &web_sys::WebSocket, blob: &web_sys::Blob) -> Result<(), SendError> {
+    ensure_open(inner)?;
+    inner
+        .send_with_blob(blob)
+        .map_err(|err| SendError::Browser(err.into()))
+}
+
+fn send_message(inner: &web_sys::WebSocket, message: &Message) -> Result<(), SendError> {
+    match message {
+        Message::Text(text) => send_text(inner, text),
+        Message::Binary(bytes) => send_bytes(inner, bytes),
+    }
+}
+
+fn close_with(inner: &web_sys::WebSocket, code: u16, reason: &str) -> Result<(), CloseError> {
+    let code = CloseCode::new(code)?;
+    let reason = CloseReason::new(reason)?;
+    inner
+        .close_with_code_and_reason(code.get(), reason.as_str())
+        .map_err(|err| CloseError::Browser(err.into()))
 }
 
 impl Drop for WebSocket {

@@ -9,16 +9,12 @@ use std::task::{Context, Poll, Waker};
 
 use futures_core::Stream;
 use futures_sink::Sink;
-use gloo_timers::callback::Timeout;
 
+use crate::drain::DrainWait;
 use crate::error::{OpenError, SendError};
 use crate::message::{CloseEvent, Message};
-use crate::socket::WebSocket;
+use crate::socket::{SocketSender, WebSocket};
 use crate::state::ReadyState;
-
-/// How often a waiting sink re-reads `bufferedAmount`: the browser fires no event when
-/// its send buffer drains, so there is nothing to wait on but time.
-const DRAIN_POLL_MS: u32 = 10;
 
 /// The default high-water mark: above this many buffered bytes the sink is not ready.
 pub const DEFAULT_HIGH_WATER_MARK: u32 = 1 << 20;
@@ -105,7 +101,7 @@ impl Shared {
 pub struct WebSocketStream {
     shared: Rc<RefCell<Shared>>,
     high_water_mark: u32,
-    drain_timer: Option<Timeout>,
+    drain: DrainWait,
     socket: WebSocket,
 }
 
@@ -130,7 +126,7 @@ impl WebSocketStream {
         WebSocketStream {
             shared,
             high_water_mark: DEFAULT_HIGH_WATER_MARK,
-            drain_timer: None,
+            drain: DrainWait::default(),
             socket,
         }
     }
@@ -147,10 +143,16 @@ impl WebSocketStream {
         &self.socket
     }
 
-    /// Wakes `cx` again after a short delay, to re-read `bufferedAmount`.
+    /// A handle that sends on this socket, cheap to clone (see [`WebSocket::sender`]).
+    pub fn sender(&self) -> SocketSender {
+        self.socket.sender()
+    }
+
+    /// Wakes `cx` again to re-read `bufferedAmount`: on the next task at first, then after
+    /// growing delays (see `drain.rs`).
     fn wake_later(&mut self, cx: &Context<'_>) {
         let waker = cx.waker().clone();
-        self.drain_timer = Some(Timeout::new(DRAIN_POLL_MS, move || waker.wake()));
+        self.drain.later(move || waker.wake());
     }
 
     fn wait_for_open_or_close(&mut self, cx: &Context<'_>) {
@@ -188,7 +190,10 @@ impl Sink<Message> for WebSocketStream {
                 this.wake_later(cx);
                 Poll::Pending
             }
-            ReadyState::Open => Poll::Ready(Ok(())),
+            ReadyState::Open => {
+                this.drain.reset();
+                Poll::Ready(Ok(()))
+            }
             state => Poll::Ready(Err(SendError::NotOpen(state))),
         }
     }
@@ -203,6 +208,7 @@ impl Sink<Message> for WebSocketStream {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), SendError>> {
         let this = self.get_mut();
         if this.socket.buffered_amount() == 0 {
+            this.drain.reset();
             return Poll::Ready(Ok(()));
         }
         match this.socket.ready_state() {

@@ -2,8 +2,9 @@
 
 use crate::error::OpenError;
 
-/// Resolves `url` against the page's location (if any) and maps `http:`/`https:` to
-/// `ws:`/`wss:`, the way browsers since 2023 do in the `WebSocket` constructor.
+/// Resolves `url` against the base URL of the global scope — the page's, or a worker's
+/// script location — and maps `http:`/`https:` to `ws:`/`wss:`, the way browsers since 2023
+/// do in the `WebSocket` constructor.
 pub(crate) fn resolve(url: &str) -> Result<String, OpenError> {
     let parsed = match base_url() {
         Some(base) => web_sys::Url::new_with_base(url, &base),
@@ -31,6 +32,17 @@ pub(crate) fn resolve(url: &str) -> Result<String, OpenError> {
     Ok(parsed.href())
 }
 
+/// The document's base URL (which honours `<base href>`) in a page; the script's location
+/// in a worker, which has no `window` and no document.
 fn base_url() -> Option<String> {
-    web_sys::window()?.location().href().ok()
+    let global = js_sys::global();
+    let property = |object: &wasm_bindgen::JsValue, name: &str| {
+        js_sys::Reflect::get(object, &name.into())
+            .ok()
+            .filter(|value| !value.is_undefined() && !value.is_null())
+    };
+    property(&global, "document")
+        .and_then(|document| property(&document, "baseURI"))
+        .or_else(|| property(&global, "location").and_then(|location| property(&location, "href")))
+        .and_then(|href| href.as_string())
 }

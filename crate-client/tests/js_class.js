@@ -60,6 +60,8 @@ export async function driveFerroSocket(FerroSocket, echoUrl) {
   expect(socket.protocol === "echo.v1", `protocol echo.v1, got "${socket.protocol}"`);
   expect(socket.extensions === "", "no extensions");
   expect(typeof socket.bufferedAmount === "number", "a numeric bufferedAmount");
+  expect(socket.binaryType === "blob", `binaryType "blob" by default, got ${socket.binaryType}`);
+  socket.binaryType = "arraybuffer";
 
   const received = messages(socket, 5);
   const backing = new TextEncoder().encode("[view]");
@@ -95,4 +97,18 @@ export async function driveFerroSocket(FerroSocket, echoUrl) {
   expect(socket.readyState === FerroSocket.CLOSED, "readyState CLOSED");
   expectThrows(() => socket.send("too late"), "NotOpenError", "send after close");
   socket.free();
+
+  // free() on an open socket closes it at once; no event follows.
+  const freed = new FerroSocket(echoUrl);
+  await nextEvent(freed, "open");
+  const after = [];
+  freed.onclose = () => after.push("close");
+  freed.onmessage = () => after.push("message");
+  freed.send("in flight");
+  freed.free();
+  expect(freed.readyState === FerroSocket.CLOSED, "readyState CLOSED after free()");
+  expectThrows(() => freed.send("x"), "NotOpenError", "send after free()");
+  freed.close(); // a no-op, as on a closed WebSocket
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  expect(after.length === 0, `no events after free(), got ${after.join(", ")}`);
 }

@@ -5,7 +5,6 @@
 mod common;
 
 use common::ECHO_URL;
-use ferrosocket::js::FerroSocket;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
@@ -21,12 +20,7 @@ extern "C" {
 #[wasm_bindgen_test]
 async fn the_js_class_behaves_like_a_websocket() {
     // The test hands JavaScript the class itself; the script constructs its own sockets.
-    let sample: JsValue = FerroSocket::new(ECHO_URL, None).unwrap().into();
-    let class = js_sys::Reflect::get(
-        &js_sys::Object::get_prototype_of(&sample),
-        &"constructor".into(),
-    )
-    .unwrap();
+    let class = ferrosocket::js::ferro_socket_class();
     if let Err(err) = JsFuture::from(drive_ferro_socket(&class, ECHO_URL)).await {
         let message = js_sys::Reflect::get(&err, &"message".into()).unwrap_or(err);
         panic!("{}", message.as_string().unwrap_or_default());

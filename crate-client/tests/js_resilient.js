@@ -142,3 +142,76 @@ export async function driveChatClient(ChatClient, chatUrl, httpBase) {
   expect(ada.unacknowledged === 0, "nothing waits after close");
   bob.close();
 }
+
+const macrotask = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+async function collectGarbage() {
+  for (let i = 0; i < 3; i++) {
+    await macrotask();
+    globalThis.gc?.();
+  }
+  await macrotask();
+}
+
+async function until(condition, what) {
+  const deadline = Date.now() + 10000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+// Makes an object with `make(events)` inside a function of its own, so that only a weak
+// reference to it remains here; `events` records what its handlers see.
+function unreferenced(make) {
+  const events = [];
+  let ref;
+  (() => {
+    ref = new WeakRef(make(events));
+  })();
+  return { ref, events };
+}
+
+/** An object's life without references: alive while connected, released once closed. */
+async function liveUntilClosed(name, { ref, events }, connected, use, used) {
+  await until(() => events.some(connected), `${name} to connect`);
+  await collectGarbage();
+  expect(ref.deref() !== undefined, `an unreferenced, connected ${name} to survive garbage collection`);
+  use(ref.deref());
+  await until(() => events.some(used), `${name} to work after garbage collection`);
+  ref.deref().close();
+  await until(() => events.some((event) => event.type === "close"), `${name} to close`);
+  await collectGarbage();
+  if (typeof globalThis.gc === "function") {
+    expect(ref.deref() === undefined, `a closed, unreferenced ${name} to be released`);
+  }
+}
+
+export async function survivesGarbageCollection(ReconnectingSocket, ChatClient, echoUrl, chatUrl) {
+  await liveUntilClosed(
+    "ReconnectingSocket",
+    unreferenced((events) => {
+      const socket = new ReconnectingSocket(echoUrl);
+      socket.onevent = (event) => events.push(event);
+      socket.onmessage = (event) => events.push({ type: "message", data: event.data });
+      return socket;
+    }),
+    (event) => event.type === "open",
+    (socket) => socket.send("after gc"),
+    (event) => event.type === "message" && event.data === "after gc",
+  );
+  await liveUntilClosed(
+    "ChatClient",
+    unreferenced((events) => {
+      const chat = new ChatClient(chatUrl, { nick: "gc-survivor" });
+      chat.onevent = (event) => events.push(event);
+      return chat;
+    }),
+    (event) => event.type === "welcome",
+    (chat) => chat.join("gc-room"),
+    (event) => event.type === "joined" && event.room === "gc-room",
+  );
+  const socket = new ReconnectingSocket(echoUrl);
+  expect(socket instanceof ReconnectingSocket, "instanceof ReconnectingSocket");
+  socket.close();
+}

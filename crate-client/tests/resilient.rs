@@ -238,7 +238,7 @@ async fn above_the_high_water_mark_sends_queue_and_flushed_waits_for_the_drain()
         "{outcomes:?}"
     );
     assert!(socket.queued() > 0);
-    socket.flushed().await;
+    socket.flushed().await.unwrap();
     assert_eq!((socket.queued(), socket.buffered_amount()), (0, 0));
     for _ in 0..8 {
         let event = events

@@ -53,7 +53,7 @@ pub(crate) async fn route(
         ));
     }
     if state.config.test_endpoints && test_endpoints::PATHS.contains(&path) {
-        return Ok(test_endpoints::route(req, &state, peer));
+        return Ok(test_endpoints::route(req, &state, peer).await);
     }
     let response = match req.uri().path() {
         endpoints::ECHO => match EchoOptions::from_query(req.uri().query()) {

@@ -81,10 +81,22 @@ fn until_passed(until: &Mutex<Option<Instant>>) -> bool {
 }
 
 /// The paths of the test endpoints.
-pub(crate) const PATHS: [&str; 3] = ["/test/drop", "/test/unavailable", "/test/firehose"];
+pub(crate) const PATHS: [&str; 4] = [
+    "/test/drop",
+    "/test/unavailable",
+    "/test/firehose",
+    "/test/hang",
+];
+
+/// The longest `/test/hang` holds a request.
+const MAX_HANG: Duration = Duration::from_secs(60);
 
 /// Answers `req`, whose path is one of [`PATHS`].
-pub(crate) fn route(
+///
+/// `/test/hang?ms=N` answers only after `N` ms (at most a minute), with a 503: a WebSocket
+/// handshake to it stays unanswered that long, like a server that accepted the TCP
+/// connection and then stalled — what a client's connect timeout is for.
+pub(crate) async fn route(
     req: Request<Incoming>,
     state: &Arc<AppState>,
     peer: SocketAddr,
@@ -101,6 +113,14 @@ pub(crate) fn route(
             let ms = query_number(query, "ms");
             state.test.refuse_sends(Duration::from_millis(ms));
             readable_anywhere(format!("refusing sends for {ms} ms\n"))
+        }
+        "/test/hang" => {
+            let hang = Duration::from_millis(query_number(query, "ms")).min(MAX_HANG);
+            tokio::time::sleep(hang).await;
+            text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("hung for {} ms\n", hang.as_millis()),
+            )
         }
         "/test/firehose" => match Firehose::from_query(query) {
             Ok(firehose) => upgrade::accept(req, state, peer, &[], move |_, _, _| firehose),

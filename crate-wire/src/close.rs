@@ -27,6 +27,14 @@ impl CloseCode {
     /// `1000`: the purpose of the connection has been fulfilled.
     pub const NORMAL: CloseCode = CloseCode(1000);
 
+    /// `4000`: the client's heartbeat heard nothing within its timeout and gave up on the
+    /// connection (sent by `ResilientSocket`, reason `heartbeat timeout`).
+    pub const HEARTBEAT_TIMEOUT: CloseCode = CloseCode(4000);
+
+    /// `4001`: the connection did not open within the client's connect timeout (sent by
+    /// `ResilientSocket`, reason `connect timeout`, when the server got that far).
+    pub const CONNECT_TIMEOUT: CloseCode = CloseCode(4001);
+
     /// Validates `code` as one an application may send.
     pub fn new(code: u16) -> Result<Self, CloseCodeError> {
         match code {

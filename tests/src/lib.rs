@@ -4,6 +4,9 @@
 //! The test command (`scripts/test.sh`) builds everything first and exports
 //! `FERROSOCKET_SERVER_BIN`; run by hand, the tests fall back to `target/debug`.
 
+pub mod accessibility;
+pub mod chat_page;
+
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;

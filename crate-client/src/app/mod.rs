@@ -8,13 +8,15 @@
 
 pub mod bench;
 mod dom;
+mod lines;
+mod typing;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::{Rc, Weak};
 
 use gloo_events::{EventListener, EventListenerOptions};
-use gloo_timers::callback::Interval;
+use gloo_timers::callback::{Interval, Timeout};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlButtonElement, HtmlElement, HtmlInputElement, HtmlTextAreaElement};
@@ -23,24 +25,16 @@ use crate::resilient::{ResilientEvent, SendOutcome};
 use crate::session::{ChatEvent, ChatOptions, ChatSession};
 use crate::socket::WebSocket;
 use dom::{append, by_id, clear, document, element};
-use ferrosocket_wire::chat::{HistoryEntry, PresenceChange, LOBBY};
+use ferrosocket_wire::chat::{HistoryEntry, PresenceChange, RoomInfo, LOBBY};
+use lines::{render_line, Delivery, Line, Own};
+use typing::{Typists, TYPING_EVENT, TYPING_IDLE_MS, TYPING_REFRESH_MS};
 
 /// Lines (messages and notices) kept per room, in memory and in the DOM.
 pub const MAX_LINES: usize = 300;
+/// How often the room directory is refreshed while the page is visible.
+const DIRECTORY_REFRESH_MS: u32 = 30_000;
 const NICK_KEY: &str = "ferrosocket.nick";
 const TITLE: &str = "ferrosocket chat";
-
-#[derive(Debug, Clone)]
-enum Line {
-    Message {
-        from: String,
-        text: String,
-        ts: u64,
-        /// This session's message, with its key while the server has not confirmed it.
-        own_pending: Option<String>,
-    },
-    Notice(String),
-}
 
 #[derive(Debug, Default)]
 struct RoomView {
@@ -61,11 +55,15 @@ impl RoomView {
 struct Elements {
     state: HtmlElement,
     retry: HtmlButtonElement,
+    drawer_toggle: HtmlButtonElement,
+    sidebar: HtmlElement,
     rooms: Element,
+    directory: Element,
     members: Element,
     messages: HtmlElement,
     room_title: Element,
     announcer: Element,
+    typing: Element,
     nick: HtmlInputElement,
     room_name: HtmlInputElement,
     input: HtmlTextAreaElement,
@@ -77,17 +75,36 @@ struct View {
     nick: String,
     current: String,
     rooms: BTreeMap<String, RoomView>,
+    /// The last `list_rooms` answer.
+    directory: Vec<RoomInfo>,
     /// A room the user asked to join: shown once the server confirms.
     joining: Option<String>,
     /// Messages that arrived while the tab was hidden.
     hidden_unread: u32,
     countdown: Option<Interval>,
+    /// Others typing.
+    typists: Typists,
+    /// A `Failed` event that came during a `send` call, before its line was on screen.
+    failed_in_send: Option<(String, String)>,
+}
+
+/// This page's own typing state, as last told to the room.
+#[derive(Default)]
+struct Typing {
+    /// The room told `active: true`, and when.
+    active: Option<(String, f64)>,
+    /// Says `active: false` after an idle while.
+    idle: Option<Timeout>,
 }
 
 struct App {
     session: ChatSession,
     view: RefCell<View>,
+    typing: RefCell<Typing>,
+    /// Set while `session.send` runs: a `Failed` event then belongs to the line being added.
+    in_send: Cell<bool>,
     listeners: RefCell<Vec<EventListener>>,
+    timers: RefCell<Vec<Interval>>,
 }
 
 /// The running chat page; dropping it disconnects and removes every listener.
@@ -126,11 +143,15 @@ pub fn start_chat(url: &str) -> Result<Option<ChatApp>, JsValue> {
     let els = Elements {
         state: by_id("connection-state"),
         retry: by_id("retry"),
+        drawer_toggle: by_id("drawer-toggle"),
+        sidebar: by_id("sidebar"),
         rooms: by_id("rooms"),
+        directory: by_id("directory"),
         members: by_id("members"),
         messages: by_id("messages"),
         room_title: by_id("room-title"),
         announcer: by_id("announcer"),
+        typing: by_id("typing"),
         nick: by_id("nick"),
         room_name: by_id("room-name"),
         input: by_id("message-input"),
@@ -147,11 +168,17 @@ pub fn start_chat(url: &str) -> Result<Option<ChatApp>, JsValue> {
             nick: String::new(),
             current: LOBBY.to_owned(),
             rooms,
+            directory: Vec::new(),
             joining: None,
             hidden_unread: 0,
             countdown: None,
+            typists: Typists::default(),
+            failed_in_send: None,
         }),
+        typing: RefCell::new(Typing::default()),
+        in_send: Cell::new(false),
         listeners: RefCell::new(Vec::new()),
+        timers: RefCell::new(Vec::new()),
     });
     let weak = Rc::downgrade(&app);
     app.session.set_on_event(move |event| {
@@ -160,6 +187,7 @@ pub fn start_chat(url: &str) -> Result<Option<ChatApp>, JsValue> {
         }
     });
     bind(&app);
+    start_timers(&app);
     {
         let view = app.view.borrow();
         view.set_state("connecting", "Connecting…", false);
@@ -202,6 +230,41 @@ fn listen(
     app.listeners.borrow_mut().push(listener);
 }
 
+/// Runs `tick` every `millis` while the app lives.
+fn every(app: &Rc<App>, millis: u32, tick: impl Fn(&Rc<App>) + 'static) {
+    let weak: Weak<App> = Rc::downgrade(app);
+    let interval = Interval::new(millis, move || {
+        if let Some(app) = weak.upgrade() {
+            tick(&app);
+        }
+    });
+    app.timers.borrow_mut().push(interval);
+}
+
+fn start_timers(app: &Rc<App>) {
+    // The directory's member counts, while someone can see them.
+    every(app, DIRECTORY_REFRESH_MS, |app| {
+        if !document().hidden() {
+            app.session.list_rooms();
+        }
+    });
+    // Typing indicators expire without a refresh.
+    every(app, 500, |app| {
+        let mut view = app.view.borrow_mut();
+        if view.typists.expire(js_sys::Date::now()) {
+            view.render_typing();
+        }
+    });
+}
+
+/// The button an event happened in, if any.
+fn clicked_button(event: &web_sys::Event) -> Option<Element> {
+    event
+        .target()
+        .and_then(|t| t.dyn_into::<Element>().ok())
+        .and_then(|t| t.closest("button").ok().flatten())
+}
+
 fn bind(app: &Rc<App>) {
     let page = document();
     let window = web_sys::window().expect("a window");
@@ -214,19 +277,16 @@ fn bind(app: &Rc<App>) {
             app.send_input();
         },
     );
-    listen(
-        app,
-        &by_id::<Element>("message-input"),
-        "keydown",
-        |app, event| {
-            let key = event.unchecked_ref::<web_sys::KeyboardEvent>();
-            // Enter sends; Shift+Enter is a new line; an IME composition is left alone.
-            if key.key() == "Enter" && !key.shift_key() && !key.is_composing() {
-                event.prevent_default();
-                app.send_input();
-            }
-        },
-    );
+    let input = by_id::<Element>("message-input");
+    listen(app, &input, "keydown", |app, event| {
+        let key = event.unchecked_ref::<web_sys::KeyboardEvent>();
+        // Enter sends; Shift+Enter is a new line; an IME composition is left alone.
+        if key.key() == "Enter" && !key.shift_key() && !key.is_composing() {
+            event.prevent_default();
+            app.send_input();
+        }
+    });
+    listen(app, &input, "input", |app, _| app.typed());
     listen(
         app,
         &by_id::<Element>("join-form"),
@@ -239,14 +299,8 @@ fn bind(app: &Rc<App>) {
                 view.els.room_name.set_value("");
                 name
             };
-            if name.is_empty() {
-                return;
-            }
-            if app.view.borrow().rooms.contains_key(&name) {
-                app.view.borrow_mut().switch_to(&name);
-            } else {
-                app.view.borrow_mut().joining = Some(name.clone());
-                app.session.join(&name);
+            if !name.is_empty() {
+                app.open_room(&name);
             }
         },
     );
@@ -263,11 +317,7 @@ fn bind(app: &Rc<App>) {
         },
     );
     listen(app, &by_id::<Element>("rooms"), "click", |app, event| {
-        let Some(button) = event
-            .target()
-            .and_then(|t| t.dyn_into::<Element>().ok())
-            .and_then(|t| t.closest("button").ok().flatten())
-        else {
+        let Some(button) = clicked_button(event) else {
             return;
         };
         let Some(room) = button.get_attribute("data-room") else {
@@ -276,7 +326,61 @@ fn bind(app: &Rc<App>) {
         if button.get_attribute("data-action").as_deref() == Some("leave") {
             app.session.leave(&room);
         } else {
-            app.view.borrow_mut().switch_to(&room);
+            app.stop_typing();
+            let mut view = app.view.borrow_mut();
+            view.switch_to(&room);
+            view.set_drawer(false);
+        }
+    });
+    listen(
+        app,
+        &by_id::<Element>("directory"),
+        "click",
+        |app, event| {
+            if let Some(room) = clicked_button(event).and_then(|b| b.get_attribute("data-join")) {
+                app.open_room(&room);
+                app.view.borrow().set_drawer(false);
+            }
+        },
+    );
+    listen(
+        app,
+        &by_id::<Element>("refresh-rooms"),
+        "click",
+        |app, _| {
+            app.session.list_rooms();
+        },
+    );
+    listen(app, &by_id::<Element>("messages"), "click", |app, event| {
+        let Some(button) = clicked_button(event) else {
+            return;
+        };
+        if button.get_attribute("data-action").as_deref() == Some("retry") {
+            if let Some(id) = button.get_attribute("data-id") {
+                app.retry(&id);
+            }
+        }
+    });
+    listen(
+        app,
+        &by_id::<Element>("drawer-toggle"),
+        "click",
+        |app, _| {
+            let open = !app.view.borrow().drawer_open();
+            app.view.borrow().set_drawer(open);
+            if open {
+                app.session.list_rooms();
+                let _ = app.view.borrow().els.nick.focus();
+            }
+        },
+    );
+    listen(app, &page, "keydown", |app, event| {
+        let key = event.unchecked_ref::<web_sys::KeyboardEvent>();
+        let view = app.view.borrow();
+        // Escape closes the drawer and gives focus back to what opened it.
+        if key.key() == "Escape" && view.drawer_open() {
+            view.set_drawer(false);
+            let _ = view.els.drawer_toggle.focus();
         }
     });
     listen(app, &by_id::<Element>("retry"), "click", |app, _| {
@@ -294,6 +398,13 @@ fn bind(app: &Rc<App>) {
             .borrow()
             .set_state("offline", "Offline: waiting for the network", true);
     });
+    // The connection reconnects by itself on `online`; a connection that survived the
+    // outage sends no new event, so the light is put right here.
+    listen(app, &window, "online", |app, _| {
+        if app.session.state() == crate::ConnectionState::Open {
+            app.view.borrow().set_state("open", "Connected", false);
+        }
+    });
 }
 
 impl App {
@@ -305,24 +416,101 @@ impl App {
         if text.trim().is_empty() {
             return;
         }
-        let (id, outcome) = self.session.send(&room, &text);
+        self.stop_typing();
+        self.view.borrow().els.input.set_value("");
+        self.send_line(&room, text);
+    }
+
+    /// Sends `text` to `room` and shows it as this page's line, sending or failed.
+    fn send_line(&self, room: &str, text: String) {
+        self.in_send.set(true);
+        let (id, outcome) = self.session.send(room, &text);
+        self.in_send.set(false);
         let mut view = self.view.borrow_mut();
-        if outcome == SendOutcome::Rejected {
-            // The `Failed` event has already put its reason on screen; the text stays in
-            // the input so it can be sent again.
-            return;
-        }
-        view.els.input.set_value("");
+        let delivery = if outcome == SendOutcome::Rejected {
+            // Its `Failed` event came during `send`, before the line was on screen.
+            let reason = match view.failed_in_send.take() {
+                Some((failed, reason)) if failed == id => reason,
+                _ => "refused by this page".to_owned(),
+            };
+            view.announce(&format!("A message was not delivered: {reason}"));
+            Delivery::Failed(reason)
+        } else {
+            Delivery::Sending
+        };
         let nick = self.session.nick();
         view.add_line(
-            &room,
+            room,
             Line::Message {
                 from: nick,
                 text,
                 ts: js_sys::Date::now() as u64,
-                own_pending: Some(id),
+                own: Some(Own { id, delivery }),
             },
         );
+    }
+
+    /// Sends a failed line's text again, as a new line at the end of its room.
+    fn retry(&self, id: &str) {
+        let Some((room, text)) = self.view.borrow_mut().take_failed(id) else {
+            return;
+        };
+        self.send_line(&room, text);
+        let _ = self.view.borrow().els.input.focus();
+    }
+
+    /// Shows `room`, joining it first if needed.
+    fn open_room(&self, room: &str) {
+        if self.view.borrow().rooms.contains_key(room) {
+            self.stop_typing();
+            self.view.borrow_mut().switch_to(room);
+        } else {
+            self.view.borrow_mut().joining = Some(room.to_owned());
+            self.session.join(room);
+        }
+    }
+
+    /// The user typed in the message box: tell the room, at most once per
+    /// [`TYPING_REFRESH_MS`], and plan to say "stopped" after an idle while.
+    fn typed(self: &Rc<Self>) {
+        let (room, empty) = {
+            let view = self.view.borrow();
+            (
+                view.current.clone(),
+                view.els.input.value().trim().is_empty(),
+            )
+        };
+        if empty {
+            self.stop_typing();
+            return;
+        }
+        let now = js_sys::Date::now();
+        let due = match &self.typing.borrow().active {
+            Some((told, at)) => *told != room || now - at >= TYPING_REFRESH_MS,
+            None => true,
+        };
+        if due {
+            let _ = self.session.emit(&room, TYPING_EVENT, "{\"active\":true}");
+            self.typing.borrow_mut().active = Some((room, now));
+        }
+        let weak = Rc::downgrade(self);
+        self.typing.borrow_mut().idle = Some(Timeout::new(TYPING_IDLE_MS, move || {
+            if let Some(app) = weak.upgrade() {
+                app.stop_typing();
+            }
+        }));
+    }
+
+    /// Tells the room this page stopped typing, if it had said it was.
+    fn stop_typing(&self) {
+        let told = {
+            let mut typing = self.typing.borrow_mut();
+            typing.idle = None;
+            typing.active.take()
+        };
+        if let Some((room, _)) = told {
+            let _ = self.session.emit(&room, TYPING_EVENT, "{\"active\":false}");
+        }
     }
 
     fn on_event(&self, event: ChatEvent) {
@@ -335,6 +523,8 @@ impl App {
                     view.els.nick.set_value(&nick);
                 }
                 view.nick = nick;
+                drop(view);
+                self.session.list_rooms();
             }
             ChatEvent::Nick { nick } => {
                 // Confirmed by the server: keep it for the next visit.
@@ -363,7 +553,7 @@ impl App {
                         from,
                         text,
                         ts,
-                        own_pending: None,
+                        own: None,
                     });
                 }
                 if view.joining.as_deref() == Some(room.as_str()) {
@@ -375,6 +565,8 @@ impl App {
                         view.render_current();
                     }
                 }
+                drop(view);
+                self.session.list_rooms();
             }
             ChatEvent::Left { room } => {
                 view.rooms.remove(&room);
@@ -390,6 +582,8 @@ impl App {
                 } else {
                     view.render_rooms();
                 }
+                drop(view);
+                self.session.list_rooms();
             }
             ChatEvent::Presence {
                 room,
@@ -416,6 +610,9 @@ impl App {
                         format!("{old} is now {nick}")
                     }
                 };
+                if change != PresenceChange::Join && view.typists.remove(&room, &nick) {
+                    view.render_typing();
+                }
                 view.notice(&room, &notice);
                 if view.current == room {
                     view.render_members();
@@ -424,17 +621,20 @@ impl App {
             ChatEvent::Message { room, entry } => {
                 let HistoryEntry { from, text, ts, .. } = entry;
                 let announcement = format!("{from}: {text}");
+                if view.typists.remove(&room, &from) {
+                    view.render_typing();
+                }
                 view.add_line(
                     &room,
                     Line::Message {
                         from,
                         text,
                         ts,
-                        own_pending: None,
+                        own: None,
                     },
                 );
                 if view.current == room {
-                    view.els.announcer.set_text_content(Some(&announcement));
+                    view.announce(&announcement);
                 } else if let Some(entry) = view.rooms.get_mut(&room) {
                     entry.unread += 1;
                     view.render_rooms();
@@ -444,18 +644,24 @@ impl App {
                     view.update_title();
                 }
             }
-            ChatEvent::Sent { id, room, .. } => view.confirm(&room, &id),
-            ChatEvent::Failed { id, room, reason } => {
-                // No longer pending, and said so next to it.
-                view.confirm(&room, &id);
-                let room = if view.rooms.contains_key(&room) {
-                    room
-                } else {
-                    view.current.clone()
-                };
-                view.notice(&room, &format!("⚠ A message was not delivered: {reason}"));
+            ChatEvent::Sent { id, room, .. } => {
+                view.set_delivery(&room, &id, Delivery::Sent);
             }
-            // The message stays dimmed (pending) and is retried: no notice per retry.
+            ChatEvent::Failed { id, room, reason } => {
+                if view.set_delivery(&room, &id, Delivery::Failed(reason.clone())) {
+                    view.announce(&format!("A message was not delivered: {reason}"));
+                } else if self.in_send.get() {
+                    view.failed_in_send = Some((id, reason));
+                } else {
+                    // Its room was left: said in the room in view.
+                    let current = view.current.clone();
+                    view.notice(
+                        &current,
+                        &format!("⚠ A message to {room} was not delivered: {reason}"),
+                    );
+                }
+            }
+            // The message stays "sending" and is retried: no notice per retry.
             ChatEvent::Error {
                 code: crate::ErrorCode::Unavailable | crate::ErrorCode::RateLimited,
                 ..
@@ -464,24 +670,36 @@ impl App {
             ChatEvent::Error {
                 reference: Some(reference),
                 ..
-            } if view.is_pending(&reference) => {}
+            } if view.is_sending(&reference) => {}
             ChatEvent::Error { message, .. } => {
                 view.joining = None;
                 let current = view.current.clone();
                 view.notice(&current, &format!("⚠ {message}"));
             }
-            ChatEvent::Rooms(_) | ChatEvent::Event { .. } => {}
+            ChatEvent::Rooms(rooms) => {
+                view.directory = rooms;
+                view.render_directory();
+            }
+            ChatEvent::Event {
+                room,
+                event,
+                from,
+                data,
+            } => {
+                if event != TYPING_EVENT || from == view.nick {
+                    return;
+                }
+                let active = serde_json::from_str::<serde_json::Value>(&data)
+                    .ok()
+                    .and_then(|data| data.get("active").and_then(serde_json::Value::as_bool))
+                    .unwrap_or(false);
+                view.typists.set(&room, &from, active, js_sys::Date::now());
+                if view.current == room {
+                    view.render_typing();
+                }
+            }
         }
     }
-}
-
-fn clock(ts: u64) -> (String, String) {
-    let date = js_sys::Date::new(&JsValue::from_f64(ts as f64));
-    let iso = date.to_iso_string().as_string().unwrap_or_default();
-    (
-        iso,
-        format!("{:02}:{:02}", date.get_hours(), date.get_minutes()),
-    )
 }
 
 impl View {
@@ -527,6 +745,27 @@ impl View {
         }
     }
 
+    fn drawer_open(&self) -> bool {
+        self.els.sidebar.class_list().contains("open")
+    }
+
+    /// Opens or closes the rooms-and-people drawer (only a drawer at phone width).
+    fn set_drawer(&self, open: bool) {
+        let _ = self
+            .els
+            .sidebar
+            .class_list()
+            .toggle_with_force("open", open);
+        self.els
+            .drawer_toggle
+            .set_attribute("aria-expanded", if open { "true" } else { "false" })
+            .expect("setting an attribute");
+    }
+
+    fn announce(&self, text: &str) {
+        self.els.announcer.set_text_content(Some(text));
+    }
+
     fn update_title(&self) {
         let title = if self.hidden_unread > 0 {
             format!("({}) {TITLE}", self.hidden_unread)
@@ -543,6 +782,7 @@ impl View {
         }
         self.render_rooms();
         self.render_current();
+        self.render_directory();
         let _ = self.els.input.focus();
     }
 
@@ -572,32 +812,68 @@ impl View {
     }
 
     /// Whether one of this page's lines with key `id` awaits the server.
-    fn is_pending(&self, id: &str) -> bool {
+    fn is_sending(&self, id: &str) -> bool {
         self.rooms.values().any(|room| {
-            room.lines.iter().any(
-                |line| matches!(line, Line::Message { own_pending: Some(key), .. } if key == id),
-            )
+            room.lines.iter().any(|line| {
+                matches!(line, Line::Message { own: Some(own), .. }
+                    if own.id == id && own.delivery == Delivery::Sending)
+            })
         })
     }
 
-    fn confirm(&mut self, room: &str, id: &str) {
-        if let Some(entry) = self.rooms.get_mut(room) {
-            for line in entry.lines.iter_mut().rev() {
-                if let Line::Message { own_pending, .. } = line {
-                    if own_pending.as_deref() == Some(id) {
-                        *own_pending = None;
-                        break;
-                    }
-                }
-            }
+    /// The on-screen element of this page's line `id`, if its room is in view.
+    fn own_element(&self, room: &str, id: &str) -> Option<Element> {
+        if self.current != room {
+            return None;
         }
-        if self.current == room {
-            // Keys are hex and digits: safe inside a selector.
-            let selector = format!("[data-id=\"{id}\"]");
-            if let Ok(Some(item)) = self.els.messages.query_selector(&selector) {
-                let _ = item.class_list().remove_1("pending");
-                let _ = item.remove_attribute("data-id");
-            }
+        // Keys are hex and digits: safe inside a selector.
+        self.els
+            .messages
+            .query_selector(&format!("[data-id=\"{id}\"]"))
+            .ok()
+            .flatten()
+    }
+
+    /// Moves this page's line `id` in `room` to `delivery`; whether it was found.
+    fn set_delivery(&mut self, room: &str, id: &str, delivery: Delivery) -> bool {
+        let Some(line) = self.rooms.get_mut(room).and_then(|entry| {
+            entry
+                .lines
+                .iter_mut()
+                .rev()
+                .find_map(|line| line.own_mut(id).is_some().then_some(line))
+        }) else {
+            return false;
+        };
+        if let Some(own) = line.own_mut(id) {
+            own.delivery = delivery;
+        }
+        let line = line.clone();
+        if let Some(old) = self.own_element(room, id) {
+            let _ = old.replace_with_with_node_1(&render_line(&line));
+        }
+        true
+    }
+
+    /// Removes the failed line `id` (to be sent again); its room and text.
+    fn take_failed(&mut self, id: &str) -> Option<(String, String)> {
+        let (room, index) = self.rooms.iter().find_map(|(name, entry)| {
+            entry
+                .lines
+                .iter()
+                .position(|line| {
+                    matches!(line, Line::Message { own: Some(own), .. }
+                        if own.id == id && matches!(own.delivery, Delivery::Failed(_)))
+                })
+                .map(|index| (name.clone(), index))
+        })?;
+        let line = self.rooms.get_mut(&room)?.lines.remove(index)?;
+        if let Some(element) = self.own_element(&room, id) {
+            element.remove();
+        }
+        match line {
+            Line::Message { text, .. } => Some((room, text)),
+            Line::Notice(_) => None,
         }
     }
 
@@ -613,6 +889,13 @@ impl View {
             .messages
             .set_scroll_top(self.els.messages.scroll_height());
         self.render_members();
+        self.render_typing();
+    }
+
+    fn render_typing(&self) {
+        self.els
+            .typing
+            .set_text_content(Some(&self.typists.sentence(&self.current)));
     }
 
     fn render_members(&self) {
@@ -624,9 +907,34 @@ impl View {
         }
     }
 
+    fn render_directory(&self) {
+        clear(&self.els.directory);
+        for RoomInfo { name, members } in &self.directory {
+            let item = element("li", "", "");
+            let button = element("button", "", "");
+            button.set_attribute("type", "button").expect("attribute");
+            button.set_attribute("data-join", name).expect("attribute");
+            append(&button, &element("span", "name", name));
+            let people = if *members == 1 { "member" } else { "members" };
+            let joined = if self.rooms.contains_key(name) {
+                " · joined"
+            } else {
+                ""
+            };
+            append(
+                &button,
+                &element("span", "count", &format!("{members} {people}{joined}")),
+            );
+            append(&item, &button);
+            append(&self.els.directory, &item);
+        }
+    }
+
     fn render_rooms(&self) {
         clear(&self.els.rooms);
+        let mut unread = 0;
         for (name, room) in &self.rooms {
+            unread += room.unread;
             let item = element("li", "room", "");
             let open = element("button", "room-name", name);
             open.set_attribute("type", "button").expect("attribute");
@@ -655,30 +963,12 @@ impl View {
             append(&item, &leave);
             append(&self.els.rooms, &item);
         }
-    }
-}
-
-fn render_line(line: &Line) -> HtmlElement {
-    match line {
-        Line::Notice(text) => element("li", "notice", text),
-        Line::Message {
-            from,
-            text,
-            ts,
-            own_pending,
-        } => {
-            let item = element("li", "message", "");
-            if let Some(id) = own_pending {
-                let _ = item.class_list().add_1("pending");
-                item.set_attribute("data-id", id).expect("attribute");
-            }
-            let (iso, short) = clock(*ts);
-            let time = element("time", "", &short);
-            time.set_attribute("datetime", &iso).expect("attribute");
-            append(&item, &time);
-            append(&item, &element("span", "author", from));
-            append(&item, &element("span", "text", text));
-            item
-        }
+        // At phone width the drawer is closed: its button tells of unread lines.
+        let label = if unread > 0 {
+            format!("Rooms ({unread} unread)")
+        } else {
+            "Rooms".to_owned()
+        };
+        self.els.drawer_toggle.set_text_content(Some(&label));
     }
 }

@@ -13,6 +13,9 @@ use std::time::Duration;
 /// 1012, 1013, any other code — but not after a normal close (1000) or a policy close (1008,
 /// 4000–4999) unless told to, and never after [`close`](super::ResilientSocket::close).
 ///
+/// The backoff starts over only after a connection stayed open for `min_uptime`: a server
+/// that accepts and at once closes is retried with growing delays, not in a storm.
+///
 /// # Examples
 /// ```
 /// use std::time::Duration;
@@ -42,6 +45,9 @@ pub struct ReconnectPolicy {
     pub after_normal_close: bool,
     /// Reconnect after a policy close (1008, 4000–4999) too. Default: `false`.
     pub after_policy_close: bool,
+    /// How long a connection must stay open before its end starts the backoff over from
+    /// attempt 1 (and resets the count `max_attempts` bounds). Default: 5 s.
+    pub min_uptime: Duration,
 }
 
 impl Default for ReconnectPolicy {
@@ -53,6 +59,7 @@ impl Default for ReconnectPolicy {
             max_attempts: None,
             after_normal_close: false,
             after_policy_close: false,
+            min_uptime: Duration::from_secs(5),
         }
     }
 }
@@ -65,7 +72,8 @@ impl ReconnectPolicy {
             .max(1.0)
             .powi(attempt.saturating_sub(1).min(64) as i32);
         let cap = self.initial_delay.as_secs_f64() * growth;
-        Duration::from_secs_f64(cap.min(self.max_delay.as_secs_f64()))
+        // A `max_delay` of `Duration::MAX` (no limit) must not overflow.
+        Duration::try_from_secs_f64(cap.min(self.max_delay.as_secs_f64())).unwrap_or(self.max_delay)
     }
 
     /// The wait before attempt `attempt`, given a uniform random number in `[0, 1)`.
@@ -80,6 +88,12 @@ impl ReconnectPolicy {
             1008 | 4000..=4999 => self.after_policy_close,
             _ => true,
         }
+    }
+
+    /// Whether a connection that stayed open for `uptime` was stable, so that the backoff
+    /// starts over after it.
+    pub fn was_stable(&self, uptime: Duration) -> bool {
+        uptime >= self.min_uptime
     }
 
     /// Whether attempt `attempt` (from 1) is allowed.
@@ -128,6 +142,27 @@ mod tests {
             ..policy
         };
         assert!(eager.should_reconnect(1000) && eager.should_reconnect(4001));
+    }
+
+    #[test]
+    fn an_unlimited_max_delay_does_not_overflow() {
+        let policy = ReconnectPolicy {
+            max_delay: Duration::MAX,
+            ..ReconnectPolicy::default()
+        };
+        assert_eq!(policy.cap(2), Duration::from_secs(1));
+        assert!(
+            policy.cap(10_000) > Duration::from_secs(1 << 40),
+            "grows without limit"
+        );
+        assert!(policy.delay(10_000, 0.5) <= policy.cap(10_000));
+    }
+
+    #[test]
+    fn only_a_connection_up_for_min_uptime_was_stable() {
+        let policy = ReconnectPolicy::default();
+        assert!(!policy.was_stable(Duration::from_millis(4_999)));
+        assert!(policy.was_stable(Duration::from_secs(5)));
     }
 
     #[test]

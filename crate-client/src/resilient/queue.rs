@@ -60,17 +60,34 @@ pub enum SendOutcome {
     Rejected,
 }
 
-fn size(message: &Message) -> usize {
-    match message {
-        Message::Text(text) => text.len(),
-        Message::Binary(bytes) => bytes.len(),
+/// One message waiting to be sent: a [`Message`], or a `Blob` that the browser reads itself
+/// when it is sent (so it keeps its place among the others without being read here).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Outgoing {
+    Message(Message),
+    Blob(web_sys::Blob),
+}
+
+impl Outgoing {
+    fn size(&self) -> usize {
+        match self {
+            Outgoing::Message(Message::Text(text)) => text.len(),
+            Outgoing::Message(Message::Binary(bytes)) => bytes.len(),
+            Outgoing::Blob(blob) => blob.size() as usize,
+        }
+    }
+}
+
+impl From<Message> for Outgoing {
+    fn from(message: Message) -> Self {
+        Outgoing::Message(message)
     }
 }
 
 /// A bounded FIFO of messages waiting to be sent.
 #[derive(Debug, Default)]
 pub(crate) struct SendQueue {
-    items: VecDeque<Message>,
+    items: VecDeque<Outgoing>,
     bytes: usize,
     limits: QueueLimits,
 }
@@ -84,8 +101,9 @@ impl SendQueue {
         }
     }
 
-    pub fn push(&mut self, message: Message) -> SendOutcome {
-        let len = size(&message);
+    pub fn push(&mut self, message: impl Into<Outgoing>) -> SendOutcome {
+        let message = message.into();
+        let len = message.size();
         if len > self.limits.max_bytes || self.limits.max_messages == 0 {
             return SendOutcome::Rejected;
         }
@@ -114,13 +132,13 @@ impl SendQueue {
         }
     }
 
-    pub fn front(&self) -> Option<&Message> {
+    pub fn front(&self) -> Option<&Outgoing> {
         self.items.front()
     }
 
-    pub fn pop(&mut self) -> Option<Message> {
+    pub fn pop(&mut self) -> Option<Outgoing> {
         let message = self.items.pop_front()?;
-        self.bytes -= size(&message);
+        self.bytes -= message.size();
         Some(message)
     }
 
@@ -146,7 +164,12 @@ mod tests {
     }
 
     fn drain(queue: &mut SendQueue) -> Vec<Message> {
-        std::iter::from_fn(|| queue.pop()).collect()
+        std::iter::from_fn(|| queue.pop())
+            .map(|item| match item {
+                Outgoing::Message(message) => message,
+                Outgoing::Blob(_) => unreachable!("these tests queue no Blob"),
+            })
+            .collect()
     }
 
     #[test]

@@ -1,0 +1,178 @@
+// FerroSocket: the browser WebSocket's shape and EventTarget behaviour over the Rust core
+// (FerroSocketCore, crate-client/src/js.rs). Shipped in the wasm-pack package as a
+// wasm-bindgen snippet and re-exported from the package's main module.
+//
+// Why a JavaScript class: extending EventTarget gives addEventListener, `once`,
+// handleEvent objects, event.target, in-order dispatch and exception reporting from the
+// browser itself; and the core can keep this object alive while the connection can still
+// deliver events (a wasm-bindgen struct's wrapper would be collected and its socket closed).
+
+let makeCore = null;
+
+/** Called once by the Rust module when it is instantiated (its start function). */
+export function installSocketCore(make) {
+  makeCore = make;
+}
+
+/** The class, for Rust code that hands it to JavaScript. */
+export function ferroSocketClass() {
+  return FerroSocket;
+}
+
+const STATES = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 };
+const HANDLER_TYPES = ["open", "message", "error", "close"];
+const addListener = EventTarget.prototype.addEventListener;
+const removeListener = EventTarget.prototype.removeEventListener;
+
+export class FerroSocket extends EventTarget {
+  #core;
+  #url;
+  // Event handler attributes (onopen...): type -> { value, listener }. A handler keeps
+  // the position among listeners it had when first set, as the browser's do.
+  #handlers = new Map();
+
+  /**
+   * Opens a socket to `url` (`ws:`, `wss:`, `http:`, `https:` or a path relative to the
+   * page), offering `protocols` (a string or a list of strings) if given.
+   */
+  constructor(url, protocols) {
+    super();
+    if (makeCore === null) {
+      throw new Error("FerroSocket: initialise the module first (await init())");
+    }
+    if (arguments.length === 0) throw new TypeError("FerroSocket: a URL is required");
+    // The core calls this for every browser event, inside the browser's event task, and
+    // holds it (and so this object) until the close event.
+    this.#core = makeCore(String(url), protocols, (event) => this.#forward(event));
+    this.#url = this.#core.url;
+  }
+
+  /** Whether this environment has a `WebSocket` constructor at all. */
+  static isSupported() {
+    return typeof globalThis.WebSocket === "function";
+  }
+
+  #forward(event) {
+    let copy;
+    switch (event.type) {
+      case "message":
+        copy = new MessageEvent("message", {
+          data: event.data,
+          origin: event.origin,
+          lastEventId: event.lastEventId,
+        });
+        break;
+      case "close":
+        copy = new CloseEvent("close", {
+          code: event.code,
+          reason: event.reason,
+          wasClean: event.wasClean,
+        });
+        break;
+      default:
+        copy = new Event(event.type);
+    }
+    // dispatchEvent reports a listener's exception (reportError) and goes on with the
+    // next listener, exactly as for the browser's own events.
+    this.dispatchEvent(copy);
+  }
+
+  #handler(type) {
+    return this.#handlers.get(type)?.value ?? null;
+  }
+
+  #setHandler(type, value) {
+    // [LegacyTreatNonObjectAsNull]: anything but a function or an object means none.
+    if (value === undefined || (typeof value !== "function" && typeof value !== "object")) {
+      value = null;
+    }
+    const slot = this.#handlers.get(type);
+    if (value === null) {
+      if (slot) {
+        removeListener.call(this, type, slot.listener);
+        this.#handlers.delete(type);
+      }
+      return;
+    }
+    if (slot) {
+      slot.value = value;
+      return;
+    }
+    const entry = { value, listener: null };
+    entry.listener = (event) => entry.value.call(this, event);
+    this.#handlers.set(type, entry);
+    addListener.call(this, type, entry.listener);
+  }
+
+  get onopen() { return this.#handler("open"); }
+  set onopen(value) { this.#setHandler("open", value); }
+  get onmessage() { return this.#handler("message"); }
+  set onmessage(value) { this.#setHandler("message", value); }
+  get onerror() { return this.#handler("error"); }
+  set onerror(value) { this.#setHandler("error", value); }
+  get onclose() { return this.#handler("close"); }
+  set onclose(value) { this.#setHandler("close", value); }
+
+  /** The resolved `ws:`/`wss:` URL. */
+  get url() { return this.#url; }
+  /** `0` connecting, `1` open, `2` closing, `3` closed. */
+  get readyState() { return this.#core ? this.#core.readyState : STATES.CLOSED; }
+  /** Bytes queued by `send` that the browser has not yet sent. */
+  get bufferedAmount() { return this.#core ? this.#core.bufferedAmount : 0; }
+  /** The subprotocol the server selected, or `""`. */
+  get protocol() { return this.#core ? this.#core.protocol : ""; }
+  /** The extensions the server selected, or `""`. */
+  get extensions() { return this.#core ? this.#core.extensions : ""; }
+  /** What binary messages arrive as: `"blob"` (the default) or `"arraybuffer"`. */
+  get binaryType() { return this.#core ? this.#core.binaryType : "blob"; }
+  set binaryType(value) {
+    // Like the browser: any other value is ignored, without an exception.
+    if (this.#core) this.#core.binaryType = String(value);
+  }
+
+  /**
+   * Sends a string (as text) or an `ArrayBuffer`, typed array, `DataView` or `Blob` (as
+   * binary). Throws `NotOpenError` unless the socket is open.
+   */
+  send(data) {
+    if (!this.#core) throw freed();
+    this.#core.send(data);
+  }
+
+  /**
+   * Closes the connection. Without a code none is sent (the peer sees 1005); a code must
+   * be 1000 or 3000–4999 (else `InvalidCloseCodeError`) and a reason at most 123 UTF-8
+   * bytes (else `InvalidCloseReasonError`).
+   */
+  close(code, reason) {
+    if (!this.#core) return;
+    this.#core.close(code ?? undefined, reason === undefined ? undefined : String(reason));
+  }
+
+  /**
+   * Closes the connection (if connecting or open) and releases it now, without waiting
+   * for garbage collection. No event follows; afterwards the socket reads as closed.
+   */
+  free() {
+    const core = this.#core;
+    this.#core = null;
+    if (core) core.free();
+  }
+}
+
+function freed() {
+  const error = new Error("send() on a socket that was freed");
+  error.name = "NotOpenError";
+  return error;
+}
+
+for (const [name, value] of Object.entries(STATES)) {
+  const constant = { value, enumerable: true };
+  Object.defineProperty(FerroSocket, name, constant);
+  Object.defineProperty(FerroSocket.prototype, name, constant);
+}
+for (const type of HANDLER_TYPES) {
+  // The handler accessors are enumerable on the prototype, like the browser's.
+  const descriptor = Object.getOwnPropertyDescriptor(FerroSocket.prototype, `on${type}`);
+  Object.defineProperty(FerroSocket.prototype, `on${type}`, { ...descriptor, enumerable: true });
+}

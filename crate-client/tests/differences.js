@@ -1,0 +1,78 @@
+// The deliberate differences between FerroSocket and the browser's WebSocket: the one list
+// the differential test (differential.js) accepts, and that README.md ("Where FerroSocket
+// differs from WebSocket") describes. Each entry names the trace step, what the browser
+// records there, what FerroSocket records, and why we differ.
+//
+// A step's value is compared as JSON; `browser` and `ferro` are lists of the values
+// allowed on each side (browsers disagree among themselves on some).
+
+export const DIFFERENCES = [
+  {
+    step: "misuse.send-before-open",
+    browser: ['"InvalidStateError"'],
+    ferro: ['"NotOpenError"'],
+    why: "one error name for every send that cannot be sent",
+  },
+  {
+    step: "misuse.send-after-close",
+    browser: ['{"threw":null,"bufferedAmountGrew":true}'],
+    ferro: ['{"threw":"NotOpenError","bufferedAmountGrew":false}'],
+    why: "the browser silently discards data sent while closing or closed; we throw",
+  },
+  {
+    step: "misuse.send-object",
+    browser: ['{"threw":null,"echo":"[object String] text:[object Object]"}'],
+    ferro: ['{"threw":"TypeError","echo":null}'],
+    why: 'the browser sends String(value) ("[object Object]"); we refuse what is not data',
+  },
+  ...["close(1006)", "close(999)", "close(5000)", "close(2000)"].map((call) => ({
+    step: `misuse.${call}`,
+    browser: ['"InvalidAccessError"'],
+    ferro: ['"InvalidCloseCodeError"'],
+    why: "an error name that says what is wrong",
+  })),
+  {
+    step: "misuse.close(4000, 124 bytes)",
+    browser: ['"SyntaxError"'],
+    ferro: ['"InvalidCloseReasonError"'],
+    why: "an error name that says what is wrong",
+  },
+  ...["ftp://127.0.0.1/", "ws://[bad/", "ws://"].map((url) => ({
+    step: `url.${url}`,
+    browser: ['"SyntaxError"'],
+    ferro: ['"UnsupportedSchemeError"', '"InvalidUrlError"'],
+    why: "an error name that says what is wrong",
+  })),
+  {
+    step: "url.fragment",
+    // Browsers now accept a fragment and ignore it; older ones threw SyntaxError.
+    browser: ['"ok"', '"SyntaxError"'],
+    ferro: ['"InvalidUrlError"'],
+    why: "a fragment has no meaning in a WebSocket URL, so it is refused rather than dropped",
+  },
+  ...["protocol with a space", "protocol twice"].map((what) => ({
+    step: `url.${what}`,
+    browser: ['"SyntaxError"'],
+    ferro: ['"InvalidProtocolError"'],
+    why: "an error name that says what is wrong",
+  })),
+  {
+    step: "events.microtasks",
+    browser: ['["first","microtask","second"]'],
+    ferro: ['["first","second","microtask"]'],
+    why:
+      "a script-dispatched event runs all its listeners in one go: a microtask queued by " +
+      "one listener runs after the last listener, not before the next",
+  },
+  {
+    step: "events.isTrusted",
+    browser: ["true"],
+    ferro: ["false"],
+    why: "FerroSocket dispatches its events from script, so event.isTrusted is false",
+  },
+];
+
+/** The list, for the Rust side of the test to hand to differential.js. */
+export function documentedDifferences() {
+  return DIFFERENCES;
+}

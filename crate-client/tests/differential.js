@@ -1,0 +1,428 @@
+// The differential test's scenarios: one script, run against the browser's WebSocket and
+// against FerroSocket in the same page, recording a trace of what a user's code would see
+// (events and their order, readyState at each step, close codes, data types and bytes,
+// bufferedAmount, errors, garbage collection). `compareTraces` then accepts only the
+// differences listed in differences.js (passed in: a wasm-bindgen snippet cannot import
+// its neighbours).
+
+
+const TIMEOUT_MS = 10000;
+
+function withTimeout(promise, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), TIMEOUT_MS);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+// The next event of `type`, through addEventListener with `once`.
+function next(socket, type) {
+  return withTimeout(new Promise((resolve) => socket.addEventListener(type, resolve, { once: true })), type);
+}
+
+const macrotask = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+function errorName(fn) {
+  try {
+    fn();
+    return null;
+  } catch (error) {
+    return error.name;
+  }
+}
+
+async function bytesOf(data) {
+  if (typeof data === "string") return `text:${data}`;
+  const buffer = data instanceof Blob ? await data.arrayBuffer() : data;
+  return `bytes:${[...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+const kind = (value) => Object.prototype.toString.call(value);
+
+async function openSocket(Socket, url, protocols) {
+  const socket = protocols === undefined ? new Socket(url) : new Socket(url, protocols);
+  await next(socket, "open");
+  return socket;
+}
+
+// Collects `count` messages (their kind, and bytes once all have arrived).
+async function receive(socket, count) {
+  const received = [];
+  await withTimeout(
+    new Promise((resolve) => {
+      const listener = (event) => {
+        received.push(event.data);
+        if (received.length === count) {
+          socket.removeEventListener("message", listener);
+          resolve();
+        }
+      };
+      socket.addEventListener("message", listener);
+    }),
+    `${count} messages`,
+  );
+  return Promise.all(received.map(async (data) => `${kind(data)} ${await bytesOf(data)}`));
+}
+
+async function closeEvent(socket, ...args) {
+  const closed = next(socket, "close");
+  socket.close(...args);
+  const state = socket.readyState;
+  const event = await closed;
+  return { stateAfterClose: state, code: event.code, reason: event.reason, wasClean: event.wasClean, final: socket.readyState };
+}
+
+const scenarios = {
+  // The object itself: constants, defaults, handler properties.
+  async shape(Socket, url, record) {
+    const socket = new Socket(url);
+    record("shape.instance-constants", [socket.CONNECTING, socket.OPEN, socket.CLOSING, socket.CLOSED]);
+    record("shape.class-constants", [Socket.CONNECTING, Socket.OPEN, Socket.CLOSING, Socket.CLOSED]);
+    record("shape.is-event-target", socket instanceof EventTarget);
+    record("shape.initial", {
+      readyState: socket.readyState,
+      protocol: socket.protocol,
+      extensions: socket.extensions,
+      bufferedAmount: socket.bufferedAmount,
+      binaryType: socket.binaryType,
+      handlers: [socket.onopen, socket.onmessage, socket.onerror, socket.onclose],
+    });
+    record("shape.url", socket.url === url);
+    socket.binaryType = "arraybuffer";
+    record("shape.binaryType-set", socket.binaryType);
+    socket.binaryType = "bogus";
+    record("shape.binaryType-invalid-ignored", socket.binaryType);
+    const handler = () => {};
+    socket.onmessage = handler;
+    record("shape.handler-readable", socket.onmessage === handler);
+    socket.onmessage = "not a function";
+    record("shape.handler-non-object", socket.onmessage);
+    const object = { handleEvent() {} };
+    socket.onmessage = object;
+    record("shape.handler-object", socket.onmessage === object);
+    socket.onmessage = null;
+    record("shape.handler-removed", socket.onmessage);
+    record("shape.enumerable", ["onopen", "binaryType", "OPEN"].map((name) => name in socket));
+    // Closing while connecting fails the connection.
+    const events = [];
+    socket.addEventListener("error", () => events.push("error"));
+    const closed = await closeEvent(socket);
+    record("shape.close-while-connecting", { ...closed, events });
+  },
+
+  // Event order, listeners of every kind, event.target and `this`, close() in a handler.
+  async events(Socket, url, record) {
+    const socket = new Socket(url, ["unknown.v9", "echo.v1"]);
+    const calls = [];
+    const note = (name) =>
+      function (event) {
+        calls.push(`${name}:${event.type}:${event.target === socket}:${this === socket}:${socket.readyState}`);
+      };
+    socket.onopen = note("onopen");
+    socket.addEventListener("open", note("listener"));
+    socket.addEventListener("open", { handleEvent: (event) => calls.push(`handleEvent:${event.type}:${event.target === socket}`) });
+    const removed = note("removed");
+    socket.addEventListener("open", removed);
+    socket.removeEventListener("open", removed);
+    socket.addEventListener("message", note("once"), { once: true });
+    socket.addEventListener("message", (event) => record("events.isTrusted", event.isTrusted), { once: true });
+    const messages = [];
+    socket.onmessage = (event) => {
+      messages.push(event.data);
+      calls.push(`onmessage:${event.data}:${typeof event.origin}:${event.origin === new URL(url).origin}`);
+      if (messages.length === 2) {
+        socket.close();
+        calls.push(`after-close():${socket.readyState}`);
+      }
+    };
+    socket.addEventListener("open", () => {
+      socket.send("one");
+      socket.send("two");
+    });
+    const closed = new Promise((resolve) => {
+      socket.onclose = (event) => {
+        calls.push(`onclose:${event.code}:${event.reason}:${event.wasClean}:${socket.readyState}`);
+        resolve();
+      };
+    });
+    await withTimeout(closed, "close");
+    await macrotask();
+    record("events.calls", calls);
+    record("events.protocol", socket.protocol);
+  },
+
+  // Handler properties keep their place among listeners; synthetic events reach them.
+  async handlerOrder(Socket, url, record) {
+    const socket = new Socket(url);
+    const order = [];
+    socket.onopen = () => order.push("attr1");
+    socket.addEventListener("open", () => order.push("listener"));
+    socket.onopen = () => order.push("attr2");
+    socket.dispatchEvent(new Event("open"));
+    socket.onopen = null;
+    socket.onopen = () => order.push("attr3");
+    socket.dispatchEvent(new Event("open"));
+    order.push(`returns:${socket.dispatchEvent(new Event("custom", { cancelable: true }))}`);
+    record("handlerOrder", order);
+    await closeEvent(socket);
+  },
+
+  // When a microtask queued by one listener runs: before the next listener (each native
+  // listener call ends with a microtask checkpoint), or after all of them.
+  async microtasks(Socket, url, record) {
+    const socket = new Socket(url);
+    const order = [];
+    socket.addEventListener("open", () => {
+      order.push("first");
+      queueMicrotask(() => order.push("microtask"));
+    });
+    socket.addEventListener("open", () => order.push("second"));
+    await next(socket, "open");
+    await macrotask();
+    record("events.microtasks", order);
+    await closeEvent(socket);
+  },
+
+  // An event raised inside a handler: close() from onopen.
+  async closeInOpen(Socket, url, record) {
+    const socket = new Socket(url);
+    const events = [];
+    socket.onopen = () => {
+      events.push(`open:${socket.readyState}`);
+      socket.close(4001, "from onopen");
+      events.push(`closed-called:${socket.readyState}`);
+    };
+    socket.onerror = () => events.push("error");
+    const closed = new Promise((resolve) => {
+      socket.onclose = (event) => {
+        events.push(`close:${event.code}:${event.reason}:${event.wasClean}`);
+        resolve();
+      };
+    });
+    await withTimeout(closed, "close");
+    await macrotask();
+    record("closeInOpen.events", events);
+  },
+
+  // Every kind of data, with both binary types.
+  async data(Socket, url, record) {
+    for (const binaryType of ["blob", "arraybuffer"]) {
+      const socket = await openSocket(Socket, url);
+      socket.binaryType = binaryType;
+      const backing = new Uint16Array([0x0102, 0x0304, 0x0506, 0x0708]);
+      const sent = [
+        "text é ✓",
+        "",
+        new Uint8Array([0, 1, 2, 255]).buffer,
+        new ArrayBuffer(0),
+        new Uint8Array([9, 8, 7]),
+        backing.subarray(1, 3),
+        new DataView(new Uint8Array([1, 2, 3, 4, 5]).buffer, 1, 3),
+        new Blob(["blob ✓"]),
+        new Blob([]),
+        "last",
+      ];
+      const received = receive(socket, sent.length);
+      for (const data of sent) socket.send(data);
+      record(`data.${binaryType}`, await received);
+      record(`data.${binaryType}.close`, await closeEvent(socket, 4000, "done"));
+    }
+  },
+
+  // bufferedAmount grows on send and drains to 0.
+  async buffered(Socket, url, record) {
+    const socket = await openSocket(Socket, url);
+    socket.binaryType = "arraybuffer";
+    const before = socket.bufferedAmount;
+    const chunk = new Uint8Array(256 * 1024);
+    const received = receive(socket, 4);
+    for (let i = 0; i < 4; i++) socket.send(chunk);
+    const after = socket.bufferedAmount;
+    record("buffered.send", { before, grew: after > before, atMostSent: after <= 4 * chunk.length });
+    await received;
+    record("buffered.drained", socket.bufferedAmount);
+    record("buffered.close", await closeEvent(socket));
+  },
+
+  // What the browser throws on or ignores.
+  async misuse(Socket, url, record) {
+    const early = new Socket(url);
+    record("misuse.send-before-open", errorName(() => early.send("too early")));
+    await next(early, "open");
+    const socket = early;
+    for (const code of [1006, 999, 5000, 2000]) {
+      record(`misuse.close(${code})`, errorName(() => socket.close(code)));
+    }
+    record("misuse.close(4000, 124 bytes)", errorName(() => socket.close(4000, "x".repeat(124))));
+    record("misuse.still-open", socket.readyState);
+    socket.binaryType = "arraybuffer";
+    const echoed = receive(socket, 1);
+    const threw = errorName(() => socket.send({}));
+    if (threw === null) {
+      const [echo] = await echoed;
+      record("misuse.send-object", { threw, echo });
+    } else {
+      record("misuse.send-object", { threw, echo: null });
+    }
+    record("misuse.close-no-code", await closeEvent(socket));
+    const before = socket.bufferedAmount;
+    const late = errorName(() => socket.send("too late"));
+    record("misuse.send-after-close", { threw: late, bufferedAmountGrew: socket.bufferedAmount > before });
+    record("misuse.close-again", errorName(() => socket.close()));
+  },
+
+  // Bad URLs and protocols.
+  async urls(Socket, url, record) {
+    const attempt = (step, make) => {
+      try {
+        const socket = make();
+        socket.close();
+        record(step, "ok");
+      } catch (error) {
+        record(step, error.name);
+      }
+    };
+    for (const bad of ["ftp://127.0.0.1/", "ws://[bad/", "ws://"]) attempt(`url.${bad}`, () => new Socket(bad));
+    attempt("url.fragment", () => new Socket(`${url}#fragment`));
+    attempt("url.http", () => new Socket(url.replace(/^ws/, "http")));
+    attempt("url.protocol with a space", () => new Socket(url, ["a b"]));
+    attempt("url.protocol twice", () => new Socket(url, ["x", "x"]));
+    attempt("url.protocol string", () => new Socket(url, "echo.v1"));
+  },
+
+  // A handler's exception goes to the page's error reporting, and later listeners still run.
+  async exceptions(Socket, url, record) {
+    const reported = [];
+    const onError = (event) => {
+      if (event.error?.message?.startsWith("boom")) {
+        reported.push(event.error.message);
+        event.preventDefault();
+      }
+    };
+    globalThis.addEventListener("error", onError);
+    try {
+      const socket = new Socket(url);
+      socket.onopen = () => {
+        throw new Error("boom from onopen");
+      };
+      socket.addEventListener("open", () => {
+        throw new Error("boom from a listener");
+      });
+      const last = withTimeout(new Promise((resolve) => socket.addEventListener("open", resolve)), "open");
+      await last;
+      await macrotask();
+      record("exceptions.reported", reported);
+      await closeEvent(socket);
+    } finally {
+      globalThis.removeEventListener("error", onError);
+    }
+  },
+
+  // An open socket with handlers and no reference from the page survives garbage
+  // collection, and is released once closed. GC is forced only where the page has gc()
+  // (Chromium with --js-flags=--expose-gc).
+  async gc(Socket, url, record) {
+    const collect = async () => {
+      for (let i = 0; i < 3; i++) {
+        await macrotask();
+        globalThis.gc?.();
+      }
+      await macrotask();
+    };
+    const received = [];
+    let ref;
+    let opened;
+    (() => {
+      const socket = new Socket(url);
+      socket.binaryType = "arraybuffer";
+      socket.onmessage = (event) => received.push(event.data);
+      opened = new Promise((resolve) => socket.addEventListener("open", () => resolve(), { once: true }));
+      ref = new WeakRef(socket);
+    })();
+    await withTimeout(opened, "open");
+    await collect();
+    record("gc.forced", typeof globalThis.gc === "function");
+    record("gc.alive-while-open", ref.deref() !== undefined);
+    if (ref.deref() === undefined) return;
+    // Only through the weak reference from here on, so that nothing here keeps it alive.
+    ref.deref().send("after gc");
+    const closed = withTimeout(
+      new Promise((resolve) => ref.deref().addEventListener("close", (event) => resolve(event.code), { once: true })),
+      "close",
+    );
+    await withTimeout(
+      (async () => {
+        while (received.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+      })(),
+      "the echo after gc",
+    );
+    record("gc.message-after-gc", received.map((data) => kind(data)));
+    ref.deref().close(4002);
+    record("gc.close", await closed);
+    // Drop every reference this function holds, then collect.
+    await macrotask();
+    await collect();
+    record("gc.released-after-close", typeof globalThis.gc === "function" ? ref.deref() === undefined : "not forced");
+  },
+
+  // Many sockets opened and closed.
+  async many(Socket, url, record) {
+    const total = 200;
+    const batch = 50;
+    let opened = 0;
+    const codes = new Map();
+    for (let start = 0; start < total; start += batch) {
+      await Promise.all(
+        Array.from({ length: batch }, async () => {
+          const socket = await openSocket(Socket, url);
+          opened++;
+          const { code } = await closeEvent(socket);
+          codes.set(code, (codes.get(code) ?? 0) + 1);
+        }),
+      );
+    }
+    record("many", { opened, codes: [...codes.entries()] });
+  },
+};
+
+/** Runs every scenario against `Socket`; resolves to the trace, a list of [step, JSON]. */
+export async function runScenarios(Socket, url) {
+  const trace = [];
+  const record = (step, value) => trace.push([step, JSON.stringify(value)]);
+  for (const [name, scenario] of Object.entries(scenarios)) {
+    try {
+      await scenario(Socket, url, record);
+    } catch (error) {
+      record(`${name}.failed`, `${error.name}: ${error.message}`);
+    }
+  }
+  return trace;
+}
+
+/**
+ * The differences between two traces that differences.js does not list, as readable
+ * lines (none when the traces agree up to the documented differences).
+ */
+export function compareTraces(browser, ferro, differences) {
+  const problems = [];
+  const steps = [...new Set([...browser.map(([step]) => step), ...ferro.map(([step]) => step)])];
+  const valuesAt = (trace, step) => trace.filter(([s]) => s === step).map(([, value]) => value);
+  for (const step of steps) {
+    const b = valuesAt(browser, step);
+    const f = valuesAt(ferro, step);
+    if (JSON.stringify(b) === JSON.stringify(f)) continue;
+    const allowed = differences.find(
+      (d) => d.step === step && b.length === 1 && f.length === 1 && d.browser.includes(b[0]) && d.ferro.includes(f[0]),
+    );
+    if (!allowed) problems.push(`${step}: WebSocket ${b.join(" | ") || "(nothing)"}, FerroSocket ${f.join(" | ") || "(nothing)"}`);
+  }
+  return problems;
+}
+
+/** Runs both and compares; resolves to { problems, browser, ferro }. */
+export async function differential(FerroSocket, url, differences) {
+  const browser = await runScenarios(WebSocket, url);
+  const ferro = await runScenarios(FerroSocket, url);
+  return { problems: compareTraces(browser, ferro, differences), browser, ferro };
+}
