@@ -11,6 +11,9 @@ use crate::measure::{check_loopback, histogram, now_micros, rss_kib};
 use crate::scenarios::open_many;
 use crate::SoakArgs;
 
+/// The text of the lines that check every connection is in the lobby before traffic starts.
+const SYNC: &str = "soak-sync";
+
 pub async fn soak(args: SoakArgs) -> std::process::ExitCode {
     if let Err(err) = check_loopback(&args.url) {
         eprintln!("error: {err}");
@@ -39,15 +42,25 @@ pub async fn soak(args: SoakArgs) -> std::process::ExitCode {
     // Readers.
     let mut writers = Vec::new();
     let mut readers = Vec::new();
+    let synced = Arc::new(AtomicU64::new(0));
     for ws in sockets {
         let (sink, mut stream) = ws.split();
         writers.push(sink);
         let delivered = Arc::clone(&delivered);
         let histogram = Arc::clone(&histogram);
+        let synced = Arc::clone(&synced);
         readers.push(tokio::spawn(async move {
             let mut local = Vec::new();
+            let mut in_lobby = false;
             while let Some(Ok(message)) = stream.next().await {
                 if let Message::Text(text) = message {
+                    if text.as_str().ends_with(SYNC) {
+                        if !in_lobby {
+                            in_lobby = true;
+                            synced.fetch_add(1, Ordering::Relaxed);
+                        }
+                        continue;
+                    }
                     if let Some(sent) = text
                         .as_str()
                         .rsplit(' ')
@@ -70,6 +83,26 @@ pub async fn soak(args: SoakArgs) -> std::process::ExitCode {
                 let _ = h.record(v.max(1));
             }
         }));
+    }
+
+    // A plain client is put in the lobby just after its handshake: a line sent at once may
+    // reach the lobby before the last ones to connect. Sync lines (not counted) go out
+    // until every connection has seen one, so that the run counts only lines sent to all.
+    let sync_deadline = Instant::now() + Duration::from_secs(60);
+    while synced.load(Ordering::Relaxed) < writers.len() as u64 {
+        if Instant::now() > sync_deadline {
+            eprintln!(
+                "error: only {} of {} connections heard the lobby within 60 s",
+                synced.load(Ordering::Relaxed),
+                writers.len()
+            );
+            return std::process::ExitCode::FAILURE;
+        }
+        if writers[0].send(Message::text(SYNC)).await.is_err() {
+            eprintln!("error: a sender's connection closed");
+            return std::process::ExitCode::FAILURE;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 
     // Traffic.
