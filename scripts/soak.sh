@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Soak test on loopback: CONNECTIONS plain chat connections (default 10,000) with broadcast
 # traffic for SECONDS (default 60) against a release build of the server. Reports
-# delivered/expected (must be equal), latency percentiles and the server's RSS over time;
-# stops by itself and exits non-zero if anything was lost.
+# delivered/expected (must be equal), latency percentiles and the server's RSS every 5 s;
+# stops by itself and exits non-zero if anything was lost or if the RSS rose more than 10%
+# (at least 8 MiB) above its value after a 10 s warm-up (the load generator's --warm-up and
+# --rss-tolerance-percent). Not part of scripts/test.sh: it takes minutes and a release build.
 #
 # Usage: scripts/soak.sh [CONNECTIONS] [SECONDS]
 set -euo pipefail

@@ -64,7 +64,7 @@ export async function driveReconnectingSocket(ReconnectingSocket, echoUrl, httpB
   const q2 = await messages.next();
   expect(q2 instanceof ArrayBuffer && new TextDecoder().decode(q2) === "q2", "q2 echoed as binary");
 
-  await dropConnections(httpBase, 200);
+  await dropConnections(httpBase, 3000); // long: the sends below must fall in it, however late
   const disconnect = await events.next((e) => e.type === "disconnect", "disconnect");
   expect(disconnect.close.code === 1006, `a 1006 disconnect, got ${JSON.stringify(disconnect)}`);
   const reconnecting = await events.next((e) => e.type === "reconnecting", "reconnecting");
@@ -107,7 +107,7 @@ export async function driveChatClient(ChatClient, chatUrl, httpBase) {
   const message = await bobEvents.next((e) => e.type === "message" && e.room === room, "message");
   expect(message.from === `ada-${room}` && message.text === "before the drop", `bob got it, got ${JSON.stringify(message)}`);
 
-  await dropConnections(httpBase, 200);
+  await dropConnections(httpBase, 3000); // long: the sends below must fall in it, however late
   await adaEvents.next((e) => e.type === "disconnect", "disconnect");
   const during = ada.send(room, "during the outage");
   expect(during.outcome === "queued", `queued during the outage, got ${during.outcome}`);
@@ -128,7 +128,7 @@ export async function driveChatClient(ChatClient, chatUrl, httpBase) {
   expect(ada.unacknowledged === 0, "a refused line is not counted as waiting");
 
   // A line still waiting when the client is closed is reported failed, never dropped silently.
-  await dropConnections(httpBase, 500);
+  await dropConnections(httpBase, 3000);
   // (Attempts refused during the first outage left `disconnect` events behind: wait on the state.)
   for (let waited = 0; ada.state === "open"; waited += 10) {
     expect(waited < 5000, "the connection to drop");

@@ -321,7 +321,9 @@ async fn a_dropped_connection_comes_back_and_sends_what_was_queued_meanwhile_in_
     socket.send(text("before"));
     assert_eq!(events.text().await, "before");
 
-    drop_connections(300).await;
+    // Long enough that the sends below fall in the outage however late this test runs (the
+    // events it waits on may have been queued long before).
+    drop_connections(3_000).await;
     assert!(matches!(events.next().await, ResilientEvent::Disconnected(c) if c.code == 1006));
     for i in 0..3 {
         assert_eq!(
@@ -336,4 +338,59 @@ async fn a_dropped_connection_comes_back_and_sends_what_was_queued_meanwhile_in_
     for expected in ["during 0", "during 1", "during 2", "after"] {
         assert_eq!(events.text().await, expected);
     }
+}
+
+#[wasm_bindgen_test]
+async fn the_window_coming_online_reconnects_at_once_instead_of_waiting_out_the_backoff() {
+    let options = ResilientOptions {
+        reconnect: ReconnectPolicy {
+            initial_delay: Duration::from_secs(3_600),
+            max_delay: Duration::from_secs(3_600),
+            ..ReconnectPolicy::default()
+        },
+        ..Default::default()
+    };
+    // Full jitter may draw a short first delay (below 20 s once in 180): drawn again then.
+    let (socket, mut events, dropped_at, delay) = loop {
+        let (socket, mut events) = open(ECHO_URL, options.clone());
+        assert_eq!(events.next().await, ResilientEvent::Open);
+        let dropped_at = js_sys::Date::now();
+        drop_connections(200).await;
+        match events
+            .until(|e| matches!(e, ResilientEvent::Reconnecting { .. }))
+            .await
+        {
+            ResilientEvent::Reconnecting { attempt: 1, delay }
+                if delay >= Duration::from_secs(20) =>
+            {
+                break (socket, events, dropped_at, delay)
+            }
+            ResilientEvent::Reconnecting { attempt: 1, .. } => socket.close(),
+            other => panic!("expected the first attempt's wait, got {other:?}"),
+        }
+    };
+    // The outage (200 ms) ends meanwhile; the socket keeps waiting out its backoff.
+    events
+        .expect_none(1_000, "before the window came online")
+        .await;
+    assert!(matches!(
+        socket.state(),
+        ConnectionState::Reconnecting { .. }
+    ));
+
+    let window = web_sys::window().unwrap();
+    window
+        .dispatch_event(&web_sys::Event::new("online").unwrap())
+        .unwrap();
+    assert_eq!(
+        events.next().await,
+        ResilientEvent::Reconnected { attempts: 1 }
+    );
+    let took = js_sys::Date::now() - dropped_at;
+    assert!(
+        took < delay.as_millis() as f64,
+        "reconnected {took} ms after the drop, not before the backoff of {delay:?}"
+    );
+    socket.send(text("back"));
+    assert_eq!(events.text().await, "back");
 }

@@ -293,7 +293,8 @@ async fn a_thousand_lines_sent_offline_arrive_once_in_order_paced_with_no_refusa
     let mut bob = Chat::connect(&unique("bob"));
     ada.joined(&room).await;
     bob.joined(&room).await;
-    drop_connections(500).await;
+    // Long enough that the lines below are sent offline however late this test runs.
+    drop_connections(3_000).await;
     ada.until(|e| matches!(e, ChatEvent::Connection(ResilientEvent::Disconnected(_))))
         .await;
     for i in 0..LINES {
@@ -354,7 +355,8 @@ async fn a_line_past_its_deadline_while_offline_fails_with_a_reason_and_the_next
     let mut bob = Chat::connect(&unique("bob"));
     ada.joined(&room).await;
     bob.joined(&room).await;
-    drop_connections(1_500).await;
+    // The outage outlasts the 300 ms deadline many times over, even on a loaded machine.
+    drop_connections(5_000).await;
     ada.until(|e| matches!(e, ChatEvent::Connection(ResilientEvent::Disconnected(_))))
         .await;
     let (late, outcome) = ada.session.send(&room, "too late");

@@ -60,6 +60,14 @@ pub struct SoakArgs {
     /// Connections opened at once while ramping up.
     #[arg(long, default_value_t = 256)]
     pub concurrency: usize,
+    /// Seconds of traffic before the server's RSS is taken as the baseline (buffers and
+    /// the rooms' history fill up first).
+    #[arg(long, default_value_t = 10)]
+    pub warm_up: u64,
+    /// How far the server's RSS may rise above that baseline for the rest of the run, in
+    /// percent of it (at least 8 MiB, the allocator's noise); more fails the run.
+    #[arg(long, default_value_t = 10)]
+    pub rss_tolerance_percent: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -162,6 +170,13 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // A panic anywhere — in one connection's task too, which tokio would otherwise catch and
+    // the scenario would outlive with a smaller but plausible figure — fails the whole run.
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        std::process::exit(101);
+    }));
     let result = match Cli::parse().command {
         Command::Soak(args) => return soak::soak(args).await,
         Command::Echo {

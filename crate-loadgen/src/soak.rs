@@ -11,6 +11,9 @@ use crate::measure::{check_loopback, histogram, now_micros, rss_kib};
 use crate::scenarios::open_many;
 use crate::SoakArgs;
 
+/// The text of the lines that check every connection is in the lobby before traffic starts.
+const SYNC: &str = "soak-sync";
+
 pub async fn soak(args: SoakArgs) -> std::process::ExitCode {
     if let Err(err) = check_loopback(&args.url) {
         eprintln!("error: {err}");
@@ -39,15 +42,25 @@ pub async fn soak(args: SoakArgs) -> std::process::ExitCode {
     // Readers.
     let mut writers = Vec::new();
     let mut readers = Vec::new();
+    let synced = Arc::new(AtomicU64::new(0));
     for ws in sockets {
         let (sink, mut stream) = ws.split();
         writers.push(sink);
         let delivered = Arc::clone(&delivered);
         let histogram = Arc::clone(&histogram);
+        let synced = Arc::clone(&synced);
         readers.push(tokio::spawn(async move {
             let mut local = Vec::new();
+            let mut in_lobby = false;
             while let Some(Ok(message)) = stream.next().await {
                 if let Message::Text(text) = message {
+                    if text.as_str().ends_with(SYNC) {
+                        if !in_lobby {
+                            in_lobby = true;
+                            synced.fetch_add(1, Ordering::Relaxed);
+                        }
+                        continue;
+                    }
                     if let Some(sent) = text
                         .as_str()
                         .rsplit(' ')
@@ -70,6 +83,26 @@ pub async fn soak(args: SoakArgs) -> std::process::ExitCode {
                 let _ = h.record(v.max(1));
             }
         }));
+    }
+
+    // A plain client is put in the lobby just after its handshake: a line sent at once may
+    // reach the lobby before the last ones to connect. Sync lines (not counted) go out
+    // until every connection has seen one, so that the run counts only lines sent to all.
+    let sync_deadline = Instant::now() + Duration::from_secs(60);
+    while synced.load(Ordering::Relaxed) < writers.len() as u64 {
+        if Instant::now() > sync_deadline {
+            eprintln!(
+                "error: only {} of {} connections heard the lobby within 60 s",
+                synced.load(Ordering::Relaxed),
+                writers.len()
+            );
+            return std::process::ExitCode::FAILURE;
+        }
+        if writers[0].send(Message::text(SYNC)).await.is_err() {
+            eprintln!("error: a sender's connection closed");
+            return std::process::ExitCode::FAILURE;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 
     // Traffic.
@@ -159,9 +192,96 @@ pub async fn soak(args: SoakArgs) -> std::process::ExitCode {
             ramp_rss as f64 / args.connections as f64
         );
     }
-    if delivered == expected {
+    let mut later: Vec<(u64, u64)> = samples
+        .iter()
+        .filter_map(|&(t, rss, _)| Some((t, rss?)))
+        .collect();
+    if let Some(rss) = final_rss {
+        later.push((traffic_start.elapsed().as_secs(), rss));
+    }
+    let memory_flat = match memory_verdict(&later, args.warm_up, args.rss_tolerance_percent) {
+        Ok(verdict) => {
+            println!("server RSS flat    {verdict}");
+            true
+        }
+        Err(verdict) => {
+            println!("server RSS GREW    {verdict}");
+            false
+        }
+    };
+    if delivered == expected && memory_flat {
         std::process::ExitCode::SUCCESS
     } else {
         std::process::ExitCode::FAILURE
+    }
+}
+
+/// Whether the server's RSS stayed flat: every sample (seconds into the traffic, KiB)
+/// after the first one at or past `warm_up` seconds within `tolerance_percent` of that
+/// one (and at least 8 MiB). `Ok` with the figures, or `Err` naming the growth; a run too
+/// short (or without a server pid) to have a sample after the baseline passes, saying so.
+fn memory_verdict(
+    samples: &[(u64, u64)],
+    warm_up: u64,
+    tolerance_percent: u64,
+) -> Result<String, String> {
+    let Some(start) = samples.iter().position(|&(t, _)| t >= warm_up) else {
+        return Ok(format!(
+            "not judged: no sample after the {warm_up} s warm-up"
+        ));
+    };
+    let baseline = samples[start].1;
+    let allowed = (baseline * tolerance_percent / 100).max(8 * 1024);
+    let rest = &samples[start + 1..];
+    let Some(&(t, peak)) = rest.iter().max_by_key(|&&(_, rss)| rss) else {
+        return Ok(format!(
+            "not judged: no sample after the baseline at {}s",
+            samples[start].0
+        ));
+    };
+    let verdict = format!(
+        "baseline {} MiB at t={}s, highest later {} MiB at t={t}s, allowed +{} MiB ({tolerance_percent}%, at least 8 MiB)",
+        baseline / 1024,
+        samples[start].0,
+        peak / 1024,
+        allowed / 1024
+    );
+    if peak > baseline + allowed {
+        Err(verdict)
+    } else {
+        Ok(verdict)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::memory_verdict;
+
+    #[test]
+    fn growth_after_the_warm_up_beyond_the_tolerance_fails_and_noise_does_not() {
+        const MIB: u64 = 1024;
+        let flat = [
+            (0, 100 * MIB),
+            (5, 180 * MIB),
+            (10, 200 * MIB),
+            (15, 205 * MIB),
+            (20, 198 * MIB),
+        ];
+        assert!(memory_verdict(&flat, 10, 10).is_ok());
+        let leak = [
+            (0, 100 * MIB),
+            (10, 200 * MIB),
+            (15, 215 * MIB),
+            (20, 230 * MIB),
+        ];
+        assert!(memory_verdict(&leak, 10, 10).is_err());
+        // Small servers: the 8 MiB floor, not 10% of 20 MiB.
+        let small = [(10, 20 * MIB), (15, 27 * MIB)];
+        assert!(memory_verdict(&small, 10, 10).is_ok());
+        assert!(memory_verdict(&[(10, 20 * MIB), (15, 29 * MIB)], 10, 10).is_err());
+        // Growth during the warm-up is not judged; a run without later samples says so.
+        assert!(memory_verdict(&[(0, MIB), (10, 500 * MIB)], 10, 10)
+            .unwrap()
+            .contains("not judged"));
     }
 }

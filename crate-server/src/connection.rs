@@ -14,7 +14,7 @@ use crate::log_throttle::LogKind;
 use crate::metrics::LimitHit;
 use crate::outbox::{CloseSignal, Outbox, OutboxReceiver};
 use crate::state::AppState;
-use crate::violation::close_frame_for;
+use crate::violation::{close_frame_for, is_refused_close};
 
 /// How long the server waits for the peer's close frame after sending its own.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -133,7 +133,11 @@ pub(crate) async fn drive<S, H>(
                                     watch_while_handling(handled, state, &close, &outbox, &mut heartbeat, tick).await;
                                 }
                             }
-                            // tungstenite answers pings and close frames itself.
+                            // tungstenite answers pings and close frames itself, a close
+                            // code the peer may not send included; that one is counted here.
+                            Message::Close(Some(frame)) if is_refused_close(&frame) => {
+                                state.metrics.protocol_violation();
+                            }
                             Message::Ping(_) | Message::Pong(_) | Message::Close(_) | Message::Frame(_) => {}
                         }
                     }

@@ -35,3 +35,24 @@ pub fn close_frame_for(err: &Error) -> Option<CloseFrame> {
         reason: reason.into(),
     })
 }
+
+/// Whether a close frame read from the peer stands for a close code the peer may not send
+/// (1005, 1006, 1015, below 1000, ...). tungstenite answers such a frame itself, with 1002,
+/// and hands on the frame with its code already replaced by 1002 "Protocol violation", so
+/// that replacement is the only trace of the violation left to count. (A peer that sends
+/// exactly 1002 "Protocol violation" itself is counted too: it claims one.)
+///
+/// # Examples
+/// ```
+/// use ferrosocket_server::violation::is_refused_close;
+/// use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+/// use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+///
+/// let replaced = CloseFrame { code: CloseCode::Protocol, reason: "Protocol violation".into() };
+/// assert!(is_refused_close(&replaced));
+/// let normal = CloseFrame { code: CloseCode::Normal, reason: "bye".into() };
+/// assert!(!is_refused_close(&normal));
+/// ```
+pub fn is_refused_close(frame: &CloseFrame) -> bool {
+    frame.code == CloseCode::Protocol && frame.reason.as_str() == "Protocol violation"
+}

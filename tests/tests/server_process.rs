@@ -257,7 +257,12 @@ async fn sigint_exits_within_the_shutdown_timeout_even_when_a_peer_never_answers
     )
     .await
     .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Upgraded (the 101 read) before the signal, not merely given some time.
+    let mut status = [0u8; 12];
+    tokio::io::AsyncReadExt::read_exact(&mut silent, &mut status)
+        .await
+        .unwrap();
+    assert_eq!(&status, b"HTTP/1.1 101");
     let started = std::time::Instant::now();
     signal(child.id().unwrap(), "INT");
     let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
