@@ -48,6 +48,9 @@ fn help_explains_every_flag_and_its_environment_variable() {
         "--max-pending-connections",
         "--max-pending-connections-per-ip",
         "--admin-addr",
+        "--auth-jwt-secret",
+        "--auth-jwt-public-key",
+        "--auth-allow-guests",
     ];
     for flag in flags {
         assert!(help.contains(flag), "--help does not mention {flag}");
