@@ -40,6 +40,12 @@ echo "==> writing the auto-initialising entry and package.json"
 cp "$root/crate-client/npm/index.js" "$root/crate-client/npm/index.d.ts" "$root/crate-client/npm/README.md" "$out/"
 # wasm-pack's .gitignore ("*") would make `npm pack` from a git checkout skip everything.
 rm -f "$out/.gitignore"
+# wasm-bindgen declares `[Symbol.dispose]()`: name the lib that types it, so that a strict
+# project whose `lib` stops at es2022 type-checks the package without skipLibCheck.
+if ! grep -q 'reference lib="esnext.disposable"' "$out/ferrosocket.d.ts"; then
+  { echo '/// <reference lib="esnext.disposable" />'; cat "$out/ferrosocket.d.ts"; } > "$out/ferrosocket.d.ts.new"
+  mv "$out/ferrosocket.d.ts.new" "$out/ferrosocket.d.ts"
+fi
 node "$root/crate-client/npm/package-json.mjs" "$out/package.json"
 
 echo "==> $out: $(cd "$out" && npm pack --dry-run --json 2>/dev/null | node -e '
