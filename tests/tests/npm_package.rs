@@ -328,18 +328,25 @@ socket.close("1000");
 import("ferrosocket").then((module) => module.default);
 "#;
 
-const TSCONFIG: &str = r#"{
-  "compilerOptions": {
+/// A strict project's settings, for `module` and `moduleResolution` (the same two
+/// values: `esnext`+`bundler` is what bundler users pick, `nodenext` follows `exports` as
+/// Node does).
+fn tsconfig(module: &str, resolution: &str) -> String {
+    format!(
+        r#"{{
+  "compilerOptions": {{
     "strict": true,
     "noEmit": true,
     "target": "es2022",
-    "module": "esnext",
-    "moduleResolution": "bundler",
+    "module": "{module}",
+    "moduleResolution": "{resolution}",
     "lib": ["es2022", "dom"]
-  },
+  }},
   "files": ["check.ts"]
+}}
+"#
+    )
 }
-"#;
 
 #[test]
 fn package_types_check_under_tsc_strict() {
@@ -347,6 +354,8 @@ fn package_types_check_under_tsc_strict() {
     let app = work.0.join("app");
     install_package(&work.0, &app);
     std::fs::write(app.join("check.ts"), CHECK_TS).unwrap();
-    std::fs::write(app.join("tsconfig.json"), TSCONFIG).unwrap();
-    run(&app, Command::new(interop_tool("tsc")).args(["-p", "."]));
+    for (module, resolution) in [("esnext", "bundler"), ("nodenext", "nodenext")] {
+        std::fs::write(app.join("tsconfig.json"), tsconfig(module, resolution)).unwrap();
+        run(&app, Command::new(interop_tool("tsc")).args(["-p", "."]));
+    }
 }
