@@ -39,8 +39,11 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p ferrosocket --target wasm32-unknown-unknown --all-targets --all-features --locked -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked -q
 
-section "building the wasm package into www/pkg and the server"
+section "building the wasm package into www/pkg, the npm package into crate-client/pkg, and the server"
 wasm-pack build crate-client --dev --target web --out-dir ../www/pkg -- --features app
+# The npm package, built as it is published (release profile); tests/tests/npm_package.rs
+# installs it into an app, bundles it with esbuild and loads it in both browsers.
+scripts/package.sh
 cargo build --locked -p ferrosocket-server
 export FERROSOCKET_SERVER_BIN="$root/target/debug/ferrosocket-server"
 export FERROSOCKET_WWW="$root/www"

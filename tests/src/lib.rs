@@ -7,7 +7,7 @@
 pub mod accessibility;
 pub mod chat_page;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -48,10 +48,16 @@ pub async fn start_server_at(addr: &str, extra_args: &[&str]) -> ServerProcess {
         root.join("www/pkg/ferrosocket.js").is_file(),
         "www/pkg is missing: build it with `wasm-pack build crate-client --target web --out-dir ../www/pkg` (scripts/test.sh does)"
     );
+    start_server_serving(&root.join("www"), addr, extra_args).await
+}
+
+/// Starts the server binary on `addr` serving the files under `www` (e.g. a page built
+/// by a test in a temporary directory) instead of the repository's `www/`.
+pub async fn start_server_serving(www: &Path, addr: &str, extra_args: &[&str]) -> ServerProcess {
     let binary = server_binary();
     let mut child = Command::new(&binary)
         .args(["--addr", addr, "--www"])
-        .arg(root.join("www"))
+        .arg(www)
         .args(extra_args)
         .stdout(Stdio::piped())
         .kill_on_drop(true)
