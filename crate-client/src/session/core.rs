@@ -517,7 +517,7 @@ impl SessionCore {
                 room,
                 event,
                 from,
-                data: data.to_string(),
+                data: super::wire::value_text(&data),
             }),
             ServerEnvelope::Error {
                 code,
