@@ -21,6 +21,7 @@ pub mod core;
 mod event;
 mod pacing;
 mod room;
+mod sorted;
 mod wire;
 #[cfg(test)]
 mod wire_tests;
