@@ -21,8 +21,8 @@ pub mod core;
 mod event;
 mod pacing;
 mod room;
-mod sorted;
-mod wire;
+pub(crate) mod sorted;
+pub(crate) mod wire;
 #[cfg(test)]
 mod wire_tests;
 

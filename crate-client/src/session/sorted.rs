@@ -124,6 +124,18 @@ impl<K: Ord, V> SortedMap<K, V> {
         self.pairs.is_empty()
     }
 
+    /// How many entries the map holds.
+    #[cfg_attr(not(feature = "app"), allow(dead_code))] // used by the chat page
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// Keeps only the entries for which `keep` says yes.
+    #[cfg_attr(not(feature = "app"), allow(dead_code))] // used by the chat page
+    pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
+        self.pairs.retain_mut(|(k, v)| keep(k, v));
+    }
+
     /// Removes everything.
     pub fn clear(&mut self) {
         self.pairs.clear();
@@ -204,7 +216,7 @@ mod tests {
             for step in 0..200 {
                 let key = next(&mut state) % 40;
                 let value = next(&mut state);
-                match next(&mut state) % 7 {
+                match next(&mut state) % 8 {
                     0 | 1 => assert_eq!(ours.insert(key, value), theirs.insert(key, value)),
                     2 => assert_eq!(ours.remove(&key), theirs.remove(&key)),
                     3 => assert_eq!(ours.get(&key), theirs.get(&key)),
@@ -218,6 +230,11 @@ mod tests {
                         if next(&mut state) % 2 == 0 {
                             (ours, theirs) = (a, b);
                         }
+                    }
+                    6 => {
+                        ours.retain(|k, v| (k + *v) % 3 != 0);
+                        theirs.retain(|k, v| (k + *v) % 3 != 0);
+                        assert_eq!(ours.len(), theirs.len());
                     }
                     _ => assert_eq!(ours.contains_key(&key), theirs.contains_key(&key)),
                 }
