@@ -107,6 +107,19 @@ export async function driveChatClient(ChatClient, chatUrl, httpBase) {
   const message = await bobEvents.next((e) => e.type === "message" && e.room === room, "message");
   expect(message.from === `ada-${room}` && message.text === "before the drop", `bob got it, got ${JSON.stringify(message)}`);
 
+  await dropConnections(httpBase, 200);
+  await adaEvents.next((e) => e.type === "disconnect", "disconnect");
+  const during = ada.send(room, "during the outage");
+  expect(during.outcome === "queued", `queued during the outage, got ${during.outcome}`);
+  await adaEvents.next((e) => e.type === "sent" && e.id === during.id, "sent after the reconnect");
+  const replayed = await bobEvents.next((e) => e.type === "message" && e.room === room, "the outage message");
+  expect(replayed.text === "during the outage" && replayed.seq === 2, `seq 2, got ${JSON.stringify(replayed)}`);
+  // Nothing arrives twice, whatever the reconnect replayed.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const duplicates = bobEvents.count((e) => e.type === "message" && e.room === room);
+  expect(duplicates === 0, `no message delivered twice, got ${duplicates} more`);
+  expect(ada.unacknowledged === 0, "nothing unacknowledged");
+
   // Bob's join reached Ada as a presence event, with the fields a page reads.
   const presence = await adaEvents.next((e) => e.type === "presence" && e.room === room, "presence");
   expect(presence.change === "join" && presence.nick === `bob-${room}` && presence.oldNick === null,
@@ -125,19 +138,6 @@ export async function driveChatClient(ChatClient, chatUrl, httpBase) {
   const event = await bobEvents.next((e) => e.type === "event" && e.event === "cursor", "event");
   expect(event.room === room && event.from === `ada-${room}` && JSON.stringify(event.data) === JSON.stringify(data),
     `the event's data as sent, got ${JSON.stringify(event)}`);
-
-  await dropConnections(httpBase, 200);
-  await adaEvents.next((e) => e.type === "disconnect", "disconnect");
-  const during = ada.send(room, "during the outage");
-  expect(during.outcome === "queued", `queued during the outage, got ${during.outcome}`);
-  await adaEvents.next((e) => e.type === "sent" && e.id === during.id, "sent after the reconnect");
-  const replayed = await bobEvents.next((e) => e.type === "message" && e.room === room, "the outage message");
-  expect(replayed.text === "during the outage" && replayed.seq === 2, `seq 2, got ${JSON.stringify(replayed)}`);
-  // Nothing arrives twice, whatever the reconnect replayed.
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  const duplicates = bobEvents.count((e) => e.type === "message" && e.room === room);
-  expect(duplicates === 0, `no message delivered twice, got ${duplicates} more`);
-  expect(ada.unacknowledged === 0, "nothing unacknowledged");
 
   const nowhere = ada.send("nowhere", "x");
   const error = await adaEvents.next((e) => e.type === "error", "error");
