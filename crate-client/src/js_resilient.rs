@@ -6,11 +6,11 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
 use crate::js::{buffer_bytes, js_error, report_error, SocketData};
-use crate::message::{CloseEvent, Message};
+use crate::js_events::{chat_event, close_object, connection_event, Obj};
+use crate::message::Message;
 use crate::resilient::{
     ConnectionState, Endpoint, EndpointFuture, Heartbeat, Overflow, QueueLimits, ReconnectPolicy,
     ResilientError, ResilientEvent, ResilientOptions, ResilientSocket, SendOutcome,
@@ -367,33 +367,6 @@ fn state_name(state: ConnectionState) -> &'static str {
     }
 }
 
-fn to_js(value: &Value) -> JsValue {
-    js_sys::JSON::parse(&value.to_string()).expect("serde_json output is JSON")
-}
-
-fn close_json(close: &CloseEvent) -> Value {
-    json!({"code": close.code, "reason": close.reason, "wasClean": close.was_clean})
-}
-
-/// A connection event as a plain object with a `type`, for JavaScript.
-fn connection_event_json(event: &ResilientEvent) -> Option<Value> {
-    Some(match event {
-        ResilientEvent::Open => json!({"type": "open"}),
-        ResilientEvent::Reconnected { attempts } => {
-            json!({"type": "reconnected", "attempts": attempts})
-        }
-        ResilientEvent::Disconnected(close) => {
-            json!({"type": "disconnect", "close": close_json(close)})
-        }
-        ResilientEvent::Reconnecting { attempt, delay } => {
-            json!({"type": "reconnecting", "attempt": attempt, "delay": delay.as_millis() as u64})
-        }
-        ResilientEvent::GaveUp => json!({"type": "giveup"}),
-        ResilientEvent::Closed(close) => json!({"type": "close", "close": close_json(close)}),
-        ResilientEvent::Message(_) => return None,
-    })
-}
-
 fn message_data(message: &Message) -> JsValue {
     match message {
         Message::Text(text) => JsValue::from_str(text),
@@ -475,7 +448,7 @@ impl ReconnectingSocket {
                 JsValue::from(js_sys::TypeError::new("shouldReconnect must be a function"))
             })?;
             socket.set_should_reconnect(move |close| {
-                let close = to_js(&close_json(close));
+                let close = close_object(close);
                 // A predicate that throws is reported like a handler that throws, and the
                 // close-code rules' usual answer for an abnormal close applies: reconnect.
                 match predicate.call1(&JsValue::NULL, &close) {
@@ -504,8 +477,8 @@ impl ReconnectingSocket {
                     call(&on_message, &event);
                 }
                 other => {
-                    if let Some(json) = connection_event_json(other) {
-                        call(&on_event, &to_js(&json));
+                    if let Some(object) = connection_event(other) {
+                        call(&on_event, &object);
                     }
                 }
             }
@@ -630,56 +603,6 @@ pub struct ChatClient {
     hold: Hold,
 }
 
-fn chat_event_json(event: &ChatEvent) -> Option<Value> {
-    let entry_json = |e: &ferrosocket_wire::chat::HistoryEntry| json!({"seq": e.seq, "from": e.from, "text": e.text, "ts": e.ts});
-    Some(match event {
-        ChatEvent::Connection(event) => connection_event_json(event)?,
-        ChatEvent::Welcome { nick } => json!({"type": "welcome", "nick": nick}),
-        ChatEvent::Nick { nick } => json!({"type": "nick", "nick": nick}),
-        ChatEvent::Joined {
-            room,
-            members,
-            history,
-        } => {
-            json!({"type": "joined", "room": room, "members": members, "history": history.iter().map(entry_json).collect::<Vec<_>>()})
-        }
-        ChatEvent::Left { room } => json!({"type": "left", "room": room}),
-        ChatEvent::Presence {
-            room,
-            change,
-            nick,
-            old_nick,
-        } => {
-            json!({"type": "presence", "room": room, "change": change, "nick": nick, "oldNick": old_nick})
-        }
-        ChatEvent::Message { room, entry } => {
-            json!({"type": "message", "room": room, "seq": entry.seq, "from": entry.from, "text": entry.text, "ts": entry.ts})
-        }
-        ChatEvent::Sent { id, room, seq } => {
-            json!({"type": "sent", "id": id, "room": room, "seq": seq})
-        }
-        ChatEvent::Failed { id, room, reason } => {
-            json!({"type": "failed", "id": id, "room": room, "reason": reason})
-        }
-        ChatEvent::Rooms(rooms) => json!({"type": "rooms", "rooms": rooms}),
-        ChatEvent::Event {
-            room,
-            event,
-            from,
-            data,
-        } => {
-            json!({"type": "event", "room": room, "event": event, "from": from, "data": serde_json::from_str::<Value>(data).unwrap_or(Value::Null)})
-        }
-        ChatEvent::Error {
-            code,
-            message,
-            reference,
-        } => {
-            json!({"type": "error", "code": code, "message": message, "ref": reference})
-        }
-    })
-}
-
 #[wasm_bindgen(js_class = ChatClientCore)]
 impl ChatClient {
     /// Connects to the chat endpoint `url` (e.g. `"/chat"`); `options` as for
@@ -714,8 +637,8 @@ impl ChatClient {
         let held = hold.clone();
         session.set_on_event(move |event| {
             let handler = slot.borrow().clone();
-            if let Some(json) = chat_event_json(&event) {
-                call(&handler, &to_js(&json));
+            if let Some(object) = chat_event(&event) {
+                call(&handler, &object);
             }
             if matches!(
                 event,
@@ -780,7 +703,10 @@ impl ChatClient {
     /// most once each and in the order of the calls, even across reconnects.
     pub fn send(&self, room: &str, text: &str) -> JsValue {
         let (id, outcome) = self.session.send(room, text);
-        to_js(&json!({"id": id, "outcome": outcome_name(outcome)}))
+        Obj::new()
+            .set("id", id)
+            .set("outcome", outcome_name(outcome))
+            .build()
     }
 
     /// Sends the application event `event` with `data` (any JSON value) to `room`.

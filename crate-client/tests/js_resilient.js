@@ -120,6 +120,25 @@ export async function driveChatClient(ChatClient, chatUrl, httpBase) {
   expect(duplicates === 0, `no message delivered twice, got ${duplicates} more`);
   expect(ada.unacknowledged === 0, "nothing unacknowledged");
 
+  // Bob's join reached Ada as a presence event, with the fields a page reads.
+  const presence = await adaEvents.next((e) => e.type === "presence" && e.room === room, "presence");
+  expect(presence.change === "join" && presence.nick === `bob-${room}` && presence.oldNick === null,
+    `a join by bob with oldNick null, got ${JSON.stringify(presence)}`);
+  ada.listRooms();
+  const rooms = await adaEvents.next((e) => e.type === "rooms", "rooms");
+  expect(rooms.rooms.some((r) => r.name === room && r.members === 2), `the room with 2 members, got ${JSON.stringify(rooms)}`);
+  // An application event's data arrives as sent: floats, big and negative numbers, nested
+  // values, strings that need escaping (keys in sorted order: the server's JSON map sorts).
+  const data = {
+    big: 1e21, deep: [[{ s: "quote \" backslash \\ \u0001 \u2028 é 😀" }], []], exact: 9007199254740991,
+    n: 1.5, neg: -42, t: true, tiny: 1.5e-7, z: null,
+  };
+  const emitted = ada.emit(room, "cursor", data);
+  expect(emitted === "sent", `emit sent, got ${emitted}`);
+  const event = await bobEvents.next((e) => e.type === "event" && e.event === "cursor", "event");
+  expect(event.room === room && event.from === `ada-${room}` && JSON.stringify(event.data) === JSON.stringify(data),
+    `the event's data as sent, got ${JSON.stringify(event)}`);
+
   const nowhere = ada.send("nowhere", "x");
   const error = await adaEvents.next((e) => e.type === "error", "error");
   expect(error.code === "not_joined", `not_joined, got ${JSON.stringify(error)}`);

@@ -689,7 +689,7 @@ impl App {
                 if event != TYPING_EVENT || from == view.nick {
                     return;
                 }
-                let active = serde_json::from_str::<serde_json::Value>(&data)
+                let active = crate::session::wire::parse_value(&data)
                     .ok()
                     .and_then(|data| data.get("active").and_then(serde_json::Value::as_bool))
                     .unwrap_or(false);
@@ -728,9 +728,11 @@ impl View {
                 let deadline = js_sys::Date::now() + delay.as_secs_f64() * 1000.0;
                 let state = self.els.state.clone();
                 let show = move || {
-                    let left = ((deadline - js_sys::Date::now()) / 1000.0).max(0.0);
+                    // Whole seconds as an integer: `{:.0}` on a float would link float
+                    // formatting and its tables into the page's module.
+                    let left = ((deadline - js_sys::Date::now()) / 1000.0).max(0.0).round() as u64;
                     state.set_text_content(Some(&format!(
-                        "Reconnecting in {left:.0} s (attempt {attempt})"
+                        "Reconnecting in {left} s (attempt {attempt})"
                     )));
                 };
                 self.set_state("reconnecting", "", true);

@@ -3,7 +3,7 @@
 //! `active: true` per [`TYPING_REFRESH_MS`] while its user types, and `active: false` on
 //! sending or after [`TYPING_IDLE_MS`] without a keystroke.
 
-use std::collections::BTreeMap;
+use crate::session::sorted::SortedMap;
 
 /// The named event (`emit`) that carries typing state.
 pub(crate) const TYPING_EVENT: &str = "typing";
@@ -17,7 +17,7 @@ pub(crate) const TYPING_IDLE_MS: u32 = 4_000;
 /// Others typing: room → nickname → when to stop showing them (ms since the epoch).
 #[derive(Debug, Default)]
 pub(crate) struct Typists {
-    rooms: BTreeMap<String, BTreeMap<String, f64>>,
+    rooms: SortedMap<String, SortedMap<String, f64>>,
 }
 
 impl Typists {
@@ -25,8 +25,7 @@ impl Typists {
     pub(crate) fn set(&mut self, room: &str, nick: &str, active: bool, now: f64) {
         if active {
             self.rooms
-                .entry(room.to_owned())
-                .or_default()
+                .get_or_default(room.to_owned())
                 .insert(nick.to_owned(), now + TYPING_TTL_MS);
         } else {
             self.remove(room, nick);

@@ -30,7 +30,7 @@
 //!   message after a missing number waits while a `resume` fills the gap, and is shown
 //!   without it only when the server says that history is gone.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use ferrosocket_wire::chat::{ClientEnvelope, ErrorCode, HistoryEntry, Seq, ServerEnvelope, LOBBY};
@@ -39,6 +39,7 @@ use serde_json::Value;
 use super::event::ChatEvent;
 use super::pacing::Pacing;
 use super::room::RoomLog;
+use super::sorted::SortedMap;
 use crate::resilient::SendOutcome;
 
 /// A time in milliseconds, on any clock that only goes forward (the driver's choice).
@@ -141,7 +142,7 @@ pub struct SessionCore {
     lines: VecDeque<Line>,
     /// Keys of the lines whose answers are due on this connection, in transmission order.
     awaiting: VecDeque<String>,
-    rooms: BTreeMap<String, RoomLog>,
+    rooms: SortedMap<String, RoomLog>,
     wanted_nick: Option<String>,
     nick: String,
     /// The session scope: the first `welcome`'s `session`, presented on every reconnect.
@@ -187,7 +188,7 @@ impl SessionCore {
             next_n: 1,
             lines: VecDeque::new(),
             awaiting: VecDeque::new(),
-            rooms: BTreeMap::new(),
+            rooms: SortedMap::default(),
             nick: String::new(),
             token: None,
             epoch: None,
@@ -360,7 +361,7 @@ impl SessionCore {
         if self.closed {
             return SendOutcome::Rejected;
         }
-        let log = self.rooms.entry(room.to_owned()).or_default();
+        let log = self.rooms.get_or_default(room.to_owned());
         if self.welcomed {
             log.answer_due = true;
             self.control.push_back(ClientEnvelope::Join {
@@ -517,7 +518,7 @@ impl SessionCore {
                 room,
                 event,
                 from,
-                data: data.to_string(),
+                data: super::wire::value_text(&data),
             }),
             ServerEnvelope::Error {
                 code,
@@ -758,7 +759,7 @@ impl SessionCore {
         self.lobby_history_unscoped = !first && self.token.is_some();
         if first {
             // The server put this connection in the lobby; its `joined` follows.
-            let lobby = self.rooms.entry(LOBBY.to_owned()).or_default();
+            let lobby = self.rooms.get_or_default(LOBBY.to_owned());
             lobby.answer_due = true;
         }
         if self.welcomed {
@@ -773,7 +774,7 @@ impl SessionCore {
                     rooms: vec![LOBBY.to_owned()],
                 });
             }
-            for (name, room) in &mut self.rooms {
+            for (name, room) in self.rooms.iter_mut() {
                 if first && name == LOBBY {
                     continue;
                 }
@@ -829,7 +830,7 @@ impl SessionCore {
                     .push_back(ClientEnvelope::Nick { nick: wanted });
             }
         }
-        for (name, room) in &self.rooms {
+        for (name, room) in self.rooms.iter() {
             if !room.answer_due {
                 continue;
             }

@@ -21,6 +21,10 @@ pub mod core;
 mod event;
 mod pacing;
 mod room;
+pub(crate) mod sorted;
+pub(crate) mod wire;
+#[cfg(test)]
+mod wire_tests;
 
 #[cfg(test)]
 mod core_tests;
@@ -32,7 +36,7 @@ use std::time::Duration;
 
 use gloo_timers::callback::Timeout;
 
-use ferrosocket_wire::chat::{ClientEnvelope, ErrorCode, Seq, ServerEnvelope, SUBPROTOCOL};
+use ferrosocket_wire::chat::{ClientEnvelope, ErrorCode, Seq, SUBPROTOCOL};
 
 use self::core::{CoreConfig, Millis, SessionCore, DEFAULT_MAX_PENDING};
 use crate::error::OpenError;
@@ -127,7 +131,7 @@ fn random_id() -> String {
 }
 
 fn envelope(envelope: &ClientEnvelope) -> Message {
-    Message::Text(serde_json::to_string(envelope).expect("envelopes always serialise"))
+    Message::Text(wire::encode(envelope))
 }
 
 fn now_ms() -> Millis {
@@ -222,7 +226,7 @@ impl ChatSession {
         event: &str,
         data: &str,
     ) -> Result<SendOutcome, serde_json::Error> {
-        let data = serde_json::from_str(data)?;
+        let data = wire::parse_value(data).map_err(serde::de::Error::custom)?;
         Ok(self.with_core(|core| core.emit(room, event, data)))
     }
 
@@ -352,16 +356,14 @@ fn deliver(shared: &Rc<SessionShared>) {
 fn on_socket_event(shared: &Rc<SessionShared>, event: ResilientEvent) {
     let now = now_ms();
     match event {
-        ResilientEvent::Message(Message::Text(text)) => {
-            match serde_json::from_str::<ServerEnvelope>(&text) {
-                Ok(envelope) => shared.core.borrow_mut().received(envelope, now),
-                Err(err) => shared.outbox.borrow_mut().push_back(ChatEvent::Error {
-                    code: ErrorCode::InvalidJson,
-                    message: format!("the server sent something that is not an envelope: {err}"),
-                    reference: None,
-                }),
-            }
-        }
+        ResilientEvent::Message(Message::Text(text)) => match wire::decode(&text) {
+            Ok(envelope) => shared.core.borrow_mut().received(envelope, now),
+            Err(err) => shared.outbox.borrow_mut().push_back(ChatEvent::Error {
+                code: ErrorCode::InvalidJson,
+                message: format!("the server sent something that is not an envelope: {err}"),
+                reference: None,
+            }),
+        },
         ResilientEvent::Message(Message::Binary(_)) => return,
         other => {
             match &other {

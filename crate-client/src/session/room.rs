@@ -1,9 +1,9 @@
 //! [`RoomLog`]: what a session has shown of one room, and the gap detection that keeps it
 //! contiguous: messages after a missing number wait until it is filled.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use ferrosocket_wire::chat::{HistoryEntry, Seq};
+
+use super::sorted::{SortedMap, SortedSet};
 
 /// One joined room's delivery state.
 #[derive(Debug, Clone, Default)]
@@ -13,9 +13,9 @@ pub(crate) struct RoomLog {
     seen: Seq,
     /// This session's own acknowledged lines above `seen`: an ack never moves the mark
     /// past a number not received.
-    own: BTreeSet<Seq>,
+    own: SortedSet<Seq>,
     /// Messages received above a gap, waiting for it to be filled.
-    held: BTreeMap<Seq, HistoryEntry>,
+    held: SortedMap<Seq, HistoryEntry>,
     /// The server answered a `join` for this room at least once in this session.
     pub confirmed: bool,
     /// A `join` or `resume` for it is unanswered on this connection: its answer will fill

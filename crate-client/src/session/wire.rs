@@ -1,0 +1,770 @@
+//! The client's side of the `chat.v1` wire format, read and written by hand.
+//!
+//! `ferrosocket-wire`'s serde types are the reference (the server uses them), but their
+//! derived code for internally tagged enums (`#[serde(tag = "type")]`) buffers every
+//! envelope in serde's generic `Content` tree and instantiates a visitor per field type:
+//! it was the largest part of the browser library. This module reads server envelopes and
+//! writes client envelopes directly, with a small JSON reader, and accepts and produces
+//! exactly what serde does (the tests in `wire_tests.rs` compare the two on many generated
+//! envelopes, so they cannot drift apart).
+//!
+//! One deliberate difference: a float inside an event's `data` is written with Rust's
+//! shortest round-trip formatting (`1e-5`) where serde_json may write `0.00001`; both
+//! parse to the same number.
+
+use std::fmt::Write as _;
+
+use ferrosocket_wire::chat::{
+    ClientEnvelope, ErrorCode, HistoryEntry, PresenceChange, RoomInfo, ServerEnvelope,
+};
+use serde_json::{Map, Number, Value};
+
+/// How deeply arrays and objects may nest: serde_json refuses 128 levels.
+const MAX_DEPTH: usize = 127;
+
+/// A parsed JSON value that keeps an object's members in order, duplicates included: an
+/// envelope with a field given twice is refused, as serde refuses it.
+enum Json {
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(String),
+    Array(Vec<Json>),
+    Object(Vec<(String, Json)>),
+}
+
+impl Json {
+    /// The value as serde_json's `Value` (a repeated member keeps its last value, as
+    /// serde_json does).
+    fn to_value(&self) -> Value {
+        match self {
+            Json::Null => Value::Null,
+            Json::Bool(b) => Value::Bool(*b),
+            Json::Number(n) => Value::Number(n.clone()),
+            Json::String(s) => Value::String(s.clone()),
+            Json::Array(items) => Value::Array(items.iter().map(Json::to_value).collect()),
+            Json::Object(members) => {
+                let mut map = Map::new();
+                for (key, value) in members {
+                    map.insert(key.clone(), value.to_value());
+                }
+                Value::Object(map)
+            }
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Json::Null => "null",
+            Json::Bool(_) => "a boolean",
+            Json::Number(_) => "a number",
+            Json::String(_) => "a string",
+            Json::Array(_) => "an array",
+            Json::Object(_) => "an object",
+        }
+    }
+}
+
+/// A cursor over JSON text.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn error<T>(&self, what: &str) -> Result<T, String> {
+        Err(format!("{what} at byte {}", self.pos))
+    }
+
+    fn skip_space(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn literal(&mut self, word: &str, value: Json) -> Result<Json, String> {
+        if self.bytes[self.pos..].starts_with(word.as_bytes()) {
+            self.pos += word.len();
+            Ok(value)
+        } else {
+            self.error("expected a JSON value")
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Json, String> {
+        self.skip_space();
+        match self.peek() {
+            None => self.error("unexpected end of JSON"),
+            Some(b'n') => self.literal("null", Json::Null),
+            Some(b't') => self.literal("true", Json::Bool(true)),
+            Some(b'f') => self.literal("false", Json::Bool(false)),
+            Some(b'"') => self.string().map(Json::String),
+            Some(b'[' | b'{') if depth >= MAX_DEPTH => self.error("nested too deeply"),
+            Some(b'[') => {
+                self.pos += 1;
+                let mut items = Vec::new();
+                self.skip_space();
+                if self.peek() == Some(b']') {
+                    self.pos += 1;
+                    return Ok(Json::Array(items));
+                }
+                loop {
+                    items.push(self.value(depth + 1)?);
+                    self.skip_space();
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(b']') => {
+                            self.pos += 1;
+                            return Ok(Json::Array(items));
+                        }
+                        _ => return self.error("expected `,` or `]`"),
+                    }
+                }
+            }
+            Some(b'{') => {
+                self.pos += 1;
+                let mut members = Vec::new();
+                self.skip_space();
+                if self.peek() == Some(b'}') {
+                    self.pos += 1;
+                    return Ok(Json::Object(members));
+                }
+                loop {
+                    self.skip_space();
+                    if self.peek() != Some(b'"') {
+                        return self.error("expected a member name");
+                    }
+                    let key = self.string()?;
+                    self.skip_space();
+                    if self.peek() != Some(b':') {
+                        return self.error("expected `:`");
+                    }
+                    self.pos += 1;
+                    members.push((key, self.value(depth + 1)?));
+                    self.skip_space();
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(b'}') => {
+                            self.pos += 1;
+                            return Ok(Json::Object(members));
+                        }
+                        _ => return self.error("expected `,` or `}`"),
+                    }
+                }
+            }
+            Some(b'-' | b'0'..=b'9') => self.number().map(Json::Number),
+            Some(_) => self.error("expected a JSON value"),
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
+    /// A number, classified as serde_json does: an integer that fits is `u64` (from 0) or
+    /// `i64` (below 0); anything else is an `f64`.
+    fn number(&mut self) -> Result<Number, String> {
+        let start = self.pos;
+        let negative = self.peek() == Some(b'-');
+        if negative {
+            self.pos += 1;
+        }
+        let int_start = self.pos;
+        match self.digits() {
+            0 => return self.error("expected a digit"),
+            n if n > 1 && self.bytes[int_start] == b'0' => {
+                return self.error("a number cannot start with 0")
+            }
+            _ => {}
+        }
+        let mut integer = true;
+        if self.peek() == Some(b'.') {
+            integer = false;
+            self.pos += 1;
+            if self.digits() == 0 {
+                return self.error("expected a digit after `.`");
+            }
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            integer = false;
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            if self.digits() == 0 {
+                return self.error("expected a digit in the exponent");
+            }
+        }
+        // The bytes are ASCII digits and signs, so this is valid UTF-8.
+        let text = std::str::from_utf8(&self.bytes[start..self.pos]).unwrap_or_default();
+        if integer {
+            if negative {
+                // serde_json keeps `-0` as the float -0.0.
+                if let Ok(n @ ..=-1) = text.parse::<i64>() {
+                    return Ok(n.into());
+                }
+            } else if let Ok(n) = text.parse::<u64>() {
+                return Ok(n.into());
+            }
+        }
+        match Number::from_f64(parse_float(text)) {
+            Some(n) => Ok(n),
+            None => self.error("number out of range"),
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, String> {
+        let digits = self.bytes.get(self.pos..self.pos + 4);
+        let value = digits
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .filter(|d| d.bytes().all(|b| b.is_ascii_hexdigit()))
+            .and_then(|d| u32::from_str_radix(d, 16).ok());
+        match value {
+            Some(value) => {
+                self.pos += 4;
+                Ok(value)
+            }
+            None => self.error("invalid `\\u` escape"),
+        }
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        self.pos += 1; // the opening quote
+        let mut out = String::new();
+        loop {
+            let start = self.pos;
+            while let Some(&b) = self.bytes.get(self.pos) {
+                if b == b'"' || b == b'\\' || b < 0x20 {
+                    break;
+                }
+                self.pos += 1;
+            }
+            // The input is a `&str` and the run stops only at ASCII bytes: valid UTF-8.
+            out.push_str(std::str::from_utf8(&self.bytes[start..self.pos]).unwrap_or_default());
+            match self.peek() {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    let escape = self.peek();
+                    self.pos += 1;
+                    out.push(match escape {
+                        Some(b'"') => '"',
+                        Some(b'\\') => '\\',
+                        Some(b'/') => '/',
+                        Some(b'b') => '\u{8}',
+                        Some(b'f') => '\u{c}',
+                        Some(b'n') => '\n',
+                        Some(b'r') => '\r',
+                        Some(b't') => '\t',
+                        Some(b'u') => self.unicode_escape()?,
+                        _ => {
+                            self.pos -= 1;
+                            return self.error("invalid escape");
+                        }
+                    });
+                }
+                Some(_) => return self.error("control character in a string"),
+                None => return self.error("unterminated string"),
+            }
+        }
+    }
+
+    /// The character of a `\uXXXX` escape (after the `u`), joining a surrogate pair.
+    fn unicode_escape(&mut self) -> Result<char, String> {
+        let first = self.hex4()?;
+        let code = match first {
+            0xD800..=0xDBFF => {
+                if !self.bytes[self.pos..].starts_with(b"\\u") {
+                    return self.error("lone leading surrogate in a `\\u` escape");
+                }
+                self.pos += 2;
+                let second = self.hex4()?;
+                if !(0xDC00..=0xDFFF).contains(&second) {
+                    return self.error("invalid surrogate pair in a `\\u` escape");
+                }
+                0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
+            }
+            0xDC00..=0xDFFF => return self.error("lone trailing surrogate in a `\\u` escape"),
+            code => code,
+        };
+        char::from_u32(code).map_or_else(|| self.error("invalid `\\u` escape"), Ok)
+    }
+}
+
+/// Parses one JSON text (a value with optional whitespace around it).
+fn parse(text: &str) -> Result<Json, String> {
+    let mut reader = Reader {
+        bytes: text.as_bytes(),
+        pos: 0,
+    };
+    let value = reader.value(0)?;
+    reader.skip_space();
+    if reader.pos != text.len() {
+        return reader.error("trailing characters");
+    }
+    Ok(value)
+}
+
+/// The value of a JSON number's text (already checked against JSON's grammar); infinite
+/// when out of range. In the browser, the engine's `parseFloat` (exact, and already there)
+/// instead of Rust's parser, which would add its tables to the module.
+fn parse_float(text: &str) -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    return js_sys::parse_float(text);
+    #[cfg(not(target_arch = "wasm32"))]
+    return text.parse().unwrap_or(f64::NAN);
+}
+
+/// Appends a finite float in its shortest round-trip form. In the browser, the engine's
+/// `Number.prototype.toString` (`1e+21`, `1.5e-7`: valid JSON) instead of Rust's
+/// formatting and its tables; elsewhere `{:?}` (`1e21`, `5.0`).
+fn write_float(out: &mut String, x: f64) -> std::fmt::Result {
+    #[cfg(target_arch = "wasm32")]
+    {
+        if x == 0.0 && x.is_sign_negative() {
+            // JavaScript writes -0 as "0"; serde_json keeps the sign.
+            out.push_str("-0.0");
+        } else if let Some(text) = js_sys::Number::from(x)
+            .to_string_with_radix(10)
+            .ok()
+            .and_then(|text| text.as_string())
+        {
+            out.push_str(&text);
+        }
+        Ok(())
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    write!(out, "{x:?}")
+}
+
+/// Parses JSON text into a [`Value`], accepting what `serde_json::from_str` accepts.
+pub(crate) fn parse_value(text: &str) -> Result<Value, String> {
+    parse(text).map(|json| json.to_value())
+}
+
+/// The members of an object, looked up by name the way serde's derived code does: a
+/// member it does not know is ignored, one it knows may appear only once.
+struct Fields<'a> {
+    members: &'a [(String, Json)],
+}
+
+impl<'a> Fields<'a> {
+    fn of(value: &'a Json, what: &str) -> Result<Fields<'a>, String> {
+        match value {
+            Json::Object(members) => Ok(Fields { members }),
+            other => Err(format!("{what} must be an object, not {}", other.kind())),
+        }
+    }
+
+    /// The member `name`, if present.
+    fn get(&self, name: &str) -> Result<Option<&'a Json>, String> {
+        let mut found = self.members.iter().filter(|(key, _)| key == name);
+        let first = found.next().map(|(_, value)| value);
+        if found.next().is_some() {
+            return Err(format!("duplicate field `{name}`"));
+        }
+        Ok(first)
+    }
+
+    fn required(&self, name: &str) -> Result<&'a Json, String> {
+        self.get(name)?
+            .ok_or_else(|| format!("missing field `{name}`"))
+    }
+
+    fn wrong<T>(name: &str, expected: &str, got: &Json) -> Result<T, String> {
+        Err(format!(
+            "field `{name}` must be {expected}, not {}",
+            got.kind()
+        ))
+    }
+
+    fn text_of(name: &str, value: &Json) -> Result<String, String> {
+        match value {
+            Json::String(s) => Ok(s.clone()),
+            other => Self::wrong(name, "a string", other),
+        }
+    }
+
+    fn text(&self, name: &str) -> Result<String, String> {
+        Self::text_of(name, self.required(name)?)
+    }
+
+    /// A string that may be absent (then empty), as `#[serde(default)]`.
+    fn text_or_default(&self, name: &str) -> Result<String, String> {
+        self.get(name)?
+            .map_or(Ok(String::new()), |value| Self::text_of(name, value))
+    }
+
+    /// An `Option<String>`: absent or `null` is `None`.
+    fn optional_text(&self, name: &str) -> Result<Option<String>, String> {
+        match self.get(name)? {
+            None | Some(Json::Null) => Ok(None),
+            Some(value) => Self::text_of(name, value).map(Some),
+        }
+    }
+
+    fn number_of(name: &str, value: &Json, max: u64) -> Result<u64, String> {
+        match value {
+            Json::Number(n) => match n.as_u64() {
+                Some(n) if n <= max => Ok(n),
+                _ => Err(format!("field `{name}` is out of range")),
+            },
+            other => Self::wrong(name, "a whole number", other),
+        }
+    }
+
+    fn number(&self, name: &str, max: u64) -> Result<u64, String> {
+        Self::number_of(name, self.required(name)?, max)
+    }
+
+    /// A number that may be absent (then 0), as `#[serde(default)]`.
+    fn number_or_zero(&self, name: &str, max: u64) -> Result<u64, String> {
+        self.get(name)?
+            .map_or(Ok(0), |value| Self::number_of(name, value, max))
+    }
+
+    fn flag(&self, name: &str) -> Result<bool, String> {
+        match self.required(name)? {
+            Json::Bool(b) => Ok(*b),
+            other => Self::wrong(name, "a boolean", other),
+        }
+    }
+
+    /// Each element of the array `name`, read by `read`.
+    fn list<T>(
+        &self,
+        name: &str,
+        read: impl Fn(&'a Json) -> Result<T, String>,
+    ) -> Result<Vec<T>, String> {
+        match self.required(name)? {
+            Json::Array(items) => items.iter().map(read).collect(),
+            other => Self::wrong(name, "an array", other),
+        }
+    }
+}
+
+const U32: u64 = u32::MAX as u64;
+const USIZE: u64 = usize::MAX as u64;
+
+fn history_entry(value: &Json) -> Result<HistoryEntry, String> {
+    let f = Fields::of(value, "a history entry")?;
+    Ok(HistoryEntry {
+        seq: f.number("seq", u64::MAX)?,
+        from: f.text("from")?,
+        text: f.text("text")?,
+        ts: f.number("ts", u64::MAX)?,
+        id: f.optional_text("id")?,
+    })
+}
+
+fn room_info(value: &Json) -> Result<RoomInfo, String> {
+    let f = Fields::of(value, "a room")?;
+    Ok(RoomInfo {
+        name: f.text("name")?,
+        members: f.number("members", USIZE)? as usize,
+    })
+}
+
+fn presence_change(value: &Json) -> Result<PresenceChange, String> {
+    match value {
+        Json::String(s) if s == "join" => Ok(PresenceChange::Join),
+        Json::String(s) if s == "leave" => Ok(PresenceChange::Leave),
+        Json::String(s) if s == "rename" => Ok(PresenceChange::Rename),
+        Json::String(s) => Err(format!("unknown presence change {s:?}")),
+        other => Fields::wrong("change", "a string", other),
+    }
+}
+
+/// Every error code, for reading them back from their wire names.
+const ERROR_CODES: [ErrorCode; 14] = [
+    ErrorCode::InvalidJson,
+    ErrorCode::UnknownType,
+    ErrorCode::MissingField,
+    ErrorCode::InvalidField,
+    ErrorCode::NotJoined,
+    ErrorCode::NickTaken,
+    ErrorCode::InvalidNick,
+    ErrorCode::InvalidRoom,
+    ErrorCode::TooManyRooms,
+    ErrorCode::RateLimited,
+    ErrorCode::BinaryNotSupported,
+    ErrorCode::Unavailable,
+    ErrorCode::OutOfOrder,
+    ErrorCode::TooLarge,
+];
+
+fn error_code(value: &Json) -> Result<ErrorCode, String> {
+    match value {
+        Json::String(s) => ERROR_CODES
+            .into_iter()
+            .find(|code| code.as_str() == s)
+            .ok_or_else(|| format!("unknown error code {s:?}")),
+        other => Fields::wrong("code", "a string", other),
+    }
+}
+
+/// Reads one text frame from the server as an envelope; accepts exactly what
+/// `serde_json::from_str::<ServerEnvelope>` accepts for an object, and names the problem
+/// otherwise.
+pub(crate) fn decode(text: &str) -> Result<ServerEnvelope, String> {
+    let json = parse(text)?;
+    let f = Fields::of(&json, "an envelope")?;
+    let kind = match f.required("type")? {
+        Json::String(kind) => kind.as_str(),
+        other => return Fields::wrong("type", "a string", other),
+    };
+    Ok(match kind {
+        "welcome" => ServerEnvelope::Welcome {
+            nick: f.text("nick")?,
+            history_limit: f.number("history_limit", USIZE)? as usize,
+            rate_limit: f.number("rate_limit", U32)? as u32,
+            epoch: f.text("epoch")?,
+            rate_burst: f.number_or_zero("rate_burst", U32)? as u32,
+            max_text_bytes: f.number_or_zero("max_text_bytes", USIZE)? as usize,
+            session: f.text_or_default("session")?,
+        },
+        "nick" => ServerEnvelope::Nick {
+            nick: f.text("nick")?,
+        },
+        "rooms" => ServerEnvelope::Rooms {
+            rooms: f.list("rooms", room_info)?,
+        },
+        "joined" => ServerEnvelope::Joined {
+            room: f.text("room")?,
+            members: f.list("members", |v| Fields::text_of("members", v))?,
+            history: f.list("history", history_entry)?,
+        },
+        "left" => ServerEnvelope::Left {
+            room: f.text("room")?,
+        },
+        "presence" => ServerEnvelope::Presence {
+            room: f.text("room")?,
+            change: presence_change(f.required("change")?)?,
+            nick: f.text("nick")?,
+            old_nick: f.optional_text("old_nick")?,
+        },
+        "message" => ServerEnvelope::Message {
+            room: f.text("room")?,
+            seq: f.number("seq", u64::MAX)?,
+            from: f.text("from")?,
+            text: f.text("text")?,
+            ts: f.number("ts", u64::MAX)?,
+            id: f.optional_text("id")?,
+        },
+        "ack" => ServerEnvelope::Ack {
+            id: f.optional_text("id")?,
+            room: f.text("room")?,
+            seq: f.number("seq", u64::MAX)?,
+        },
+        "resumed" => ServerEnvelope::Resumed {
+            room: f.text("room")?,
+            last_seq: f.number("last_seq", u64::MAX)?,
+            complete: f.flag("complete")?,
+        },
+        "pong" => ServerEnvelope::Pong {
+            id: f.optional_text("id")?,
+        },
+        "event" => ServerEnvelope::Event {
+            room: f.text("room")?,
+            event: f.text("event")?,
+            from: f.text("from")?,
+            data: f.required("data")?.to_value(),
+        },
+        "event_ack" => ServerEnvelope::EventAck {
+            ack: f.number("ack", u64::MAX)?,
+        },
+        "error" => ServerEnvelope::Error {
+            code: error_code(f.required("code")?)?,
+            message: f.text("message")?,
+            reference: f.optional_text("ref")?,
+        },
+        other => return Err(format!("unknown envelope type {other:?}")),
+    })
+}
+
+// ---- writing -------------------------------------------------------------------------
+
+/// Appends `text` as a JSON string, escaped as serde_json escapes it.
+fn write_str(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Appends `value` as JSON text: as serde_json writes it, except that floats use Rust's
+/// shortest round-trip form (which parses to the same number).
+pub(crate) fn write_value(out: &mut String, value: &Value) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            let _ = if let Some(n) = n.as_u64() {
+                write!(out, "{n}")
+            } else if let Some(n) = n.as_i64() {
+                write!(out, "{n}")
+            } else {
+                write_float(out, n.as_f64().unwrap_or_default())
+            };
+        }
+        Value::String(s) => write_str(out, s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_value(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (key, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_str(out, key);
+                out.push(':');
+                write_value(out, item);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// `value` as JSON text (see [`write_value`]).
+pub(crate) fn value_text(value: &Value) -> String {
+    let mut out = String::new();
+    write_value(&mut out, value);
+    out
+}
+
+/// Builds one envelope's text, field by field, in serde's order.
+struct Envelope(String);
+
+impl Envelope {
+    fn new(kind: &str) -> Envelope {
+        let mut out = String::from("{\"type\":");
+        write_str(&mut out, kind);
+        Envelope(out)
+    }
+
+    fn key(&mut self, name: &str) -> &mut String {
+        self.0.push(',');
+        write_str(&mut self.0, name);
+        self.0.push(':');
+        &mut self.0
+    }
+
+    fn text(mut self, name: &str, value: &str) -> Envelope {
+        write_str(self.key(name), value);
+        self
+    }
+
+    fn texts(mut self, name: &str, values: &[String]) -> Envelope {
+        let out = self.key(name);
+        out.push('[');
+        for (i, value) in values.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            write_str(out, value);
+        }
+        out.push(']');
+        self
+    }
+
+    fn number(mut self, name: &str, value: u64) -> Envelope {
+        let _ = write!(self.key(name), "{value}");
+        self
+    }
+
+    /// Skipped when `None`, as `skip_serializing_if = "Option::is_none"`.
+    fn optional_text(self, name: &str, value: &Option<String>) -> Envelope {
+        match value {
+            Some(value) => self.text(name, value),
+            None => self,
+        }
+    }
+
+    fn optional_number(self, name: &str, value: Option<u64>) -> Envelope {
+        match value {
+            Some(value) => self.number(name, value),
+            None => self,
+        }
+    }
+
+    fn value(mut self, name: &str, value: &Value) -> Envelope {
+        write_value(self.key(name), value);
+        self
+    }
+
+    fn finish(mut self) -> String {
+        self.0.push('}');
+        self.0
+    }
+}
+
+/// The envelope as JSON text, byte for byte what `serde_json::to_string` writes (floats
+/// in `data` aside, see [`write_value`]).
+pub(crate) fn encode(envelope: &ClientEnvelope) -> String {
+    match envelope {
+        ClientEnvelope::Nick { nick } => Envelope::new("nick").text("nick", nick),
+        ClientEnvelope::ListRooms => Envelope::new("list_rooms"),
+        ClientEnvelope::Join { rooms } => Envelope::new("join").texts("rooms", rooms),
+        ClientEnvelope::Leave { rooms } => Envelope::new("leave").texts("rooms", rooms),
+        ClientEnvelope::Send { room, text, id, n } => Envelope::new("send")
+            .text("room", room)
+            .text("text", text)
+            .optional_text("id", id)
+            .optional_number("n", *n),
+        ClientEnvelope::Session { token, next } => Envelope::new("session")
+            .text("token", token)
+            .optional_number("next", *next),
+        ClientEnvelope::Resume {
+            room,
+            after_seq,
+            epoch,
+        } => Envelope::new("resume")
+            .text("room", room)
+            .number("after_seq", *after_seq)
+            .optional_text("epoch", epoch),
+        ClientEnvelope::Ping { id } => Envelope::new("ping").optional_text("id", id),
+        ClientEnvelope::Emit {
+            room,
+            event,
+            data,
+            ack,
+        } => Envelope::new("emit")
+            .text("room", room)
+            .text("event", event)
+            .value("data", data)
+            .optional_number("ack", *ack),
+    }
+    .finish()
+}
