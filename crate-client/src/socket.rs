@@ -277,9 +277,7 @@ impl WebSocket {
     /// # Ok::<(), ferrosocket::CloseError>(())
     /// ```
     pub fn close(&self) -> Result<(), CloseError> {
-        self.inner
-            .close_with_code(CloseCode::NORMAL.get())
-            .map_err(|err| CloseError::Browser(err.into()))
+        close_normally(&self.inner)
     }
 
     /// Closes the connection with `code` (1000 or 3000–4999) and `reason` (at most 123
@@ -305,7 +303,7 @@ impl WebSocket {
     /// }
     /// ```
     pub fn ready_state(&self) -> ReadyState {
-        ReadyState::from_code(self.inner.ready_state())
+        ready_state(&self.inner)
     }
 
     /// The resolved `ws:`/`wss:` URL.
@@ -395,9 +393,7 @@ impl SocketSender {
 
     /// [`WebSocket::close`].
     pub fn close(&self) -> Result<(), CloseError> {
-        self.inner
-            .close_with_code(CloseCode::NORMAL.get())
-            .map_err(|err| CloseError::Browser(err.into()))
+        close_normally(&self.inner)
     }
 
     /// [`WebSocket::close_with`].
@@ -407,7 +403,7 @@ impl SocketSender {
 
     /// [`WebSocket::ready_state`].
     pub fn ready_state(&self) -> ReadyState {
-        ReadyState::from_code(self.inner.ready_state())
+        ready_state(&self.inner)
     }
 
     /// [`WebSocket::buffered_amount`].
@@ -416,8 +412,18 @@ impl SocketSender {
     }
 }
 
+fn ready_state(inner: &web_sys::WebSocket) -> ReadyState {
+    ReadyState::from_code(inner.ready_state())
+}
+
+fn close_normally(inner: &web_sys::WebSocket) -> Result<(), CloseError> {
+    inner
+        .close_with_code(CloseCode::NORMAL.get())
+        .map_err(|err| CloseError::Browser(err.into()))
+}
+
 fn ensure_open(inner: &web_sys::WebSocket) -> Result<(), SendError> {
-    match ReadyState::from_code(inner.ready_state()) {
+    match ready_state(inner) {
         ReadyState::Open => Ok(()),
         state => Err(SendError::NotOpen(state)),
     }

@@ -57,19 +57,24 @@ async fn events_until_the_end(socket: &ResilientSocket, limit: usize) -> Vec<Res
     seen
 }
 
+/// The attempt numbers of the `Reconnecting` events, in order.
+fn attempts_of(events: &[ResilientEvent]) -> Vec<u32> {
+    events
+        .iter()
+        .filter_map(|event| match event {
+            ResilientEvent::Reconnecting { attempt, .. } => Some(*attempt),
+            _ => None,
+        })
+        .collect()
+}
+
 #[wasm_bindgen_test]
 async fn a_server_that_accepts_and_closes_at_once_is_not_retried_in_a_storm() {
     // Every connection opens and dies well inside the minimum uptime: the attempts keep
     // counting (so the delays keep growing) and the policy's limit is reached.
     let socket = ResilientSocket::open(&flapping_url(), quick(Duration::from_secs(30), 4)).unwrap();
     let events = events_until_the_end(&socket, 100).await;
-    let attempts: Vec<u32> = events
-        .iter()
-        .filter_map(|event| match event {
-            ResilientEvent::Reconnecting { attempt, .. } => Some(*attempt),
-            _ => None,
-        })
-        .collect();
+    let attempts = attempts_of(&events);
     assert_eq!(attempts, [1, 2, 3, 4], "{events:?}");
     assert_eq!(events.last(), Some(&ResilientEvent::GaveUp), "{events:?}");
     assert!(
@@ -84,13 +89,7 @@ async fn a_connection_that_stayed_up_long_enough_starts_the_backoff_over() {
     // reconnect is attempt 1 again and the limit of 4 is never reached.
     let socket = ResilientSocket::open(&flapping_url(), quick(Duration::ZERO, 4)).unwrap();
     let events = events_until_the_end(&socket, 40).await;
-    let attempts: Vec<u32> = events
-        .iter()
-        .filter_map(|event| match event {
-            ResilientEvent::Reconnecting { attempt, .. } => Some(*attempt),
-            _ => None,
-        })
-        .collect();
+    let attempts = attempts_of(&events);
     assert!(attempts.len() >= 6, "{events:?}");
     assert!(attempts.iter().all(|&attempt| attempt == 1), "{attempts:?}");
     assert!(!events.contains(&ResilientEvent::GaveUp));
