@@ -160,6 +160,26 @@ export async function driveChatClient(ChatClient, chatUrl, httpBase) {
   expect(closed.reason.includes("never transmitted"), `the reason says it was never sent, got ${closed.reason}`);
   expect(ada.unacknowledged === 0, "nothing waits after close");
   bob.close();
+  // Leave the server as found: later test binaries share it.
+  await untilAccepting(httpBase);
+}
+
+/** Waits until the server accepts WebSocket handshakes again after a `/test/drop` outage. */
+async function untilAccepting(httpBase) {
+  const url = `${httpBase.replace(/^http/, "ws")}/echo`;
+  for (let tries = 0; tries < 150; tries++) {
+    const opened = await new Promise((resolve) => {
+      const probe = new WebSocket(url);
+      probe.onopen = () => {
+        probe.close();
+        resolve(true);
+      };
+      probe.onclose = () => resolve(false);
+    });
+    if (opened) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error("the server still refused handshakes 15 s after the outage");
 }
 
 const macrotask = () => new Promise((resolve) => setTimeout(resolve, 0));

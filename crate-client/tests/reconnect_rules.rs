@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::{echo_url_with, http_base, within};
+use common::{echo_url_with, http_base, until_accepting, within};
 use ferrosocket::{
     ConnectionState, ReconnectPolicy, ResilientEvent, ResilientOptions, ResilientSocket,
 };
@@ -70,6 +70,7 @@ fn attempts_of(events: &[ResilientEvent]) -> Vec<u32> {
 
 #[wasm_bindgen_test]
 async fn a_server_that_accepts_and_closes_at_once_is_not_retried_in_a_storm() {
+    until_accepting().await;
     // Every connection opens and dies well inside the minimum uptime: the attempts keep
     // counting (so the delays keep growing) and the policy's limit is reached.
     let socket = ResilientSocket::open(&flapping_url(), quick(Duration::from_secs(30), 4)).unwrap();
@@ -85,6 +86,7 @@ async fn a_server_that_accepts_and_closes_at_once_is_not_retried_in_a_storm() {
 
 #[wasm_bindgen_test]
 async fn a_connection_that_stayed_up_long_enough_starts_the_backoff_over() {
+    until_accepting().await;
     // The control: with no minimum uptime every open connection counts as stable, so each
     // reconnect is attempt 1 again and the limit of 4 is never reached.
     let socket = ResilientSocket::open(&flapping_url(), quick(Duration::ZERO, 4)).unwrap();
@@ -98,6 +100,7 @@ async fn a_connection_that_stayed_up_long_enough_starts_the_backoff_over() {
 
 #[wasm_bindgen_test]
 async fn a_handshake_that_stalls_is_given_up_on_after_the_connect_timeout() {
+    until_accepting().await;
     // `/test/hang` holds the handshake for 20 s; the timeout is 300 ms.
     let url = format!(
         "{}/test/hang?ms=20000",
@@ -125,6 +128,7 @@ async fn a_handshake_that_stalls_is_given_up_on_after_the_connect_timeout() {
 
 #[wasm_bindgen_test]
 async fn the_application_decides_whether_to_reconnect_after_each_close() {
+    until_accepting().await;
     // 1011 would be retried by the close-code rules; the predicate says no, and sees the
     // close it decides on.
     let socket = ResilientSocket::open(&flapping_url(), quick(Duration::ZERO, 10)).unwrap();

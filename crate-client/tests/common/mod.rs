@@ -116,6 +116,20 @@ pub async fn drop_connections(outage_ms: u32) {
     );
 }
 
+/// Waits (at most about 15 s) until the server accepts WebSocket handshakes: a `/test/drop`
+/// outage started by another test binary sharing the server may still be running.
+pub async fn until_accepting() {
+    for _ in 0..150 {
+        let mut socket = WebSocket::open(ECHO_URL).expect("a valid URL");
+        let mut events = record(&mut socket);
+        if events.next_skipping_errors().await == Event::Open {
+            return;
+        }
+        TimeoutFuture::new(100).await;
+    }
+    panic!("the server refused WebSocket handshakes for 15 s");
+}
+
 /// A unique name, so tests sharing one server do not see each other's rooms.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", (js_sys::Math::random() * 1e9) as u64)
