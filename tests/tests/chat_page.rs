@@ -214,8 +214,21 @@ async fn nickname_unread_counts_and_keyboard(browser: Browser) {
         .unwrap();
     bob.say("while hidden").await;
     ada.wait_message("bob", "while hidden").await;
-    let title = ada.client().title().await.unwrap();
-    assert_eq!(title, "(1) ferrosocket chat");
+    // The title is what the user sees in the tab bar; give the browser a moment to show it.
+    let mut title = String::new();
+    for _ in 0..50 {
+        title = ada.client().title().await.unwrap();
+        if title == "(1) ferrosocket chat" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let hidden = ada
+        .client()
+        .execute("return String(document.hidden);", vec![])
+        .await
+        .unwrap();
+    assert_eq!(title, "(1) ferrosocket chat", "document.hidden = {hidden}");
     let shown = ada
         .client()
         .execute(hide, vec![serde_json::json!(false)])
