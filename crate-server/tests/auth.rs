@@ -358,3 +358,50 @@ async fn a_public_key_server_accepts_its_algorithm_and_refuses_hs256_confusion()
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Opens `/chat` with no subprotocol (a plain client) and `token`.
+async fn connect_plain(addr: SocketAddr, token: &str) -> Ws {
+    let (ws, _) = connect_async(format!("ws://{addr}/chat?access_token={token}"))
+        .await
+        .expect("the handshake succeeds");
+    ws
+}
+
+/// The next text frame, or the close frame's code and reason.
+async fn next_plain(ws: &mut Ws) -> Result<String, (u16, String)> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => return Ok(text.to_string()),
+            Ok(Some(Ok(Message::Close(Some(frame))))) => {
+                return Err((u16::from(frame.code), frame.reason.to_string()))
+            }
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("expected a frame within 10 s, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_plain_client_gets_its_tokens_identity_and_limits() {
+    let addr = server(false).await;
+    // Not allowed in the lobby, where a plain client lives: closed with 4403.
+    let elsewhere = hs256(
+        json!({"sub": "ada", "exp": now() + 300, "rooms": {"join": ["news"]}}),
+        SECRET,
+    );
+    let mut ws = connect_plain(addr, &elsewhere).await;
+    assert_eq!(
+        next_plain(&mut ws).await,
+        Err((4403, "your token does not allow the lobby".to_owned()))
+    );
+
+    // Read-only in the lobby: its line is refused, with a notice saying why.
+    let reader = hs256(
+        json!({"sub": "bob", "exp": now() + 300, "rooms": {"post": []}}),
+        SECRET,
+    );
+    let mut ws = connect_plain(addr, &reader).await;
+    ws.send(Message::text("hello")).await.unwrap();
+    let notice = next_plain(&mut ws).await.expect("a notice");
+    assert!(notice.contains("does not allow posting"), "{notice}");
+}

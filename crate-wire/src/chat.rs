@@ -324,6 +324,26 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in declaration order: for readers that map wire names back to codes
+    /// without serde (the browser client's codec).
+    pub const ALL: [ErrorCode; 15] = [
+        ErrorCode::InvalidJson,
+        ErrorCode::UnknownType,
+        ErrorCode::MissingField,
+        ErrorCode::InvalidField,
+        ErrorCode::NotJoined,
+        ErrorCode::NickTaken,
+        ErrorCode::InvalidNick,
+        ErrorCode::InvalidRoom,
+        ErrorCode::TooManyRooms,
+        ErrorCode::RateLimited,
+        ErrorCode::BinaryNotSupported,
+        ErrorCode::Unavailable,
+        ErrorCode::OutOfOrder,
+        ErrorCode::TooLarge,
+        ErrorCode::Forbidden,
+    ];
+
     /// The code as it appears on the wire, e.g. `"invalid_json"`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -614,4 +634,40 @@ fn validate_name(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod error_code_tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn all_lists_every_error_code_once_and_each_reads_back_through_serde() {
+        // Exhaustive: a new code does not compile until it has a place here — add it to
+        // `ErrorCode::ALL` at that place too.
+        fn place(code: ErrorCode) -> usize {
+            match code {
+                ErrorCode::InvalidJson => 0,
+                ErrorCode::UnknownType => 1,
+                ErrorCode::MissingField => 2,
+                ErrorCode::InvalidField => 3,
+                ErrorCode::NotJoined => 4,
+                ErrorCode::NickTaken => 5,
+                ErrorCode::InvalidNick => 6,
+                ErrorCode::InvalidRoom => 7,
+                ErrorCode::TooManyRooms => 8,
+                ErrorCode::RateLimited => 9,
+                ErrorCode::BinaryNotSupported => 10,
+                ErrorCode::Unavailable => 11,
+                ErrorCode::OutOfOrder => 12,
+                ErrorCode::TooLarge => 13,
+                ErrorCode::Forbidden => 14,
+            }
+        }
+        for (index, code) in ErrorCode::ALL.into_iter().enumerate() {
+            assert_eq!(place(code), index, "{code:?}");
+            let read: ErrorCode = serde_json::from_str(&format!("\"{code}\"")).unwrap();
+            assert_eq!(read, code);
+        }
+        assert_eq!(place(ErrorCode::Forbidden) + 1, ErrorCode::ALL.len());
+    }
 }

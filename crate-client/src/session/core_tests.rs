@@ -6,6 +6,7 @@
 //! invariants a user would notice are checked. A failing seed is printed; replay one with
 //! `CORE_SEED=1234 cargo test -p ferrosocket --lib core_tests`.
 
+use super::test_rng::Rng;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
@@ -14,25 +15,6 @@ use ferrosocket_wire::chat::{ClientEnvelope, ErrorCode, HistoryEntry, Seq, Serve
 use super::core::{CoreConfig, Millis, SessionCore, WINDOW};
 use super::event::ChatEvent;
 use crate::resilient::SendOutcome;
-
-/// splitmix64: small, seeded, the same on every machine.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
 
 /// What a schedule may do to the sessions.
 #[derive(Debug, Clone, Copy)]

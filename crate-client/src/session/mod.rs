@@ -22,6 +22,8 @@ mod event;
 mod pacing;
 mod room;
 pub(crate) mod sorted;
+#[cfg(test)]
+mod test_rng;
 pub(crate) mod wire;
 #[cfg(test)]
 mod wire_tests;

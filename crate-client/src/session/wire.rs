@@ -486,27 +486,9 @@ fn presence_change(value: &Json) -> Result<PresenceChange, String> {
     }
 }
 
-/// Every error code, for reading them back from their wire names.
-const ERROR_CODES: [ErrorCode; 14] = [
-    ErrorCode::InvalidJson,
-    ErrorCode::UnknownType,
-    ErrorCode::MissingField,
-    ErrorCode::InvalidField,
-    ErrorCode::NotJoined,
-    ErrorCode::NickTaken,
-    ErrorCode::InvalidNick,
-    ErrorCode::InvalidRoom,
-    ErrorCode::TooManyRooms,
-    ErrorCode::RateLimited,
-    ErrorCode::BinaryNotSupported,
-    ErrorCode::Unavailable,
-    ErrorCode::OutOfOrder,
-    ErrorCode::TooLarge,
-];
-
 fn error_code(value: &Json) -> Result<ErrorCode, String> {
     match value {
-        Json::String(s) => ERROR_CODES
+        Json::String(s) => ErrorCode::ALL
             .into_iter()
             .find(|code| code.as_str() == s)
             .ok_or_else(|| format!("unknown error code {s:?}")),

@@ -4,6 +4,7 @@
 //! same texts and read the same envelopes, and the client's envelopes must be written
 //! byte for byte as serde writes them. A failing seed is printed.
 
+use super::test_rng::Rng;
 use ferrosocket_wire::chat::{
     ClientEnvelope, ErrorCode, HistoryEntry, PresenceChange, RoomInfo, ServerEnvelope,
 };
@@ -36,28 +37,6 @@ fn same_as<T: serde::Serialize>(a: &T, b: &T) -> bool {
         &serde_json::to_value(a).unwrap(),
         &serde_json::to_value(b).unwrap(),
     )
-}
-
-/// splitmix64: small, seeded, the same on every machine.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
 }
 
 /// Text with what is hard to escape: quotes, backslashes, control characters, `/`,
@@ -133,23 +112,6 @@ fn entry(rng: &mut Rng) -> HistoryEntry {
     }
 }
 
-const CODES: [ErrorCode; 14] = [
-    ErrorCode::InvalidJson,
-    ErrorCode::UnknownType,
-    ErrorCode::MissingField,
-    ErrorCode::InvalidField,
-    ErrorCode::NotJoined,
-    ErrorCode::NickTaken,
-    ErrorCode::InvalidNick,
-    ErrorCode::InvalidRoom,
-    ErrorCode::TooManyRooms,
-    ErrorCode::RateLimited,
-    ErrorCode::BinaryNotSupported,
-    ErrorCode::Unavailable,
-    ErrorCode::OutOfOrder,
-    ErrorCode::TooLarge,
-];
-
 fn server_envelope(rng: &mut Rng) -> ServerEnvelope {
     let small = |rng: &mut Rng| rng.below(1 << 31);
     match rng.below(14) {
@@ -219,7 +181,7 @@ fn server_envelope(rng: &mut Rng) -> ServerEnvelope {
         },
         11 => ServerEnvelope::EventAck { ack: number(rng) },
         12 => ServerEnvelope::Error {
-            code: *rng.pick(&CODES),
+            code: *rng.pick(&ErrorCode::ALL),
             message: text(rng),
             reference: optional_text(rng),
         },

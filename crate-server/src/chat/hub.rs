@@ -225,11 +225,6 @@ impl Hub {
         self.lock().core.nick_in_use(nick)
     }
 
-    /// Whether connection `id` may post to `room`.
-    pub fn may_post(&self, id: ConnId, room: &str) -> bool {
-        self.lock().core.may_post(id, room)
-    }
-
     /// Whether connection `id` may join `room`.
     pub fn may_join(&self, id: ConnId, room: &str) -> bool {
         self.lock().core.may_join(id, room)

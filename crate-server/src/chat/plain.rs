@@ -28,6 +28,9 @@ pub(crate) struct PlainSession {
     rate: RateGate,
     /// The byte rate of its lines, paced the same way.
     bytes: SendBytes,
+    /// Whether its token lets it post to the lobby, where every plain line goes: fixed for
+    /// the connection, so decided once rather than per line.
+    may_post: bool,
 }
 
 impl PlainSession {
@@ -35,7 +38,12 @@ impl PlainSession {
     pub fn start(state: Arc<AppState>, outbox: &Outbox, access: Access) -> PlainSession {
         let session = state.hub.connect(Dialect::Plain, outbox.clone());
         apply_access(&state.hub, session.id, &access, outbox);
+        let may_post = match &access {
+            Access::Token(identity) => identity.rights.may_post(LOBBY),
+            Access::Open | Access::Guest => true,
+        };
         PlainSession {
+            may_post,
             rate: RateGate::new(state.config.rate_limit.max(1), state.config.rate_burst),
             bytes: SendBytes::new(&state.budgets),
             state,
@@ -79,7 +87,7 @@ impl Handler for PlainSession {
         if !self.paced(outbox).await {
             return;
         }
-        if !self.state.hub.may_post(self.id, LOBBY) {
+        if !self.may_post {
             let _ = outbox.push(Message::text(
                 "* your token does not allow posting here: message not delivered",
             ));

@@ -552,13 +552,6 @@ impl RoomsCore {
         self.nicks.contains_key(nick)
     }
 
-    /// Whether `conn` may post to `room` (a token may limit it).
-    pub fn may_post(&self, conn: ConnId, room: &str) -> bool {
-        self.members
-            .get(&conn)
-            .is_some_and(|member| member.rights.may_post(room))
-    }
-
     /// Whether `conn` may join `room` (a token may limit it).
     pub fn may_join(&self, conn: ConnId, room: &str) -> bool {
         self.members
