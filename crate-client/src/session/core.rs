@@ -507,7 +507,10 @@ impl SessionCore {
                     self.check_gap(&room);
                 }
             }
-            ServerEnvelope::Pong { .. } | ServerEnvelope::EventAck { .. } => {}
+            ServerEnvelope::Pong { .. }
+            | ServerEnvelope::EventAck { .. }
+            | ServerEnvelope::TokenExpiring { .. }
+            | ServerEnvelope::Refreshed { .. } => {}
             ServerEnvelope::Rooms { rooms } => self.events.push_back(ChatEvent::Rooms(rooms)),
             ServerEnvelope::Event {
                 room,

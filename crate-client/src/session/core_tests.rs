@@ -237,7 +237,8 @@ impl Server {
             }
             ClientEnvelope::ListRooms
             | ClientEnvelope::Ping { .. }
-            | ClientEnvelope::Emit { .. } => {}
+            | ClientEnvelope::Emit { .. }
+            | ClientEnvelope::Refresh { .. } => {}
         }
     }
 
