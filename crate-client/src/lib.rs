@@ -26,10 +26,6 @@ mod drain;
 mod error;
 #[cfg(feature = "js")]
 pub mod js;
-#[cfg(feature = "js")]
-mod js_events;
-#[cfg(feature = "js")]
-pub mod js_resilient;
 mod message;
 mod resilient;
 mod session;
