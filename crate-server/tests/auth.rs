@@ -643,3 +643,62 @@ async fn a_server_without_tokens_refuses_a_refresh_clearly() {
     send(&mut ws, json!({"type": "refresh", "token": "x.y.z"})).await;
     assert_eq!(refreshed(&mut ws).await, Err(ErrorCode::InvalidField));
 }
+
+/// `GET /chat` without upgrade headers, as the browser client sends it after a failed
+/// attempt to learn whether its token was refused.
+async fn check(addr: SocketAddr, query: &str, origin: Option<&str>) -> common::RawResponse {
+    let origin = origin.map_or(String::new(), |o| format!("Origin: {o}\r\n"));
+    raw_request(
+        addr,
+        &format!("GET /chat{query} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{origin}\r\n"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_plain_get_tells_a_client_why_its_handshake_failed_and_only_allowed_origins_may_read_it()
+{
+    let addr = start_with(|config| {
+        config.auth_jwt_secret = Some(SECRET.into());
+        config.allow_origins = vec!["https://app.example".into()];
+    })
+    .await;
+    let expired = hs256(json!({"sub": "ada", "exp": now() - 60}), SECRET);
+    let query = format!("?access_token={expired}");
+    let refused = check(addr, &query, Some("https://app.example")).await;
+    assert_eq!(refused.status, 401);
+    assert!(
+        String::from_utf8_lossy(&refused.body).contains("expired"),
+        "the reason: {:?}",
+        String::from_utf8_lossy(&refused.body)
+    );
+    assert_eq!(
+        refused.header("access-control-allow-origin"),
+        Some("https://app.example"),
+        "an allowed origin's page may read the reason"
+    );
+    let foreign = check(addr, &query, Some("https://evil.example")).await;
+    assert_eq!(foreign.status, 401);
+    assert_eq!(
+        foreign.header("access-control-allow-origin"),
+        None,
+        "another origin's page learns nothing"
+    );
+    let valid = hs256(json!({"sub": "ada", "exp": now() + 60}), SECRET);
+    let accepted = check(addr, &format!("?access_token={valid}"), None).await;
+    assert_ne!(accepted.status, 401, "a good token is not refused");
+    // The checks are no handshakes: only the real one below is counted.
+    let count = |metrics: &str| {
+        metrics
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix("ferrosocket_handshakes_rejected_total{reason=\"auth\"} ")
+            })
+            .map_or(0, |n| n.parse::<u64>().unwrap())
+    };
+    let metrics = String::from_utf8(common::get(addr, "/metrics").await.body).unwrap();
+    assert_eq!(count(&metrics), 0, "{metrics}");
+    assert_eq!(handshake(addr, &query, "").await.status, 401);
+    let metrics = String::from_utf8(common::get(addr, "/metrics").await.body).unwrap();
+    assert_eq!(count(&metrics), 1, "{metrics}");
+}

@@ -448,6 +448,8 @@ impl App {
                     view.render_typing();
                 }
             }
+            // The session refreshes its token itself when it has a provider.
+            ChatEvent::TokenExpiring { .. } | ChatEvent::Refreshed { .. } => {}
         }
     }
 }

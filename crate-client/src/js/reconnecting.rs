@@ -194,6 +194,12 @@ impl ReconnectingSocket {
         self.socket.retry_now();
     }
 
+    /// Connects again after an `authfailed` (say, once the user has signed in again: the
+    /// `token` function is asked anew) or a `giveup`; nothing in any other state.
+    pub fn reconnect(&self) {
+        self.socket.reconnect();
+    }
+
     /// Closes for good (1000); no reconnect.
     pub fn close(&self) {
         self.socket.close();

@@ -13,7 +13,7 @@ use super::reconnecting::ReconnectingSocket;
 use crate::message::Message;
 use crate::resilient::{
     ConnectionState, Endpoint, EndpointFuture, Heartbeat, Overflow, QueueLimits, ReconnectPolicy,
-    ResilientOptions, SendOutcome,
+    ResilientOptions, SendOutcome, TokenFuture, TokenProvider,
 };
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -60,6 +60,17 @@ export interface ReconnectingSocketOptions {
   heartbeatTimeout?: number;
   /** The ping message. Default '{"type":"ping"}'. */
   heartbeatPing?: string;
+  /** The access token: a string, or a function returning one (or a Promise of one),
+   *  called before every attempt (sent as the `access_token` query parameter) and, for
+   *  `ChatClient`, when the server warns that the token expires (sent as `refresh`). If
+   *  an attempt fails before opening, one HTTP request asks the server whether it refused
+   *  the token; refused twice in a row (or the function fails right after a refusal), the
+   *  socket stops with an `authfailed` event `{reason}` until `reconnect()`. */
+  token?: string | (() => string | Promise<string>);
+  /** `ChatClient` only: answer the server's `token_expiring` with a fresh token from
+   *  `token` (true), or let the connection close with 4401 and reconnect with a fresh one
+   *  (false). Default true. */
+  refreshToken?: boolean;
   /** `ChatClient` only: the nickname to ask for on every connection. */
   nick?: string;
   /** `ChatClient` only: a line not acknowledged this long after `send` gets a `failed`
@@ -99,7 +110,8 @@ export declare const ChatClient: {
   readonly prototype: ChatClientCore;
 };
 /** Where a `ReconnectingSocket` stands. */
-export type ConnectionState = "connecting" | "open" | "reconnecting" | "closed" | "gave-up";
+export type ConnectionState =
+  "connecting" | "open" | "reconnecting" | "closed" | "gave-up" | "auth-failed";
 "#;
 
 #[wasm_bindgen]
@@ -291,6 +303,7 @@ pub(super) fn parse_options(
             Some(timeout) => Some(timeout),
             None => defaults.connect_timeout,
         },
+        token: get(options, "token").map(token_provider).transpose()?,
     };
     Ok((resilient, get(options, "nick").and_then(|v| v.as_string())))
 }
@@ -336,6 +349,27 @@ pub(super) fn endpoint_fn(
     }
 }
 
+/// The `token` option: a string, or a function returning one (or a Promise of one), called
+/// before every attempt and for every refresh.
+pub(super) fn token_provider(token: JsValue) -> Result<TokenProvider, JsValue> {
+    if let Some(fixed) = token.as_string() {
+        return Ok(TokenProvider::Fixed(fixed));
+    }
+    if !token.is_function() {
+        return Err(js_sys::TypeError::new("token must be a string or a function").into());
+    }
+    Ok(TokenProvider::Function(Rc::new(move || -> TokenFuture {
+        let token = token.clone();
+        Box::pin(async move {
+            resolve(&token)
+                .await
+                .map_err(|err| format!("the token function failed: {err}"))?
+                .as_string()
+                .ok_or_else(|| "the token function returned something other than a string".into())
+        })
+    })))
+}
+
 /// `value`, or what calling it returns if it is a function, awaited if it is a Promise;
 /// an exception or a rejection as its message.
 pub(super) async fn resolve(value: &JsValue) -> Result<JsValue, String> {
@@ -365,6 +399,7 @@ pub(super) fn state_name(state: ConnectionState) -> &'static str {
         ConnectionState::Reconnecting { .. } => "reconnecting",
         ConnectionState::Closed => "closed",
         ConnectionState::GaveUp => "gave-up",
+        ConnectionState::AuthFailed => "auth-failed",
     }
 }
 
