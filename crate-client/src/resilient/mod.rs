@@ -27,11 +27,11 @@ use queue::{Outgoing, SendQueue};
 pub use queue::{Overflow, QueueLimits, SendOutcome};
 
 use crate::drain::DrainWait;
-use crate::error::OpenError;
+use crate::error::{CloseError, OpenError};
 use crate::message::{CloseEvent, Message};
 use crate::socket::WebSocket;
 use crate::state::ReadyState;
-use crate::CloseCode;
+use crate::{CloseCode, CloseReason};
 
 /// An application-level heartbeat: browsers cannot send WebSocket pings nor see a TCP
 /// connection that silently died, so the socket sends `ping` after `interval` without any
@@ -521,11 +521,22 @@ impl ResilientSocket {
     /// Closes for good with 1000: no reconnect, queued messages are discarded, later sends
     /// are rejected. A `Closed` event follows.
     pub fn close(&self) {
-        close(&self.shared);
+        close(&self.shared, None);
+    }
+
+    /// Closes for good as [`close`](Self::close) does, sending `code` (1000 or 3000–4999)
+    /// and `reason` (at most 123 UTF-8 bytes) to the server. A bad code or reason is an
+    /// error and changes nothing.
+    pub fn close_with(&self, code: u16, reason: &str) -> Result<(), CloseError> {
+        let code = CloseCode::new(code)?;
+        let reason = CloseReason::new(reason)?;
+        close(&self.shared, Some((code.get(), reason.as_str().to_owned())));
+        Ok(())
     }
 }
 
-fn close(shared: &Rc<Shared>) {
+/// `how`: the code and reason to send, already checked; `None` for 1000 and no reason.
+fn close(shared: &Rc<Shared>, how: Option<(u16, String)>) {
     let event = {
         let mut core = shared.core.borrow_mut();
         core.user_closed = true;
@@ -536,15 +547,19 @@ fn close(shared: &Rc<Shared>) {
         }
         match &core.socket {
             Some(socket) if socket.ready_state() != ReadyState::Closed => {
-                let _ = socket.close();
+                let _ = match &how {
+                    Some((code, reason)) => socket.close_with(*code, reason),
+                    None => socket.close(),
+                };
                 None
             }
             _ => {
                 core.state = ConnectionState::Closed;
                 core.socket = None;
+                let (code, reason) = how.unwrap_or((1000, String::new()));
                 Some(ResilientEvent::Closed(CloseEvent {
-                    code: 1000,
-                    reason: String::new(),
+                    code,
+                    reason,
                     was_clean: true,
                 }))
             }
@@ -602,7 +617,7 @@ impl Sender {
     /// [`ResilientSocket::close`]; nothing once the socket is dropped.
     pub fn close(&self) {
         if let Some(shared) = self.shared.upgrade() {
-            close(&shared);
+            close(&shared, None);
         }
     }
 
