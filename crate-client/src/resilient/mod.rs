@@ -47,11 +47,11 @@ pub(crate) use token::with_access_token;
 pub use token::{TokenFuture, TokenProvider};
 
 use crate::drain::DrainWait;
-use crate::error::OpenError;
+use crate::error::{CloseError, OpenError};
 use crate::message::{CloseEvent, Message};
 use crate::socket::WebSocket;
 use crate::state::ReadyState;
-use crate::CloseCode;
+use crate::{CloseCode, CloseReason};
 
 type Handler = Box<dyn FnMut(ResilientEvent)>;
 type ReconnectPredicate = Box<dyn FnMut(&CloseEvent) -> bool>;
@@ -463,11 +463,22 @@ impl ResilientSocket {
     /// Closes for good with 1000: no reconnect, queued messages are discarded, later sends
     /// are rejected. A `Closed` event follows.
     pub fn close(&self) {
-        close(&self.shared);
+        close(&self.shared, None);
+    }
+
+    /// Closes for good as [`close`](Self::close) does, sending `code` (1000 or 3000–4999)
+    /// and `reason` (at most 123 UTF-8 bytes) to the server. A bad code or reason is an
+    /// error and changes nothing.
+    pub fn close_with(&self, code: u16, reason: &str) -> Result<(), CloseError> {
+        let code = CloseCode::new(code)?;
+        let reason = CloseReason::new(reason)?;
+        close(&self.shared, Some((code.get(), reason.as_str().to_owned())));
+        Ok(())
     }
 }
 
-fn close(shared: &Rc<Shared>) {
+/// `how`: the code and reason to send, already checked; `None` for 1000 and no reason.
+fn close(shared: &Rc<Shared>, how: Option<(u16, String)>) {
     let event = {
         let mut core = shared.core.borrow_mut();
         core.user_closed = true;
@@ -478,15 +489,19 @@ fn close(shared: &Rc<Shared>) {
         }
         match &core.socket {
             Some(socket) if socket.ready_state() != ReadyState::Closed => {
-                let _ = socket.close();
+                let _ = match &how {
+                    Some((code, reason)) => socket.close_with(*code, reason),
+                    None => socket.close(),
+                };
                 None
             }
             _ => {
                 core.state = ConnectionState::Closed;
                 core.socket = None;
+                let (code, reason) = how.unwrap_or((1000, String::new()));
                 Some(ResilientEvent::Closed(CloseEvent {
-                    code: 1000,
-                    reason: String::new(),
+                    code,
+                    reason,
                     was_clean: true,
                 }))
             }
