@@ -188,6 +188,12 @@ impl ReconnectingSocket {
         })
     }
 
+    /// Starts over now: closes the current connection (1000 "reconnect"), resets the attempt
+    /// count and connects at once; after a close or a give-up, comes back to life.
+    pub fn reconnect(&self) {
+        self.socket.reconnect();
+    }
+
     /// Reconnects now if waiting between attempts.
     #[wasm_bindgen(js_name = retryNow)]
     pub fn retry_now(&self) {

@@ -518,6 +518,14 @@ impl ResilientSocket {
         retry_now(&self.shared);
     }
 
+    /// Starts over now, as partysocket's `reconnect()` does: the current socket (if any) is
+    /// closed with 1000 and reported as a `Disconnected` (1000, `"reconnect"`), the attempt
+    /// count starts again, and a new attempt is made at once. After a close or a give-up
+    /// the socket comes back to life, with the queue empty; what is queued now is kept.
+    pub fn reconnect(&self) {
+        reconnect(&self.shared);
+    }
+
     /// Closes for good with 1000: no reconnect, queued messages are discarded, later sends
     /// are rejected. A `Closed` event follows.
     pub fn close(&self) {
@@ -1095,6 +1103,39 @@ fn start_attempt(shared: &Rc<Shared>) {
             ),
         }
     });
+}
+
+fn reconnect(shared: &Rc<Shared>) {
+    let socket = {
+        let mut core = shared.core.borrow_mut();
+        core.user_closed = false;
+        core.attempts = 0;
+        core.retry_timer = None;
+        core.connect_timer = None;
+        core.heartbeat_timer = None;
+        core.opened_at_ms = None;
+        core.socket.take()
+    };
+    if let Some(socket) = socket {
+        if matches!(
+            socket.ready_state(),
+            ReadyState::Connecting | ReadyState::Open
+        ) {
+            // Dropping the socket below removes its listeners: its own close event never
+            // reaches us, so the disconnect is reported here.
+            let _ = socket.close_with(CloseCode::NORMAL.get(), "reconnect");
+            drop(socket);
+            emit(
+                shared,
+                Some(ResilientEvent::Disconnected(CloseEvent {
+                    code: CloseCode::NORMAL.get(),
+                    reason: "reconnect".into(),
+                    was_clean: true,
+                })),
+            );
+        }
+    }
+    attempt_now(shared);
 }
 
 fn retry_now(shared: &Rc<Shared>) {
