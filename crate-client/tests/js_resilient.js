@@ -263,3 +263,57 @@ export async function survivesGarbageCollection(ReconnectingSocket, ChatClient, 
   expect(socket instanceof ReconnectingSocket, "instanceof ReconnectingSocket");
   socket.close();
 }
+
+/**
+ * ReconnectingSocket's events are real Event/CloseEvent/MessageEvent objects whose target
+ * is the socket, dispatched as tasks in order; a listener's exception goes to reportError
+ * and the next listener still runs; close() from an open listener is not lost; an event
+ * type with no special handling (here `giveup`) is dispatched with the core's fields.
+ */
+export async function eventsAreRealEventsInOrder(ReconnectingSocket, echoUrl) {
+  const reported = [];
+  const onError = (event) => {
+    reported.push(event.error?.message);
+    event.preventDefault();
+  };
+  globalThis.addEventListener("error", onError);
+  try {
+    const socket = new ReconnectingSocket(echoUrl, { initialDelay: 10 });
+    const seen = [];
+    let syncAfterClose = null;
+    for (const type of ["open", "message", "close", "error", "reconnecting", "reconnected", "giveup"]) {
+      socket.addEventListener(type, (event) => {
+        seen.push(`${event.type}:${event.constructor.name}:${event.target === socket}:${socket.readyState}`);
+      });
+    }
+    socket.addEventListener("open", () => {
+      throw new Error("listener failed");
+    });
+    socket.addEventListener("open", () => {
+      seen.push("second open listener ran");
+      socket.close(4000, "from open");
+      syncAfterClose = seen.length;
+    });
+    const closed = await new Promise((resolve, reject) => {
+      socket.addEventListener("close", resolve, { once: true });
+      setTimeout(() => reject(new Error(`no close within 10 s; saw ${JSON.stringify(seen)}`)), 10000);
+    });
+    // close(code, reason) reached the server, which closed with them.
+    expect(closed.code === 4000 && closed.reason === "from open", `close 4000 "from open", got ${closed.code} ${closed.reason}`);
+    expect(syncAfterClose === seen.length - 1, `the close event after the open listener returned, saw ${JSON.stringify(seen)}`);
+    const want = ["open:Event:true:1", "second open listener ran", "close:CloseEvent:true:3"];
+    expect(JSON.stringify(seen) === JSON.stringify(want), `${JSON.stringify(want)}, saw ${JSON.stringify(seen)}`);
+    expect(reported.includes("listener failed"), `reportError to see the listener's exception, saw ${JSON.stringify(reported)}`);
+
+    // giveup: no attempt allowed after a failed first one.
+    const doomed = new ReconnectingSocket("ws://127.0.0.1:1/", { maxAttempts: 0, connectTimeout: 2000 });
+    const giveup = await new Promise((resolve, reject) => {
+      doomed.addEventListener("giveup", resolve, { once: true });
+      setTimeout(() => reject(new Error("no giveup within 10 s")), 10000);
+    });
+    expect(giveup instanceof Event && giveup.target === doomed && giveup.type === "giveup" && doomed.readyState === 3,
+      "giveup to be an Event targeted at the socket, the socket CLOSED");
+  } finally {
+    globalThis.removeEventListener("error", onError);
+  }
+}

@@ -55,12 +55,6 @@ export const DIFFERENCES = [
     why: "in the close event reconnect() causes, readyState is CONNECTING: the new attempt is under way; partysocket's reads the old socket's CLOSING",
   },
   {
-    step: "maxRetries.events",
-    partysocket: ['["close:3","error:3"]'],
-    ours: ['["error:0","close:0","error:3","close:3"]'],
-    why: `${FAILED_ATTEMPT}; ${CONNECTING_WHILE_RECONNECTING}`,
-  },
-  {
     step: "connectionTimeout.events",
     partysocket: ['["close:2","error:2"]'],
     ours: ['["error:0","close:0","error:3","close:3"]'],

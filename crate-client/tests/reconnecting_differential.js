@@ -95,6 +95,14 @@ async function dropConnections(httpBase, outageMs) {
   if (!response.ok) throw new Error(`/test/drop answered ${response.status}`);
 }
 
+async function until(condition, what) {
+  const deadline = Date.now() + TIMEOUT_MS;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
 // Waits until `read()` has not changed for `quietMs` (or `maxMs` passed); returns it.
 async function settled(read, quietMs, maxMs) {
   const start = Date.now();
@@ -261,15 +269,16 @@ const scenarios = {
         return refusedUrl;
       },
       undefined,
-      { ...FAST, maxRetries: 2 },
+      { ...FAST, maxRetries: 2, connectionTimeout: 1000 },
     );
     const log = eventLog(socket);
-    // Until it stops (CLOSED), and then a while longer to see no attempt follows.
-    await settled(() => socket.readyState === socket.CLOSED, 1000, 15000);
+    // Until it stops (CLOSED), and then a while longer to see no attempt follows. (Not the
+    // events: Firefox holds back reconnects to a host that refused, so whether an attempt
+    // is refused or times out varies.)
+    await until(() => socket.readyState === socket.CLOSED, "CLOSED after the last retry");
     const attempts = await settled(() => calls, 1000, 5000);
     record("maxRetries.attempts", attempts);
     record("maxRetries.final", { readyState: socket.readyState, opens: log.counts.open });
-    record("maxRetries.events", log.collapsed());
     socket.close();
   },
 
