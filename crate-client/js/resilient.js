@@ -309,7 +309,8 @@ export class ReconnectingSocket extends EventTarget {
   get readyState() {
     return this.#core ? readyStateOf(this.#core.state, this.#closing) : STATES.CLOSED;
   }
-  /** `"connecting"`, `"open"`, `"reconnecting"`, `"closed"` or `"gave-up"`. */
+  /** `"connecting"`, `"open"`, `"reconnecting"`, `"closed"`, `"gave-up"` or
+   *  `"auth-failed"`. */
   get state() { return this.#core ? this.#core.state : "closed"; }
   /** The subprotocol the server selected on the current connection, or `""`. */
   get protocol() { return this.#core ? this.#core.protocol : ""; }
@@ -367,7 +368,9 @@ export class ReconnectingSocket extends EventTarget {
     if (!this.#core) return this.#start();
     this.#closing = false;
     const state = this.#core.state;
-    if (state === "closed" || state === "gave-up") {
+    if (state === "closed" || state === "gave-up" || state === "auth-failed") {
+      // Stopped: the same core starts again (a token function is asked anew), and this
+      // object listens to it again.
       this.#core.reconnect();
       this.#attach();
     } else {
@@ -414,10 +417,16 @@ export class ChatClient extends EventTarget {
     super();
     requireMade(makeChat, "ChatClient");
     if (arguments.length === 0) throw new TypeError("ChatClient: a URL is required");
-    const core = makeChat(String(url), withAliases(options));
-    this.#core = core;
+    this.#core = makeChat(String(url), withAliases(options));
+    this.#attach();
+  }
+
+  // Listens to the core and has it hold this object until the connection ends for good.
+  #attach() {
+    const core = this.#core;
     core.onevent = (raw) => {
       for (const event of chatEvents(raw, this.#state)) dispatchAsTask(this, event);
+      // Let go of the listener (the core's reference to this object).
       if (isFinal(raw)) core.onevent = null;
     };
     core.__holdUntilClosed(this);
@@ -443,9 +452,19 @@ export class ChatClient extends EventTarget {
   emit(room, event, data) { return this.#core.emit(room, event, data); }
   /** Reconnects now if waiting between attempts. */
   retryNow() { this.#core.retryNow(); }
+  /** Starts over now: after an `authfailed` (the `token` function is asked anew) or a
+   *  `giveup`, or while connected (closed with 1000 "reconnect"). A client closed with
+   *  `close()` stays closed: its lines were failed. */
+  reconnect() {
+    const state = this.#core.state;
+    if (state === "closed") return;
+    this.#core.reconnect();
+    if (state === "gave-up") this.#attach();
+  }
   /** Closes for good: every line not yet acknowledged gets a `failed` event. */
   close() { this.#core.close(); }
-  /** `"connecting"`, `"open"`, `"reconnecting"`, `"closed"` or `"gave-up"`. */
+  /** `"connecting"`, `"open"`, `"reconnecting"`, `"closed"`, `"gave-up"` or
+   *  `"auth-failed"`. */
   get state() { return this.#core.state; }
   /** `CONNECTING`, `OPEN` or `CLOSED`, as `ReconnectingSocket.readyState`. */
   get readyState() { return readyStateOf(this.#core.state, false); }

@@ -103,10 +103,15 @@ fn chat_access(state: &AppState, req: &Request<Incoming>) -> Result<Access, Box<
         return Ok(Access::Open);
     };
     let token = auth::token_of(req.uri().query(), req.headers());
+    // A plain GET (no `Upgrade`) is a client asking why its handshake failed (a browser
+    // cannot see a 401): answered the same, but it is no handshake to count.
+    let handshake = req.headers().contains_key(header::UPGRADE);
     let access = auth
         .check(token.as_deref(), state.config.max_nick_len)
         .map_err(|err| {
-            state.metrics.rejected(HandshakeRejection::Auth);
+            if handshake {
+                state.metrics.rejected(HandshakeRejection::Auth);
+            }
             let challenge = match err {
                 AuthError::Missing => "Bearer realm=\"ferrosocket\"".to_owned(),
                 _ => format!(
@@ -118,6 +123,7 @@ fn chat_access(state: &AppState, req: &Request<Incoming>) -> Result<Access, Box<
             if let Ok(value) = HeaderValue::from_str(&challenge) {
                 response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
             }
+            allow_reading_from_origin(state, req, &mut response);
             Box::new(response)
         })?;
     if let Access::Token(identity) = &access {
@@ -135,8 +141,26 @@ fn chat_access(state: &AppState, req: &Request<Incoming>) -> Result<Access, Box<
     Ok(access)
 }
 
+/// Lets a page of an origin this server accepts WebSockets from read the 401 (CORS), so
+/// that its client can tell a refused token from a lost connection; other origins get the
+/// answer without the header, which their browser keeps from the page.
+fn allow_reading_from_origin(
+    state: &AppState,
+    req: &Request<Incoming>,
+    response: &mut Response<Body>,
+) {
+    let Some(origin) = req.headers().get(header::ORIGIN) else {
+        return;
+    };
+    if state.origins.allows(req.headers(), state.tls) {
+        let headers = response.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        headers.insert(header::VARY, HeaderValue::from_static("origin"));
+    }
+}
+
 /// `/metrics`: the server's counters, plus the backplane's when there is one.
-fn metrics_text(state: &AppState) -> String {
+pub(crate) fn metrics_text(state: &AppState) -> String {
     let mut text = state.metrics.render();
     if let Some(backplane) = state.hub.backplane() {
         text.push_str(&format!(

@@ -189,7 +189,8 @@ impl ReconnectingSocket {
     }
 
     /// Starts over now: closes the current connection (1000 "reconnect"), resets the attempt
-    /// count and connects at once; after a close or a give-up, comes back to life.
+    /// count and connects at once; after a close, a give-up or an `authfailed` (the `token`
+    /// function is asked anew), comes back to life.
     pub fn reconnect(&self) {
         self.socket.reconnect();
     }

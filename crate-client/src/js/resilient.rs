@@ -13,7 +13,7 @@ use super::reconnecting::ReconnectingSocket;
 use crate::message::Message;
 use crate::resilient::{
     ConnectionState, Endpoint, EndpointFuture, Heartbeat, Overflow, QueueLimits, ReconnectPolicy,
-    ResilientOptions, SendOutcome,
+    ResilientOptions, SendOutcome, TokenFuture, TokenProvider,
 };
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -60,6 +60,17 @@ export interface ReconnectingSocketOptions {
   heartbeatTimeout?: number;
   /** The ping message. Default '{"type":"ping"}'. */
   heartbeatPing?: string;
+  /** The access token: a string, or a function returning one (or a Promise of one),
+   *  called before every attempt (sent as the `access_token` query parameter) and, for
+   *  `ChatClient`, when the server warns that the token expires (sent as `refresh`). If
+   *  an attempt fails before opening, one HTTP request asks the server whether it refused
+   *  the token; refused twice in a row (or the function fails right after a refusal), the
+   *  socket stops with an `authfailed` event `{reason}` until `reconnect()`. */
+  token?: string | (() => string | Promise<string>);
+  /** `ChatClient` only: answer the server's `token_expiring` with a fresh token from
+   *  `token` (true), or let the connection close with 4401 and reconnect with a fresh one
+   *  (false). Default true. */
+  refreshToken?: boolean;
   /** `ChatClient` only: the nickname to ask for on every connection. */
   nick?: string;
   /** `ChatClient` only: a line not acknowledged this long after `send` gets a `failed`
@@ -109,6 +120,15 @@ export interface ReconnectingSocketEventMap {
   reconnected: ReconnectedEvent;
   /** The policy's maximum number of attempts was reached; nothing more will happen. */
   giveup: Event;
+  /** The server refused the token twice in a row (`reason` says why); nothing more
+   *  happens until `reconnect()`. */
+  authfailed: AuthFailedEvent;
+}
+/** An `authfailed` event. */
+export interface AuthFailedEvent extends Event {
+  readonly type: "authfailed";
+  /** The server's reason, or the token function's error. */
+  readonly reason: string;
 }
 /** Data `send` takes. */
 export type ReconnectingSocketData = string | ArrayBuffer | ArrayBufferView | Blob;
@@ -175,7 +195,8 @@ export declare class ReconnectingSocket extends EventTarget {
   flushed(): Promise<void>;
   /** Closes for good, sending `code` and `reason` if given. */
   close(code?: number, reason?: string): void;
-  /** Reconnects now: cuts a wait short, or starts again after a close or a give-up. */
+  /** Reconnects now: cuts a wait short, or starts again after a close, a give-up or an
+   *  `authfailed`. */
   reconnect(): void;
   /** Cuts a wait between attempts short. */
   retryNow(): void;
@@ -196,6 +217,11 @@ export interface ChatClientEventMap {
   reconnecting: ReconnectingEvent;
   reconnected: ReconnectedEvent;
   giveup: Event;
+  authfailed: AuthFailedEvent;
+  /** The token expires at `exp` (Unix seconds); with a `token` function it is refreshed. */
+  tokenexpiring: ChatEventOf<"tokenexpiring", { exp: number }>;
+  /** A fresh token was accepted: the connection lasts until `exp`. */
+  refreshed: ChatEventOf<"refreshed", { exp: number }>;
   welcome: ChatEventOf<"welcome", { nick: string }>;
   nick: ChatEventOf<"nick", { nick: string }>;
   joined: ChatEventOf<"joined", { room: string; members: string[]; history: ChatLine[] }>;
@@ -237,6 +263,9 @@ export declare class ChatClient extends EventTarget {
   send(room: string, text: string): { id: string; outcome: SendOutcome };
   emit(room: string, event: string, data: unknown): SendOutcome;
   retryNow(): void;
+  /** Connects again after an `authfailed` (the `token` function is asked anew) or a
+   *  `giveup`. */
+  reconnect(): void;
   close(): void;
   addEventListener<K extends keyof ChatClientEventMap>(type: K, listener: (this: ChatClient, event: ChatClientEventMap[K]) => any, options?: boolean | AddEventListenerOptions): void;
   addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
@@ -244,7 +273,8 @@ export declare class ChatClient extends EventTarget {
   removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
 }
 /** Where a `ReconnectingSocket` stands. */
-export type ConnectionState = "connecting" | "open" | "reconnecting" | "closed" | "gave-up";
+export type ConnectionState =
+  "connecting" | "open" | "reconnecting" | "closed" | "gave-up" | "auth-failed";
 "#;
 
 #[wasm_bindgen]
@@ -436,6 +466,7 @@ pub(super) fn parse_options(
             Some(timeout) => Some(timeout),
             None => defaults.connect_timeout,
         },
+        token: get(options, "token").map(token_provider).transpose()?,
     };
     Ok((resilient, get(options, "nick").and_then(|v| v.as_string())))
 }
@@ -481,6 +512,27 @@ pub(super) fn endpoint_fn(
     }
 }
 
+/// The `token` option: a string, or a function returning one (or a Promise of one), called
+/// before every attempt and for every refresh.
+pub(super) fn token_provider(token: JsValue) -> Result<TokenProvider, JsValue> {
+    if let Some(fixed) = token.as_string() {
+        return Ok(TokenProvider::Fixed(fixed));
+    }
+    if !token.is_function() {
+        return Err(js_sys::TypeError::new("token must be a string or a function").into());
+    }
+    Ok(TokenProvider::Function(Rc::new(move || -> TokenFuture {
+        let token = token.clone();
+        Box::pin(async move {
+            resolve(&token)
+                .await
+                .map_err(|err| format!("the token function failed: {err}"))?
+                .as_string()
+                .ok_or_else(|| "the token function returned something other than a string".into())
+        })
+    })))
+}
+
 /// `value`, or what calling it returns if it is a function, awaited if it is a Promise;
 /// an exception or a rejection as its message.
 pub(super) async fn resolve(value: &JsValue) -> Result<JsValue, String> {
@@ -510,6 +562,7 @@ pub(super) fn state_name(state: ConnectionState) -> &'static str {
         ConnectionState::Reconnecting { .. } => "reconnecting",
         ConnectionState::Closed => "closed",
         ConnectionState::GaveUp => "gave-up",
+        ConnectionState::AuthFailed => "auth-failed",
     }
 }
 
