@@ -10,7 +10,8 @@ use ferrosocket_e2e::repo_root;
 #[test]
 fn the_committed_partysocket_bundle_is_the_pinned_version() {
     let root = repo_root();
-    let fresh = std::env::temp_dir().join(format!("ferrosocket-partysocket-{}.js", std::process::id()));
+    let fresh =
+        std::env::temp_dir().join(format!("ferrosocket-partysocket-{}.js", std::process::id()));
     let output = Command::new(root.join("scripts/bundle-partysocket.sh"))
         .arg(&fresh)
         .output()

@@ -12,16 +12,16 @@ use crate::message::Message;
 use crate::resilient::{ConnectionState, ResilientEvent};
 use crate::session::{ChatEvent, ChatOptions, ChatSession};
 
-/// A chat client speaking `chat.v1`, with exactly-once delivery across reconnects.
+/// A chat client speaking `chat.v1`, with exactly-once delivery across reconnects: the Rust
+/// core of the `ChatClient` JavaScript class (crate-client/js/resilient.js), which turns
+/// what this hands to `onevent` into DOM events.
 ///
 /// # Examples
 /// ```js
 /// const chat = new ChatClient("/chat", { nick: "ada" });
-/// chat.onevent = (event) => {
-///   if (event.type === "message") console.log(event.room, event.from, event.text);
-/// };
+/// chat.addEventListener("message", (event) => console.log(event.room, event.from, event.text));
 /// chat.join("rust");
-/// const { id, outcome } = chat.send("rust", "hello");   // later: {type: "sent", id, seq}
+/// const { id, outcome } = chat.send("rust", "hello");   // later: a "sent" event {id, seq}
 /// ```
 #[wasm_bindgen(js_name = ChatClientCore)]
 #[derive(Debug)]

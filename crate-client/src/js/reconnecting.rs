@@ -12,12 +12,14 @@ use super::SocketData;
 use crate::resilient::{ConnectionState, ResilientError, ResilientEvent, ResilientSocket};
 
 /// A WebSocket that reconnects with backoff, queues what is sent while offline, holds back
-/// above a `bufferedAmount` high-water mark, and detects dead connections with a heartbeat.
+/// above a `bufferedAmount` high-water mark, and detects dead connections with a heartbeat:
+/// the Rust core of the `ReconnectingSocket` JavaScript class (crate-client/js/resilient.js),
+/// which turns what this hands to `onevent` and `onmessage` into DOM events.
 ///
 /// # Examples
 /// ```js
 /// const socket = new ReconnectingSocket("/echo", { maxAttempts: 10, heartbeatInterval: 15000, heartbeatPing: "ping" });
-/// socket.onevent = (event) => console.log(event.type, event);  // open, reconnecting, ...
+/// socket.addEventListener("reconnecting", (event) => console.log(event.attempt, event.delay));
 /// socket.onmessage = (event) => console.log(event.data);
 /// console.log(socket.send("hello"));                            // "queued" until open
 /// await socket.flushed();
