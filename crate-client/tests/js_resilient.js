@@ -241,7 +241,8 @@ export async function survivesGarbageCollection(ReconnectingSocket, ChatClient, 
     "ReconnectingSocket",
     unreferenced((events) => {
       const socket = new ReconnectingSocket(echoUrl);
-      listen(socket, [...SOCKET_TYPES, "message"], (event) => events.push(event));
+      // Copies: an event's `target` is the object, which a kept event would keep alive.
+      listen(socket, [...SOCKET_TYPES, "message"], (event) => events.push({ type: event.type, data: event.data }));
       return socket;
     }),
     (event) => event.type === "open",
@@ -252,7 +253,7 @@ export async function survivesGarbageCollection(ReconnectingSocket, ChatClient, 
     "ChatClient",
     unreferenced((events) => {
       const chat = new ChatClient(chatUrl, { nick: "gc-survivor" });
-      listen(chat, CHAT_TYPES, (event) => events.push(event));
+      listen(chat, CHAT_TYPES, (event) => events.push({ type: event.type, room: event.room }));
       return chat;
     }),
     (event) => event.type === "welcome",
