@@ -228,3 +228,48 @@ impl From<CloseReasonError> for CloseError {
         CloseError::Reason(err)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The messages users read: the input quoted as given, the state named, the fix said.
+    #[test]
+    fn messages_quote_the_input_and_say_what_to_do() {
+        let cases: [(Box<dyn std::error::Error>, &str); 5] = [
+            (
+                Box::new(OpenError::InvalidUrl {
+                    url: "ws://[::1".into(),
+                }),
+                r#"invalid WebSocket URL "ws://[::1""#,
+            ),
+            (
+                Box::new(OpenError::UnsupportedScheme {
+                    url: "ftp://example.org/".into(),
+                    scheme: "ftp:".into(),
+                }),
+                r#"unsupported scheme "ftp:" in "ftp://example.org/": use ws:, wss:, http: or https:"#,
+            ),
+            (
+                Box::new(OpenError::Fragment {
+                    url: "/echo#x".into(),
+                }),
+                r#"WebSocket URL "/echo#x" must not have a #fragment"#,
+            ),
+            (
+                Box::new(OpenError::InvalidProtocol {
+                    protocol: "a b".into(),
+                    reason: "contains a space",
+                }),
+                r#"invalid subprotocol "a b": contains a space"#,
+            ),
+            (
+                Box::new(SendError::NotOpen(ReadyState::Connecting)),
+                "cannot send: the socket is Connecting, not Open",
+            ),
+        ];
+        for (error, expected) in cases {
+            assert_eq!(error.to_string(), expected);
+        }
+    }
+}
