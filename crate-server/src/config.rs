@@ -218,6 +218,12 @@ pub struct Config {
     #[arg(long, env = "FERROSOCKET_AUTH_JWT_PUBLIC_KEY")]
     pub auth_jwt_public_key: Option<PathBuf>,
 
+    /// Require `Authorization: Bearer <this>` on `/metrics` and the test endpoints (on
+    /// whichever listener serves them); without it they answer 401. `/healthz` stays open.
+    /// Prefer the environment variable: a command line is visible to other users.
+    #[arg(long, env = "FERROSOCKET_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
     /// With token authentication, let connections without a token in as guests: a
     /// generated nickname (guest-N) they cannot change, every room.
     #[arg(long, env = "FERROSOCKET_AUTH_ALLOW_GUESTS")]

@@ -1,7 +1,8 @@
 //! Routing of one HTTP request: WebSocket endpoints by path, operations endpoints, and
 //! files for everything else. With `--admin-addr`, `/metrics` and the test endpoints are
 //! served only on the admin listener, and the admin listener serves nothing else (but
-//! `/healthz`).
+//! `/healthz`). With `--metrics-token`, `/metrics` and the test endpoints also require
+//! that bearer token, on whichever listener serves them.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -12,6 +13,7 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 
+use crate::admin_token::AdminToken;
 use crate::auth::{self, Access, AuthError};
 use crate::chat::{PlainSession, ProtocolSession};
 use crate::echo::{EchoOptions, EchoSession};
@@ -54,6 +56,13 @@ pub(crate) async fn route(
             StatusCode::NOT_FOUND,
             format!("{path} is not served on this address\n"),
         ));
+    }
+    if is_admin_path(path) {
+        if let Some(token) = &state.admin_token {
+            if !token.allows(req.headers()) {
+                return Ok(AdminToken::refusal());
+            }
+        }
     }
     if state.config.test_endpoints && test_endpoints::PATHS.contains(&path) {
         return Ok(test_endpoints::route(req, &state, peer).await);

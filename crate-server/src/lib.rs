@@ -17,6 +17,7 @@
 //! ```
 #![deny(missing_docs, missing_debug_implementations)]
 
+mod admin_token;
 mod auth;
 pub mod backplane;
 pub mod budget;

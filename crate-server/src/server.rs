@@ -13,6 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
+use crate::admin_token::AdminToken;
 use crate::auth::Authenticator;
 use crate::backplane::RedisBackplane;
 use crate::budget::Budgets;
@@ -93,6 +94,12 @@ impl Server {
         }
         .transpose()
         .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?;
+        let admin_token = config
+            .metrics_token
+            .as_deref()
+            .map(AdminToken::new)
+            .transpose()
+            .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?;
         let listener = TcpListener::bind(config.addr).await?;
         let admin = match config.admin_addr {
             Some(addr) => Some(TcpListener::bind(addr).await?),
@@ -101,7 +108,7 @@ impl Server {
         Ok(Server {
             listener,
             admin,
-            state: AppState::new(config, budgets, tls.is_some(), backplane, auth),
+            state: AppState::new(config, budgets, tls.is_some(), backplane, auth, admin_token),
             tls,
         })
     }
