@@ -19,6 +19,7 @@ use crate::chat::{PlainSession, ProtocolSession};
 use crate::echo::{EchoOptions, EchoSession};
 use crate::http_parts::{text, Body};
 use crate::metrics::HandshakeRejection;
+use crate::names::{self, NameClaim};
 use crate::state::AppState;
 use crate::{static_files, test_endpoints, upgrade};
 
@@ -79,12 +80,17 @@ pub(crate) async fn route(
             }),
             Err(problem) => text(StatusCode::BAD_REQUEST, format!("{problem}\n")),
         },
-        endpoints::CHAT => match chat_access(&state, &req) {
+        endpoints::CHAT => match chat_access(&state, &req).await {
             Err(refusal) => *refusal,
-            Ok(access) => upgrade::accept(req, &state, peer, CHAT_SUBPROTOCOLS, {
-                move |state, protocol, outbox| match protocol {
-                    Some(_) => ChatSession::Protocol(ProtocolSession::start(state, outbox, access)),
-                    None => ChatSession::Plain(PlainSession::start(state, outbox, access)),
+            Ok((access, name)) => upgrade::accept(req, &state, peer, CHAT_SUBPROTOCOLS, {
+                move |state, protocol, outbox| ChatSession {
+                    dialect: match protocol {
+                        Some(_) => {
+                            ChatDialect::Protocol(ProtocolSession::start(state, outbox, access))
+                        }
+                        None => ChatDialect::Plain(PlainSession::start(state, outbox, access)),
+                    },
+                    _name: name,
                 }
             }),
         },
@@ -104,12 +110,16 @@ pub(crate) async fn route(
     Ok(response)
 }
 
-/// Who a `/chat` handshake is, or its refusal: 401 for a missing or bad token (with the
-/// reason, and `WWW-Authenticate` as RFC 6750 has it), 409 when the token's nickname is in
-/// use by another connection here.
-fn chat_access(state: &AppState, req: &Request<Incoming>) -> Result<Access, Box<Response<Body>>> {
+/// Who a `/chat` handshake is, with the reservation of its token's nickname across
+/// servers (Redis mode), or its refusal: 401 for a missing or bad token (with the reason,
+/// and `WWW-Authenticate` as RFC 6750 has it), 409 when the token's nickname is in use by
+/// another connection here or on another server, 503 when Redis cannot reserve it.
+async fn chat_access(
+    state: &AppState,
+    req: &Request<Incoming>,
+) -> Result<(Access, Option<NameClaim>), Box<Response<Body>>> {
     let Some(auth) = &state.auth else {
-        return Ok(Access::Open);
+        return Ok((Access::Open, None));
     };
     let token = auth::token_of(req.uri().query(), req.headers());
     let access = auth
@@ -129,19 +139,39 @@ fn chat_access(state: &AppState, req: &Request<Incoming>) -> Result<Access, Box<
             }
             Box::new(response)
         })?;
-    if let Access::Token(identity) = &access {
-        if state.hub.nick_in_use(&identity.nick) {
-            state.metrics.rejected(HandshakeRejection::Auth);
-            return Err(Box::new(text(
-                StatusCode::CONFLICT,
-                format!(
-                    "the nickname {:?} is in use by another connection on this server\n",
-                    identity.nick
-                ),
-            )));
+    let Access::Token(identity) = &access else {
+        return Ok((access, None));
+    };
+    let in_use = |place: &str| {
+        state.metrics.rejected(HandshakeRejection::Auth);
+        Box::new(text(
+            StatusCode::CONFLICT,
+            format!(
+                "the nickname {:?} is in use by another connection {place}\n",
+                identity.nick
+            ),
+        ))
+    };
+    if state.hub.nick_in_use(&identity.nick) {
+        return Err(in_use("on this server"));
+    }
+    let Some(backplane) = state.hub.backplane() else {
+        return Ok((access, None));
+    };
+    match names::reserve(backplane, &identity.nick).await {
+        Ok(Some(claim)) => Ok((access, Some(claim))),
+        Ok(None) => Err(in_use("on this or another server")),
+        Err(_) => {
+            let mut response = text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "redis unavailable: signed-in names cannot be reserved until it is back\n",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            Err(Box::new(response))
         }
     }
-    Ok(access)
 }
 
 /// `/metrics`: the server's counters, plus the backplane's when there is one.
@@ -160,9 +190,16 @@ fn metrics_text(state: &AppState) -> String {
     text
 }
 
-/// A `/chat` connection, in whichever dialect the client asked for.
+/// A `/chat` connection, in whichever dialect the client asked for, holding its token's
+/// nickname across servers (released when the connection ends and this is dropped).
 #[derive(Debug)]
-enum ChatSession {
+struct ChatSession {
+    dialect: ChatDialect,
+    _name: Option<NameClaim>,
+}
+
+#[derive(Debug)]
+enum ChatDialect {
     Plain(PlainSession),
     Protocol(ProtocolSession),
 }
@@ -173,23 +210,23 @@ impl crate::connection::Handler for ChatSession {
         message: tokio_tungstenite::tungstenite::Message,
         outbox: &crate::outbox::Outbox,
     ) {
-        match self {
-            ChatSession::Plain(session) => session.on_message(message, outbox).await,
-            ChatSession::Protocol(session) => session.on_message(message, outbox).await,
+        match &mut self.dialect {
+            ChatDialect::Plain(session) => session.on_message(message, outbox).await,
+            ChatDialect::Protocol(session) => session.on_message(message, outbox).await,
         }
     }
 
     async fn on_start(&mut self, outbox: &crate::outbox::Outbox) {
-        match self {
-            ChatSession::Plain(session) => session.on_start(outbox).await,
-            ChatSession::Protocol(session) => session.on_start(outbox).await,
+        match &mut self.dialect {
+            ChatDialect::Plain(session) => session.on_start(outbox).await,
+            ChatDialect::Protocol(session) => session.on_start(outbox).await,
         }
     }
 
     fn on_end(&mut self) {
-        match self {
-            ChatSession::Plain(session) => session.on_end(),
-            ChatSession::Protocol(session) => session.on_end(),
+        match &mut self.dialect {
+            ChatDialect::Plain(session) => session.on_end(),
+            ChatDialect::Protocol(session) => session.on_end(),
         }
     }
 }

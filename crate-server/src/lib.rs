@@ -34,6 +34,7 @@ mod lazy_buf;
 mod limits;
 mod log_throttle;
 pub mod metrics;
+mod names;
 mod origin;
 mod outbox;
 mod secret;
