@@ -224,6 +224,13 @@ pub struct Config {
     #[arg(long, env = "FERROSOCKET_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
 
+    /// NOT FOR PRODUCTION: serve `POST /auth/demo`, which gives anyone a token for any
+    /// free nickname (signed with a random secret made at start; the page's login form
+    /// uses it). Has no environment variable, so it is never on by accident, and
+    /// conflicts with --auth-jwt-secret and --auth-jwt-public-key.
+    #[arg(long, conflicts_with_all = ["auth_jwt_secret", "auth_jwt_public_key"])]
+    pub auth_demo: bool,
+
     /// With token authentication, let connections without a token in as guests: a
     /// generated nickname (guest-N) they cannot change, every room.
     #[arg(long, env = "FERROSOCKET_AUTH_ALLOW_GUESTS")]

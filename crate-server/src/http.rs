@@ -21,7 +21,7 @@ use crate::http_parts::{text, Body};
 use crate::metrics::HandshakeRejection;
 use crate::names::{self, NameClaim};
 use crate::state::AppState;
-use crate::{static_files, test_endpoints, upgrade};
+use crate::{auth_demo, static_files, test_endpoints, upgrade};
 
 /// The subprotocols `/chat` speaks.
 const CHAT_SUBPROTOCOLS: &[&str] = &[chat::SUBPROTOCOL];
@@ -93,6 +93,18 @@ pub(crate) async fn route(
                     _name: name,
                 }
             }),
+        },
+        "/auth/config" => auth_demo::config(
+            state.auth.is_some(),
+            state.config.auth_allow_guests,
+            state.demo.is_some(),
+        ),
+        "/auth/demo" => match &state.demo {
+            Some(demo) => demo.serve(req, state.config.max_nick_len).await,
+            None => text(
+                StatusCode::NOT_FOUND,
+                "this server issues no demo tokens (start it with --auth-demo to try tokens)\n",
+            ),
         },
         "/healthz" => match state.hub.backplane() {
             Some(backplane) if !backplane.is_up() => text(

@@ -19,6 +19,8 @@
 
 mod admin_token;
 mod auth;
+#[doc(hidden)]
+pub mod auth_demo;
 pub mod backplane;
 pub mod budget;
 pub mod chat;

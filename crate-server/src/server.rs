@@ -15,6 +15,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::admin_token::AdminToken;
 use crate::auth::Authenticator;
+use crate::auth_demo::DemoIssuer;
 use crate::backplane::RedisBackplane;
 use crate::budget::Budgets;
 use crate::config::Config;
@@ -84,7 +85,25 @@ impl Server {
             ),
             None => None,
         };
-        let auth = match (&config.auth_jwt_secret, &config.auth_jwt_public_key) {
+        if config.auth_demo
+            && (config.auth_jwt_secret.is_some() || config.auth_jwt_public_key.is_some())
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "--auth-demo signs with its own random secret and cannot be combined with \
+                 --auth-jwt-secret or --auth-jwt-public-key",
+            ));
+        }
+        let (demo, demo_secret) = match config.auth_demo {
+            true => {
+                tracing::warn!("{}", crate::auth_demo::WARNING);
+                let (issuer, secret) = DemoIssuer::generate();
+                (Some(issuer), Some(secret))
+            }
+            false => (None, None),
+        };
+        let secret = config.auth_jwt_secret.as_ref().or(demo_secret.as_ref());
+        let auth = match (secret, &config.auth_jwt_public_key) {
             (Some(secret), _) => Some(Authenticator::with_secret(secret, config.auth_allow_guests)),
             (None, Some(path)) => Some(Authenticator::with_public_key(
                 path,
@@ -108,7 +127,15 @@ impl Server {
         Ok(Server {
             listener,
             admin,
-            state: AppState::new(config, budgets, tls.is_some(), backplane, auth, admin_token),
+            state: AppState::new(
+                config,
+                budgets,
+                tls.is_some(),
+                backplane,
+                auth,
+                admin_token,
+                demo,
+            ),
             tls,
         })
     }
