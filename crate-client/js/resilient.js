@@ -1,5 +1,5 @@
 // ReconnectingSocket and ChatClient as JavaScript users construct them: each makes its Rust
-// core (ReconnectingSocketCore, ChatClientCore in crate-client/src/js_resilient.rs) and asks
+// core (ReconnectingSocketCore, ChatClientCore in crate-client/src/js/{reconnecting,chat}.rs) and asks
 // the core to hold it until the connection is closed for good or gives up. A wasm-bindgen
 // object alone would be collected, and its connection closed, as soon as the page dropped
 // its last reference, even with handlers set; the browser's WebSocket is not.

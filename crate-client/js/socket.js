@@ -1,5 +1,5 @@
 // FerroSocket: the browser WebSocket's shape and EventTarget behaviour over the Rust core
-// (FerroSocketCore, crate-client/src/js.rs). Shipped in the wasm-pack package as a
+// (FerroSocketCore, crate-client/src/js/socket.rs). Shipped in the wasm-pack package as a
 // wasm-bindgen snippet and re-exported from the package's main module.
 //
 // Why a JavaScript class: extending EventTarget gives addEventListener, `once`,

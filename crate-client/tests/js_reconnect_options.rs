@@ -6,7 +6,7 @@
 mod common;
 
 use common::{echo_url_with, http_base, ECHO_URL};
-use ferrosocket::js_resilient::reconnecting_socket_class;
+use ferrosocket::js::reconnecting_socket_class;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{chat_url, http_base, ECHO_URL};
-use ferrosocket::js_resilient::{chat_client_class, reconnecting_socket_class};
+use ferrosocket::js::{chat_client_class, reconnecting_socket_class};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;

@@ -1,27 +1,4 @@
-//! `FerroSocket`: the JavaScript face of [`WebSocket`], a class of its own that extends
-//! the browser's `EventTarget`, so code written for the browser's `WebSocket` runs
-//! unchanged.
-//!
-//! ```js
-//! import init, { FerroSocket } from "./pkg/ferrosocket.js";
-//! await init();
-//! const socket = new FerroSocket("/echo");
-//! socket.addEventListener("open", () => socket.send("hello"));
-//! socket.onmessage = (event) => console.log(event.data);
-//! ```
-//!
-//! Why a hand-written JavaScript class (`crate-client/js/socket.js`) over a Rust core
-//! ([`SocketCore`]) rather than one exported Rust struct:
-//! - lifetime: a browser keeps a connecting or open socket alive while it has listeners,
-//!   even with no reference from the page. A wasm-bindgen struct's wrapper is freed (and
-//!   the socket closed) when the page drops it, and Rust cannot hold its own wrapper. Here
-//!   the core holds the JavaScript object's dispatch function until the close event, which
-//!   keeps the object reachable exactly while the connection can still deliver events;
-//! - events: `extends EventTarget` gives `addEventListener`, `once`, `handleEvent`
-//!   objects, `event.target`, ordering and exception reporting from the browser itself.
-//!
-//! The class is re-exported from the package's main module (`reexport`), so
-//! `import { FerroSocket } from "./pkg/ferrosocket.js"` keeps working.
+//! `FerroSocket`: the browser's `WebSocket` shape over [`WebSocket`], for JavaScript.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -31,7 +8,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::BinaryType;
 
-use crate::error::{CloseError, OpenError, SendError};
+use super::convert::*;
+use crate::error::CloseError;
 use crate::socket::WebSocket;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -136,16 +114,8 @@ pub fn ferro_socket_class() -> js_sys::Function {
     ferro_socket_class_js()
 }
 
-/// Runs when the module is instantiated: gives the JavaScript classes (`FerroSocket`,
-/// `ReconnectingSocket`, `ChatClient`) the way to make their Rust cores.
-#[wasm_bindgen(start, skip_typescript)]
-fn install_js_classes() {
-    install_ferro_socket();
-    crate::js_resilient::install_resilient_classes();
-}
-
 /// Gives `FerroSocket` the way to make its cores (once).
-fn install_ferro_socket() {
+pub(super) fn install_ferro_socket() {
     thread_local!(static INSTALLED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
     if INSTALLED.with(|installed| installed.replace(true)) {
         return;
@@ -314,93 +284,5 @@ impl SocketCore {
     #[wasm_bindgen(getter = keepsAlive)]
     pub fn keeps_alive(&self) -> bool {
         self.dispatch.borrow().is_some()
-    }
-}
-
-/// The protocols argument of the constructor: nothing, one string or a list of strings.
-fn protocol_list(protocols: JsValue) -> Result<Vec<String>, JsValue> {
-    if protocols.is_undefined() {
-        return Ok(Vec::new());
-    }
-    if let Some(one) = protocols.as_string() {
-        return Ok(vec![one]);
-    }
-    if js_sys::Array::is_array(&protocols) {
-        return js_sys::Array::from(&protocols)
-            .iter()
-            .map(|item| item.as_string().ok_or(()))
-            .collect::<Result<_, ()>>()
-            .map_err(|()| js_type_error("protocols must be strings"));
-    }
-    Err(js_type_error(
-        "protocols must be a string or an array of strings",
-    ))
-}
-
-/// Reports `err` the way the browser reports an exception thrown in an event listener:
-/// through `reportError` (so `window.onerror` and error trackers see it), or to the console
-/// where there is no `reportError`.
-pub(crate) fn report_error(err: &JsValue) {
-    let report = js_sys::Reflect::get(&js_sys::global(), &"reportError".into())
-        .ok()
-        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
-    match report {
-        Some(report) => {
-            let _ = report.call1(&JsValue::NULL, err);
-        }
-        None => web_sys::console::error_1(err),
-    }
-}
-
-pub(crate) fn js_error(name: &str, err: &dyn std::fmt::Display) -> JsValue {
-    let error = js_sys::Error::new(&err.to_string());
-    error.set_name(name);
-    error.into()
-}
-
-/// The bytes of an `ArrayBuffer` or of a typed array's view (only the viewed range), or
-/// `None` for anything else.
-pub(crate) fn buffer_bytes(data: &JsValue) -> Option<Vec<u8>> {
-    if data.is_instance_of::<js_sys::ArrayBuffer>() {
-        return Some(js_sys::Uint8Array::new(data).to_vec());
-    }
-    if !js_sys::ArrayBuffer::is_view(data) {
-        return None;
-    }
-    let view = data.unchecked_ref::<js_sys::Uint8Array>();
-    let bytes = js_sys::Uint8Array::new_with_byte_offset_and_length(
-        &view.buffer(),
-        view.byte_offset(),
-        view.byte_length(),
-    );
-    Some(bytes.to_vec())
-}
-
-fn js_type_error(message: &str) -> JsValue {
-    js_sys::TypeError::new(message).into()
-}
-
-pub(crate) fn open_error_name(err: &OpenError) -> &'static str {
-    match err {
-        OpenError::InvalidUrl { .. } | OpenError::Fragment { .. } => "InvalidUrlError",
-        OpenError::UnsupportedScheme { .. } => "UnsupportedSchemeError",
-        OpenError::NotSupported => "NotSupportedError",
-        OpenError::InvalidProtocol { .. } => "InvalidProtocolError",
-        _ => "OpenError",
-    }
-}
-
-fn send_error_name(err: &SendError) -> &'static str {
-    match err {
-        SendError::NotOpen(_) => "NotOpenError",
-        _ => "SendError",
-    }
-}
-
-fn close_error_name(err: &CloseError) -> &'static str {
-    match err {
-        CloseError::Code(_) => "InvalidCloseCodeError",
-        CloseError::Reason(_) => "InvalidCloseReasonError",
-        _ => "CloseError",
     }
 }

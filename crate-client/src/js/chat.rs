@@ -1,0 +1,179 @@
+//! `ChatClient`: [`ChatSession`] for JavaScript.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+
+use super::convert::*;
+use super::events::*;
+use super::resilient::*;
+use crate::message::Message;
+use crate::resilient::{ConnectionState, ResilientEvent};
+use crate::session::{ChatEvent, ChatOptions, ChatSession};
+
+/// A chat client speaking `chat.v1`, with exactly-once delivery across reconnects.
+///
+/// # Examples
+/// ```js
+/// const chat = new ChatClient("/chat", { nick: "ada" });
+/// chat.onevent = (event) => {
+///   if (event.type === "message") console.log(event.room, event.from, event.text);
+/// };
+/// chat.join("rust");
+/// const { id, outcome } = chat.send("rust", "hello");   // later: {type: "sent", id, seq}
+/// ```
+#[wasm_bindgen(js_name = ChatClientCore)]
+#[derive(Debug)]
+pub struct ChatClient {
+    session: ChatSession,
+    handler: Rc<RefCell<Option<js_sys::Function>>>,
+    hold: Hold,
+}
+
+#[wasm_bindgen(js_class = ChatClientCore)]
+impl ChatClient {
+    /// Connects to the chat endpoint `url` (e.g. `"/chat"`); `options` as for
+    /// `ReconnectingSocket`, plus `nick`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        url: &str,
+        options: Option<ReconnectingSocketOptions>,
+    ) -> Result<ChatClient, JsValue> {
+        let raw = options.map_or(JsValue::UNDEFINED, Into::into);
+        let (mut connection, nick) = parse_options(&raw)?;
+        if get(&raw, "heartbeatPing").is_none() {
+            if let Some(heartbeat) = &mut connection.heartbeat {
+                heartbeat.ping = Message::Text(r#"{"type":"ping"}"#.to_owned());
+            }
+        }
+        let options = ChatOptions {
+            connection,
+            nick,
+            line_deadline: millis(&raw, "lineDeadline"),
+            max_pending: get(&raw, "maxPending")
+                .and_then(|v| v.as_f64())
+                .map_or(crate::session_core::DEFAULT_MAX_PENDING, |n| {
+                    n.max(0.0) as usize
+                }),
+        };
+        let session = ChatSession::connect(url, options)
+            .map_err(|err| js_error(open_error_name(&err), &err))?;
+        let handler: Rc<RefCell<Option<js_sys::Function>>> = Rc::default();
+        let slot = Rc::clone(&handler);
+        let hold = Hold::default();
+        let held = hold.clone();
+        session.set_on_event(move |event| {
+            let handler = slot.borrow().clone();
+            if let Some(object) = chat_event(&event) {
+                call(&handler, &object);
+            }
+            if matches!(
+                event,
+                ChatEvent::Connection(ResilientEvent::Closed(_) | ResilientEvent::GaveUp)
+            ) {
+                held.release();
+            }
+        });
+        Ok(ChatClient {
+            session,
+            handler,
+            hold,
+        })
+    }
+
+    /// Keeps `wrapper` (this object's JavaScript side) alive until the connection is
+    /// closed for good or gives up; called by the `ChatClient` constructor
+    /// (crate-client/js/resilient.js).
+    #[wasm_bindgen(js_name = __holdUntilClosed, skip_typescript)]
+    pub fn hold_until_closed(&self, wrapper: JsValue) {
+        if !matches!(
+            self.session.connection().state(),
+            ConnectionState::Closed | ConnectionState::GaveUp
+        ) {
+            self.hold.keep(wrapper);
+        }
+    }
+
+    /// Called with every event as a `{type, ...}` object: the connection events of
+    /// `ReconnectingSocket`, and `welcome`, `nick`, `joined`, `left`, `presence`, `message`,
+    /// `sent`, `failed {id, room, reason}`, `rooms`, `event`, `error` (fields as in
+    /// docs/PROTOCOL.md). Every line sent ends with one `sent` or one `failed`.
+    #[wasm_bindgen(setter)]
+    pub fn set_onevent(&self, handler: Option<js_sys::Function>) {
+        *self.handler.borrow_mut() = handler;
+    }
+
+    /// Joins `room`, and keeps it joined across reconnects.
+    pub fn join(&self, room: &str) -> String {
+        outcome_name(self.session.join(room)).to_owned()
+    }
+
+    /// Leaves `room`.
+    pub fn leave(&self, room: &str) -> String {
+        outcome_name(self.session.leave(room)).to_owned()
+    }
+
+    /// Asks for `nick`, now and on every later connection.
+    #[wasm_bindgen(js_name = setNick)]
+    pub fn set_nick(&self, nick: &str) -> String {
+        outcome_name(self.session.set_nick(nick)).to_owned()
+    }
+
+    /// Asks for the rooms; a `rooms` event follows.
+    #[wasm_bindgen(js_name = listRooms)]
+    pub fn list_rooms(&self) -> String {
+        outcome_name(self.session.list_rooms()).to_owned()
+    }
+
+    /// Sends `text` to `room`; returns `{id, outcome}`. A `sent` event with the same `id`
+    /// confirms it, a `failed` event says it will not be delivered; lines are delivered at
+    /// most once each and in the order of the calls, even across reconnects.
+    pub fn send(&self, room: &str, text: &str) -> JsValue {
+        let (id, outcome) = self.session.send(room, text);
+        Obj::new()
+            .set("id", id)
+            .set("outcome", outcome_name(outcome))
+            .build()
+    }
+
+    /// Sends the application event `event` with `data` (any JSON value) to `room`.
+    pub fn emit(&self, room: &str, event: &str, data: JsValue) -> Result<String, JsValue> {
+        let text = js_sys::JSON::stringify(&data)
+            .map(String::from)
+            .unwrap_or_else(|_| "null".into());
+        self.session
+            .emit(room, event, &text)
+            .map(|outcome| outcome_name(outcome).to_owned())
+            .map_err(|err| js_sys::TypeError::new(&format!("data is not JSON: {err}")).into())
+    }
+
+    /// The connection's state (as `ReconnectingSocket.state`).
+    #[wasm_bindgen(getter)]
+    pub fn state(&self) -> String {
+        state_name(self.session.state()).to_owned()
+    }
+
+    /// The nickname in force.
+    #[wasm_bindgen(getter)]
+    pub fn nick(&self) -> String {
+        self.session.nick()
+    }
+
+    /// Lines sent but neither acknowledged (`sent`) nor failed (`failed`) yet.
+    #[wasm_bindgen(getter)]
+    pub fn unacknowledged(&self) -> usize {
+        self.session.unacknowledged()
+    }
+
+    /// Reconnects now if waiting between attempts.
+    #[wasm_bindgen(js_name = retryNow)]
+    pub fn retry_now(&self) {
+        self.session.connection().retry_now();
+    }
+
+    /// Closes for good: every line not yet acknowledged gets a `failed` event.
+    pub fn close(&self) {
+        self.session.close();
+    }
+}

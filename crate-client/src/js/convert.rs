@@ -1,0 +1,94 @@
+//! Conversions every JavaScript class uses: arguments in, errors and data out.
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::error::{CloseError, OpenError, SendError};
+
+/// The protocols argument of the constructor: nothing, one string or a list of strings.
+pub(super) fn protocol_list(protocols: JsValue) -> Result<Vec<String>, JsValue> {
+    if protocols.is_undefined() {
+        return Ok(Vec::new());
+    }
+    if let Some(one) = protocols.as_string() {
+        return Ok(vec![one]);
+    }
+    if js_sys::Array::is_array(&protocols) {
+        return js_sys::Array::from(&protocols)
+            .iter()
+            .map(|item| item.as_string().ok_or(()))
+            .collect::<Result<_, ()>>()
+            .map_err(|()| js_type_error("protocols must be strings"));
+    }
+    Err(js_type_error(
+        "protocols must be a string or an array of strings",
+    ))
+}
+
+/// Reports `err` the way the browser reports an exception thrown in an event listener:
+/// through `reportError` (so `window.onerror` and error trackers see it), or to the console
+/// where there is no `reportError`.
+pub(crate) fn report_error(err: &JsValue) {
+    let report = js_sys::Reflect::get(&js_sys::global(), &"reportError".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+    match report {
+        Some(report) => {
+            let _ = report.call1(&JsValue::NULL, err);
+        }
+        None => web_sys::console::error_1(err),
+    }
+}
+
+pub(crate) fn js_error(name: &str, err: &dyn std::fmt::Display) -> JsValue {
+    let error = js_sys::Error::new(&err.to_string());
+    error.set_name(name);
+    error.into()
+}
+
+/// The bytes of an `ArrayBuffer` or of a typed array's view (only the viewed range), or
+/// `None` for anything else.
+pub(crate) fn buffer_bytes(data: &JsValue) -> Option<Vec<u8>> {
+    if data.is_instance_of::<js_sys::ArrayBuffer>() {
+        return Some(js_sys::Uint8Array::new(data).to_vec());
+    }
+    if !js_sys::ArrayBuffer::is_view(data) {
+        return None;
+    }
+    let view = data.unchecked_ref::<js_sys::Uint8Array>();
+    let bytes = js_sys::Uint8Array::new_with_byte_offset_and_length(
+        &view.buffer(),
+        view.byte_offset(),
+        view.byte_length(),
+    );
+    Some(bytes.to_vec())
+}
+
+pub(super) fn js_type_error(message: &str) -> JsValue {
+    js_sys::TypeError::new(message).into()
+}
+
+pub(crate) fn open_error_name(err: &OpenError) -> &'static str {
+    match err {
+        OpenError::InvalidUrl { .. } | OpenError::Fragment { .. } => "InvalidUrlError",
+        OpenError::UnsupportedScheme { .. } => "UnsupportedSchemeError",
+        OpenError::NotSupported => "NotSupportedError",
+        OpenError::InvalidProtocol { .. } => "InvalidProtocolError",
+        _ => "OpenError",
+    }
+}
+
+pub(super) fn send_error_name(err: &SendError) -> &'static str {
+    match err {
+        SendError::NotOpen(_) => "NotOpenError",
+        _ => "SendError",
+    }
+}
+
+pub(super) fn close_error_name(err: &CloseError) -> &'static str {
+    match err {
+        CloseError::Code(_) => "InvalidCloseCodeError",
+        CloseError::Reason(_) => "InvalidCloseReasonError",
+        _ => "CloseError",
+    }
+}

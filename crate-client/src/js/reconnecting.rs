@@ -1,0 +1,201 @@
+//! `ReconnectingSocket`: [`ResilientSocket`] for JavaScript.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+
+use super::convert::*;
+use super::events::*;
+use super::resilient::*;
+use super::SocketData;
+use crate::resilient::{ConnectionState, ResilientError, ResilientEvent, ResilientSocket};
+
+/// A WebSocket that reconnects with backoff, queues what is sent while offline, holds back
+/// above a `bufferedAmount` high-water mark, and detects dead connections with a heartbeat.
+///
+/// # Examples
+/// ```js
+/// const socket = new ReconnectingSocket("/echo", { maxAttempts: 10, heartbeatInterval: 15000, heartbeatPing: "ping" });
+/// socket.onevent = (event) => console.log(event.type, event);  // open, reconnecting, ...
+/// socket.onmessage = (event) => console.log(event.data);
+/// console.log(socket.send("hello"));                            // "queued" until open
+/// await socket.flushed();
+/// ```
+#[wasm_bindgen(js_name = ReconnectingSocketCore)]
+#[derive(Debug)]
+pub struct ReconnectingSocket {
+    socket: ResilientSocket,
+    handlers: Rc<RefCell<[Option<js_sys::Function>; 2]>>,
+    hold: Hold,
+}
+
+const ON_EVENT: usize = 0;
+const ON_MESSAGE: usize = 1;
+
+#[wasm_bindgen(js_class = ReconnectingSocketCore)]
+impl ReconnectingSocket {
+    /// Opens a connection to `url` that survives failures. Throws `InvalidUrlError`,
+    /// `UnsupportedSchemeError`, `InvalidProtocolError` or `TypeError` for bad options.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        url: UrlSource,
+        options: Option<ReconnectingSocketOptions>,
+    ) -> Result<ReconnectingSocket, JsValue> {
+        let raw = options.map_or(JsValue::UNDEFINED, Into::into);
+        let (options, _) = parse_options(&raw)?;
+        let url: JsValue = url.into();
+        let protocols_fn = get(&raw, "protocols").filter(JsValue::is_function);
+        let socket =
+            match url.as_string() {
+                Some(url) if protocols_fn.is_none() => ResilientSocket::open(&url, options)
+                    .map_err(|err| js_error(open_error_name(&err), &err))?,
+                _ if url.is_string() || url.is_function() => {
+                    let fixed = options.protocols.clone();
+                    ResilientSocket::open_with(endpoint_fn(url, protocols_fn, fixed), options)
+                }
+                _ => return Err(js_sys::TypeError::new(
+                    "the URL must be a string or a function returning one (or a Promise of one)",
+                )
+                .into()),
+            };
+        if let Some(predicate) = get(&raw, "shouldReconnect") {
+            let predicate: js_sys::Function = predicate.dyn_into().map_err(|_| {
+                JsValue::from(js_sys::TypeError::new("shouldReconnect must be a function"))
+            })?;
+            socket.set_should_reconnect(move |close| {
+                let close = close_object(close);
+                // A predicate that throws is reported like a handler that throws, and the
+                // close-code rules' usual answer for an abnormal close applies: reconnect.
+                match predicate.call1(&JsValue::NULL, &close) {
+                    Ok(answer) => answer.is_truthy(),
+                    Err(err) => {
+                        report_error(&err);
+                        true
+                    }
+                }
+            });
+        }
+        let handlers: Rc<RefCell<[Option<js_sys::Function>; 2]>> = Rc::default();
+        let slots = Rc::clone(&handlers);
+        let hold = Hold::default();
+        let held = hold.clone();
+        socket.set_on_event(move |event| {
+            let finished = matches!(event, ResilientEvent::Closed(_) | ResilientEvent::GaveUp);
+            let (on_event, on_message) = {
+                let slots = slots.borrow();
+                (slots[ON_EVENT].clone(), slots[ON_MESSAGE].clone())
+            };
+            match &event {
+                ResilientEvent::Message(message) => {
+                    let event = js_sys::Object::new();
+                    let _ = js_sys::Reflect::set(&event, &"data".into(), &message_data(message));
+                    call(&on_message, &event);
+                }
+                other => {
+                    if let Some(object) = connection_event(other) {
+                        call(&on_event, &object);
+                    }
+                }
+            }
+            if finished {
+                held.release();
+            }
+        });
+        Ok(ReconnectingSocket {
+            socket,
+            handlers,
+            hold,
+        })
+    }
+
+    /// Keeps `wrapper` (this object's JavaScript side) alive until the connection is
+    /// closed for good or gives up; called by the `ReconnectingSocket` constructor
+    /// (crate-client/js/resilient.js).
+    #[wasm_bindgen(js_name = __holdUntilClosed, skip_typescript)]
+    pub fn hold_until_closed(&self, wrapper: JsValue) {
+        if !matches!(
+            self.socket.state(),
+            ConnectionState::Closed | ConnectionState::GaveUp
+        ) {
+            self.hold.keep(wrapper);
+        }
+    }
+
+    /// Called with every connection event, a `{type, ...}` object: `open`,
+    /// `reconnected {attempts}`, `disconnect {close}`, `reconnecting {attempt, delay}`,
+    /// `giveup`, `close {close}` (`close` is `{code, reason, wasClean}`).
+    #[wasm_bindgen(setter)]
+    pub fn set_onevent(&self, handler: Option<js_sys::Function>) {
+        self.handlers.borrow_mut()[ON_EVENT] = handler;
+    }
+
+    /// Called with `{data}` for every message (`data` is a string or an `ArrayBuffer`).
+    #[wasm_bindgen(setter)]
+    pub fn set_onmessage(&self, handler: Option<js_sys::Function>) {
+        self.handlers.borrow_mut()[ON_MESSAGE] = handler;
+    }
+
+    /// Sends now, or queues; returns what happened.
+    pub fn send(&self, data: SocketData) -> Result<String, JsValue> {
+        let data: JsValue = data.into();
+        // A Blob is queued as it is, in order; the browser reads it when it is sent.
+        if let Some(blob) = data.dyn_ref::<web_sys::Blob>() {
+            return Ok(outcome_name(self.socket.send_blob(blob)).to_owned());
+        }
+        let message = data_to_message(data)?;
+        Ok(outcome_name(self.socket.send(message)).to_owned())
+    }
+
+    /// `"connecting"`, `"open"`, `"reconnecting"`, `"closed"` or `"gave-up"`.
+    #[wasm_bindgen(getter)]
+    pub fn state(&self) -> String {
+        state_name(self.socket.state()).to_owned()
+    }
+
+    /// Messages waiting in the offline queue.
+    #[wasm_bindgen(getter)]
+    pub fn queued(&self) -> usize {
+        self.socket.queued()
+    }
+
+    /// The subprotocol the server selected on the current connection ("" when none).
+    #[wasm_bindgen(getter)]
+    pub fn protocol(&self) -> String {
+        self.socket.protocol()
+    }
+
+    /// The current socket's `bufferedAmount`.
+    #[wasm_bindgen(getter = bufferedAmount)]
+    pub fn buffered_amount(&self) -> u32 {
+        self.socket.buffered_amount()
+    }
+
+    /// Resolves when the queue is empty and the browser has sent everything; rejects with
+    /// an `Error` named `ClosedError` or `GaveUpError` (its message says how many messages
+    /// were never sent) when the socket is closed for good or gives up first.
+    pub fn flushed(&self) -> js_sys::Promise {
+        let flushed = self.socket.flushed();
+        wasm_bindgen_futures::future_to_promise(async move {
+            flushed.await.map_err(|err| {
+                let name = match err {
+                    ResilientError::GaveUp { .. } => "GaveUpError",
+                    _ => "ClosedError",
+                };
+                js_error(name, &err)
+            })?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Reconnects now if waiting between attempts.
+    #[wasm_bindgen(js_name = retryNow)]
+    pub fn retry_now(&self) {
+        self.socket.retry_now();
+    }
+
+    /// Closes for good (1000); no reconnect.
+    pub fn close(&self) {
+        self.socket.close();
+    }
+}

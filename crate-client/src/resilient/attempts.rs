@@ -1,0 +1,324 @@
+//! One attempt after another: opening a browser socket, its events, the connect timeout,
+//! the backoff between attempts and the heartbeat that notices a dead connection.
+
+use super::*;
+
+/// Opens a socket for `shared` with handlers that hold only a weak reference.
+pub(super) fn connect(shared: &Rc<Shared>) -> Result<WebSocket, OpenError> {
+    let (url, protocols) = {
+        let core = shared.core.borrow();
+        (core.url.clone(), core.options.protocols.clone())
+    };
+    connect_to(shared, &url, &protocols)
+}
+
+pub(super) fn connect_to(
+    shared: &Rc<Shared>,
+    url: &str,
+    protocols: &[String],
+) -> Result<WebSocket, OpenError> {
+    let protocols: Vec<&str> = protocols.iter().map(String::as_str).collect();
+    let mut socket = WebSocket::open_with_protocols(url, &protocols)?;
+    let weak = Rc::downgrade(shared);
+    socket.set_on_open(with(&weak, on_open));
+    let weak_message = weak.clone();
+    socket.set_on_message(move |message| {
+        if let Some(shared) = weak_message.upgrade() {
+            on_message(&shared, message);
+        }
+    });
+    let weak_close = weak.clone();
+    socket.set_on_close(move |close| {
+        if let Some(shared) = weak_close.upgrade() {
+            on_close(&shared, close);
+        }
+    });
+    Ok(socket)
+}
+
+pub(super) fn with(weak: &Weak<Shared>, f: fn(&Rc<Shared>)) -> impl FnMut() + 'static {
+    let weak = weak.clone();
+    move || {
+        if let Some(shared) = weak.upgrade() {
+            f(&shared);
+        }
+    }
+}
+
+pub(super) fn on_open(shared: &Rc<Shared>) {
+    let event = {
+        let mut core = shared.core.borrow_mut();
+        core.state = ConnectionState::Open;
+        core.last_heard_ms = now_ms();
+        core.ping_sent_ms = None;
+        core.opened_at_ms = Some(now_ms());
+        core.connect_timer = None;
+        // Counted until this connection proves stable (see `on_close`).
+        let attempts = core.attempts;
+        let event = if core.ever_opened {
+            ResilientEvent::Reconnected { attempts }
+        } else {
+            ResilientEvent::Open
+        };
+        core.ever_opened = true;
+        core.in_open_handler = true;
+        event
+    };
+    start_heartbeat(shared);
+    emit(shared, Some(event));
+    shared.core.borrow_mut().in_open_handler = false;
+    pump(shared);
+}
+
+pub(super) fn on_message(shared: &Rc<Shared>, message: Message) {
+    {
+        let mut core = shared.core.borrow_mut();
+        core.last_heard_ms = now_ms();
+        core.ping_sent_ms = None;
+    }
+    emit(shared, Some(ResilientEvent::Message(message)));
+}
+
+pub(super) fn on_close(shared: &Rc<Shared>, close: CloseEvent) {
+    let user_closed = {
+        let mut core = shared.core.borrow_mut();
+        core.socket = None;
+        core.heartbeat_timer = None;
+        core.connect_timer = None;
+        if let Some(opened) = core.opened_at_ms.take() {
+            let uptime = Duration::from_secs_f64(((now_ms() - opened) / 1000.0).max(0.0));
+            if core.options.reconnect.was_stable(uptime) {
+                core.attempts = 0;
+            }
+        }
+        core.user_closed
+    };
+    if user_closed {
+        shared.core.borrow_mut().state = ConnectionState::Closed;
+        wake_all(shared);
+        emit(shared, Some(ResilientEvent::Closed(close)));
+        return release_if_final(shared);
+    }
+    emit(shared, Some(ResilientEvent::Disconnected(close.clone())));
+    let reconnect = should_reconnect(shared, &close);
+    if reconnect {
+        schedule_retry(shared);
+    } else {
+        shared.core.borrow_mut().state = ConnectionState::Closed;
+        wake_all(shared);
+        emit(shared, Some(ResilientEvent::Closed(close)));
+        release_if_final(shared);
+    }
+}
+
+/// The user's predicate if there is one (called outside any borrow: it may call back in),
+/// else the policy's close-code rules.
+pub(super) fn should_reconnect(shared: &Rc<Shared>, close: &CloseEvent) -> bool {
+    let predicate = shared.core.borrow_mut().should_reconnect.take();
+    match predicate {
+        Some(mut predicate) => {
+            let answer = predicate(close);
+            let mut core = shared.core.borrow_mut();
+            if core.should_reconnect.is_none() {
+                core.should_reconnect = Some(predicate);
+            }
+            answer
+        }
+        None => shared
+            .core
+            .borrow()
+            .options
+            .reconnect
+            .should_reconnect(close.code),
+    }
+}
+
+/// Gives the attempt just started `connect_timeout` to open.
+pub(super) fn arm_connect_timeout(shared: &Rc<Shared>) {
+    let mut core = shared.core.borrow_mut();
+    let Some(timeout) = core.options.connect_timeout else {
+        return;
+    };
+    let millis = timeout.as_millis().min(u128::from(u32::MAX)) as u32;
+    let weak = Rc::downgrade(shared);
+    core.connect_timer = Some(Timeout::new(millis, move || {
+        let Some(shared) = weak.upgrade() else { return };
+        let connecting = {
+            let mut core = shared.core.borrow_mut();
+            core.connect_timer = None;
+            core.state == ConnectionState::Connecting && core.socket.is_some()
+        };
+        if connecting {
+            give_up_on_socket(&shared, CloseCode::CONNECT_TIMEOUT, "connect timeout");
+        }
+    }));
+}
+
+/// Closes the current socket with `code` and `reason`, without waiting for the browser
+/// (which could take minutes to notice a dead connection), and carries on as after a lost
+/// connection.
+pub(super) fn give_up_on_socket(shared: &Rc<Shared>, code: CloseCode, reason: &str) {
+    let socket = shared.core.borrow_mut().socket.take();
+    if let Some(socket) = socket {
+        // Closing with a valid code and a short reason cannot fail; dropping the socket
+        // then removes its listeners, so its own close event never reaches us.
+        let _ = socket.close_with(code.get(), reason);
+    }
+    on_close(
+        shared,
+        CloseEvent {
+            code: 1006,
+            reason: reason.into(),
+            was_clean: false,
+        },
+    );
+}
+
+pub(super) fn schedule_retry(shared: &Rc<Shared>) {
+    let event = {
+        let mut core = shared.core.borrow_mut();
+        if core.user_closed {
+            return;
+        }
+        core.attempts += 1;
+        let attempt = core.attempts;
+        if !core.options.reconnect.allows_attempt(attempt) {
+            core.state = ConnectionState::GaveUp;
+            core.retry_timer = None;
+            ResilientEvent::GaveUp
+        } else {
+            let delay = core
+                .options
+                .reconnect
+                .delay(attempt, js_sys::Math::random());
+            core.state = ConnectionState::Reconnecting { attempt };
+            let weak = Rc::downgrade(shared);
+            let millis = delay.as_millis().min(u128::from(u32::MAX)) as u32;
+            core.retry_timer = Some(Timeout::new(millis, move || {
+                if let Some(shared) = weak.upgrade() {
+                    attempt_now(&shared);
+                }
+            }));
+            ResilientEvent::Reconnecting { attempt, delay }
+        }
+    };
+    let gave_up = event == ResilientEvent::GaveUp;
+    if gave_up {
+        wake_all(shared);
+    }
+    emit(shared, Some(event));
+    if gave_up {
+        release_if_final(shared);
+    }
+}
+
+pub(super) fn attempt_now(shared: &Rc<Shared>) {
+    {
+        let mut core = shared.core.borrow_mut();
+        core.retry_timer = None;
+        core.state = ConnectionState::Connecting;
+    }
+    start_attempt(shared);
+}
+
+/// Opens the socket of an attempt: at once for a fixed URL; once the endpoint function's
+/// future resolves otherwise.
+pub(super) fn start_attempt(shared: &Rc<Shared>) {
+    let (attempt_id, endpoint_fn) = {
+        let mut core = shared.core.borrow_mut();
+        core.attempt_id += 1;
+        (core.attempt_id, core.endpoint_fn.take())
+    };
+    let Some(mut endpoint_fn) = endpoint_fn else {
+        return match connect(shared) {
+            Ok(socket) => {
+                shared.core.borrow_mut().socket = Some(socket);
+                arm_connect_timeout(shared);
+            }
+            // The URL was valid once; treat a refusal like a failed attempt.
+            Err(_) => schedule_retry(shared),
+        };
+    };
+    // Called with nothing borrowed: it may look at the socket.
+    let future = endpoint_fn();
+    shared.core.borrow_mut().endpoint_fn = Some(endpoint_fn);
+    let weak = Rc::downgrade(shared);
+    wasm_bindgen_futures::spawn_local(async move {
+        let endpoint = future.await;
+        let Some(shared) = weak.upgrade() else { return };
+        let current = {
+            let core = shared.core.borrow();
+            !core.user_closed
+                && core.attempt_id == attempt_id
+                && core.state == ConnectionState::Connecting
+                && core.socket.is_none()
+        };
+        if !current {
+            return;
+        }
+        let opened = endpoint.and_then(|endpoint| {
+            connect_to(&shared, &endpoint.url, &endpoint.protocols).map_err(|err| err.to_string())
+        });
+        match opened {
+            Ok(socket) => {
+                shared.core.borrow_mut().socket = Some(socket);
+                arm_connect_timeout(&shared);
+            }
+            Err(reason) => on_close(
+                &shared,
+                CloseEvent {
+                    code: 1006,
+                    reason,
+                    was_clean: false,
+                },
+            ),
+        }
+    });
+}
+
+pub(super) fn retry_now(shared: &Rc<Shared>) {
+    let waiting = matches!(
+        shared.core.borrow().state,
+        ConnectionState::Reconnecting { .. }
+    );
+    if waiting {
+        attempt_now(shared);
+    }
+}
+
+pub(super) fn start_heartbeat(shared: &Rc<Shared>) {
+    let mut core = shared.core.borrow_mut();
+    let Some(heartbeat) = core.options.heartbeat.clone() else {
+        return;
+    };
+    let tick = (heartbeat.interval.min(heartbeat.timeout).as_millis() / 4).clamp(10, 1_000) as u32;
+    let weak = Rc::downgrade(shared);
+    core.heartbeat_timer = Some(Interval::new(tick, move || {
+        if let Some(shared) = weak.upgrade() {
+            check_heartbeat(&shared, &heartbeat);
+        }
+    }));
+}
+
+pub(super) fn check_heartbeat(shared: &Rc<Shared>, heartbeat: &Heartbeat) {
+    let dead = {
+        let mut core = shared.core.borrow_mut();
+        if core.state != ConnectionState::Open {
+            return;
+        }
+        let now = now_ms();
+        match core.ping_sent_ms {
+            Some(sent) if now - sent >= heartbeat.timeout.as_secs_f64() * 1000.0 => true,
+            Some(_) => false,
+            None if now - core.last_heard_ms >= heartbeat.interval.as_secs_f64() * 1000.0 => {
+                send_on_socket(&core, &heartbeat.ping);
+                core.ping_sent_ms = Some(now);
+                false
+            }
+            None => false,
+        }
+    };
+    if dead {
+        give_up_on_socket(shared, CloseCode::HEARTBEAT_TIMEOUT, "heartbeat timeout");
+    }
+}
