@@ -3,8 +3,7 @@
 //!
 //! - `POST /auth/demo` with `{"nick": "ada"}` answers `{"token": "...", "expires_in": 600}`:
 //!   an HS256 token for that nickname, valid for [`DEMO_TOKEN_SECONDS`];
-//! - `GET /auth/config` (always served) tells a page what the server wants:
-//!   `{"tokens": "off" | "optional" | "required", "demo": bool}`.
+//! - `GET /auth/config` and `GET /auth/check` (`auth_page.rs`) serve the chat page.
 //!
 //! So that it cannot hand out tokens for a real deployment, the demo never signs with a
 //! configured key: `--auth-demo` conflicts with `--auth-jwt-secret` and
@@ -121,17 +120,7 @@ impl DemoIssuer {
     }
 }
 
-/// `GET /auth/config`: whether `/chat` wants a token, and whether the demo issues them.
-pub(crate) fn config(tokens: bool, guests: bool, demo: bool) -> Response<Body> {
-    let tokens = match (tokens, guests) {
-        (false, _) => "off",
-        (true, true) => "optional",
-        (true, false) => "required",
-    };
-    json_response(StatusCode::OK, &json!({"tokens": tokens, "demo": demo}))
-}
-
-fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
+pub(crate) fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
     let mut response = text(status, value.to_string());
     let headers = response.headers_mut();
     headers.insert(

@@ -21,7 +21,7 @@ use crate::http_parts::{text, Body};
 use crate::metrics::HandshakeRejection;
 use crate::names::{self, NameClaim};
 use crate::state::AppState;
-use crate::{auth_demo, static_files, test_endpoints, upgrade};
+use crate::{auth_page, static_files, test_endpoints, upgrade};
 
 /// The subprotocols `/chat` speaks.
 const CHAT_SUBPROTOCOLS: &[&str] = &[chat::SUBPROTOCOL];
@@ -94,7 +94,8 @@ pub(crate) async fn route(
                 }
             }),
         },
-        "/auth/config" => auth_demo::config(
+        "/auth/check" => auth_page::check(&state, &req).await,
+        "/auth/config" => auth_page::config(
             state.auth.is_some(),
             state.config.auth_allow_guests,
             state.demo.is_some(),

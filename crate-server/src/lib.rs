@@ -21,6 +21,7 @@ mod admin_token;
 mod auth;
 #[doc(hidden)]
 pub mod auth_demo;
+mod auth_page;
 pub mod backplane;
 pub mod budget;
 pub mod chat;

@@ -189,3 +189,46 @@ async fn the_binary_warns_loudly_that_the_demo_is_not_for_production() {
     assert!(output.contains("NOT FOR PRODUCTION"), "{output}");
     assert!(!output.contains(&token), "the demo token was logged");
 }
+
+async fn check(addr: SocketAddr, token: Option<&str>) -> (u16, Value) {
+    let header = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let response = raw_request(
+        addr,
+        &format!("GET /auth/check HTTP/1.1\r\nHost: {addr}\r\n{header}Connection: close\r\n\r\n"),
+    )
+    .await;
+    (response.status, json_of(&response))
+}
+
+#[tokio::test]
+async fn auth_check_says_what_chat_would_say_to_a_token() {
+    let addr = demo_server().await;
+    let token = demo_token(addr, "ada").await;
+    let (status, answer) = check(addr, Some(&token)).await;
+    assert_eq!((status, answer["nick"].as_str()), (200, Some("ada")));
+    assert!(answer["expires_in"].as_u64().unwrap() > 500);
+    // Another payload under the same signature.
+    let mut tampered = token.clone();
+    let at = tampered.find('.').unwrap() + 3;
+    let flipped = if &tampered[at..=at] == "A" { "B" } else { "A" };
+    tampered.replace_range(at..=at, flipped);
+    for (bad, what) in [(None, "required"), (Some(tampered.as_str()), "token")] {
+        let (status, answer) = check(addr, bad).await;
+        assert_eq!(status, 401);
+        assert!(answer["error"].as_str().unwrap().contains(what), "{answer}");
+        assert_eq!(chat_as(addr, bad.unwrap_or("")).await, Err(401));
+    }
+    // While ada is connected, her token would get 409, as /chat would answer.
+    let mut request = format!("ws://{addr}/chat?access_token={token}")
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", SUBPROTOCOL.parse().unwrap());
+    let (_ada, _) = connect_async(request).await.unwrap();
+    let (status, _) = check(addr, Some(&token)).await;
+    assert_eq!(status, 409);
+    assert_eq!(chat_as(addr, &token).await, Err(409));
+    let open = start_with(|_| {}).await;
+    assert_eq!(check(open, Some(&token)).await.0, 404);
+}
