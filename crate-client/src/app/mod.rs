@@ -10,6 +10,7 @@ pub mod bench;
 mod bind;
 mod dom;
 mod lines;
+mod sign_in;
 mod typing;
 mod view;
 
@@ -76,16 +77,34 @@ impl std::fmt::Debug for ChatApp {
 /// Starts the chat page against the chat endpoint `url` (e.g. `"/chat"`). Returns
 /// `undefined` after showing the page's `#unsupported` notice when the browser has no
 /// WebSocket.
+/// (`startChatPage` signs in first when the server wants a token.)
 #[wasm_bindgen(js_name = startChat)]
 pub fn start_chat(url: &str) -> Result<Option<ChatApp>, JsValue> {
+    start_chat_as(url, None)
+}
+
+/// Starts the chat page, with `token` (checked already) as the `access_token` of the chat
+/// URL: the nickname is then the token's, and no stored nickname is asked for.
+fn start_chat_as(url: &str, token: Option<&str>) -> Result<Option<ChatApp>, JsValue> {
     if !WebSocket::is_supported() {
         by_id::<HtmlElement>("unsupported").set_hidden(false);
         by_id::<HtmlElement>("app").set_hidden(true);
         return Ok(None);
     }
-    let stored_nick = storage().and_then(|s| s.get_item(NICK_KEY).ok().flatten());
+    let stored_nick = match token {
+        Some(_) => None,
+        None => storage().and_then(|s| s.get_item(NICK_KEY).ok().flatten()),
+    };
+    let url = match token {
+        // A JWT is base64url and dots: nothing in it needs escaping.
+        Some(token) => {
+            let separator = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{separator}access_token={token}")
+        }
+        None => url.to_owned(),
+    };
     let session = ChatSession::connect(
-        url,
+        &url,
         ChatOptions {
             nick: stored_nick.clone(),
             ..ChatOptions::default()
