@@ -1,8 +1,17 @@
-// ReconnectingSocket and ChatClient as JavaScript users construct them: each makes its Rust
-// core (ReconnectingSocketCore, ChatClientCore in crate-client/src/js/{reconnecting,chat}.rs) and asks
-// the core to hold it until the connection is closed for good or gives up. A wasm-bindgen
-// object alone would be collected, and its connection closed, as soon as the page dropped
-// its last reference, even with handlers set; the browser's WebSocket is not.
+// ReconnectingSocket and ChatClient as JavaScript users construct them: EventTarget classes
+// with the browser WebSocket's shape (ReconnectingSocket is a drop-in for partysocket's
+// ReconnectingWebSocket) over their Rust cores (ReconnectingSocketCore, ChatClientCore in
+// crate-client/src/js/). Each asks its core to hold it until the connection is closed for
+// good or gives up: a wasm-bindgen object alone would be collected, and its connection
+// closed, as soon as the page dropped its last reference, even with listeners; the
+// browser's WebSocket is not.
+//
+// Events are real Event/MessageEvent/CloseEvent objects whose target is the class's object,
+// dispatched each in a task of its own, in the order the core reported them: an event the
+// core raises inside a listener (close() from a close listener) is neither lost nor nested.
+// A listener's exception goes to reportError (dispatchEvent does that) and the next
+// listener still runs. An event type this file does not know (one a newer core adds) is
+// still dispatched, as an Event of that type with the core's fields copied onto it.
 //
 // Shipped in the wasm-pack package as a wasm-bindgen snippet and re-exported from the
 // package's main module.
@@ -16,52 +25,448 @@ export function installResilientCores(reconnecting, chat) {
   makeChat = chat;
 }
 
-// The cores' classes, learnt from the first instance of each: `instanceof` answers for
-// them, since that is what the constructors return.
-const coreClasses = new Map();
+const STATES = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 };
+const HANDLER_TYPES = ["open", "message", "error", "close"];
+const addListener = EventTarget.prototype.addEventListener;
+const removeListener = EventTarget.prototype.removeEventListener;
 
-function made(make, url, options) {
-  if (make === null) throw new Error("initialise the module first (await init())");
-  // A URL function (called before every attempt) is passed as it is; anything else is
-  // made a string, as `new WebSocket(url)` does with a URL object.
-  const core = make(typeof url === "function" ? url : String(url), options);
-  coreClasses.set(make, Object.getPrototypeOf(core).constructor);
-  core.__holdUntilClosed(core);
-  return core;
+// partysocket's option names, accepted as aliases of ours (ours win when both are given).
+// Their meanings overlap but are not identical; README "ReconnectingSocket and
+// partysocket" lists how they differ.
+const OPTION_ALIASES = {
+  maxRetries: "maxAttempts",
+  minReconnectionDelay: "initialDelay",
+  maxReconnectionDelay: "maxDelay",
+  reconnectionDelayGrowFactor: "factor",
+  connectionTimeout: "connectTimeout",
+  maxEnqueuedMessages: "maxQueuedMessages",
+  shouldReconnectOnClose: "shouldReconnect",
+};
+
+function withAliases(options) {
+  if (options === undefined || options === null) return undefined;
+  if (typeof options !== "object") throw new TypeError("the options must be an object");
+  const out = { ...options };
+  for (const [theirs, ours] of Object.entries(OPTION_ALIASES)) {
+    if (out[theirs] !== undefined && out[ours] === undefined) out[ours] = out[theirs];
+    delete out[theirs];
+  }
+  delete out.startClosed;
+  return out;
 }
 
-function isInstance(value, make) {
-  const core = coreClasses.get(make);
-  return core !== undefined && value instanceof core;
+// One task per event, in order, across every object of this module: a MessageChannel's
+// messages run as tasks in the order they were posted (setTimeout would clamp to 4 ms
+// when nested).
+const pending = [];
+let channel = null;
+
+function dispatchAsTask(target, event) {
+  if (channel === null) {
+    channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      const [to, what] = pending.shift();
+      to.dispatchEvent(what);
+    };
+  }
+  pending.push([target, event]);
+  channel.port2.postMessage(null);
+}
+
+// Fields of Event itself (type, target, timeStamp...) are never shadowed by a core's field.
+function copyFields(event, fields) {
+  for (const [key, value] of Object.entries(fields)) {
+    if (key === "type" || key in event) continue;
+    Object.defineProperty(event, key, { value, enumerable: true });
+  }
+  return event;
+}
+
+function closeEvent(close) {
+  return new CloseEvent("close", { code: close.code, reason: close.reason, wasClean: close.wasClean });
 }
 
 /**
- * A WebSocket that reconnects with backoff, queues while offline and detects dead
- * connections: `new ReconnectingSocket(url, options)` returns its `ReconnectingSocketCore`.
+ * Turns one of a core's connection events (`{type, ...}`) into the events to dispatch, and
+ * tracks what the class needs to know. `state` is the class's private record:
+ * `{ lastWasDisconnect, retryCount }`.
  */
-export class ReconnectingSocket {
-  constructor(url, options) {
-    return made(makeReconnecting, url, options);
+function connectionEvents(raw, state) {
+  const previousWasDisconnect = state.lastWasDisconnect;
+  state.lastWasDisconnect = raw.type === "disconnect";
+  switch (raw.type) {
+    case "open":
+      state.retryCount = 0;
+      return [new Event("open")];
+    case "reconnected":
+      state.retryCount = 0;
+      return [new Event("open"), copyFields(new Event("reconnected"), raw)];
+    case "disconnect": {
+      const events = [];
+      // The browser reports a connection that failed or was lost with an error first.
+      if (!raw.close.wasClean) events.push(new Event("error"));
+      events.push(closeEvent(raw.close));
+      return events;
+    }
+    case "reconnecting":
+      state.retryCount = raw.attempt;
+      return [copyFields(new Event("reconnecting"), raw)];
+    case "close":
+      // A close the policy does not reconnect after was already dispatched as the
+      // disconnect just before; a close() is dispatched here.
+      return previousWasDisconnect ? [] : [closeEvent(raw.close)];
+    default:
+      // "giveup", and any type a newer core reports.
+      return [copyFields(new Event(raw.type), raw)];
+  }
+}
+
+/** The handler attributes (onopen...) of an EventTarget, as the browser's WebSocket has. */
+class HandlerSlots {
+  #target;
+  // type -> { value, listener }: a handler keeps its place among the listeners.
+  #slots = new Map();
+
+  constructor(target) {
+    this.#target = target;
   }
 
-  static [Symbol.hasInstance](value) {
-    return isInstance(value, makeReconnecting);
+  get(type) {
+    return this.#slots.get(type)?.value ?? null;
   }
+
+  set(type, value) {
+    // [LegacyTreatNonObjectAsNull]: anything but a function or an object means none.
+    if (value === undefined || (typeof value !== "function" && typeof value !== "object")) {
+      value = null;
+    }
+    const slot = this.#slots.get(type);
+    if (value === null) {
+      if (slot) {
+        removeListener.call(this.#target, type, slot.listener);
+        this.#slots.delete(type);
+      }
+      return;
+    }
+    if (slot) {
+      slot.value = value;
+      return;
+    }
+    const target = this.#target;
+    const entry = { value, listener: null };
+    entry.listener = (event) => entry.value.call(target, event);
+    this.#slots.set(type, entry);
+    addListener.call(target, type, entry.listener);
+  }
+}
+
+function defineHandlerAttributes(Class, types) {
+  for (const type of types) {
+    Object.defineProperty(Class.prototype, `on${type}`, {
+      get() {
+        return this.__handlers().get(type);
+      },
+      set(value) {
+        this.__handlers().set(type, value);
+      },
+      enumerable: true,
+      configurable: true,
+    });
+  }
+}
+
+function defineConstants(Class) {
+  for (const [name, value] of Object.entries(STATES)) {
+    const constant = { value, enumerable: true };
+    Object.defineProperty(Class, name, constant);
+    Object.defineProperty(Class.prototype, name, constant);
+  }
+}
+
+function readyStateOf(coreState, closing) {
+  switch (coreState) {
+    case "open":
+      return closing ? STATES.CLOSING : STATES.OPEN;
+    case "connecting":
+    case "reconnecting":
+      return closing ? STATES.CLOSING : STATES.CONNECTING;
+    default:
+      return STATES.CLOSED;
+  }
+}
+
+function isFinal(raw) {
+  return raw.type === "close" || raw.type === "giveup";
+}
+
+/** `ws:`/`wss:` form of `url` resolved against the page, as `new WebSocket(url).url`. */
+function resolveUrl(url) {
+  try {
+    const resolved = new URL(url, globalThis.location?.href);
+    if (resolved.protocol === "http:") resolved.protocol = "ws:";
+    if (resolved.protocol === "https:") resolved.protocol = "wss:";
+    return resolved.href;
+  } catch {
+    return String(url);
+  }
+}
+
+function requireMade(make, name) {
+  if (make === null) throw new Error(`${name}: initialise the module first (await init())`);
 }
 
 /**
- * A `chat.v1` client with exactly-once delivery across reconnects:
- * `new ChatClient(url, options)` returns its `ChatClientCore`.
+ * A WebSocket that reconnects with backoff, queues what is sent while offline and detects
+ * dead connections, with the shape of the browser's `WebSocket` and of partysocket's
+ * `ReconnectingWebSocket`: `new ReconnectingSocket(url, protocols?, options?)` or
+ * `new ReconnectingSocket(url, options?)`.
  */
-export class ChatClient {
-  constructor(url, options) {
-    return made(makeChat, url, options);
+export class ReconnectingSocket extends EventTarget {
+  #core = null;
+  #url;
+  #options;
+  #currentUrl = "";
+  #binaryType = "blob";
+  #closing = false;
+  #handlers = new HandlerSlots(this);
+  #state = { lastWasDisconnect: false, retryCount: 0 };
+
+  constructor(url, protocolsOrOptions, maybeOptions) {
+    super();
+    requireMade(makeReconnecting, "ReconnectingSocket");
+    if (arguments.length === 0) throw new TypeError("ReconnectingSocket: a URL is required");
+    let options;
+    // partysocket's (url, protocols, options), or our (url, options).
+    const second = protocolsOrOptions;
+    if (typeof second === "string" || typeof second === "function" || Array.isArray(second)) {
+      options = { ...(withAliases(maybeOptions) ?? {}), protocols: second };
+    } else {
+      options = withAliases(second ?? maybeOptions);
+    }
+    if (typeof url === "function") {
+      // Called before every attempt; its answer is what `url` reads.
+      const provider = url;
+      this.#url = async () => {
+        const answer = await provider();
+        this.#currentUrl = resolveUrl(answer);
+        return answer;
+      };
+    } else {
+      // As `new WebSocket(url)` does with a URL object.
+      this.#url = String(url);
+      this.#currentUrl = resolveUrl(this.#url);
+    }
+    this.#options = options;
+    const startClosed = Boolean((second ?? maybeOptions)?.startClosed ?? maybeOptions?.startClosed);
+    if (!startClosed) this.#start();
   }
 
-  static [Symbol.hasInstance](value) {
-    return isInstance(value, makeChat);
+  #start() {
+    const core = makeReconnecting(this.#url, this.#options);
+    this.#core = core;
+    this.#closing = false;
+    this.#state = { lastWasDisconnect: false, retryCount: 0 };
+    core.onevent = (raw) => {
+      for (const event of connectionEvents(raw, this.#state)) dispatchAsTask(this, event);
+      // Let go of the listeners (the core's references to this object): a closed socket
+      // nobody refers to can then be collected.
+      if (isFinal(raw) && this.#core === core) this.#release(core);
+    };
+    core.onmessage = (raw) => {
+      const data = this.#binaryType === "blob" && raw.data instanceof ArrayBuffer ? new Blob([raw.data]) : raw.data;
+      dispatchAsTask(this, new MessageEvent("message", { data, origin: originOf(this.#currentUrl) }));
+    };
+    core.__holdUntilClosed(this);
+  }
+
+  #release(core) {
+    core.onevent = null;
+    core.onmessage = null;
+  }
+
+  /** @internal The handler attributes' storage. */
+  __handlers() {
+    return this.#handlers;
+  }
+
+  /** Whether this environment has a `WebSocket` constructor at all. */
+  static isSupported() {
+    return typeof globalThis.WebSocket === "function";
+  }
+
+  /** The resolved `ws:`/`wss:` URL of the current (or last) attempt; `""` before the first
+   *  attempt of a URL function. */
+  get url() { return this.#currentUrl; }
+  /** `CONNECTING` (0) while connecting or waiting to reconnect, `OPEN` (1), `CLOSING` (2)
+   *  after `close()` until the close event, `CLOSED` (3) once closed for good or given up. */
+  get readyState() {
+    return this.#core ? readyStateOf(this.#core.state, this.#closing) : STATES.CLOSED;
+  }
+  /** `"connecting"`, `"open"`, `"reconnecting"`, `"closed"`, `"gave-up"` or
+   *  `"auth-failed"`. */
+  get state() { return this.#core ? this.#core.state : "closed"; }
+  /** The subprotocol the server selected on the current connection, or `""`. */
+  get protocol() { return this.#core ? this.#core.protocol : ""; }
+  /** Always `""`: the extensions of the current connection are not reported. */
+  get extensions() { return ""; }
+  /** The current connection's `bufferedAmount` (what the offline queue holds is `queued`). */
+  get bufferedAmount() { return this.#core ? this.#core.bufferedAmount : 0; }
+  /** Messages waiting in the offline queue. */
+  get queued() { return this.#core ? this.#core.queued : 0; }
+  /** The attempt being made or waited for since the last connection opened (0 when open). */
+  get retryCount() { return this.#state.retryCount; }
+  /** What binary messages arrive as: `"blob"` (the default) or `"arraybuffer"`. */
+  get binaryType() { return this.#binaryType; }
+  set binaryType(value) {
+    // Like the browser: any other value is ignored, without an exception.
+    if (value === "blob" || value === "arraybuffer") this.#binaryType = value;
+  }
+
+  /**
+   * Sends now, or queues while not open (in order, Blobs included); returns `"sent"`,
+   * `"queued"`, `"queued-dropping-oldest"` or `"rejected"` (after close, or a full queue).
+   */
+  send(data) {
+    if (!this.#core) return "rejected";
+    return this.#core.send(data);
+  }
+
+  /** Resolves when the queue is empty and the browser has sent everything; rejects with
+   *  `ClosedError` or `GaveUpError` if the socket is closed for good or gives up first. */
+  flushed() {
+    if (!this.#core) return Promise.reject(closedError());
+    return this.#core.flushed();
+  }
+
+  /**
+   * Closes for good: no more reconnects; queued messages are discarded. A close event
+   * follows (unless the socket was already closed). `code` and `reason` are sent to the
+   * server when the core supports them (else 1000).
+   */
+  close(code, reason) {
+    if (!this.#core) return;
+    const state = this.#core.state;
+    if (state === "closed" || state === "gave-up") return;
+    this.#closing = true;
+    this.#core.close(code ?? undefined, reason === undefined ? undefined : String(reason));
+  }
+
+  /**
+   * Reconnects now: when waiting between attempts, the wait is cut short; when closed
+   * for good or given up, a new connection is started (with a fresh offline queue).
+   */
+  reconnect() {
+    if (!this.#core) return this.#start();
+    const state = this.#core.state;
+    if (state === "auth-failed") {
+      // Stopped on a refused token: the same socket asks its token function again.
+      this.#core.reconnect();
+    } else if (state === "closed" || state === "gave-up") {
+      this.#start();
+    } else {
+      this.#core.retryNow();
+    }
+  }
+
+  /** Reconnects now if waiting between attempts (what a "retry now" button does). */
+  retryNow() {
+    if (this.#core) this.#core.retryNow();
   }
 }
+
+function originOf(url) {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return "";
+  }
+}
+
+function closedError() {
+  const error = new Error("the socket is closed");
+  error.name = "ClosedError";
+  return error;
+}
+
+defineConstants(ReconnectingSocket);
+defineHandlerAttributes(ReconnectingSocket, HANDLER_TYPES);
+
+/**
+ * A `chat.v1` client with exactly-once delivery across reconnects, an EventTarget:
+ * `new ChatClient(url, options)`. Its events: the connection's (`open`, `close`,
+ * `error`, `reconnecting`, `reconnected`, `giveup`) and the chat's (`welcome`, `nick`,
+ * `joined`, `left`, `presence`, `message`, `sent`, `failed`, `rooms`, `event`,
+ * `chaterror`), each an Event with the fields of docs/PROTOCOL.md on it.
+ */
+export class ChatClient extends EventTarget {
+  #core;
+  #handlers = new HandlerSlots(this);
+  #state = { lastWasDisconnect: false, retryCount: 0 };
+
+  constructor(url, options) {
+    super();
+    requireMade(makeChat, "ChatClient");
+    if (arguments.length === 0) throw new TypeError("ChatClient: a URL is required");
+    const core = makeChat(String(url), withAliases(options));
+    this.#core = core;
+    core.onevent = (raw) => {
+      for (const event of chatEvents(raw, this.#state)) dispatchAsTask(this, event);
+      if (isFinal(raw)) core.onevent = null;
+    };
+    core.__holdUntilClosed(this);
+  }
+
+  /** @internal The handler attributes' storage. */
+  __handlers() {
+    return this.#handlers;
+  }
+
+  /** Joins `room`, and keeps it joined across reconnects. */
+  join(room) { return this.#core.join(room); }
+  /** Leaves `room`. */
+  leave(room) { return this.#core.leave(room); }
+  /** Asks for `nick`, now and on every later connection. */
+  setNick(nick) { return this.#core.setNick(nick); }
+  /** Asks for the rooms; a `rooms` event follows. */
+  listRooms() { return this.#core.listRooms(); }
+  /** Sends `text` to `room`; returns `{id, outcome}`; a `sent` or a `failed` event with
+   *  the same `id` follows. */
+  send(room, text) { return this.#core.send(room, text); }
+  /** Sends the application event `event` with `data` (any JSON value) to `room`. */
+  emit(room, event, data) { return this.#core.emit(room, event, data); }
+  /** Reconnects now if waiting between attempts. */
+  retryNow() { this.#core.retryNow(); }
+  /** Connects again after an `authfailed` (the `token` function is asked anew) or a
+   *  `giveup`. */
+  reconnect() { this.#core.reconnect(); }
+  /** Closes for good: every line not yet acknowledged gets a `failed` event. */
+  close() { this.#core.close(); }
+  /** `"connecting"`, `"open"`, `"reconnecting"`, `"closed"`, `"gave-up"` or
+   *  `"auth-failed"`. */
+  get state() { return this.#core.state; }
+  /** `CONNECTING`, `OPEN` or `CLOSED`, as `ReconnectingSocket.readyState`. */
+  get readyState() { return readyStateOf(this.#core.state, false); }
+  /** The nickname in force. */
+  get nick() { return this.#core.nick; }
+  /** Lines sent but neither acknowledged nor failed yet. */
+  get unacknowledged() { return this.#core.unacknowledged; }
+  /** The attempt being made or waited for since the last connection opened. */
+  get retryCount() { return this.#state.retryCount; }
+}
+
+const CONNECTION_TYPES = new Set(["open", "reconnected", "disconnect", "reconnecting", "close", "giveup"]);
+
+function chatEvents(raw, state) {
+  if (CONNECTION_TYPES.has(raw.type)) return connectionEvents(raw, state);
+  state.lastWasDisconnect = false;
+  // The server's error message is not a connection error: its own type, so that an
+  // `error` listener means the same on both classes.
+  const type = raw.type === "error" ? "chaterror" : raw.type;
+  return [copyFields(new Event(type), raw)];
+}
+
+defineConstants(ChatClient);
+defineHandlerAttributes(ChatClient, ["open", "message", "close", "error"]);
 
 /** The classes, for Rust code that hands them to JavaScript. */
 export function reconnectingSocketClass() {

@@ -53,7 +53,7 @@ pub use message::{CloseEvent, Message};
 pub use resilient::{
     ConnectionState, Endpoint, EndpointFuture, Flushed, Heartbeat, Overflow, QueueLimits,
     ReconnectPolicy, ResilientError, ResilientEvent, ResilientEvents, ResilientOptions,
-    ResilientSocket, SendOutcome, Sender,
+    ResilientSocket, SendOutcome, Sender, TokenFuture, TokenProvider,
 };
 pub use session::core as session_core;
 pub use session::{ChatEvent, ChatOptions, ChatSession};

@@ -82,14 +82,12 @@ pub(crate) struct Identity {
     pub rights: RoomRights,
 }
 
-impl Identity {
-    /// How long until the token expires (zero once it has).
-    pub fn remaining(&self) -> Duration {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        Duration::from_secs(self.expires_at).saturating_sub(now)
-    }
+/// How long until `exp` (seconds since the Unix epoch); zero once it has passed.
+pub(crate) fn until(exp: u64) -> Duration {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Duration::from_secs(exp).saturating_sub(now)
 }
 
 /// Why a handshake's token was refused: the text of the 401 answer.
@@ -321,7 +319,7 @@ mod tests {
             ("u1", "ada")
         );
         assert!(identity.rights.may_join("team-blue") && !identity.rights.may_post("team-blue"));
-        assert!(identity.remaining() > Duration::from_secs(50));
+        assert!(until(identity.expires_at) > Duration::from_secs(50));
         let no_name = sign(json!({"sub": "bob", "exp": now() + 60}), SECRET);
         let Ok(Access::Token(identity)) = auth(false).check(Some(&no_name), 32) else {
             panic!("refused");

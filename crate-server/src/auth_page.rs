@@ -68,6 +68,6 @@ pub(crate) async fn check(state: &AppState, req: &Request<Incoming>) -> Response
     }
     json_response(
         StatusCode::OK,
-        &json!({"nick": identity.nick, "expires_in": identity.remaining().as_secs()}),
+        &json!({"nick": identity.nick, "expires_in": crate::auth::until(identity.expires_at).as_secs()}),
     )
 }

@@ -135,10 +135,15 @@ async fn chat_access(
         return Ok((Access::Open, None));
     };
     let token = auth::token_of(req.uri().query(), req.headers());
+    // A plain GET (no `Upgrade`) is a client asking why its handshake failed (a browser
+    // cannot see a 401): answered the same, but it is no handshake to count.
+    let handshake = req.headers().contains_key(header::UPGRADE);
     let access = auth
         .check(token.as_deref(), state.config.max_nick_len)
         .map_err(|err| {
-            state.metrics.rejected(HandshakeRejection::Auth);
+            if handshake {
+                state.metrics.rejected(HandshakeRejection::Auth);
+            }
             let challenge = match err {
                 AuthError::Missing => "Bearer realm=\"ferrosocket\"".to_owned(),
                 _ => format!(
@@ -150,6 +155,7 @@ async fn chat_access(
             if let Ok(value) = HeaderValue::from_str(&challenge) {
                 response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
             }
+            allow_reading_from_origin(state, req, &mut response);
             Box::new(response)
         })?;
     let Access::Token(identity) = &access else {
@@ -184,6 +190,24 @@ async fn chat_access(
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
             Err(Box::new(response))
         }
+    }
+}
+
+/// Lets a page of an origin this server accepts WebSockets from read the 401 (CORS), so
+/// that its client can tell a refused token from a lost connection; other origins get the
+/// answer without the header, which their browser keeps from the page.
+fn allow_reading_from_origin(
+    state: &AppState,
+    req: &Request<Incoming>,
+    response: &mut Response<Body>,
+) {
+    let Some(origin) = req.headers().get(header::ORIGIN) else {
+        return;
+    };
+    if state.origins.allows(req.headers(), state.tls) {
+        let headers = response.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        headers.insert(header::VARY, HeaderValue::from_static("origin"));
     }
 }
 

@@ -405,3 +405,300 @@ async fn a_plain_client_gets_its_tokens_identity_and_limits() {
     let notice = next_plain(&mut ws).await.expect("a notice");
     assert!(notice.contains("does not allow posting"), "{notice}");
 }
+
+/// Seconds since the Unix epoch, with the fraction: when exactly a close arrived.
+fn now_f64() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// The next envelope, or the close frame's code if the connection closes instead.
+async fn next_or_close(ws: &mut Ws) -> Result<ServerEnvelope, u16> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(15), ws.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => {
+                return Ok(serde_json::from_str(text.as_str()).unwrap())
+            }
+            Ok(Some(Ok(Message::Close(Some(frame))))) => return Err(u16::from(frame.code)),
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("expected an envelope or a close within 15 s, got {other:?}"),
+        }
+    }
+}
+
+/// Waits for the `token_expiring` warning (skipping presence, joins, acks...); panics on a
+/// close or an error first.
+async fn expiring(ws: &mut Ws) -> u64 {
+    loop {
+        match next_or_close(ws).await {
+            Ok(ServerEnvelope::TokenExpiring { exp }) => return exp,
+            Ok(ServerEnvelope::Error { code, message, .. }) => panic!("{code}: {message}"),
+            Ok(_) => continue,
+            Err(code) => panic!("closed with {code} before the warning"),
+        }
+    }
+}
+
+/// The answer to a `refresh`: `Ok(exp)` for `refreshed`, else the error's code.
+async fn refreshed(ws: &mut Ws) -> Result<u64, ErrorCode> {
+    loop {
+        match next_or_close(ws).await {
+            Ok(ServerEnvelope::Refreshed { exp }) => return Ok(exp),
+            Ok(ServerEnvelope::Error { code, .. }) => return Err(code),
+            Ok(_) => continue,
+            Err(code) => panic!("closed with {code} before the refresh was answered"),
+        }
+    }
+}
+
+/// Waits for the close, checking nothing but presence, joins and warnings come first;
+/// returns its code and when it came.
+async fn close_time(ws: &mut Ws) -> (u16, f64) {
+    loop {
+        match next_or_close(ws).await {
+            Ok(ServerEnvelope::Error { code, message, .. }) => panic!("{code}: {message}"),
+            Ok(_) => continue,
+            Err(code) => return (code, now_f64()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_moves_the_expiry_and_the_connection_closes_at_the_new_one() {
+    let addr = server(false).await;
+    let old_exp = now() + 3;
+    let token = hs256(json!({"sub": "ada", "exp": old_exp}), SECRET);
+    let (mut ws, _) = connect(addr, Some(&token)).await;
+    let warned = expiring(&mut ws).await;
+    assert_eq!(warned, old_exp, "the warning names the token's expiry");
+    assert!(
+        now_f64() < old_exp as f64,
+        "the warning comes before the expiry"
+    );
+    let new_exp = old_exp + 3;
+    let fresh = hs256(json!({"sub": "ada", "exp": new_exp}), SECRET);
+    send(&mut ws, json!({"type": "refresh", "token": fresh})).await;
+    assert_eq!(refreshed(&mut ws).await, Ok(new_exp));
+    // Past the old expiry the connection still answers, and the new token is warned about.
+    assert_eq!(expiring(&mut ws).await, new_exp);
+    assert!(
+        now_f64() > old_exp as f64,
+        "warned for the new token only after the old exp"
+    );
+    send(&mut ws, json!({"type": "ping", "id": "alive"})).await;
+    loop {
+        match next_or_close(&mut ws).await {
+            Ok(ServerEnvelope::Pong { id }) => break assert_eq!(id.as_deref(), Some("alive")),
+            Ok(_) => continue,
+            Err(code) => panic!("closed with {code} after a refresh"),
+        }
+    }
+    let (code, at) = close_time(&mut ws).await;
+    assert_eq!(code, 4401);
+    assert!(
+        at >= new_exp as f64 - 0.05,
+        "closed at {at}, before the new expiry {new_exp}"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_or_foreign_refresh_is_refused_and_the_old_expiry_stands() {
+    let addr = server(true).await;
+    let old_exp = now() + 4;
+    let token = hs256(
+        json!({"sub": "u-ada", "name": "ada", "exp": old_exp}),
+        SECRET,
+    );
+    let (mut ws, _) = connect(addr, Some(&token)).await;
+    let later = old_exp + 30;
+    let refusals = [
+        (
+            hs256(json!({"sub": "u-bob", "name": "bob", "exp": later}), SECRET),
+            ErrorCode::Forbidden,
+        ),
+        (
+            // Same nickname, another subject: not the same identity either.
+            hs256(json!({"sub": "u-eve", "name": "ada", "exp": later}), SECRET),
+            ErrorCode::Forbidden,
+        ),
+        (
+            hs256(
+                json!({"sub": "u-ada", "name": "ada", "exp": later}),
+                "another secret that is at least 32 bytes long",
+            ),
+            ErrorCode::Unauthorized,
+        ),
+        (
+            hs256(
+                json!({"sub": "u-ada", "name": "ada", "exp": now() - 60}),
+                SECRET,
+            ),
+            ErrorCode::Unauthorized,
+        ),
+        ("not a token".to_owned(), ErrorCode::Unauthorized),
+    ];
+    for (bad, code) in &refusals {
+        send(&mut ws, json!({"type": "refresh", "token": bad})).await;
+        assert_eq!(refreshed(&mut ws).await, Err(*code), "{bad}");
+    }
+    send(&mut ws, json!({"type": "refresh"})).await;
+    assert_eq!(refreshed(&mut ws).await, Err(ErrorCode::MissingField));
+    let (code, at) = close_time(&mut ws).await;
+    assert_eq!(code, 4401);
+    assert!(
+        at < old_exp as f64 + 2.0,
+        "closed at {at}: the refused tokens' expiry ({later}) was taken"
+    );
+
+    // A guest has no token to refresh, even with a valid one.
+    let (mut guest, _) = connect(addr, None).await;
+    let valid = hs256(json!({"sub": "carol", "exp": now() + 60}), SECRET);
+    send(&mut guest, json!({"type": "refresh", "token": valid})).await;
+    assert_eq!(refreshed(&mut guest).await, Err(ErrorCode::Forbidden));
+}
+
+/// A seeded xorshift generator, so a failing schedule can be replayed.
+struct Rng(u64);
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// Over several lifetimes of 2–4 s, the client answers each warning (sometimes after a bad
+/// refresh, sometimes early, before the warning) while sending lines; every line is
+/// acknowledged, the connection lives exactly as long as its latest token, and closes with
+/// 4401 at the last one's expiry.
+#[tokio::test]
+async fn seeded_refreshes_keep_a_connection_alive_over_several_lifetimes() {
+    let addr = server(false).await;
+    let seed = std::env::var("AUTH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(now);
+    let mut rng = Rng(seed | 1);
+    let mut exp = now() + 2 + rng.below(3);
+    let token = hs256(json!({"sub": "ada", "exp": exp}), SECRET);
+    let (mut ws, _) = connect(addr, Some(&token)).await;
+    let mut sent = 0u64;
+    for round in 0..4 {
+        let early = rng.below(3) == 0;
+        if !early {
+            assert_eq!(expiring(&mut ws).await, exp, "seed {seed} round {round}");
+        }
+        assert!(now_f64() < exp as f64, "seed {seed} round {round}: alive");
+        if rng.below(2) == 0 {
+            let foreign = hs256(json!({"sub": "bob", "exp": exp + 60}), SECRET);
+            send(&mut ws, json!({"type": "refresh", "token": foreign})).await;
+            assert_eq!(
+                refreshed(&mut ws).await,
+                Err(ErrorCode::Forbidden),
+                "seed {seed}"
+            );
+        }
+        for _ in 0..rng.below(3) {
+            sent += 1;
+            let id = format!("line-{sent}");
+            send(
+                &mut ws,
+                json!({"type": "send", "room": "lobby", "text": id, "id": id}),
+            )
+            .await;
+            loop {
+                match next_or_close(&mut ws).await {
+                    Ok(ServerEnvelope::Ack {
+                        id: Some(acked), ..
+                    }) => break assert_eq!(acked, id, "seed {seed}"),
+                    Ok(ServerEnvelope::Error { code, message, .. }) => {
+                        panic!("seed {seed}: {code}: {message}")
+                    }
+                    Ok(_) => continue,
+                    Err(code) => panic!("seed {seed}: closed with {code} while sending"),
+                }
+            }
+        }
+        let next = now() + 2 + rng.below(3);
+        let fresh = hs256(json!({"sub": "ada", "exp": next}), SECRET);
+        send(&mut ws, json!({"type": "refresh", "token": fresh})).await;
+        assert_eq!(refreshed(&mut ws).await, Ok(next), "seed {seed}");
+        exp = next;
+    }
+    let (code, at) = close_time(&mut ws).await;
+    assert_eq!(code, 4401, "seed {seed}");
+    assert!(
+        at >= exp as f64 - 0.05 && at < exp as f64 + 2.0,
+        "seed {seed}: closed at {at}, the last token expires at {exp}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_without_tokens_refuses_a_refresh_clearly() {
+    let addr = start_with(|_| {}).await;
+    let (mut ws, _) = connect(addr, None).await;
+    send(&mut ws, json!({"type": "refresh", "token": "x.y.z"})).await;
+    assert_eq!(refreshed(&mut ws).await, Err(ErrorCode::InvalidField));
+}
+
+/// `GET /chat` without upgrade headers, as the browser client sends it after a failed
+/// attempt to learn whether its token was refused.
+async fn check(addr: SocketAddr, query: &str, origin: Option<&str>) -> common::RawResponse {
+    let origin = origin.map_or(String::new(), |o| format!("Origin: {o}\r\n"));
+    raw_request(
+        addr,
+        &format!("GET /chat{query} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{origin}\r\n"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_plain_get_tells_a_client_why_its_handshake_failed_and_only_allowed_origins_may_read_it()
+{
+    let addr = start_with(|config| {
+        config.auth_jwt_secret = Some(SECRET.into());
+        config.allow_origins = vec!["https://app.example".into()];
+    })
+    .await;
+    let expired = hs256(json!({"sub": "ada", "exp": now() - 60}), SECRET);
+    let query = format!("?access_token={expired}");
+    let refused = check(addr, &query, Some("https://app.example")).await;
+    assert_eq!(refused.status, 401);
+    assert!(
+        String::from_utf8_lossy(&refused.body).contains("expired"),
+        "the reason: {:?}",
+        String::from_utf8_lossy(&refused.body)
+    );
+    assert_eq!(
+        refused.header("access-control-allow-origin"),
+        Some("https://app.example"),
+        "an allowed origin's page may read the reason"
+    );
+    let foreign = check(addr, &query, Some("https://evil.example")).await;
+    assert_eq!(foreign.status, 401);
+    assert_eq!(
+        foreign.header("access-control-allow-origin"),
+        None,
+        "another origin's page learns nothing"
+    );
+    let valid = hs256(json!({"sub": "ada", "exp": now() + 60}), SECRET);
+    let accepted = check(addr, &format!("?access_token={valid}"), None).await;
+    assert_ne!(accepted.status, 401, "a good token is not refused");
+    // The checks are no handshakes: only the real one below is counted.
+    let count = |metrics: &str| {
+        metrics
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix("ferrosocket_handshakes_rejected_total{reason=\"auth\"} ")
+            })
+            .map_or(0, |n| n.parse::<u64>().unwrap())
+    };
+    let metrics = String::from_utf8(common::get(addr, "/metrics").await.body).unwrap();
+    assert_eq!(count(&metrics), 0, "{metrics}");
+    assert_eq!(handshake(addr, &query, "").await.status, 401);
+    let metrics = String::from_utf8(common::get(addr, "/metrics").await.body).unwrap();
+    assert_eq!(count(&metrics), 1, "{metrics}");
+}

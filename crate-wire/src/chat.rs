@@ -108,6 +108,16 @@ pub enum ClientEnvelope {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ack: Option<u64>,
     },
+    /// Replace the connection's access token with a fresh one for the same identity, so
+    /// that it is not closed when the old one expires (the answer to
+    /// [`ServerEnvelope::TokenExpiring`], or sent at any time). Answered by
+    /// [`ServerEnvelope::Refreshed`]; refused with [`ErrorCode::Unauthorized`] (the token is
+    /// not valid) or [`ErrorCode::Forbidden`] (it names another identity), and then the old
+    /// expiry stands.
+    Refresh {
+        /// The new token (a JWT signed like the one of the handshake).
+        token: String,
+    },
 }
 
 /// One message of a room's history.
@@ -270,6 +280,19 @@ pub enum ServerEnvelope {
         /// The `ack` number of the `emit`.
         ack: u64,
     },
+    /// The connection's access token expires at `exp`: send a [`ClientEnvelope::Refresh`]
+    /// before then, or the connection is closed with 4401. Sent once per token, a third of
+    /// its remaining lifetime (at most 60 s) before it expires.
+    TokenExpiring {
+        /// When the token expires, in seconds since the Unix epoch.
+        exp: u64,
+    },
+    /// A `refresh` was accepted: the connection now closes at `exp` (the new token's
+    /// expiry), and the new token's room permissions apply.
+    Refreshed {
+        /// The new expiry, in seconds since the Unix epoch.
+        exp: u64,
+    },
     /// The client's envelope was refused; the connection goes on.
     Error {
         /// What kind of problem.
@@ -321,12 +344,15 @@ pub enum ErrorCode {
     /// permissions, or changing a nickname that comes from the token. Final: nothing was
     /// delivered.
     Forbidden,
+    /// The token of a `refresh` is not valid (expired, malformed, signed with another key,
+    /// unusable claims): the connection keeps its old expiry.
+    Unauthorized,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order: for readers that map wire names back to codes
     /// without serde (the browser client's codec).
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::InvalidJson,
         ErrorCode::UnknownType,
         ErrorCode::MissingField,
@@ -342,6 +368,7 @@ impl ErrorCode {
         ErrorCode::OutOfOrder,
         ErrorCode::TooLarge,
         ErrorCode::Forbidden,
+        ErrorCode::Unauthorized,
     ];
 
     /// The code as it appears on the wire, e.g. `"invalid_json"`.
@@ -362,6 +389,7 @@ impl ErrorCode {
             ErrorCode::OutOfOrder => "out_of_order",
             ErrorCode::TooLarge => "too_large",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::Unauthorized => "unauthorized",
         }
     }
 }
@@ -489,6 +517,7 @@ const CLIENT_TYPES: &[(&str, &[Field])] = &[
             ("ack", FieldKind::Number, OPTIONAL),
         ],
     ),
+    ("refresh", &[("token", FieldKind::Text, REQUIRED)]),
 ];
 
 impl ClientEnvelope {
@@ -661,6 +690,7 @@ mod error_code_tests {
                 ErrorCode::OutOfOrder => 12,
                 ErrorCode::TooLarge => 13,
                 ErrorCode::Forbidden => 14,
+                ErrorCode::Unauthorized => 15,
             }
         }
         for (index, code) in ErrorCode::ALL.into_iter().enumerate() {
@@ -668,6 +698,6 @@ mod error_code_tests {
             let read: ErrorCode = serde_json::from_str(&format!("\"{code}\"")).unwrap();
             assert_eq!(read, code);
         }
-        assert_eq!(place(ErrorCode::Forbidden) + 1, ErrorCode::ALL.len());
+        assert_eq!(place(ErrorCode::Unauthorized) + 1, ErrorCode::ALL.len());
     }
 }

@@ -77,6 +77,7 @@ fn every_envelope_type_has_an_example() {
         "resume",
         "ping",
         "emit",
+        "refresh",
     ]
     .map(String::from)
     .into();
@@ -93,6 +94,8 @@ fn every_envelope_type_has_an_example() {
         "pong",
         "event",
         "event_ack",
+        "token_expiring",
+        "refreshed",
         "error",
     ]
     .map(String::from)

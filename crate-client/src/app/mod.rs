@@ -24,7 +24,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlButtonElement, HtmlElement, HtmlInputElement, HtmlTextAreaElement};
 
-use crate::resilient::{ResilientEvent, SendOutcome};
+use crate::resilient::{ResilientEvent, ResilientOptions, SendOutcome, TokenProvider};
 use crate::session::{ChatEvent, ChatOptions, ChatSession};
 use crate::socket::WebSocket;
 use bind::*;
@@ -83,9 +83,10 @@ pub fn start_chat(url: &str) -> Result<Option<ChatApp>, JsValue> {
     start_chat_as(url, None)
 }
 
-/// Starts the chat page, with `token` (checked already) as the `access_token` of the chat
-/// URL: the nickname is then the token's, and no stored nickname is asked for.
-fn start_chat_as(url: &str, token: Option<&str>) -> Result<Option<ChatApp>, JsValue> {
+/// Starts the chat page, presenting `token` (checked already, or fetched anew for every
+/// attempt and refresh) on `/chat`: the nickname is then the token's, and no stored
+/// nickname is asked for.
+fn start_chat_as(url: &str, token: Option<TokenProvider>) -> Result<Option<ChatApp>, JsValue> {
     if !WebSocket::is_supported() {
         by_id::<HtmlElement>("unsupported").set_hidden(false);
         by_id::<HtmlElement>("app").set_hidden(true);
@@ -95,18 +96,14 @@ fn start_chat_as(url: &str, token: Option<&str>) -> Result<Option<ChatApp>, JsVa
         Some(_) => None,
         None => storage().and_then(|s| s.get_item(NICK_KEY).ok().flatten()),
     };
-    let url = match token {
-        // A JWT is base64url and dots: nothing in it needs escaping.
-        Some(token) => {
-            let separator = if url.contains('?') { '&' } else { '?' };
-            format!("{url}{separator}access_token={token}")
-        }
-        None => url.to_owned(),
-    };
     let session = ChatSession::connect(
-        &url,
+        url,
         ChatOptions {
             nick: stored_nick.clone(),
+            connection: ResilientOptions {
+                token,
+                ..ResilientOptions::default()
+            },
             ..ChatOptions::default()
         },
     )
@@ -467,6 +464,8 @@ impl App {
                     view.render_typing();
                 }
             }
+            // The session refreshes its token itself when it has a provider.
+            ChatEvent::TokenExpiring { .. } | ChatEvent::Refreshed { .. } => {}
         }
     }
 }

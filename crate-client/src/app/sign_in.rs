@@ -8,7 +8,10 @@
 //! `GET /auth/check` with the token (its nickname, or why it would be refused). A refused
 //! token is explained on the page, and no connection is attempted with it.
 //!
-//! The token reaches `/chat` as the `access_token` query parameter of the chat URL.
+//! The token reaches `/chat` through the session's token provider (`ResilientOptions::
+//! token`): the address's token as it is; the demo's fetched anew for the same nickname
+//! before every attempt and whenever the server warns that it expires, so a demo session
+//! refreshes over the open connection and outlives its tokens.
 
 use gloo_events::{EventListener, EventListenerOptions};
 use serde_json::Value;
@@ -19,6 +22,7 @@ use web_sys::{HtmlElement, HtmlFormElement, HtmlInputElement};
 
 use super::dom::by_id;
 use super::{start_chat_as, ChatApp};
+use crate::resilient::TokenProvider;
 
 /// What `GET /auth/config` said.
 struct AuthConfig {
@@ -39,7 +43,7 @@ pub async fn start_chat_page(url: String) -> Result<Option<ChatApp>, JsValue> {
     }
     let mut message = match page_token() {
         Some(token) => match check(&token).await {
-            Ok(_) => return start_chat_as(&url, Some(&token)),
+            Ok(_) => return start_chat_as(&url, Some(TokenProvider::fixed(token))),
             Err(reason) => {
                 format!("The sign-in token in this page's address was refused: {reason}")
             }
@@ -60,15 +64,20 @@ pub async fn start_chat_page(url: String) -> Result<Option<ChatApp>, JsValue> {
     loop {
         submitted(&form).await;
         let nick = by_id::<HtmlInputElement>("sign-in-nick").value();
-        let result = match demo_token(nick.trim()).await {
-            Ok(token) => check(&token).await.map(|_| token),
+        let nick = nick.trim().to_owned();
+        let result = match demo_token(&nick).await {
+            Ok(token) => check(&token).await,
             Err(reason) => Err(reason),
         };
         match result {
-            Ok(token) => {
+            Ok(_) => {
                 by_id::<HtmlElement>("sign-in").set_hidden(true);
                 by_id::<HtmlElement>("app").set_hidden(false);
-                return start_chat_as(&url, Some(&token));
+                let provider = TokenProvider::from_fn(move || {
+                    let nick = nick.clone();
+                    async move { demo_token(&nick).await }
+                });
+                return start_chat_as(&url, Some(provider));
             }
             Err(reason) => show(&format!("Could not sign in: {reason}"), true),
         }

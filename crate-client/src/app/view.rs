@@ -95,6 +95,9 @@ impl View {
             ResilientEvent::GaveUp => {
                 self.set_state("offline", "Offline: gave up reconnecting", true)
             }
+            ResilientEvent::AuthFailed { reason } => {
+                self.set_state("offline", &format!("Not signed in: {reason}"), false)
+            }
             ResilientEvent::Closed(_) => self.set_state("closed", "Closed", false),
             ResilientEvent::Message(_) => {}
         }

@@ -56,6 +56,10 @@ impl ChatClient {
                 .map_or(crate::session_core::DEFAULT_MAX_PENDING, |n| {
                     n.max(0.0) as usize
                 }),
+            // `refreshToken: false`: let the token expire and reconnect with a fresh one.
+            refresh_token: get(&raw, "refreshToken")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(true),
         };
         let session = ChatSession::connect(url, options)
             .map_err(|err| js_error(open_error_name(&err), &err))?;
@@ -170,6 +174,12 @@ impl ChatClient {
     #[wasm_bindgen(js_name = retryNow)]
     pub fn retry_now(&self) {
         self.session.connection().retry_now();
+    }
+
+    /// Connects again after an `authfailed` (say, once the user has signed in again: the
+    /// `token` function is asked anew) or a `giveup`; nothing in any other state.
+    pub fn reconnect(&self) {
+        self.session.connection().reconnect();
     }
 
     /// Closes for good: every line not yet acknowledged gets a `failed` event.

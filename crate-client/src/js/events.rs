@@ -85,6 +85,9 @@ pub(crate) fn connection_event(event: &ResilientEvent) -> Option<JsValue> {
                 .num("attempt", u64::from(*attempt))
                 .num("delay", delay.as_millis() as u64),
             ResilientEvent::GaveUp => Obj::typed("giveup"),
+            ResilientEvent::AuthFailed { reason } => {
+                Obj::typed("authfailed").set("reason", reason.as_str())
+            }
             ResilientEvent::Closed(close) => Obj::typed("close").set("close", close_object(close)),
             ResilientEvent::Message(_) => return None,
         }
@@ -175,6 +178,8 @@ pub(crate) fn chat_event(event: &ChatEvent) -> Option<JsValue> {
                 .set("from", from.as_str())
                 // The core hands over valid JSON text; the browser's parser reads it.
                 .set("data", js_sys::JSON::parse(data).unwrap_or(JsValue::NULL)),
+            ChatEvent::TokenExpiring { exp } => Obj::typed("tokenexpiring").num("exp", *exp),
+            ChatEvent::Refreshed { exp } => Obj::typed("refreshed").num("exp", *exp),
             ChatEvent::Error {
                 code,
                 message,

@@ -194,8 +194,25 @@ impl ReconnectingSocket {
         self.socket.retry_now();
     }
 
-    /// Closes for good (1000); no reconnect.
-    pub fn close(&self) {
-        self.socket.close();
+    /// Connects again after an `authfailed` (say, once the user has signed in again: the
+    /// `token` function is asked anew) or a `giveup`; nothing in any other state.
+    pub fn reconnect(&self) {
+        self.socket.reconnect();
+    }
+
+    /// Closes for good; no reconnect. Sends `code` and `reason` when given (1000 when only
+    /// a reason is), else 1000; throws `InvalidCloseCodeError` or `InvalidCloseReasonError`
+    /// for values the browser would reject, and then changes nothing.
+    pub fn close(&self, code: Option<u16>, reason: Option<String>) -> Result<(), JsValue> {
+        match (code, reason) {
+            (None, None) => {
+                self.socket.close();
+                Ok(())
+            }
+            (code, reason) => self
+                .socket
+                .close_with(code.unwrap_or(1000), reason.as_deref().unwrap_or(""))
+                .map_err(|err| js_error(close_error_name(&err), &err)),
+        }
     }
 }

@@ -13,7 +13,7 @@ use super::reconnecting::ReconnectingSocket;
 use crate::message::Message;
 use crate::resilient::{
     ConnectionState, Endpoint, EndpointFuture, Heartbeat, Overflow, QueueLimits, ReconnectPolicy,
-    ResilientOptions, SendOutcome,
+    ResilientOptions, SendOutcome, TokenFuture, TokenProvider,
 };
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -60,6 +60,17 @@ export interface ReconnectingSocketOptions {
   heartbeatTimeout?: number;
   /** The ping message. Default '{"type":"ping"}'. */
   heartbeatPing?: string;
+  /** The access token: a string, or a function returning one (or a Promise of one),
+   *  called before every attempt (sent as the `access_token` query parameter) and, for
+   *  `ChatClient`, when the server warns that the token expires (sent as `refresh`). If
+   *  an attempt fails before opening, one HTTP request asks the server whether it refused
+   *  the token; refused twice in a row (or the function fails right after a refusal), the
+   *  socket stops with an `authfailed` event `{reason}` until `reconnect()`. */
+  token?: string | (() => string | Promise<string>);
+  /** `ChatClient` only: answer the server's `token_expiring` with a fresh token from
+   *  `token` (true), or let the connection close with 4401 and reconnect with a fresh one
+   *  (false). Default true. */
+  refreshToken?: boolean;
   /** `ChatClient` only: the nickname to ask for on every connection. */
   nick?: string;
   /** `ChatClient` only: a line not acknowledged this long after `send` gets a `failed`
@@ -84,22 +95,186 @@ export interface ChatFailedEvent {
 export type UrlSource = string | (() => string | Promise<string>);
 /** What `send` did: sent now, kept for later, or refused. */
 export type SendOutcome = "sent" | "queued" | "queued-dropping-oldest" | "rejected";
-/** `new ReconnectingSocket(url, options)`: a `ReconnectingSocketCore` that stays alive
- *  without a reference from the page until it is closed for good or gives up. */
-export type ReconnectingSocket = ReconnectingSocketCore;
-export declare const ReconnectingSocket: {
-  new (url: UrlSource | URL, options?: ReconnectingSocketOptions): ReconnectingSocketCore;
-  readonly prototype: ReconnectingSocketCore;
-};
-/** `new ChatClient(url, options)`: a `ChatClientCore` that stays alive without a reference
- *  from the page until it is closed for good or gives up. */
-export type ChatClient = ChatClientCore;
-export declare const ChatClient: {
-  new (url: string | URL, options?: ReconnectingSocketOptions): ChatClientCore;
-  readonly prototype: ChatClientCore;
-};
+/** A `reconnecting` event: the next attempt is made after `delay` ms. */
+export interface ReconnectingEvent extends Event {
+  readonly type: "reconnecting";
+  /** The attempt, from 1. */
+  readonly attempt: number;
+  /** The wait before it in ms (random, at most the policy's cap for this attempt). */
+  readonly delay: number;
+}
+/** A `reconnected` event (after the `open` of a later connection). */
+export interface ReconnectedEvent extends Event {
+  readonly type: "reconnected";
+  /** How many attempts it took. */
+  readonly attempts: number;
+}
+/** The events of a `ReconnectingSocket`. `close` is dispatched for every connection that
+ *  ends (as partysocket does), `error` before the close of one that failed or was lost. */
+export interface ReconnectingSocketEventMap {
+  open: Event;
+  message: MessageEvent;
+  error: Event;
+  close: CloseEvent;
+  reconnecting: ReconnectingEvent;
+  reconnected: ReconnectedEvent;
+  /** The policy's maximum number of attempts was reached; nothing more will happen. */
+  giveup: Event;
+  /** The server refused the token twice in a row (`reason` says why); nothing more
+   *  happens until `reconnect()`. */
+  authfailed: AuthFailedEvent;
+}
+/** An `authfailed` event. */
+export interface AuthFailedEvent extends Event {
+  readonly type: "authfailed";
+  /** The server's reason, or the token function's error. */
+  readonly reason: string;
+}
+/** Data `send` takes. */
+export type ReconnectingSocketData = string | ArrayBuffer | ArrayBufferView | Blob;
+/** partysocket's option names, accepted as aliases of ours (see the README). */
+export interface PartysocketOptionAliases {
+  /** `maxAttempts`. */
+  maxRetries?: number;
+  /** `initialDelay`. */
+  minReconnectionDelay?: number;
+  /** `maxDelay`. */
+  maxReconnectionDelay?: number;
+  /** `factor`. */
+  reconnectionDelayGrowFactor?: number;
+  /** `connectTimeout`. */
+  connectionTimeout?: number;
+  /** `maxQueuedMessages`. */
+  maxEnqueuedMessages?: number;
+  /** `shouldReconnect`. */
+  shouldReconnectOnClose?: (close: { code: number; reason: string; wasClean: boolean }) => boolean;
+  /** Do not connect until `reconnect()` is called. */
+  startClosed?: boolean;
+}
+/** A WebSocket that reconnects with backoff, queues while offline and detects dead
+ *  connections; the browser `WebSocket`'s shape and an EventTarget, like partysocket's
+ *  `ReconnectingWebSocket`. It stays alive without a reference from the page until it is
+ *  closed for good or gives up. */
+export declare class ReconnectingSocket extends EventTarget {
+  constructor(url: UrlSource | URL, options?: ReconnectingSocketOptions & PartysocketOptionAliases);
+  constructor(url: UrlSource | URL, protocols: ReconnectingSocketOptions["protocols"], options?: ReconnectingSocketOptions & PartysocketOptionAliases);
+  static readonly CONNECTING: 0;
+  static readonly OPEN: 1;
+  static readonly CLOSING: 2;
+  static readonly CLOSED: 3;
+  readonly CONNECTING: 0;
+  readonly OPEN: 1;
+  readonly CLOSING: 2;
+  readonly CLOSED: 3;
+  /** Whether this environment has a `WebSocket` constructor at all. */
+  static isSupported(): boolean;
+  /** The resolved URL of the current (or last) attempt. */
+  readonly url: string;
+  /** CONNECTING also while waiting to reconnect; CLOSING after `close()`. */
+  readonly readyState: 0 | 1 | 2 | 3;
+  /** Where the connection stands. */
+  readonly state: ConnectionState;
+  readonly protocol: string;
+  /** Always "". */
+  readonly extensions: string;
+  /** The current connection's `bufferedAmount`. */
+  readonly bufferedAmount: number;
+  /** Messages waiting in the offline queue. */
+  readonly queued: number;
+  /** The attempt being made or waited for since the last connection opened. */
+  readonly retryCount: number;
+  binaryType: BinaryType;
+  onopen: ((this: ReconnectingSocket, event: Event) => any) | null;
+  onmessage: ((this: ReconnectingSocket, event: MessageEvent) => any) | null;
+  onerror: ((this: ReconnectingSocket, event: Event) => any) | null;
+  onclose: ((this: ReconnectingSocket, event: CloseEvent) => any) | null;
+  /** Sends now or queues (in order, Blobs included); says which. */
+  send(data: ReconnectingSocketData): SendOutcome;
+  /** Resolves when everything queued has left the browser; rejects (`ClosedError`,
+   *  `GaveUpError`) if the socket ends first. */
+  flushed(): Promise<void>;
+  /** Closes for good, sending `code` and `reason` if given. */
+  close(code?: number, reason?: string): void;
+  /** Reconnects now: cuts a wait short, or starts again after a close, a give-up or an
+   *  `authfailed`. */
+  reconnect(): void;
+  /** Cuts a wait between attempts short. */
+  retryNow(): void;
+  addEventListener<K extends keyof ReconnectingSocketEventMap>(type: K, listener: (this: ReconnectingSocket, event: ReconnectingSocketEventMap[K]) => any, options?: boolean | AddEventListenerOptions): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  removeEventListener<K extends keyof ReconnectingSocketEventMap>(type: K, listener: (this: ReconnectingSocket, event: ReconnectingSocketEventMap[K]) => any, options?: boolean | EventListenerOptions): void;
+  removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
+}
+/** A chat event: an Event with the fields of docs/PROTOCOL.md on it. */
+export type ChatEventOf<T extends string, F> = Event & { readonly type: T } & Readonly<F>;
+/** One history entry or live line. */
+export interface ChatLine { seq: number; from: string; text: string; ts: number }
+/** The events of a `ChatClient`. */
+export interface ChatClientEventMap {
+  open: Event;
+  close: CloseEvent;
+  error: Event;
+  reconnecting: ReconnectingEvent;
+  reconnected: ReconnectedEvent;
+  giveup: Event;
+  authfailed: AuthFailedEvent;
+  /** The token expires at `exp` (Unix seconds); with a `token` function it is refreshed. */
+  tokenexpiring: ChatEventOf<"tokenexpiring", { exp: number }>;
+  /** A fresh token was accepted: the connection lasts until `exp`. */
+  refreshed: ChatEventOf<"refreshed", { exp: number }>;
+  welcome: ChatEventOf<"welcome", { nick: string }>;
+  nick: ChatEventOf<"nick", { nick: string }>;
+  joined: ChatEventOf<"joined", { room: string; members: string[]; history: ChatLine[] }>;
+  left: ChatEventOf<"left", { room: string }>;
+  presence: ChatEventOf<"presence", { room: string; change: "join" | "leave" | "rename"; nick: string; oldNick: string | null }>;
+  message: ChatEventOf<"message", { room: string } & ChatLine>;
+  sent: ChatEventOf<"sent", { id: string; room: string; seq: number }>;
+  failed: ChatEventOf<"failed", { id: string; room: string; reason: string }>;
+  rooms: ChatEventOf<"rooms", { rooms: { name: string; members: number }[] }>;
+  event: ChatEventOf<"event", { room: string; event: string; from: string; data: unknown }>;
+  /** The server's `error` message (the connection's errors are `error`). */
+  chaterror: ChatEventOf<"chaterror", { code: string; message: string; ref: string | null }>;
+}
+/** A `chat.v1` client with exactly-once delivery across reconnects; an EventTarget that
+ *  stays alive without a reference from the page until it is closed for good or gives up. */
+export declare class ChatClient extends EventTarget {
+  constructor(url: string | URL, options?: ReconnectingSocketOptions & PartysocketOptionAliases);
+  static readonly CONNECTING: 0;
+  static readonly OPEN: 1;
+  static readonly CLOSING: 2;
+  static readonly CLOSED: 3;
+  readonly CONNECTING: 0;
+  readonly OPEN: 1;
+  readonly CLOSING: 2;
+  readonly CLOSED: 3;
+  readonly readyState: 0 | 1 | 2 | 3;
+  readonly state: ConnectionState;
+  readonly nick: string;
+  readonly unacknowledged: number;
+  readonly retryCount: number;
+  onopen: ((this: ChatClient, event: Event) => any) | null;
+  onmessage: ((this: ChatClient, event: ChatClientEventMap["message"]) => any) | null;
+  onerror: ((this: ChatClient, event: Event) => any) | null;
+  onclose: ((this: ChatClient, event: CloseEvent) => any) | null;
+  join(room: string): SendOutcome;
+  leave(room: string): SendOutcome;
+  setNick(nick: string): SendOutcome;
+  listRooms(): SendOutcome;
+  send(room: string, text: string): { id: string; outcome: SendOutcome };
+  emit(room: string, event: string, data: unknown): SendOutcome;
+  retryNow(): void;
+  /** Connects again after an `authfailed` (the `token` function is asked anew) or a
+   *  `giveup`. */
+  reconnect(): void;
+  close(): void;
+  addEventListener<K extends keyof ChatClientEventMap>(type: K, listener: (this: ChatClient, event: ChatClientEventMap[K]) => any, options?: boolean | AddEventListenerOptions): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  removeEventListener<K extends keyof ChatClientEventMap>(type: K, listener: (this: ChatClient, event: ChatClientEventMap[K]) => any, options?: boolean | EventListenerOptions): void;
+  removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
+}
 /** Where a `ReconnectingSocket` stands. */
-export type ConnectionState = "connecting" | "open" | "reconnecting" | "closed" | "gave-up";
+export type ConnectionState =
+  "connecting" | "open" | "reconnecting" | "closed" | "gave-up" | "auth-failed";
 "#;
 
 #[wasm_bindgen]
@@ -291,6 +466,7 @@ pub(super) fn parse_options(
             Some(timeout) => Some(timeout),
             None => defaults.connect_timeout,
         },
+        token: get(options, "token").map(token_provider).transpose()?,
     };
     Ok((resilient, get(options, "nick").and_then(|v| v.as_string())))
 }
@@ -336,6 +512,27 @@ pub(super) fn endpoint_fn(
     }
 }
 
+/// The `token` option: a string, or a function returning one (or a Promise of one), called
+/// before every attempt and for every refresh.
+pub(super) fn token_provider(token: JsValue) -> Result<TokenProvider, JsValue> {
+    if let Some(fixed) = token.as_string() {
+        return Ok(TokenProvider::Fixed(fixed));
+    }
+    if !token.is_function() {
+        return Err(js_sys::TypeError::new("token must be a string or a function").into());
+    }
+    Ok(TokenProvider::Function(Rc::new(move || -> TokenFuture {
+        let token = token.clone();
+        Box::pin(async move {
+            resolve(&token)
+                .await
+                .map_err(|err| format!("the token function failed: {err}"))?
+                .as_string()
+                .ok_or_else(|| "the token function returned something other than a string".into())
+        })
+    })))
+}
+
 /// `value`, or what calling it returns if it is a function, awaited if it is a Promise;
 /// an exception or a rejection as its message.
 pub(super) async fn resolve(value: &JsValue) -> Result<JsValue, String> {
@@ -365,6 +562,7 @@ pub(super) fn state_name(state: ConnectionState) -> &'static str {
         ConnectionState::Reconnecting { .. } => "reconnecting",
         ConnectionState::Closed => "closed",
         ConnectionState::GaveUp => "gave-up",
+        ConnectionState::AuthFailed => "auth-failed",
     }
 }
 

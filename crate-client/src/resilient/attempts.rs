@@ -53,6 +53,7 @@ pub(super) fn on_open(shared: &Rc<Shared>) {
         core.ping_sent_ms = None;
         core.opened_at_ms = Some(now_ms());
         core.connect_timer = None;
+        core.auth_refusals = 0;
         // Counted until this connection proves stable (see `on_close`).
         let attempts = core.attempts;
         let event = if core.ever_opened {
@@ -80,18 +81,21 @@ pub(super) fn on_message(shared: &Rc<Shared>, message: Message) {
 }
 
 pub(super) fn on_close(shared: &Rc<Shared>, close: CloseEvent) {
-    let user_closed = {
+    let (user_closed, token_url) = {
         let mut core = shared.core.borrow_mut();
         core.socket = None;
         core.heartbeat_timer = None;
         core.connect_timer = None;
-        if let Some(opened) = core.opened_at_ms.take() {
+        let opened = core.opened_at_ms.take();
+        if let Some(opened) = opened {
             let uptime = Duration::from_secs_f64(((now_ms() - opened) / 1000.0).max(0.0));
             if core.options.reconnect.was_stable(uptime) {
                 core.attempts = 0;
             }
         }
-        core.user_closed
+        let token_url = core.token_url.take();
+        // Only an attempt that never opened can have had its token refused.
+        (core.user_closed, token_url.filter(|_| opened.is_none()))
     };
     if user_closed {
         shared.core.borrow_mut().state = ConnectionState::Closed;
@@ -100,15 +104,69 @@ pub(super) fn on_close(shared: &Rc<Shared>, close: CloseEvent) {
         return release_if_final(shared);
     }
     emit(shared, Some(ResilientEvent::Disconnected(close.clone())));
-    let reconnect = should_reconnect(shared, &close);
-    if reconnect {
+    let Some(token_url) = token_url else {
+        return after_close(shared, &close);
+    };
+    // Ask the server whether it refused the token; decide once it answers.
+    let weak = Rc::downgrade(shared);
+    wasm_bindgen_futures::spawn_local(async move {
+        let verdict = auth_check::ask(&token_url).await;
+        let Some(shared) = weak.upgrade() else { return };
+        if shared.core.borrow().user_closed {
+            return;
+        }
+        match verdict {
+            auth_check::Verdict::Refused(reason) => token_refused(&shared, reason),
+            auth_check::Verdict::NotTheToken => {
+                shared.core.borrow_mut().auth_refusals = 0;
+                after_close(&shared, &close);
+            }
+        }
+    });
+}
+
+/// After a lost connection (not closed by the user): reconnect, or close for good.
+fn after_close(shared: &Rc<Shared>, close: &CloseEvent) {
+    // 4401: the token expired; the next attempt asks for a fresh one.
+    let expired_token =
+        close.code == EXPIRED_TOKEN_CODE && shared.core.borrow().options.token.is_some();
+    if expired_token || should_reconnect(shared, close) {
         schedule_retry(shared);
     } else {
         shared.core.borrow_mut().state = ConnectionState::Closed;
         wake_all(shared);
-        emit(shared, Some(ResilientEvent::Closed(close)));
+        emit(shared, Some(ResilientEvent::Closed(close.clone())));
         release_if_final(shared);
     }
+}
+
+/// The close code of a `chat.v1` server whose token expired.
+const EXPIRED_TOKEN_CODE: u16 = 4401;
+
+/// The server refused an attempt's token: try once more (the provider is asked again),
+/// and stop with [`ResilientEvent::AuthFailed`] on the second refusal in a row.
+fn token_refused(shared: &Rc<Shared>, reason: String) {
+    let again = {
+        let mut core = shared.core.borrow_mut();
+        core.auth_refusals += 1;
+        core.auth_refusals < 2
+    };
+    if again {
+        schedule_retry(shared);
+    } else {
+        auth_failed(shared, reason);
+    }
+}
+
+/// Stops reconnecting until [`ResilientSocket::reconnect`].
+fn auth_failed(shared: &Rc<Shared>, reason: String) {
+    {
+        let mut core = shared.core.borrow_mut();
+        core.state = ConnectionState::AuthFailed;
+        core.retry_timer = None;
+    }
+    wake_all(shared);
+    emit(shared, Some(ResilientEvent::AuthFailed { reason }));
 }
 
 /// The user's predicate if there is one (called outside any borrow: it may call back in),
@@ -221,15 +279,22 @@ pub(super) fn attempt_now(shared: &Rc<Shared>) {
     start_attempt(shared);
 }
 
-/// Opens the socket of an attempt: at once for a fixed URL; once the endpoint function's
-/// future resolves otherwise.
+/// Opens the socket of an attempt: at once for a fixed URL without a token; once the
+/// endpoint function's and the token provider's futures resolve otherwise.
 pub(super) fn start_attempt(shared: &Rc<Shared>) {
-    let (attempt_id, endpoint_fn) = {
+    let (attempt_id, endpoint_fn, token, url, protocols) = {
         let mut core = shared.core.borrow_mut();
         core.attempt_id += 1;
-        (core.attempt_id, core.endpoint_fn.take())
+        core.token_url = None;
+        (
+            core.attempt_id,
+            core.endpoint_fn.take(),
+            core.options.token.clone(),
+            core.url.clone(),
+            core.options.protocols.clone(),
+        )
     };
-    let Some(mut endpoint_fn) = endpoint_fn else {
+    if endpoint_fn.is_none() && token.is_none() {
         return match connect(shared) {
             Ok(socket) => {
                 shared.core.borrow_mut().socket = Some(socket);
@@ -238,13 +303,24 @@ pub(super) fn start_attempt(shared: &Rc<Shared>) {
             // The URL was valid once; treat a refusal like a failed attempt.
             Err(_) => schedule_retry(shared),
         };
-    };
-    // Called with nothing borrowed: it may look at the socket.
-    let future = endpoint_fn();
-    shared.core.borrow_mut().endpoint_fn = Some(endpoint_fn);
+    }
+    // Called with nothing borrowed: they may look at the socket.
+    let endpoint = endpoint_fn.map(|mut endpoint_fn| {
+        let future = endpoint_fn();
+        shared.core.borrow_mut().endpoint_fn = Some(endpoint_fn);
+        future
+    });
+    let token = token.map(|token| token.token());
     let weak = Rc::downgrade(shared);
     wasm_bindgen_futures::spawn_local(async move {
-        let endpoint = future.await;
+        let endpoint = match endpoint {
+            Some(future) => future.await,
+            None => Ok(Endpoint { url, protocols }),
+        };
+        let (endpoint, token) = match (endpoint, token) {
+            (Ok(endpoint), Some(token)) => (Ok(endpoint), Some(token.await)),
+            (endpoint, _) => (endpoint, None),
+        };
         let Some(shared) = weak.upgrade() else { return };
         let current = {
             let core = shared.core.borrow();
@@ -256,12 +332,33 @@ pub(super) fn start_attempt(shared: &Rc<Shared>) {
         if !current {
             return;
         }
+        let endpoint = match (endpoint, token) {
+            (Ok(endpoint), Some(Ok(token))) => Ok(Endpoint {
+                url: with_access_token(&endpoint.url, &token),
+                ..endpoint
+            }),
+            (Ok(_), Some(Err(err))) => {
+                let reason = format!("the token provider failed: {err}");
+                // Just after a refusal, a provider with no fresh token ends it.
+                if shared.core.borrow().auth_refusals > 0 {
+                    return auth_failed(&shared, reason);
+                }
+                Err(reason)
+            }
+            (endpoint, _) => endpoint,
+        };
+        let with_token = shared.core.borrow().options.token.is_some();
         let opened = endpoint.and_then(|endpoint| {
-            connect_to(&shared, &endpoint.url, &endpoint.protocols).map_err(|err| err.to_string())
+            connect_to(&shared, &endpoint.url, &endpoint.protocols)
+                .map(|socket| (socket, endpoint.url))
+                .map_err(|err| err.to_string())
         });
         match opened {
-            Ok(socket) => {
-                shared.core.borrow_mut().socket = Some(socket);
+            Ok((socket, url)) => {
+                let mut core = shared.core.borrow_mut();
+                core.socket = Some(socket);
+                core.token_url = with_token.then_some(url);
+                drop(core);
                 arm_connect_timeout(&shared);
             }
             Err(reason) => on_close(

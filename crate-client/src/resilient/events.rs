@@ -20,6 +20,9 @@ pub enum ConnectionState {
     Closed,
     /// Closed after the policy's maximum number of attempts.
     GaveUp,
+    /// Stopped because the server refused the token twice in a row (see
+    /// [`ResilientEvent::AuthFailed`]); [`ResilientSocket::reconnect`] starts again.
+    AuthFailed,
 }
 
 /// What a [`ResilientSocket`] reports, in order.
@@ -51,6 +54,13 @@ pub enum ResilientEvent {
     },
     /// The policy's maximum number of attempts was reached; nothing more will happen.
     GaveUp,
+    /// The server refused the token of an attempt, and then the fresh one the provider
+    /// gave (or the provider failed): reconnecting would only be refused again, so the
+    /// socket stops until [`ResilientSocket::reconnect`]. Messages stay queued.
+    AuthFailed {
+        /// The server's reason (or the provider's error).
+        reason: String,
+    },
     /// Closed for good.
     Closed(CloseEvent),
 }

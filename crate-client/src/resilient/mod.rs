@@ -2,6 +2,7 @@
 //! two at once — automatic reconnect, an offline send queue, backpressure and a heartbeat.
 
 mod attempts;
+mod auth_check;
 mod endpoint;
 mod error;
 mod events;
@@ -11,6 +12,7 @@ mod policy;
 mod queue;
 mod sender;
 mod sink;
+mod token;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -41,13 +43,15 @@ use queue::{Outgoing, SendQueue};
 pub use queue::{Overflow, QueueLimits, SendOutcome};
 pub use sender::Sender;
 pub use sink::Flushed;
+pub(crate) use token::with_access_token;
+pub use token::{TokenFuture, TokenProvider};
 
 use crate::drain::DrainWait;
-use crate::error::OpenError;
+use crate::error::{CloseError, OpenError};
 use crate::message::{CloseEvent, Message};
 use crate::socket::WebSocket;
 use crate::state::ReadyState;
-use crate::CloseCode;
+use crate::{CloseCode, CloseReason};
 
 type Handler = Box<dyn FnMut(ResilientEvent)>;
 type ReconnectPredicate = Box<dyn FnMut(&CloseEvent) -> bool>;
@@ -88,6 +92,12 @@ struct Core {
     /// Set by [`ResilientSocket::detach`]: the socket keeps itself alive until it is closed
     /// for good.
     keep_alive: Option<Rc<Shared>>,
+    /// The URL of the current attempt when it carries a token: if the attempt fails
+    /// before opening, the server is asked whether the token was the reason.
+    token_url: Option<String>,
+    /// Attempts in a row whose token the server refused (HTTP 401). The second ends in
+    /// [`ResilientEvent::AuthFailed`]; an open connection resets it.
+    auth_refusals: u32,
 }
 
 struct Shared {
@@ -151,6 +161,14 @@ impl ResilientSocket {
     /// Opens the first connection to `url` (see [`WebSocket::open`]). An invalid URL or
     /// subprotocol is an error now; network failures later are retried.
     pub fn open(url: &str, options: ResilientOptions) -> Result<ResilientSocket, OpenError> {
+        if options.token.is_some() {
+            // The token comes first (maybe from a future): check the URL now, connect once
+            // it is there.
+            crate::url::resolve(url)?;
+            let shared = Self::new_shared(url, options, None);
+            start_attempt(&shared);
+            return Ok(Self::finish_open(shared));
+        }
         let shared = Self::new_shared(url, options, None);
         let socket = connect(&shared)?;
         shared.core.borrow_mut().socket = Some(socket);
@@ -219,6 +237,8 @@ impl ResilientSocket {
                 sink_waiters: Vec::new(),
                 discarded: 0,
                 keep_alive: None,
+                token_url: None,
+                auth_refusals: 0,
             }),
             handler: RefCell::new(None),
         })
@@ -417,14 +437,48 @@ impl ResilientSocket {
         retry_now(&self.shared);
     }
 
+    /// Starts connecting again, with a fresh count of attempts, after the socket stopped
+    /// because its token was refused ([`ConnectionState::AuthFailed`]: e.g. once the user
+    /// has logged in again) or gave up ([`ConnectionState::GaveUp`]). Does nothing in any
+    /// other state. Messages queued meanwhile are still sent.
+    pub fn reconnect(&self) {
+        let stopped = {
+            let mut core = self.shared.core.borrow_mut();
+            let stopped = !core.user_closed
+                && matches!(
+                    core.state,
+                    ConnectionState::AuthFailed | ConnectionState::GaveUp
+                );
+            if stopped {
+                core.attempts = 0;
+                core.auth_refusals = 0;
+            }
+            stopped
+        };
+        if stopped {
+            attempt_now(&self.shared);
+        }
+    }
+
     /// Closes for good with 1000: no reconnect, queued messages are discarded, later sends
     /// are rejected. A `Closed` event follows.
     pub fn close(&self) {
-        close(&self.shared);
+        close(&self.shared, None);
+    }
+
+    /// Closes for good as [`close`](Self::close) does, sending `code` (1000 or 3000–4999)
+    /// and `reason` (at most 123 UTF-8 bytes) to the server. A bad code or reason is an
+    /// error and changes nothing.
+    pub fn close_with(&self, code: u16, reason: &str) -> Result<(), CloseError> {
+        let code = CloseCode::new(code)?;
+        let reason = CloseReason::new(reason)?;
+        close(&self.shared, Some((code.get(), reason.as_str().to_owned())));
+        Ok(())
     }
 }
 
-fn close(shared: &Rc<Shared>) {
+/// `how`: the code and reason to send, already checked; `None` for 1000 and no reason.
+fn close(shared: &Rc<Shared>, how: Option<(u16, String)>) {
     let event = {
         let mut core = shared.core.borrow_mut();
         core.user_closed = true;
@@ -435,15 +489,19 @@ fn close(shared: &Rc<Shared>) {
         }
         match &core.socket {
             Some(socket) if socket.ready_state() != ReadyState::Closed => {
-                let _ = socket.close();
+                let _ = match &how {
+                    Some((code, reason)) => socket.close_with(*code, reason),
+                    None => socket.close(),
+                };
                 None
             }
             _ => {
                 core.state = ConnectionState::Closed;
                 core.socket = None;
+                let (code, reason) = how.unwrap_or((1000, String::new()));
                 Some(ResilientEvent::Closed(CloseEvent {
-                    code: 1000,
-                    reason: String::new(),
+                    code,
+                    reason,
                     was_clean: true,
                 }))
             }

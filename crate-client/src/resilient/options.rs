@@ -51,6 +51,13 @@ pub struct ResilientOptions {
     /// [`CloseCode::CONNECT_TIMEOUT`], reported as a 1006 `connect timeout`) and retried;
     /// `None`: as long as the browser takes. Default: 10 s.
     pub connect_timeout: Option<Duration>,
+    /// The access token sent with every attempt (as the `access_token` query parameter),
+    /// asked for anew before each one. With a token, an attempt that fails before opening
+    /// makes one HTTP request to learn whether the server refused the token; two refusals
+    /// in a row stop the socket with [`ResilientEvent::AuthFailed`] until
+    /// [`ResilientSocket::reconnect`]. A close with 4401 (token expired) is always
+    /// reconnected after. Default: none.
+    pub token: Option<TokenProvider>,
 }
 
 impl Default for ResilientOptions {
@@ -62,6 +69,7 @@ impl Default for ResilientOptions {
             heartbeat: None,
             protocols: Vec::new(),
             connect_timeout: Some(Duration::from_secs(10)),
+            token: None,
         }
     }
 }

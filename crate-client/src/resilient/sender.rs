@@ -35,7 +35,7 @@ impl Sender {
     /// [`ResilientSocket::close`]; nothing once the socket is dropped.
     pub fn close(&self) {
         if let Some(shared) = self.shared.upgrade() {
-            close(&shared);
+            close(&shared, None);
         }
     }
 

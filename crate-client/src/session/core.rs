@@ -433,6 +433,21 @@ impl SessionCore {
         }
     }
 
+    /// Presents a fresh access token for this connection's identity (the answer to
+    /// [`ChatEvent::TokenExpiring`]): sent before any line. `Rejected` when not connected
+    /// — the next connection is opened with a fresh token anyway — or closed. The server
+    /// answers [`ChatEvent::Refreshed`], or an [`ChatEvent::Error`] (`unauthorized`,
+    /// `forbidden`) after which the connection still ends at the old expiry.
+    pub fn refresh(&mut self, token: &str) -> SendOutcome {
+        if self.closed || !self.welcomed {
+            return SendOutcome::Rejected;
+        }
+        self.control.push_back(ClientEnvelope::Refresh {
+            token: token.to_owned(),
+        });
+        SendOutcome::Sent
+    }
+
     /// An envelope arrived from the server.
     pub fn received(&mut self, envelope: ServerEnvelope, now: Millis) {
         self.clock(now);
@@ -508,6 +523,12 @@ impl SessionCore {
                 }
             }
             ServerEnvelope::Pong { .. } | ServerEnvelope::EventAck { .. } => {}
+            ServerEnvelope::TokenExpiring { exp } => {
+                self.events.push_back(ChatEvent::TokenExpiring { exp })
+            }
+            ServerEnvelope::Refreshed { exp } => {
+                self.events.push_back(ChatEvent::Refreshed { exp })
+            }
             ServerEnvelope::Rooms { rooms } => self.events.push_back(ChatEvent::Rooms(rooms)),
             ServerEnvelope::Event {
                 room,

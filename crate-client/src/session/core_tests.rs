@@ -237,7 +237,8 @@ impl Server {
             }
             ClientEnvelope::ListRooms
             | ClientEnvelope::Ping { .. }
-            | ClientEnvelope::Emit { .. } => {}
+            | ClientEnvelope::Emit { .. }
+            | ClientEnvelope::Refresh { .. } => {}
         }
     }
 
@@ -1061,4 +1062,53 @@ fn a_message_after_a_gap_waits_for_the_resume_that_fills_it() {
         2,
     );
     assert_eq!(shown(&mut core), [2, 3], "each once, in order");
+}
+
+#[test]
+fn a_token_warning_asks_for_a_token_and_the_refresh_goes_before_any_line() {
+    let mut core = connected_core(CoreConfig::new("c"));
+    core.received(ServerEnvelope::TokenExpiring { exp: 1_000 }, 5);
+    assert_eq!(
+        events(&mut core),
+        [ChatEvent::TokenExpiring { exp: 1_000 }],
+        "the warning is the session's \"need a token\" output"
+    );
+    core.send(LOBBY, "before", 6);
+    assert_eq!(core.refresh("fresh.jwt.token"), SendOutcome::Sent);
+    let out = transmits(&mut core);
+    assert!(
+        matches!(&out[0], ClientEnvelope::Refresh { token } if token == "fresh.jwt.token"),
+        "the refresh leads: {out:?}"
+    );
+    assert_eq!(sends(&out), [("before".into(), 1)]);
+    core.received(ServerEnvelope::Refreshed { exp: 2_000 }, 7);
+    assert_eq!(events(&mut core), [ChatEvent::Refreshed { exp: 2_000 }]);
+}
+
+#[test]
+fn a_refresh_while_disconnected_is_rejected_and_never_sent_later() {
+    let mut core = connected_core(CoreConfig::new("c"));
+    core.disconnected(1);
+    assert_eq!(core.refresh("stale"), SendOutcome::Rejected);
+    core.connected(2);
+    core.received(welcome("tok", "e1"), 2);
+    let out = transmits(&mut core);
+    assert!(
+        out.iter()
+            .all(|e| !matches!(e, ClientEnvelope::Refresh { .. })),
+        "the next connection has its own token: {out:?}"
+    );
+    // A refresh queued on a connection that is then lost is not carried over either.
+    assert_eq!(core.refresh("also stale"), SendOutcome::Sent);
+    core.disconnected(3);
+    core.connected(4);
+    core.received(welcome("tok", "e1"), 4);
+    let out = transmits(&mut core);
+    assert!(
+        out.iter()
+            .all(|e| !matches!(e, ClientEnvelope::Refresh { .. })),
+        "{out:?}"
+    );
+    core.close(5);
+    assert_eq!(core.refresh("closed"), SendOutcome::Rejected);
 }

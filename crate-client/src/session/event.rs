@@ -89,6 +89,20 @@ pub enum ChatEvent {
         /// The JSON payload, as text.
         data: String,
     },
+    /// The connection's access token expires at `exp` (seconds since the Unix epoch):
+    /// the session needs a fresh token for the same identity, to present with
+    /// [`refresh`](crate::session_core::SessionCore::refresh) — a
+    /// [`ChatSession`](crate::ChatSession) with a token provider does it itself. Without
+    /// one, the server closes the connection with 4401 at `exp`.
+    TokenExpiring {
+        /// The expiry, in seconds since the Unix epoch.
+        exp: u64,
+    },
+    /// The server accepted a fresh token: the connection now lasts until `exp`.
+    Refreshed {
+        /// The new expiry, in seconds since the Unix epoch.
+        exp: u64,
+    },
     /// The server refused a request.
     Error {
         /// What kind of problem.

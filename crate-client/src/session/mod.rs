@@ -45,7 +45,7 @@ use crate::error::OpenError;
 use crate::message::Message;
 use crate::resilient::{
     ConnectionState, Heartbeat, ResilientEvent, ResilientOptions, ResilientSocket, SendOutcome,
-    Sender,
+    Sender, TokenProvider,
 };
 pub use event::ChatEvent;
 
@@ -64,6 +64,12 @@ pub struct ChatOptions {
     /// The most lines kept unacknowledged at once; a `send` beyond it is rejected.
     /// Default: 10,000.
     pub max_pending: usize,
+    /// With a token (`connection.token`): whether to answer the server's
+    /// [`ChatEvent::TokenExpiring`] by presenting a fresh token from the provider on the
+    /// open connection (`refresh`). With `false` (or when the refresh fails) the server
+    /// closes the connection with 4401 at the expiry, and the session reconnects with a
+    /// fresh token and resumes. Default: `true`.
+    pub refresh_token: bool,
 }
 
 impl Default for ChatOptions {
@@ -73,6 +79,7 @@ impl Default for ChatOptions {
             nick: None,
             line_deadline: None,
             max_pending: DEFAULT_MAX_PENDING,
+            refresh_token: true,
         }
     }
 }
@@ -89,6 +96,9 @@ struct SessionShared {
     sender: Sender,
     /// The core's next wakeup, and the timer for it.
     wakeup: RefCell<Option<(Millis, Timeout)>>,
+    /// Where fresh tokens come from when the server warns of an expiry (`None`: it is not
+    /// answered).
+    refresher: Option<TokenProvider>,
 }
 
 /// A chat connection that survives reconnects with nothing lost, nothing duplicated and
@@ -153,6 +163,7 @@ impl ChatSession {
             timeout: Duration::from_secs(10),
             ping: envelope(&ClientEnvelope::Ping { id: None }),
         });
+        let refresher = connection.token.clone().filter(|_| options.refresh_token);
         let socket = ResilientSocket::open(url, connection)?;
         let core = SessionCore::new(CoreConfig {
             client_id: random_id(),
@@ -167,6 +178,7 @@ impl ChatSession {
             delivering: Cell::new(false),
             sender: socket.sender(),
             wakeup: RefCell::new(None),
+            refresher,
         });
         let weak = Rc::downgrade(&shared);
         socket.set_on_event(move |event| {
@@ -296,11 +308,40 @@ fn drive(shared: &Rc<SessionShared>) {
         let mut core = shared.core.borrow_mut();
         let mut outbox = shared.outbox.borrow_mut();
         while let Some(event) = core.poll_event() {
+            if let ChatEvent::TokenExpiring { .. } = event {
+                refresh(shared);
+            }
             outbox.push_back(event);
         }
     }
     schedule_wakeup(shared, now, blocked);
     deliver(shared);
+}
+
+/// Asks the token provider for a fresh token and presents it on the open connection. If
+/// the provider fails, or the connection is lost meanwhile, nothing is sent: the server
+/// closes with 4401 at the expiry and the next connection gets a fresh token.
+fn refresh(shared: &Rc<SessionShared>) {
+    let Some(provider) = &shared.refresher else {
+        return;
+    };
+    let future = provider.token();
+    let weak = Rc::downgrade(shared);
+    wasm_bindgen_futures::spawn_local(async move {
+        let token = future.await;
+        let Some(shared) = weak.upgrade() else { return };
+        match token {
+            Ok(token) => {
+                shared.core.borrow_mut().refresh(&token);
+            }
+            Err(err) => shared.outbox.borrow_mut().push_back(ChatEvent::Error {
+                code: ErrorCode::Unauthorized,
+                message: format!("no fresh token to refresh with: {err}"),
+                reference: None,
+            }),
+        }
+        drive(&shared);
+    });
 }
 
 fn schedule_wakeup(shared: &Rc<SessionShared>, now: Millis, blocked: bool) {
@@ -380,7 +421,10 @@ fn on_socket_event(shared: &Rc<SessionShared>, event: ResilientEvent) {
                         core.close(now);
                     }
                 }
-                ResilientEvent::Reconnecting { .. } | ResilientEvent::Message(_) => {}
+                // Lines stay kept: `reconnect()` may still deliver them.
+                ResilientEvent::Reconnecting { .. }
+                | ResilientEvent::AuthFailed { .. }
+                | ResilientEvent::Message(_) => {}
             }
             shared
                 .outbox

@@ -566,6 +566,12 @@ pub(crate) fn decode(text: &str) -> Result<ServerEnvelope, String> {
         "event_ack" => ServerEnvelope::EventAck {
             ack: f.number("ack", u64::MAX)?,
         },
+        "token_expiring" => ServerEnvelope::TokenExpiring {
+            exp: f.number("exp", u64::MAX)?,
+        },
+        "refreshed" => ServerEnvelope::Refreshed {
+            exp: f.number("exp", u64::MAX)?,
+        },
         "error" => ServerEnvelope::Error {
             code: error_code(f.required("code")?)?,
             message: f.text("message")?,
@@ -747,6 +753,7 @@ pub(crate) fn encode(envelope: &ClientEnvelope) -> String {
             .text("event", event)
             .value("data", data)
             .optional_number("ack", *ack),
+        ClientEnvelope::Refresh { token } => Envelope::new("refresh").text("token", token),
     }
     .finish()
 }

@@ -114,7 +114,7 @@ fn entry(rng: &mut Rng) -> HistoryEntry {
 
 fn server_envelope(rng: &mut Rng) -> ServerEnvelope {
     let small = |rng: &mut Rng| rng.below(1 << 31);
-    match rng.below(14) {
+    match rng.below(16) {
         0 => ServerEnvelope::Welcome {
             nick: text(rng),
             history_limit: small(rng) as usize,
@@ -185,12 +185,14 @@ fn server_envelope(rng: &mut Rng) -> ServerEnvelope {
             message: text(rng),
             reference: optional_text(rng),
         },
+        13 => ServerEnvelope::TokenExpiring { exp: number(rng) },
+        14 => ServerEnvelope::Refreshed { exp: number(rng) },
         _ => ServerEnvelope::Pong { id: None },
     }
 }
 
 fn client_envelope(rng: &mut Rng) -> ClientEnvelope {
-    match rng.below(9) {
+    match rng.below(10) {
         0 => ClientEnvelope::Nick { nick: text(rng) },
         1 => ClientEnvelope::ListRooms,
         2 => ClientEnvelope::Join { rooms: texts(rng) },
@@ -213,6 +215,7 @@ fn client_envelope(rng: &mut Rng) -> ClientEnvelope {
         7 => ClientEnvelope::Ping {
             id: optional_text(rng),
         },
+        8 => ClientEnvelope::Refresh { token: text(rng) },
         _ => ClientEnvelope::Emit {
             room: text(rng),
             event: text(rng),
@@ -252,6 +255,7 @@ const KEYS: &[&str] = &[
     "message",
     "ref",
     "name",
+    "exp",
     "unknown",
 ];
 
@@ -259,7 +263,16 @@ const KEYS: &[&str] = &[
 fn odd_value(rng: &mut Rng) -> Value {
     match rng.below(10) {
         0 => json!("welcome"),
-        1 => json!(*rng.pick(&["join", "leave", "rename", "nick_taken", "pong", "message"])),
+        1 => json!(*rng.pick(&[
+            "join",
+            "leave",
+            "rename",
+            "nick_taken",
+            "pong",
+            "message",
+            "token_expiring",
+            "refreshed"
+        ])),
         2 => json!(u64::MAX),
         3 => json!(u64::from(u32::MAX) + 1),
         4 => json!(-1),

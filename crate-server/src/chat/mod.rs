@@ -1,18 +1,20 @@
 //! The `/chat` endpoint: rooms shared by plain-text clients and JSON protocol clients.
 
 pub mod core;
+mod expiry;
 mod hub;
 mod plain;
 mod protocol;
 
 pub use self::core::{ConnId, Dialect};
+pub(crate) use expiry::Expiry;
 pub use hub::{FanOut, Hub, Session};
 pub(crate) use plain::PlainSession;
 pub(crate) use protocol::ProtocolSession;
 
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use crate::auth::{Access, EXPIRED_CLOSE_CODE, NICK_IN_USE_CLOSE_CODE};
+use crate::auth::{Access, NICK_IN_USE_CLOSE_CODE};
 use crate::limits::TokenBucket;
 use crate::metrics::{LimitHit, Metrics};
 use crate::outbox::Outbox;
@@ -75,27 +77,29 @@ impl RateGate {
     }
 }
 
-/// Gives connection `id` the identity of `access` and, for a token, closes the connection
-/// with 4401 "token expired" when the token expires. Returns `false` (and closes the
-/// connection with 4409) when the token's nickname was taken between the handshake's check
-/// and now.
-pub(crate) fn apply_access(hub: &Hub, id: ConnId, access: &Access, outbox: &Outbox) -> bool {
-    let signal = outbox.close_signal().clone();
+/// Gives connection `id` the identity of `access` and, for a token, starts its [`Expiry`]
+/// (with the `token_expiring` warning when `warn`): the connection is closed with 4401
+/// "token expired" when the token expires, unless a refresh moves it. Returns `Err` (and
+/// closes the connection with 4409) when the token's nickname was taken between the
+/// handshake's check and now.
+pub(crate) fn apply_access(
+    hub: &Hub,
+    id: ConnId,
+    access: &Access,
+    outbox: &Outbox,
+    warn: bool,
+) -> Result<Option<Expiry>, NickTaken> {
     if let Err(err) = hub.apply_access(id, access) {
+        let signal = outbox.close_signal();
         signal.close(CloseCode::from(NICK_IN_USE_CLOSE_CODE), &err.message);
-        return false;
+        return Err(NickTaken);
     }
-    if let Access::Token(identity) = access {
-        let remaining = identity.remaining();
-        tokio::spawn(async move {
-            tokio::select! {
-                () = tokio::time::sleep(remaining) => {
-                    signal.close(CloseCode::from(EXPIRED_CLOSE_CODE), "token expired");
-                }
-                // The connection ended first: nothing to do.
-                () = signal.requested() => {}
-            }
-        });
-    }
-    true
+    Ok(match access {
+        Access::Token(identity) => Some(Expiry::start(identity.expires_at, outbox, warn)),
+        Access::Open | Access::Guest => None,
+    })
 }
+
+/// A token's nickname was taken before its connection opened: the connection is closing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NickTaken;

@@ -31,19 +31,25 @@ pub(crate) struct PlainSession {
     /// Whether its token lets it post to the lobby, where every plain line goes: fixed for
     /// the connection, so decided once rather than per line.
     may_post: bool,
+    /// Closes the connection when its token expires (plain clients get no warning and
+    /// cannot refresh); `None` without a token.
+    _expiry: Option<super::Expiry>,
 }
 
 impl PlainSession {
     /// Registers the connection; [`Handler::on_start`] puts it in the lobby.
     pub fn start(state: Arc<AppState>, outbox: &Outbox, access: Access) -> PlainSession {
         let session = state.hub.connect(Dialect::Plain, outbox.clone());
-        apply_access(&state.hub, session.id, &access, outbox);
+        let expiry = apply_access(&state.hub, session.id, &access, outbox, false)
+            .ok()
+            .flatten();
         let may_post = match &access {
             Access::Token(identity) => identity.rights.may_post(LOBBY),
             Access::Open | Access::Guest => true,
         };
         PlainSession {
             may_post,
+            _expiry: expiry,
             rate: RateGate::new(state.config.rate_limit.max(1), state.config.rate_burst),
             bytes: SendBytes::new(&state.budgets),
             state,

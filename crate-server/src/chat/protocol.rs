@@ -7,8 +7,8 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::hub::unavailable_error;
-use super::{apply_access, ConnId, Dialect, Gate, RateGate};
-use crate::auth::Access;
+use super::{apply_access, ConnId, Dialect, Expiry, Gate, RateGate};
+use crate::auth::{Access, Identity};
 use crate::budget::SendBytes;
 use crate::connection::Handler;
 use crate::outbox::Outbox;
@@ -30,6 +30,10 @@ pub(crate) struct ProtocolSession {
     may_adopt: bool,
     /// `false` when its token's nickname was taken meanwhile: it is being closed.
     admitted: bool,
+    /// Who the connection is: what a `refresh` must match.
+    access: Access,
+    /// When its token expires (warned, then closed with 4401); `None` without a token.
+    expiry: Option<Expiry>,
 }
 
 fn reply(outbox: &Outbox, envelope: &ServerEnvelope) {
@@ -53,7 +57,8 @@ impl ProtocolSession {
     /// Registers the connection; [`Handler::on_start`] greets it.
     pub fn start(state: Arc<AppState>, outbox: &Outbox, access: Access) -> ProtocolSession {
         let session = state.hub.connect(Dialect::Json, outbox.clone());
-        let admitted = apply_access(&state.hub, session.id, &access, outbox);
+        let admission = apply_access(&state.hub, session.id, &access, outbox, true);
+        let admitted = admission.is_ok();
         let rate = RateGate::new(state.config.rate_limit, state.config.rate_burst);
         ProtocolSession {
             bytes: SendBytes::new(&state.budgets),
@@ -63,6 +68,8 @@ impl ProtocolSession {
             rate,
             may_adopt: true,
             admitted,
+            access,
+            expiry: admission.ok().flatten(),
         }
     }
 
@@ -83,6 +90,56 @@ impl ProtocolSession {
                 "the chat backplane (Redis) is unreachable: nicknames cannot be checked; retry later",
             )),
         }
+    }
+
+    /// Takes a `refresh`: a valid token for the same identity moves the expiry and replaces
+    /// the room permissions; anything else is refused and the old expiry stands.
+    fn refresh(&mut self, token: &str, outbox: &Outbox) -> Result<(), ProtocolError> {
+        let Some(auth) = &self.state.auth else {
+            return Err(ProtocolError::new(
+                ErrorCode::InvalidField,
+                "this server checks no tokens: there is nothing to refresh",
+            ));
+        };
+        let (Access::Token(current), Some(expiry)) = (&self.access, &self.expiry) else {
+            return Err(ProtocolError::new(
+                ErrorCode::Forbidden,
+                "a guest connection has no token to refresh: reconnect with a token",
+            ));
+        };
+        let old_exp = expiry.current();
+        let fresh = match auth.check(Some(token), self.state.config.max_nick_len) {
+            Ok(Access::Token(fresh)) => fresh,
+            Ok(Access::Open | Access::Guest) => unreachable!("a token was given"),
+            Err(err) => {
+                return Err(ProtocolError::new(
+                    ErrorCode::Unauthorized,
+                    format!("refresh refused: {err}; the connection still closes at {old_exp}"),
+                ))
+            }
+        };
+        if !same_identity(current, &fresh) {
+            return Err(ProtocolError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "refresh refused: the token is for {:?} (nickname {:?}), this connection is \
+                     {:?} (nickname {:?}); the connection still closes at {old_exp}",
+                    fresh.subject, fresh.nick, current.subject, current.nick
+                ),
+            ));
+        }
+        let access = Access::Token(fresh.clone());
+        // Same nickname, held by this connection: only the rights change.
+        self.state.hub.apply_access(self.id, &access)?;
+        expiry.move_to(fresh.expires_at);
+        self.access = access;
+        reply(
+            outbox,
+            &ServerEnvelope::Refreshed {
+                exp: fresh.expires_at,
+            },
+        );
+        Ok(())
     }
 
     async fn handle(&mut self, envelope: ClientEnvelope, outbox: &Outbox) {
@@ -183,6 +240,7 @@ impl ProtocolSession {
                     ))
                 }
             }
+            ClientEnvelope::Refresh { token } => self.refresh(&token, outbox),
             ClientEnvelope::Ping { id } => self
                 .state
                 .budgets
@@ -234,6 +292,11 @@ impl ProtocolSession {
         self.state.metrics.envelope_error();
         reply(outbox, &self.state.budgets.bound_error(err).into_envelope());
     }
+}
+
+/// Whether a refreshed token names the connection's identity: same subject, same nickname.
+fn same_identity(current: &Identity, fresh: &Identity) -> bool {
+    current.subject == fresh.subject && current.nick == fresh.nick
 }
 
 impl Handler for ProtocolSession {

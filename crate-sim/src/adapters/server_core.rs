@@ -348,6 +348,16 @@ impl CoreServer {
             ClientEnvelope::Ping { id: ping } => {
                 self.reply(conn, ServerEnvelope::Pong { id: ping })
             }
+            // The simulated servers check no tokens, like a real one without
+            // `--auth-jwt-secret`.
+            ClientEnvelope::Refresh { .. } => self.reply(
+                conn,
+                ServerEnvelope::Error {
+                    code: ferrosocket_wire::chat::ErrorCode::InvalidField,
+                    message: "this server checks no tokens: there is nothing to refresh".into(),
+                    reference: None,
+                },
+            ),
             ClientEnvelope::Emit {
                 room,
                 event,

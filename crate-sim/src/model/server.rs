@@ -310,6 +310,16 @@ impl ModelServer {
             }
             ClientEnvelope::Ping { id } => self.reply(conn, ServerEnvelope::Pong { id }),
             ClientEnvelope::Emit { .. } => {}
+            // The simulated servers check no tokens, like a real one without
+            // `--auth-jwt-secret`.
+            ClientEnvelope::Refresh { .. } => self.reply(
+                conn,
+                ServerEnvelope::Error {
+                    code: ferrosocket_wire::chat::ErrorCode::InvalidField,
+                    message: "this server checks no tokens: there is nothing to refresh".into(),
+                    reference: None,
+                },
+            ),
         }
     }
 }
