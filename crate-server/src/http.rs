@@ -162,7 +162,9 @@ async fn chat_access(
         return Ok((access, None));
     };
     let in_use = |place: &str| {
-        state.metrics.rejected(HandshakeRejection::Auth);
+        if handshake {
+            state.metrics.rejected(HandshakeRejection::Auth);
+        }
         Box::new(text(
             StatusCode::CONFLICT,
             format!(
@@ -174,7 +176,8 @@ async fn chat_access(
     if state.hub.nick_in_use(&identity.nick) {
         return Err(in_use("on this server"));
     }
-    let Some(backplane) = state.hub.backplane() else {
+    // A plain GET becomes no connection: it must not take (even briefly) the name.
+    let Some(backplane) = state.hub.backplane().filter(|_| handshake) else {
         return Ok((access, None));
     };
     match names::reserve(backplane, &identity.nick).await {

@@ -166,6 +166,36 @@ async fn a_name_held_on_one_server_is_refused_on_the_other_and_freed_when_its_ho
     }
     assert!(held.iter().all(Option::is_some));
 
+    // A client's plain GET asking why its handshake failed (no upgrade) hears 409 too, and
+    // neither counts as a refused handshake nor takes a free name even for a moment.
+    let refusals = |metrics: String| {
+        metrics
+            .lines()
+            .find(|line| line.starts_with("ferrosocket_handshakes_rejected_total{reason=\"auth\"}"))
+            .map(str::to_owned)
+    };
+    let before = refusals(String::from_utf8(common::get(b, "/metrics").await.body).unwrap());
+    let probe = common::get(b, &format!("/chat?access_token={}", token("ada"))).await;
+    assert_eq!(probe.status, 409);
+    let free = common::get(b, &format!("/chat?access_token={}", token("dee"))).await;
+    assert_eq!(
+        free.status, 426,
+        "a good token's probe is answered 426 (no upgrade)"
+    );
+    let mut redis_conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let exists: bool = redis::cmd("EXISTS")
+        .arg("ferrosocket:name:dee")
+        .query_async(&mut redis_conn)
+        .await
+        .unwrap();
+    assert!(!exists, "a probe reserved the name");
+    let after = refusals(String::from_utf8(common::get(b, "/metrics").await.body).unwrap());
+    assert_eq!(before, after, "a probe was counted as a refused handshake");
+
     // A client of an open server on the same Redis cannot choose a held name...
     let mut guest = ChatClient::connect(open).await;
     guest.send(json!({"type": "nick", "nick": "ada"})).await;
