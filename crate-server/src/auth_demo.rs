@@ -2,7 +2,7 @@
 //! server — never for production, as it hands anyone a token for any free name.
 //!
 //! - `POST /auth/demo` with `{"nick": "ada"}` answers `{"token": "...", "expires_in": 600}`:
-//!   an HS256 token for that nickname, valid for [`DEMO_TOKEN_SECONDS`];
+//!   an HS256 token for that nickname, valid for `--auth-demo-token-seconds` (600);
 //! - `GET /auth/config` and `GET /auth/check` (`auth_page.rs`) serve the chat page.
 //!
 //! So that it cannot hand out tokens for a real deployment, the demo never signs with a
@@ -25,9 +25,6 @@ use serde_json::json;
 use crate::http_parts::{text, Body};
 use crate::secret::new_token;
 
-/// How long a demo token is valid: long enough to chat, short enough to see expiry.
-pub(crate) const DEMO_TOKEN_SECONDS: u64 = 600;
-
 /// The largest request body `POST /auth/demo` reads.
 const MAX_BODY_BYTES: usize = 1024;
 
@@ -39,6 +36,8 @@ pub const WARNING: &str = "WARNING: --auth-demo is on: POST /auth/demo gives ANY
 /// Signs demo tokens.
 pub(crate) struct DemoIssuer {
     key: EncodingKey,
+    /// How long its tokens are valid, in seconds.
+    lifetime: u64,
 }
 
 impl std::fmt::Debug for DemoIssuer {
@@ -55,22 +54,23 @@ struct DemoRequest {
 impl DemoIssuer {
     /// A fresh random secret (256 bits, as hex), and the issuer that signs with it; the
     /// secret goes to the server's [`crate::auth::Authenticator`] and nowhere else.
-    pub fn generate() -> (DemoIssuer, String) {
+    /// Its tokens are valid for `lifetime` seconds.
+    pub fn generate(lifetime: u64) -> (DemoIssuer, String) {
         let secret = format!("{}{}", new_token(), new_token());
         let issuer = DemoIssuer {
             key: EncodingKey::from_secret(secret.as_bytes()),
+            lifetime,
         };
         (issuer, secret)
     }
 
-    /// A token for `nick`, valid for [`DEMO_TOKEN_SECONDS`].
+    /// A token for `nick`, valid for its lifetime.
     fn sign(&self, nick: &str) -> String {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs();
-        let claims =
-            json!({"sub": nick, "iat": now, "exp": now + DEMO_TOKEN_SECONDS, "demo": true});
+        let claims = json!({"sub": nick, "iat": now, "exp": now + self.lifetime, "demo": true});
         jsonwebtoken::encode(&Header::default(), &claims, &self.key).expect("HS256 signs")
     }
 
@@ -115,7 +115,7 @@ impl DemoIssuer {
         }
         json_response(
             StatusCode::OK,
-            &json!({"token": self.sign(&request.nick), "expires_in": DEMO_TOKEN_SECONDS}),
+            &json!({"token": self.sign(&request.nick), "expires_in": self.lifetime}),
         )
     }
 }

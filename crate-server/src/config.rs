@@ -231,6 +231,10 @@ pub struct Config {
     #[arg(long, conflicts_with_all = ["auth_jwt_secret", "auth_jwt_public_key"])]
     pub auth_demo: bool,
 
+    /// How long the tokens of --auth-demo are valid, in seconds.
+    #[arg(long, default_value_t = 600, requires = "auth_demo", value_parser = clap::value_parser!(u64).range(1..))]
+    pub auth_demo_token_seconds: u64,
+
     /// With token authentication, let connections without a token in as guests: a
     /// generated nickname (guest-N) they cannot change, every room.
     #[arg(long, env = "FERROSOCKET_AUTH_ALLOW_GUESTS")]

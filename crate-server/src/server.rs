@@ -97,7 +97,7 @@ impl Server {
         let (demo, demo_secret) = match config.auth_demo {
             true => {
                 tracing::warn!("{}", crate::auth_demo::WARNING);
-                let (issuer, secret) = DemoIssuer::generate();
+                let (issuer, secret) = DemoIssuer::generate(config.auth_demo_token_seconds);
                 (Some(issuer), Some(secret))
             }
             false => (None, None),

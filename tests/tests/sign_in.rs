@@ -177,6 +177,77 @@ async fn a_token_in_the_address_signs_in_and_a_bad_one_is_explained_without_conn
     page.close().await;
 }
 
+async fn a_demo_session_outlives_its_tokens_and_an_expired_address_token_is_explained(
+    browser: Browser,
+) {
+    let server = start_server(&["--auth-demo", "--auth-demo-token-seconds", "6"]).await;
+    let ada = page_at(browser, &server.base_url, "/").await;
+    sign_in(&ada, "ada").await;
+    ada.wait_state("open").await;
+    // Every state the connection light takes from now on.
+    ada.run(
+        "window.__states = [];\
+         new MutationObserver(() => window.__states.push(\
+           document.getElementById('connection-state').dataset.state))\
+           .observe(document.getElementById('connection-state'), {attributes: true});\
+         return true;",
+        vec![],
+    )
+    .await;
+    let bob = page_at(browser, &server.base_url, "/").await;
+    sign_in(&bob, "bob").await;
+    bob.wait_state("open").await;
+    // Three token lifetimes: the page refreshes its token over the open connection each
+    // time the server warns, so the connection never closes.
+    tokio::time::sleep(std::time::Duration::from_secs(18)).await;
+    ada.say("still signed in").await;
+    bob.wait_message("ada", "still signed in").await;
+    let states = ada.run("return window.__states;", vec![]).await;
+    assert!(
+        states
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|state| state == "open"),
+        "ada's connection left 'open' while her tokens expired: {states}"
+    );
+
+    // A token in the address cannot be refreshed: once it expires the page says so and
+    // stops, rather than reconnecting forever. (The browser starts before the token is
+    // made: it lives only 6 s.)
+    let carol = ChatPage {
+        session: open_browser(browser).await,
+    };
+    let (_, body) = http(
+        server.addr(),
+        "POST",
+        "/auth/demo",
+        "Content-Type: application/json\r\n",
+        r#"{"nick":"carol"}"#,
+    )
+    .await;
+    let token = serde_json::from_str::<serde_json::Value>(&body).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    carol
+        .client()
+        .goto(&format!("{}/?token={token}", server.base_url))
+        .await
+        .unwrap();
+    carol.wait_state("open").await;
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    carol
+        .wait_for(
+            "//*[@id='connection-state'][contains(., 'expired')]",
+            "the light saying the token expired",
+        )
+        .await;
+    for page in [ada, bob, carol] {
+        page.close().await;
+    }
+}
+
 macro_rules! in_both_browsers {
     ($($name:ident),* $(,)?) => {
         mod chromium {
@@ -191,4 +262,5 @@ macro_rules! in_both_browsers {
 in_both_browsers!(
     the_demo_form_signs_in_and_others_see_that_name,
     a_token_in_the_address_signs_in_and_a_bad_one_is_explained_without_connecting,
+    a_demo_session_outlives_its_tokens_and_an_expired_address_token_is_explained,
 );
