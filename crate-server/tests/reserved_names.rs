@@ -259,13 +259,21 @@ async fn a_held_name_outlives_its_ttl_and_a_crashed_servers_names_are_free_after
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_redis_a_token_handshake_is_refused_503_until_it_is_back() {
+async fn without_redis_a_token_handshake_is_refused_503_and_no_name_chosen_until_it_is_back() {
     let mut redis = RedisServer::start().await;
     let b = library_server(&redis, true).await;
+    let open = library_server(&redis, false).await;
+    let mut guest = ChatClient::connect(open).await;
     redis.stop().await;
     let start = Instant::now();
     let status = try_connect(b, "eve").await.err();
     assert_eq!(status, Some(503), "after {:?}", start.elapsed());
+    // Nor can a client of an open server choose a name that cannot be checked.
+    guest.send(json!({"type": "nick", "nick": "eve"})).await;
+    match guest.recv_skipping_presence().await {
+        ServerEnvelope::Error { code, .. } => assert_eq!(code, ErrorCode::Unavailable),
+        other => panic!("expected unavailable, got {other:?}"),
+    }
     redis.restart().await;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
