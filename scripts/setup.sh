@@ -104,7 +104,7 @@ if command -v geckodriver >/dev/null; then ok "$(geckodriver --version | sed -n 
   installed_anything=1
 fi
 
-step "interoperability and benchmark peers: Python websockets, Node ws and socket.io; axe-core for the accessibility tests; esbuild and typescript for the npm package test (tests/interop)"
+step "interoperability and benchmark peers: Python websockets, Node ws and socket.io; axe-core for the accessibility tests; partysocket for the ReconnectingSocket differential test; esbuild and typescript for the npm package test (tests/interop)"
 if python3 -c 'import websockets' 2>/dev/null; then ok "python websockets $(python3 -c 'import websockets; print(websockets.__version__)')"; else
   doing "python websockets (pip)"
   python3 -m pip install --quiet websockets 2>/dev/null \
@@ -114,11 +114,12 @@ fi
 if [ -f "$root/tests/interop/node_modules/ws/package.json" ] \
    && [ -f "$root/tests/interop/node_modules/socket.io/package.json" ] \
    && [ -f "$root/tests/interop/node_modules/axe-core/axe.min.js" ] \
+   && [ -f "$root/tests/interop/node_modules/partysocket/package.json" ] \
    && [ -x "$root/tests/interop/node_modules/.bin/esbuild" ] \
    && [ -x "$root/tests/interop/node_modules/.bin/tsc" ]; then
-  ok "node ws, socket.io, axe-core, esbuild and typescript (tests/interop/node_modules)"
+  ok "node ws, socket.io, partysocket, axe-core, esbuild and typescript (tests/interop/node_modules)"
 else
-  doing "node ws, socket.io, axe-core, esbuild and typescript (npm ci in tests/interop)"
+  doing "node ws, socket.io, partysocket, axe-core, esbuild and typescript (npm ci in tests/interop)"
   (cd "$root/tests/interop" && npm ci --silent --no-audit --no-fund)
   installed_anything=1
 fi

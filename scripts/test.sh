@@ -66,6 +66,16 @@ for _ in $(seq 100); do grep -q '^listening on' "$log" && break; sleep 0.1; done
 base="$(sed -n 's|^listening on http://\(.*\)/$|\1|p' "$log")"
 [ -n "$base" ] || { cat "$log"; echo "the server did not start" >&2; exit 1; }
 export FERROSOCKET_ECHO_URL="ws://$base/echo"
+# A second server with token authentication for crate-client/tests/auth.rs, which signs its
+# tokens with the same secret.
+auth_log="$(mktemp)"
+"$FERROSOCKET_SERVER_BIN" --addr 127.0.0.1:0 --www www --allow-origin '*' --test-endpoints \
+  --auth-jwt-secret "the browser tests' HS256 secret, 32+ bytes" >"$auth_log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do grep -q '^listening on' "$auth_log" && break; sleep 0.1; done
+auth_base="$(sed -n 's|^listening on http://\(.*\)/$|\1|p' "$auth_log")"
+[ -n "$auth_base" ] || { cat "$auth_log"; echo "the auth server did not start" >&2; exit 1; }
+export FERROSOCKET_AUTH_URL="ws://$auth_base/chat"
 # The runner's default limit for a whole test binary is 20 s; the session suite sends 1,000
 # lines at the server's default rate of 20 per second, which takes about a minute.
 export WASM_BINDGEN_TEST_TIMEOUT=300

@@ -89,7 +89,7 @@ function closeEvent(close) {
 /**
  * Turns one of a core's connection events (`{type, ...}`) into the events to dispatch, and
  * tracks what the class needs to know. `state` is the class's private record:
- * `{ lastWasDisconnect, retryCount }`.
+ * `{ lastWasDisconnect, retryCount, opened }`.
  */
 function connectionEvents(raw, state) {
   const previousWasDisconnect = state.lastWasDisconnect;
@@ -97,14 +97,18 @@ function connectionEvents(raw, state) {
   switch (raw.type) {
     case "open":
       state.retryCount = 0;
+      state.opened = true;
       return [new Event("open")];
     case "reconnected":
       state.retryCount = 0;
+      state.opened = true;
       return [new Event("open"), copyFields(new Event("reconnected"), raw)];
     case "disconnect": {
       const events = [];
-      // The browser reports a connection that failed or was lost with an error first.
-      if (!raw.close.wasClean) events.push(new Event("error"));
+      // As the browser's WebSocket does: an attempt that failed (or timed out) before it
+      // opened is reported with an error first; a connection that was open, not.
+      if (!state.opened) events.push(new Event("error"));
+      state.opened = false;
       events.push(closeEvent(raw.close));
       return events;
     }
@@ -229,7 +233,7 @@ export class ReconnectingSocket extends EventTarget {
   #binaryType = "blob";
   #closing = false;
   #handlers = new HandlerSlots(this);
-  #state = { lastWasDisconnect: false, retryCount: 0 };
+  #state = { lastWasDisconnect: false, retryCount: 0, opened: false };
 
   constructor(url, protocolsOrOptions, maybeOptions) {
     super();
@@ -262,26 +266,29 @@ export class ReconnectingSocket extends EventTarget {
   }
 
   #start() {
-    const core = makeReconnecting(this.#url, this.#options);
-    this.#core = core;
+    this.#core = makeReconnecting(this.#url, this.#options);
+    this.#attach();
+  }
+
+  // Listens to the core and has it hold this object until the connection ends for good.
+  #attach() {
+    const core = this.#core;
     this.#closing = false;
-    this.#state = { lastWasDisconnect: false, retryCount: 0 };
+    this.#state = { lastWasDisconnect: false, retryCount: 0, opened: false };
     core.onevent = (raw) => {
       for (const event of connectionEvents(raw, this.#state)) dispatchAsTask(this, event);
       // Let go of the listeners (the core's references to this object): a closed socket
       // nobody refers to can then be collected.
-      if (isFinal(raw) && this.#core === core) this.#release(core);
+      if (isFinal(raw)) {
+        core.onevent = null;
+        core.onmessage = null;
+      }
     };
     core.onmessage = (raw) => {
       const data = this.#binaryType === "blob" && raw.data instanceof ArrayBuffer ? new Blob([raw.data]) : raw.data;
       dispatchAsTask(this, new MessageEvent("message", { data, origin: originOf(this.#currentUrl) }));
     };
     core.__holdUntilClosed(this);
-  }
-
-  #release(core) {
-    core.onevent = null;
-    core.onmessage = null;
   }
 
   /** @internal The handler attributes' storage. */
@@ -352,19 +359,22 @@ export class ReconnectingSocket extends EventTarget {
   }
 
   /**
-   * Reconnects now: when waiting between attempts, the wait is cut short; when closed
-   * for good or given up, a new connection is started (with a fresh offline queue).
+   * Starts over now, as partysocket's `reconnect()`: the current connection (if any) is
+   * closed (1000 "reconnect", dispatched as a close event), the attempt count starts again
+   * and a new attempt is made at once. After `close()` or a give-up (or with `startClosed`)
+   * the socket comes back to life. What is queued is kept.
    */
   reconnect() {
     if (!this.#core) return this.#start();
+    this.#closing = false;
     const state = this.#core.state;
-    if (state === "auth-failed") {
-      // Stopped on a refused token: the same socket asks its token function again.
+    if (state === "closed" || state === "gave-up" || state === "auth-failed") {
+      // Stopped: the same core starts again (a token function is asked anew), and this
+      // object listens to it again.
       this.#core.reconnect();
-    } else if (state === "closed" || state === "gave-up") {
-      this.#start();
+      this.#attach();
     } else {
-      this.#core.retryNow();
+      this.#core.reconnect();
     }
   }
 
@@ -401,16 +411,22 @@ defineHandlerAttributes(ReconnectingSocket, HANDLER_TYPES);
 export class ChatClient extends EventTarget {
   #core;
   #handlers = new HandlerSlots(this);
-  #state = { lastWasDisconnect: false, retryCount: 0 };
+  #state = { lastWasDisconnect: false, retryCount: 0, opened: false };
 
   constructor(url, options) {
     super();
     requireMade(makeChat, "ChatClient");
     if (arguments.length === 0) throw new TypeError("ChatClient: a URL is required");
-    const core = makeChat(String(url), withAliases(options));
-    this.#core = core;
+    this.#core = makeChat(String(url), withAliases(options));
+    this.#attach();
+  }
+
+  // Listens to the core and has it hold this object until the connection ends for good.
+  #attach() {
+    const core = this.#core;
     core.onevent = (raw) => {
       for (const event of chatEvents(raw, this.#state)) dispatchAsTask(this, event);
+      // Let go of the listener (the core's reference to this object).
       if (isFinal(raw)) core.onevent = null;
     };
     core.__holdUntilClosed(this);
@@ -436,9 +452,15 @@ export class ChatClient extends EventTarget {
   emit(room, event, data) { return this.#core.emit(room, event, data); }
   /** Reconnects now if waiting between attempts. */
   retryNow() { this.#core.retryNow(); }
-  /** Connects again after an `authfailed` (the `token` function is asked anew) or a
-   *  `giveup`. */
-  reconnect() { this.#core.reconnect(); }
+  /** Starts over now: after an `authfailed` (the `token` function is asked anew) or a
+   *  `giveup`, or while connected (closed with 1000 "reconnect"). A client closed with
+   *  `close()` stays closed: its lines were failed. */
+  reconnect() {
+    const state = this.#core.state;
+    if (state === "closed") return;
+    this.#core.reconnect();
+    if (state === "gave-up") this.#attach();
+  }
   /** Closes for good: every line not yet acknowledged gets a `failed` event. */
   close() { this.#core.close(); }
   /** `"connecting"`, `"open"`, `"reconnecting"`, `"closed"`, `"gave-up"` or

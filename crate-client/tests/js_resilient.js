@@ -39,6 +39,15 @@ function recorder() {
   return record;
 }
 
+// The event types each class dispatches (besides `message` on ReconnectingSocket).
+const SOCKET_TYPES = ["open", "close", "error", "reconnecting", "reconnected", "giveup"];
+const CHAT_TYPES = [...SOCKET_TYPES, "welcome", "nick", "joined", "left", "presence", "message", "sent", "failed", "rooms", "event", "chaterror"];
+
+/** Hands every event of `types` that `target` dispatches to `record`. */
+function listen(target, types, record) {
+  for (const type of types) target.addEventListener(type, record);
+}
+
 async function dropConnections(httpBase, outageMs) {
   const response = await fetch(`${httpBase}/test/drop?outage_ms=${outageMs}`);
   expect(response.ok, "/test/drop to answer 200");
@@ -51,7 +60,8 @@ export async function driveReconnectingSocket(ReconnectingSocket, echoUrl, httpB
   const socket = new ReconnectingSocket(echoUrl, { initialDelay: 20, maxDelay: 100, maxQueuedMessages: 2 });
   const events = recorder();
   const messages = recorder();
-  socket.onevent = events;
+  listen(socket, SOCKET_TYPES, events);
+  socket.binaryType = "arraybuffer";
   socket.onmessage = (event) => messages(event.data);
   expect(socket.state === "connecting", `state connecting, got ${socket.state}`);
   const outcomes = [socket.send("q1"), socket.send(new TextEncoder().encode("q2")), socket.send("q3")];
@@ -65,8 +75,9 @@ export async function driveReconnectingSocket(ReconnectingSocket, echoUrl, httpB
   expect(q2 instanceof ArrayBuffer && new TextDecoder().decode(q2) === "q2", "q2 echoed as binary");
 
   await dropConnections(httpBase, 3000); // long: the sends below must fall in it, however late
-  const disconnect = await events.next((e) => e.type === "disconnect", "disconnect");
-  expect(disconnect.close.code === 1006, `a 1006 disconnect, got ${JSON.stringify(disconnect)}`);
+  const disconnect = await events.next((e) => e.type === "close", "close");
+  expect(disconnect.code === 1006 && disconnect instanceof CloseEvent && disconnect.target === socket,
+    `a 1006 CloseEvent, got ${disconnect.code}`);
   const reconnecting = await events.next((e) => e.type === "reconnecting", "reconnecting");
   expect(reconnecting.attempt === 1 && reconnecting.delay <= 20, `attempt 1 within 20 ms, got ${JSON.stringify(reconnecting)}`);
   expect(socket.send("during outage") === "queued", "a send during the outage to be queued");
@@ -78,11 +89,10 @@ export async function driveReconnectingSocket(ReconnectingSocket, echoUrl, httpB
   expect(socket.queued === 0 && socket.bufferedAmount === 0, "nothing left after flushed()");
 
   socket.close();
-  const close = await events.next((e) => e.type === "close", "close");
-  expect(close.close.code === 1000, "close 1000");
+  const close = await events.next((e) => e.type === "close" && e.code === 1000, "close");
+  expect(close.wasClean && socket.readyState === socket.CLOSED, "closed cleanly");
   expect(socket.state === "closed", "state closed");
   expect(socket.send("late") === "rejected", "sends after close rejected");
-  socket.free();
 }
 
 export async function driveChatClient(ChatClient, chatUrl, httpBase) {
@@ -91,8 +101,8 @@ export async function driveChatClient(ChatClient, chatUrl, httpBase) {
   const bob = new ChatClient(chatUrl, { nick: `bob-${room}`, initialDelay: 20, maxDelay: 100 });
   const adaEvents = recorder();
   const bobEvents = recorder();
-  ada.onevent = adaEvents;
-  bob.onevent = bobEvents;
+  listen(ada, CHAT_TYPES, adaEvents);
+  listen(bob, CHAT_TYPES, bobEvents);
   for (const [client, events] of [[ada, adaEvents], [bob, bobEvents]]) {
     await events.next((e) => e.type === "nick", "nick");
     client.join(room);
@@ -108,7 +118,7 @@ export async function driveChatClient(ChatClient, chatUrl, httpBase) {
   expect(message.from === `ada-${room}` && message.text === "before the drop", `bob got it, got ${JSON.stringify(message)}`);
 
   await dropConnections(httpBase, 3000); // long: the sends below must fall in it, however late
-  await adaEvents.next((e) => e.type === "disconnect", "disconnect");
+  await adaEvents.next((e) => e.type === "close", "close");
   const during = ada.send(room, "during the outage");
   expect(during.outcome === "queued", `queued during the outage, got ${during.outcome}`);
   await adaEvents.next((e) => e.type === "sent" && e.id === during.id, "sent after the reconnect");
@@ -140,7 +150,7 @@ export async function driveChatClient(ChatClient, chatUrl, httpBase) {
     `the event's data as sent, got ${JSON.stringify(event)}`);
 
   const nowhere = ada.send("nowhere", "x");
-  const error = await adaEvents.next((e) => e.type === "error", "error");
+  const error = await adaEvents.next((e) => e.type === "chaterror", "chaterror");
   expect(error.code === "not_joined", `not_joined, got ${JSON.stringify(error)}`);
   const refused = await adaEvents.next((e) => e.type === "failed" && e.id === nowhere.id, "failed for the refused line");
   expect(refused.room === "nowhere" && refused.reason.includes("not_joined"), `a failed event naming not_joined, got ${JSON.stringify(refused)}`);
@@ -148,7 +158,7 @@ export async function driveChatClient(ChatClient, chatUrl, httpBase) {
 
   // A line still waiting when the client is closed is reported failed, never dropped silently.
   await dropConnections(httpBase, 3000);
-  // (Attempts refused during the first outage left `disconnect` events behind: wait on the state.)
+  // (Attempts refused during the first outage left `close` events behind: wait on the state.)
   for (let waited = 0; ada.state === "open"; waited += 10) {
     expect(waited < 5000, "the connection to drop");
     await new Promise((resolve) => setTimeout(resolve, 10));
@@ -231,8 +241,8 @@ export async function survivesGarbageCollection(ReconnectingSocket, ChatClient, 
     "ReconnectingSocket",
     unreferenced((events) => {
       const socket = new ReconnectingSocket(echoUrl);
-      socket.onevent = (event) => events.push(event);
-      socket.onmessage = (event) => events.push({ type: "message", data: event.data });
+      // Copies: an event's `target` is the object, which a kept event would keep alive.
+      listen(socket, [...SOCKET_TYPES, "message"], (event) => events.push({ type: event.type, data: event.data }));
       return socket;
     }),
     (event) => event.type === "open",
@@ -243,7 +253,7 @@ export async function survivesGarbageCollection(ReconnectingSocket, ChatClient, 
     "ChatClient",
     unreferenced((events) => {
       const chat = new ChatClient(chatUrl, { nick: "gc-survivor" });
-      chat.onevent = (event) => events.push(event);
+      listen(chat, CHAT_TYPES, (event) => events.push({ type: event.type, room: event.room }));
       return chat;
     }),
     (event) => event.type === "welcome",
@@ -253,4 +263,76 @@ export async function survivesGarbageCollection(ReconnectingSocket, ChatClient, 
   const socket = new ReconnectingSocket(echoUrl);
   expect(socket instanceof ReconnectingSocket, "instanceof ReconnectingSocket");
   socket.close();
+}
+
+/**
+ * ReconnectingSocket's events are real Event/CloseEvent/MessageEvent objects whose target
+ * is the socket, dispatched as tasks in order; a listener's exception goes to reportError
+ * and the next listener still runs; close() from an open listener is not lost; an event
+ * type with no special handling (here `giveup`) is dispatched with the core's fields.
+ */
+export async function eventsAreRealEventsInOrder(ReconnectingSocket, echoUrl) {
+  const reported = [];
+  const onError = (event) => {
+    reported.push(event.error?.message);
+    event.preventDefault();
+  };
+  globalThis.addEventListener("error", onError);
+  try {
+    const socket = new ReconnectingSocket(echoUrl, { initialDelay: 10 });
+    const seen = [];
+    for (const type of ["open", "message", "close", "error", "reconnecting", "reconnected", "giveup"]) {
+      socket.addEventListener(type, (event) => {
+        seen.push(`${event.type}:${event.constructor.name}:${event.target === socket}:${socket.readyState}`);
+      });
+    }
+    socket.addEventListener(
+      "open",
+      () => {
+        throw new Error("listener failed");
+      },
+      { once: true },
+    );
+    // reconnect() raises its close event at once, inside this listener: it must come as a
+    // task of its own after the listener, not nested in it.
+    let opens = 0;
+    socket.addEventListener("open", () => {
+      opens++;
+      if (opens === 1) {
+        socket.reconnect();
+        seen.push("after reconnect()");
+      } else {
+        socket.close(4000, "from open");
+        seen.push("after close()");
+      }
+    });
+    const closed = await new Promise((resolve, reject) => {
+      socket.addEventListener("close", (event) => event.code === 4000 && resolve(event));
+      setTimeout(() => reject(new Error(`no close 4000 within 10 s; saw ${JSON.stringify(seen)}`)), 10000);
+    });
+    // close(code, reason) reached the server, which closed with them.
+    expect(closed.reason === "from open", `close 4000 "from open", got ${closed.code} ${closed.reason}`);
+    const want = [
+      "open:Event:true:1",
+      "after reconnect()",
+      "close:CloseEvent:true:0",
+      "open:Event:true:1",
+      "after close()",
+      "reconnected:Event:true:2",
+      "close:CloseEvent:true:3",
+    ];
+    expect(JSON.stringify(seen) === JSON.stringify(want), `${JSON.stringify(want)}, saw ${JSON.stringify(seen)}`);
+    expect(reported.includes("listener failed"), `reportError to see the listener's exception, saw ${JSON.stringify(reported)}`);
+
+    // giveup: no attempt allowed after a failed first one.
+    const doomed = new ReconnectingSocket("ws://127.0.0.1:1/", { maxAttempts: 0, connectTimeout: 2000 });
+    const giveup = await new Promise((resolve, reject) => {
+      doomed.addEventListener("giveup", resolve, { once: true });
+      setTimeout(() => reject(new Error("no giveup within 10 s")), 10000);
+    });
+    expect(giveup instanceof Event && giveup.target === doomed && giveup.type === "giveup" && doomed.readyState === 3,
+      "giveup to be an Event targeted at the socket, the socket CLOSED");
+  } finally {
+    globalThis.removeEventListener("error", onError);
+  }
 }

@@ -27,6 +27,8 @@ extern "C" {
         echo_url: &str,
         http_base: &str,
     ) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = eventsAreRealEventsInOrder)]
+    fn events_are_real_events_in_order(class: &JsValue, echo_url: &str) -> js_sys::Promise;
     #[wasm_bindgen(js_name = driveChatClient)]
     fn drive_chat_client(class: &JsValue, chat_url: &str, http_base: &str) -> js_sys::Promise;
 }
@@ -44,6 +46,17 @@ async fn the_reconnecting_socket_class_queues_reconnects_and_flushes() {
         &reconnecting_socket_class(),
         ECHO_URL,
         &http_base(),
+    ))
+    .await;
+}
+
+/// Events are real `Event`s targeted at the socket, dispatched as tasks in order, a
+/// listener's exception goes to `reportError`, and a `close()` inside a listener is not lost.
+#[wasm_bindgen_test]
+async fn reconnecting_socket_events_are_real_events_in_order() {
+    run(events_are_real_events_in_order(
+        &reconnecting_socket_class(),
+        ECHO_URL,
     ))
     .await;
 }

@@ -215,7 +215,7 @@ fn allow_reading_from_origin(
 }
 
 /// `/metrics`: the server's counters, plus the backplane's when there is one.
-fn metrics_text(state: &AppState) -> String {
+pub(crate) fn metrics_text(state: &AppState) -> String {
     let mut text = state.metrics.render();
     if let Some(backplane) = state.hub.backplane() {
         text.push_str(&format!(

@@ -81,8 +81,9 @@ fn until_passed(until: &Mutex<Option<Instant>>) -> bool {
 }
 
 /// The paths of the test endpoints.
-pub(crate) const PATHS: [&str; 4] = [
+pub(crate) const PATHS: [&str; 5] = [
     "/test/drop",
+    "/test/metrics",
     "/test/unavailable",
     "/test/firehose",
     "/test/hang",
@@ -114,6 +115,9 @@ pub(crate) async fn route(
             state.test.refuse_sends(Duration::from_millis(ms));
             readable_anywhere(format!("refusing sends for {ms} ms\n"))
         }
+        // `/metrics`, readable by the browser tests (which run on another origin) to count
+        // what the server saw, e.g. refused handshakes.
+        "/test/metrics" => readable_anywhere(crate::http::metrics_text(state)),
         "/test/hang" => {
             let hang = Duration::from_millis(query_number(query, "ms")).min(MAX_HANG);
             tokio::time::sleep(hang).await;

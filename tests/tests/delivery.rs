@@ -28,16 +28,15 @@ import('/pkg/ferrosocket.js').then(async (m) => {
   await m.default();
   const t = window.t = { received: [], errors: [], failed: [], sent: 0, joined: false };
   const chat = window.chat = new m.ChatClient('/chat', { nick });
-  chat.onevent = (e) => {
-    if (e.type === 'message' && e.room === 'delivery') t.received.push(e.text);
-    if (e.type === 'joined' && e.room === 'delivery') {
-      for (const h of e.history) t.received.push(h.text);
-      if (!t.joined) { t.joined = true; done(true); }
-    }
-    if (e.type === 'sent') t.sent += 1;
-    if (e.type === 'error') t.errors.push(e.code);
-    if (e.type === 'failed') t.failed.push(e);
-  };
+  chat.addEventListener('message', (e) => { if (e.room === 'delivery') t.received.push(e.text); });
+  chat.addEventListener('joined', (e) => {
+    if (e.room !== 'delivery') return;
+    for (const h of e.history) t.received.push(h.text);
+    if (!t.joined) { t.joined = true; done(true); }
+  });
+  chat.addEventListener('sent', () => { t.sent += 1; });
+  chat.addEventListener('chaterror', (e) => t.errors.push(e.code));
+  chat.addEventListener('failed', (e) => t.failed.push({ id: e.id, room: e.room, reason: e.reason }));
   chat.join('delivery');
 }).catch((err) => done('failed to start: ' + err));
 "#;

@@ -301,7 +301,7 @@ async fn package_imported_without_init_echoes_in_firefox() {
 
 /// A strict TypeScript project that uses both entries. The `@ts-expect-error` lines make
 /// declarations that degrade to `any` fail too (an unused expectation is an error).
-const CHECK_TS: &str = r#"import { FerroSocket, ReconnectingSocket, type SocketData } from "ferrosocket";
+const CHECK_TS: &str = r#"import { ChatClient, FerroSocket, ReconnectingSocket, type SocketData } from "ferrosocket";
 import init, { initSync } from "ferrosocket/init";
 
 const socket: FerroSocket = new FerroSocket("/echo", ["echo.v1"]);
@@ -316,7 +316,23 @@ const data: SocketData = new Uint8Array([1, 2]);
 socket.send(data);
 const open: boolean = socket.readyState === FerroSocket.OPEN && socket.OPEN === 1;
 const reconnecting = new ReconnectingSocket("/echo", { maxDelay: 10_000 });
-reconnecting.send("hello");
+const outcome: "sent" | "queued" | "queued-dropping-oldest" | "rejected" = reconnecting.send("hello");
+// partysocket's constructor shape and option names.
+const party = new ReconnectingSocket(() => Promise.resolve("/echo"), ["echo.v1"], { maxRetries: 3, connectionTimeout: 1000, startClosed: true });
+party.reconnect();
+reconnecting.onclose = (event) => console.log(event.code + 1, event.wasClean);
+reconnecting.addEventListener("message", (event) => console.log(event.data));
+reconnecting.addEventListener("reconnecting", (event) => console.log(event.attempt + event.delay));
+reconnecting.addEventListener("custom-from-a-newer-core", (event: Event) => console.log(event.type));
+const state: 0 | 1 | 2 | 3 = reconnecting.readyState;
+const retries: number = reconnecting.retryCount;
+reconnecting.binaryType = "arraybuffer";
+reconnecting.close(4000, "bye");
+const chat = new ChatClient("/chat", { nick: "ada" });
+chat.addEventListener("message", (event) => console.log(event.room, event.from, event.text, event.seq + 1));
+chat.addEventListener("failed", (event) => console.log(event.id, event.reason));
+const line: { id: string } = chat.send("rust", "hi");
+console.log(outcome, state, retries, line);
 const ready: Promise<unknown> = init();
 console.log(open, ready, typeof initSync);
 
@@ -324,6 +340,10 @@ console.log(open, ready, typeof initSync);
 socket.send(42);
 // @ts-expect-error: a close code is a number
 socket.close("1000");
+// @ts-expect-error: a reconnecting event's delay is a number
+reconnecting.addEventListener("reconnecting", (event) => event.delay.toUpperCase());
+// @ts-expect-error: a chat message has no data field
+chat.addEventListener("message", (event) => event.data);
 // @ts-expect-error: the main entry has no default export: it initialised itself
 import("ferrosocket").then((module) => module.default);
 "#;

@@ -12,16 +12,16 @@ use crate::message::Message;
 use crate::resilient::{ConnectionState, ResilientEvent};
 use crate::session::{ChatEvent, ChatOptions, ChatSession};
 
-/// A chat client speaking `chat.v1`, with exactly-once delivery across reconnects.
+/// A chat client speaking `chat.v1`, with exactly-once delivery across reconnects: the Rust
+/// core of the `ChatClient` JavaScript class (crate-client/js/resilient.js), which turns
+/// what this hands to `onevent` into DOM events.
 ///
 /// # Examples
 /// ```js
 /// const chat = new ChatClient("/chat", { nick: "ada" });
-/// chat.onevent = (event) => {
-///   if (event.type === "message") console.log(event.room, event.from, event.text);
-/// };
+/// chat.addEventListener("message", (event) => console.log(event.room, event.from, event.text));
 /// chat.join("rust");
-/// const { id, outcome } = chat.send("rust", "hello");   // later: {type: "sent", id, seq}
+/// const { id, outcome } = chat.send("rust", "hello");   // later: a "sent" event {id, seq}
 /// ```
 #[wasm_bindgen(js_name = ChatClientCore)]
 #[derive(Debug)]
@@ -176,8 +176,9 @@ impl ChatClient {
         self.session.connection().retry_now();
     }
 
-    /// Connects again after an `authfailed` (say, once the user has signed in again: the
-    /// `token` function is asked anew) or a `giveup`; nothing in any other state.
+    /// Starts over now, as `ReconnectingSocket.reconnect()`: after an `authfailed` (say,
+    /// once the user has signed in again: the `token` function is asked anew), a `giveup`
+    /// or while connected.
     pub fn reconnect(&self) {
         self.session.connection().reconnect();
     }

@@ -1,4 +1,5 @@
-//! The plain objects the JavaScript classes hand to their `onevent` callbacks, built
+//! The plain objects the Rust cores hand to their `onevent` callbacks (which the JavaScript
+//! classes in crate-client/js/resilient.js turn into DOM events), built
 //! directly as JS objects: going through `serde_json::json!`, `to_string` and `JSON.parse`
 //! cost the library tens of KiB of serde code and float formatting.
 //!

@@ -12,12 +12,14 @@ use super::SocketData;
 use crate::resilient::{ConnectionState, ResilientError, ResilientEvent, ResilientSocket};
 
 /// A WebSocket that reconnects with backoff, queues what is sent while offline, holds back
-/// above a `bufferedAmount` high-water mark, and detects dead connections with a heartbeat.
+/// above a `bufferedAmount` high-water mark, and detects dead connections with a heartbeat:
+/// the Rust core of the `ReconnectingSocket` JavaScript class (crate-client/js/resilient.js),
+/// which turns what this hands to `onevent` and `onmessage` into DOM events.
 ///
 /// # Examples
 /// ```js
 /// const socket = new ReconnectingSocket("/echo", { maxAttempts: 10, heartbeatInterval: 15000, heartbeatPing: "ping" });
-/// socket.onevent = (event) => console.log(event.type, event);  // open, reconnecting, ...
+/// socket.addEventListener("reconnecting", (event) => console.log(event.attempt, event.delay));
 /// socket.onmessage = (event) => console.log(event.data);
 /// console.log(socket.send("hello"));                            // "queued" until open
 /// await socket.flushed();
@@ -188,16 +190,17 @@ impl ReconnectingSocket {
         })
     }
 
+    /// Starts over now: closes the current connection (1000 "reconnect"), resets the attempt
+    /// count and connects at once; after a close, a give-up or an `authfailed` (the `token`
+    /// function is asked anew), comes back to life.
+    pub fn reconnect(&self) {
+        self.socket.reconnect();
+    }
+
     /// Reconnects now if waiting between attempts.
     #[wasm_bindgen(js_name = retryNow)]
     pub fn retry_now(&self) {
         self.socket.retry_now();
-    }
-
-    /// Connects again after an `authfailed` (say, once the user has signed in again: the
-    /// `token` function is asked anew) or a `giveup`; nothing in any other state.
-    pub fn reconnect(&self) {
-        self.socket.reconnect();
     }
 
     /// Closes for good; no reconnect. Sends `code` and `reason` when given (1000 when only

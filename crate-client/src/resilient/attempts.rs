@@ -373,6 +373,41 @@ pub(super) fn start_attempt(shared: &Rc<Shared>) {
     });
 }
 
+/// [`ResilientSocket::reconnect`].
+pub(super) fn reconnect(shared: &Rc<Shared>) {
+    let socket = {
+        let mut core = shared.core.borrow_mut();
+        core.user_closed = false;
+        core.attempts = 0;
+        core.auth_refusals = 0;
+        core.retry_timer = None;
+        core.connect_timer = None;
+        core.heartbeat_timer = None;
+        core.opened_at_ms = None;
+        core.socket.take()
+    };
+    if let Some(socket) = socket {
+        if matches!(
+            socket.ready_state(),
+            ReadyState::Connecting | ReadyState::Open
+        ) {
+            // Dropping the socket below removes its listeners: its own close event never
+            // reaches us, so the disconnect is reported here.
+            let _ = socket.close_with(CloseCode::NORMAL.get(), "reconnect");
+            drop(socket);
+            emit(
+                shared,
+                Some(ResilientEvent::Disconnected(CloseEvent {
+                    code: CloseCode::NORMAL.get(),
+                    reason: "reconnect".into(),
+                    was_clean: true,
+                })),
+            );
+        }
+    }
+    attempt_now(shared);
+}
+
 pub(super) fn retry_now(shared: &Rc<Shared>) {
     let waiting = matches!(
         shared.core.borrow().state,

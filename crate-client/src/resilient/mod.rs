@@ -437,27 +437,14 @@ impl ResilientSocket {
         retry_now(&self.shared);
     }
 
-    /// Starts connecting again, with a fresh count of attempts, after the socket stopped
-    /// because its token was refused ([`ConnectionState::AuthFailed`]: e.g. once the user
-    /// has logged in again) or gave up ([`ConnectionState::GaveUp`]). Does nothing in any
-    /// other state. Messages queued meanwhile are still sent.
+    /// Starts over now, as partysocket's `reconnect()` does: the current socket (if any) is
+    /// closed with 1000 and reported as a `Disconnected` (1000, `"reconnect"`), the count of
+    /// attempts (and of refused tokens) starts again, and a new attempt is made at once.
+    /// After a close, a give-up or a refused token ([`ConnectionState::AuthFailed`]: e.g.
+    /// once the user has logged in again) the socket comes back to life. Messages queued
+    /// meanwhile are still sent.
     pub fn reconnect(&self) {
-        let stopped = {
-            let mut core = self.shared.core.borrow_mut();
-            let stopped = !core.user_closed
-                && matches!(
-                    core.state,
-                    ConnectionState::AuthFailed | ConnectionState::GaveUp
-                );
-            if stopped {
-                core.attempts = 0;
-                core.auth_refusals = 0;
-            }
-            stopped
-        };
-        if stopped {
-            attempt_now(&self.shared);
-        }
+        reconnect(&self.shared);
     }
 
     /// Closes for good with 1000: no reconnect, queued messages are discarded, later sends
