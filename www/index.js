@@ -1,6 +1,6 @@
 // The script of index.html, kept in a file of its own so the page's Content-Security-Policy
 // can forbid inline scripts.
-import init, { startChat } from "./pkg/ferrosocket.js";
+import init, { startChatPage } from "./pkg/ferrosocket.js";
 
 // ?theme=light or ?theme=dark forces a colour theme (for screenshots); otherwise the
 // system's preference (prefers-color-scheme) chooses.
@@ -9,7 +9,9 @@ if (theme === "light" || theme === "dark") document.documentElement.dataset.them
 
 try {
   await init();
-  window.chatApp = startChat("/chat");
+  // Signs in first when the server wants a token (?token=… in the address, or the demo
+  // sign-in form of a server started with --auth-demo).
+  window.chatApp = await startChatPage("/chat");
 } catch (error) {
   const state = document.getElementById("connection-state");
   state.dataset.state = "error";

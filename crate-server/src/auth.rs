@@ -237,6 +237,13 @@ impl Authenticator {
             |claim: &str| AuthError::Malformed(format!("the claim \"{claim}\" is missing"));
         let subject = claims.sub.ok_or_else(|| missing("sub"))?;
         let expires_at = claims.exp.ok_or_else(|| missing("exp"))?;
+        // The leeway forgives clock skew on `nbf` and on `exp`, but a connection closes at
+        // `exp` by this server's clock (4401): a token past it would be let in only to be
+        // closed at once, and a reconnecting client would loop on that until the leeway ran
+        // out. So a token this server holds expired is refused here.
+        if until(expires_at).is_zero() {
+            return Err(AuthError::Expired);
+        }
         let nick = claims.name.unwrap_or_else(|| subject.clone());
         validate_nick(&nick, max_nick_len)
             .map_err(|err| AuthError::InvalidClaims(format!("nickname: {}", err.message)))?;
@@ -402,6 +409,17 @@ mod tests {
                 Err(AuthError::BadSignature | AuthError::Malformed(_))
             ),
             "{result:?}"
+        );
+    }
+
+    #[test]
+    fn a_token_past_its_exp_is_refused_even_within_the_leeway() {
+        // Within the 5 s leeway jsonwebtoken would accept it; the connection would be
+        // closed with 4401 at once.
+        let just_expired = sign(json!({"sub": "ada", "exp": now() - 2}), SECRET);
+        assert_eq!(
+            auth(false).check(Some(&just_expired), 32),
+            Err(AuthError::Expired)
         );
     }
 

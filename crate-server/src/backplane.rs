@@ -11,6 +11,8 @@
 //!   `SERVER:CONNECTION`, value the nickname) and refreshes a liveness key; member lists skip
 //!   servers whose key expired. Join, leave and rename notices and application events travel
 //!   on the same channel.
+//! - **Reserved names**: token nicknames are held in a key per name with a TTL refreshed
+//!   on each liveness tick (`names.rs`).
 //! - **Sessions**: the line numbers and idempotency keys of a session live in a hash keyed
 //!   by the digest of its token (never the token), with a time to live; the send script
 //!   takes a numbered line only when its `n` is above the last one taken, and answers a
@@ -43,6 +45,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::chat::core::{Announcement, ConnId, Line, Publish, Snapshot, SCOPE_IDLE_MS};
+use crate::names::HeldNames;
 use crate::secret::new_id;
 
 const CHANNEL: &str = "ferrosocket:chat";
@@ -193,6 +196,8 @@ pub struct RedisBackplane {
     /// The last `rooms` answer and when it was read: listing costs Redis a call per room,
     /// so many `list_rooms` in a second share one listing.
     rooms_cache: Mutex<Option<(std::time::Instant, Vec<RoomInfo>)>>,
+    /// The token nicknames this server reserves (see [`crate::names`]).
+    held_names: HeldNames,
 }
 
 /// How long a room listing read from Redis is reused.
@@ -243,6 +248,7 @@ impl RedisBackplane {
             presence,
             presence_rx: Mutex::new(Some(presence_rx)),
             rooms_cache: Mutex::new(None),
+            held_names: HeldNames::default(),
         }))
     }
 
@@ -265,7 +271,22 @@ impl RedisBackplane {
         format!("{}:{conn}", self.server_id)
     }
 
-    fn failed(&self, err: &redis::RedisError) {
+    /// A handle on the shared command connection.
+    pub(crate) fn commands(&self) -> ConnectionManager {
+        self.commands.clone()
+    }
+
+    /// This server's id among those sharing Redis.
+    pub(crate) fn server_id(&self) -> &str {
+        &self.server_id
+    }
+
+    /// The nicknames this server holds.
+    pub(crate) fn held_names(&self) -> &HeldNames {
+        &self.held_names
+    }
+
+    pub(crate) fn failed(&self, err: &redis::RedisError) {
         self.errors.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(%err, "redis operation failed");
     }
@@ -519,7 +540,7 @@ fn line_from_stream(entry: &redis::streams::StreamId) -> Option<Line> {
 /// Writes membership changes to Redis and refreshes this server's liveness key.
 async fn write_presence(backplane: Arc<RedisBackplane>, mut updates: mpsc::Receiver<Announcement>) {
     let mut commands = backplane.commands.clone();
-    let mut liveness = tokio::time::interval(Duration::from_secs(3));
+    let mut liveness = tokio::time::interval(crate::names::REFRESH_INTERVAL);
     loop {
         tokio::select! {
             _ = liveness.tick() => {
@@ -529,6 +550,7 @@ async fn write_presence(backplane: Arc<RedisBackplane>, mut updates: mpsc::Recei
                 if let Err(err) = result {
                     backplane.failed(&err);
                 }
+                crate::names::refresh(&backplane).await;
             }
             update = updates.recv() => {
                 let Some(update) = update else { return };

@@ -218,6 +218,23 @@ pub struct Config {
     #[arg(long, env = "FERROSOCKET_AUTH_JWT_PUBLIC_KEY")]
     pub auth_jwt_public_key: Option<PathBuf>,
 
+    /// Require `Authorization: Bearer <this>` on `/metrics` and the test endpoints (on
+    /// whichever listener serves them); without it they answer 401. `/healthz` stays open.
+    /// Prefer the environment variable: a command line is visible to other users.
+    #[arg(long, env = "FERROSOCKET_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
+    /// NOT FOR PRODUCTION: serve `POST /auth/demo`, which gives anyone a token for any
+    /// free nickname (signed with a random secret made at start; the page's login form
+    /// uses it). Has no environment variable, so it is never on by accident, and
+    /// conflicts with --auth-jwt-secret and --auth-jwt-public-key.
+    #[arg(long, conflicts_with_all = ["auth_jwt_secret", "auth_jwt_public_key"])]
+    pub auth_demo: bool,
+
+    /// How long the tokens of --auth-demo are valid, in seconds.
+    #[arg(long, default_value_t = 600, requires = "auth_demo", value_parser = clap::value_parser!(u64).range(1..))]
+    pub auth_demo_token_seconds: u64,
+
     /// With token authentication, let connections without a token in as guests: a
     /// generated nickname (guest-N) they cannot change, every room.
     #[arg(long, env = "FERROSOCKET_AUTH_ALLOW_GUESTS")]

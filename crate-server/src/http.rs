@@ -1,7 +1,8 @@
 //! Routing of one HTTP request: WebSocket endpoints by path, operations endpoints, and
 //! files for everything else. With `--admin-addr`, `/metrics` and the test endpoints are
 //! served only on the admin listener, and the admin listener serves nothing else (but
-//! `/healthz`).
+//! `/healthz`). With `--metrics-token`, `/metrics` and the test endpoints also require
+//! that bearer token, on whichever listener serves them.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -12,13 +13,15 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 
+use crate::admin_token::AdminToken;
 use crate::auth::{self, Access, AuthError};
 use crate::chat::{PlainSession, ProtocolSession};
 use crate::echo::{EchoOptions, EchoSession};
 use crate::http_parts::{text, Body};
 use crate::metrics::HandshakeRejection;
+use crate::names::{self, NameClaim};
 use crate::state::AppState;
-use crate::{static_files, test_endpoints, upgrade};
+use crate::{auth_page, static_files, test_endpoints, upgrade};
 
 /// The subprotocols `/chat` speaks.
 const CHAT_SUBPROTOCOLS: &[&str] = &[chat::SUBPROTOCOL];
@@ -55,6 +58,13 @@ pub(crate) async fn route(
             format!("{path} is not served on this address\n"),
         ));
     }
+    if is_admin_path(path) {
+        if let Some(token) = &state.admin_token {
+            if !token.allows(req.headers()) {
+                return Ok(AdminToken::refusal());
+            }
+        }
+    }
     if state.config.test_endpoints && test_endpoints::PATHS.contains(&path) {
         return Ok(test_endpoints::route(req, &state, peer).await);
     }
@@ -70,14 +80,32 @@ pub(crate) async fn route(
             }),
             Err(problem) => text(StatusCode::BAD_REQUEST, format!("{problem}\n")),
         },
-        endpoints::CHAT => match chat_access(&state, &req) {
+        endpoints::CHAT => match chat_access(&state, &req).await {
             Err(refusal) => *refusal,
-            Ok(access) => upgrade::accept(req, &state, peer, CHAT_SUBPROTOCOLS, {
-                move |state, protocol, outbox| match protocol {
-                    Some(_) => ChatSession::Protocol(ProtocolSession::start(state, outbox, access)),
-                    None => ChatSession::Plain(PlainSession::start(state, outbox, access)),
+            Ok((access, name)) => upgrade::accept(req, &state, peer, CHAT_SUBPROTOCOLS, {
+                move |state, protocol, outbox| ChatSession {
+                    dialect: match protocol {
+                        Some(_) => {
+                            ChatDialect::Protocol(ProtocolSession::start(state, outbox, access))
+                        }
+                        None => ChatDialect::Plain(PlainSession::start(state, outbox, access)),
+                    },
+                    _name: name,
                 }
             }),
+        },
+        "/auth/check" => auth_page::check(&state, &req).await,
+        "/auth/config" => auth_page::config(
+            state.auth.is_some(),
+            state.config.auth_allow_guests,
+            state.demo.is_some(),
+        ),
+        "/auth/demo" => match &state.demo {
+            Some(demo) => demo.serve(req, state.config.max_nick_len).await,
+            None => text(
+                StatusCode::NOT_FOUND,
+                "this server issues no demo tokens (start it with --auth-demo to try tokens)\n",
+            ),
         },
         "/healthz" => match state.hub.backplane() {
             Some(backplane) if !backplane.is_up() => text(
@@ -95,12 +123,16 @@ pub(crate) async fn route(
     Ok(response)
 }
 
-/// Who a `/chat` handshake is, or its refusal: 401 for a missing or bad token (with the
-/// reason, and `WWW-Authenticate` as RFC 6750 has it), 409 when the token's nickname is in
-/// use by another connection here.
-fn chat_access(state: &AppState, req: &Request<Incoming>) -> Result<Access, Box<Response<Body>>> {
+/// Who a `/chat` handshake is, with the reservation of its token's nickname across
+/// servers (Redis mode), or its refusal: 401 for a missing or bad token (with the reason,
+/// and `WWW-Authenticate` as RFC 6750 has it), 409 when the token's nickname is in use by
+/// another connection here or on another server, 503 when Redis cannot reserve it.
+async fn chat_access(
+    state: &AppState,
+    req: &Request<Incoming>,
+) -> Result<(Access, Option<NameClaim>), Box<Response<Body>>> {
     let Some(auth) = &state.auth else {
-        return Ok(Access::Open);
+        return Ok((Access::Open, None));
     };
     let token = auth::token_of(req.uri().query(), req.headers());
     // A plain GET (no `Upgrade`) is a client asking why its handshake failed (a browser
@@ -126,19 +158,42 @@ fn chat_access(state: &AppState, req: &Request<Incoming>) -> Result<Access, Box<
             allow_reading_from_origin(state, req, &mut response);
             Box::new(response)
         })?;
-    if let Access::Token(identity) = &access {
-        if state.hub.nick_in_use(&identity.nick) {
+    let Access::Token(identity) = &access else {
+        return Ok((access, None));
+    };
+    let in_use = |place: &str| {
+        if handshake {
             state.metrics.rejected(HandshakeRejection::Auth);
-            return Err(Box::new(text(
-                StatusCode::CONFLICT,
-                format!(
-                    "the nickname {:?} is in use by another connection on this server\n",
-                    identity.nick
-                ),
-            )));
+        }
+        Box::new(text(
+            StatusCode::CONFLICT,
+            format!(
+                "the nickname {:?} is in use by another connection {place}\n",
+                identity.nick
+            ),
+        ))
+    };
+    if state.hub.nick_in_use(&identity.nick) {
+        return Err(in_use("on this server"));
+    }
+    // A plain GET becomes no connection: it must not take (even briefly) the name.
+    let Some(backplane) = state.hub.backplane().filter(|_| handshake) else {
+        return Ok((access, None));
+    };
+    match names::reserve(backplane, &identity.nick).await {
+        Ok(Some(claim)) => Ok((access, Some(claim))),
+        Ok(None) => Err(in_use("on this or another server")),
+        Err(_) => {
+            let mut response = text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "redis unavailable: signed-in names cannot be reserved until it is back\n",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            Err(Box::new(response))
         }
     }
-    Ok(access)
 }
 
 /// Lets a page of an origin this server accepts WebSockets from read the 401 (CORS), so
@@ -175,9 +230,16 @@ pub(crate) fn metrics_text(state: &AppState) -> String {
     text
 }
 
-/// A `/chat` connection, in whichever dialect the client asked for.
+/// A `/chat` connection, in whichever dialect the client asked for, holding its token's
+/// nickname across servers (released when the connection ends and this is dropped).
 #[derive(Debug)]
-enum ChatSession {
+struct ChatSession {
+    dialect: ChatDialect,
+    _name: Option<NameClaim>,
+}
+
+#[derive(Debug)]
+enum ChatDialect {
     Plain(PlainSession),
     Protocol(ProtocolSession),
 }
@@ -188,23 +250,23 @@ impl crate::connection::Handler for ChatSession {
         message: tokio_tungstenite::tungstenite::Message,
         outbox: &crate::outbox::Outbox,
     ) {
-        match self {
-            ChatSession::Plain(session) => session.on_message(message, outbox).await,
-            ChatSession::Protocol(session) => session.on_message(message, outbox).await,
+        match &mut self.dialect {
+            ChatDialect::Plain(session) => session.on_message(message, outbox).await,
+            ChatDialect::Protocol(session) => session.on_message(message, outbox).await,
         }
     }
 
     async fn on_start(&mut self, outbox: &crate::outbox::Outbox) {
-        match self {
-            ChatSession::Plain(session) => session.on_start(outbox).await,
-            ChatSession::Protocol(session) => session.on_start(outbox).await,
+        match &mut self.dialect {
+            ChatDialect::Plain(session) => session.on_start(outbox).await,
+            ChatDialect::Protocol(session) => session.on_start(outbox).await,
         }
     }
 
     fn on_end(&mut self) {
-        match self {
-            ChatSession::Plain(session) => session.on_end(),
-            ChatSession::Protocol(session) => session.on_end(),
+        match &mut self.dialect {
+            ChatDialect::Plain(session) => session.on_end(),
+            ChatDialect::Protocol(session) => session.on_end(),
         }
     }
 }

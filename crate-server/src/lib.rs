@@ -17,7 +17,11 @@
 //! ```
 #![deny(missing_docs, missing_debug_implementations)]
 
+mod admin_token;
 mod auth;
+#[doc(hidden)]
+pub mod auth_demo;
+mod auth_page;
 pub mod backplane;
 pub mod budget;
 pub mod chat;
@@ -33,6 +37,7 @@ mod lazy_buf;
 mod limits;
 mod log_throttle;
 pub mod metrics;
+mod names;
 mod origin;
 mod outbox;
 mod secret;

@@ -32,6 +32,10 @@ async fn main() -> std::process::ExitCode {
         .init();
 
     let config = Config::parse();
+    if config.auth_demo {
+        // On stderr whatever RUST_LOG says: this must not go unnoticed.
+        eprintln!("\n{}\n", ferrosocket_server::auth_demo::WARNING);
+    }
     if let Err(problem) = Budgets::new(&config) {
         eprintln!("error: {problem}");
         return std::process::ExitCode::from(2);

@@ -13,7 +13,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
+use crate::admin_token::AdminToken;
 use crate::auth::Authenticator;
+use crate::auth_demo::DemoIssuer;
 use crate::backplane::RedisBackplane;
 use crate::budget::Budgets;
 use crate::config::Config;
@@ -83,7 +85,25 @@ impl Server {
             ),
             None => None,
         };
-        let auth = match (&config.auth_jwt_secret, &config.auth_jwt_public_key) {
+        if config.auth_demo
+            && (config.auth_jwt_secret.is_some() || config.auth_jwt_public_key.is_some())
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "--auth-demo signs with its own random secret and cannot be combined with \
+                 --auth-jwt-secret or --auth-jwt-public-key",
+            ));
+        }
+        let (demo, demo_secret) = match config.auth_demo {
+            true => {
+                tracing::warn!("{}", crate::auth_demo::WARNING);
+                let (issuer, secret) = DemoIssuer::generate(config.auth_demo_token_seconds);
+                (Some(issuer), Some(secret))
+            }
+            false => (None, None),
+        };
+        let secret = config.auth_jwt_secret.as_ref().or(demo_secret.as_ref());
+        let auth = match (secret, &config.auth_jwt_public_key) {
             (Some(secret), _) => Some(Authenticator::with_secret(secret, config.auth_allow_guests)),
             (None, Some(path)) => Some(Authenticator::with_public_key(
                 path,
@@ -93,6 +113,12 @@ impl Server {
         }
         .transpose()
         .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?;
+        let admin_token = config
+            .metrics_token
+            .as_deref()
+            .map(AdminToken::new)
+            .transpose()
+            .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?;
         let listener = TcpListener::bind(config.addr).await?;
         let admin = match config.admin_addr {
             Some(addr) => Some(TcpListener::bind(addr).await?),
@@ -101,7 +127,15 @@ impl Server {
         Ok(Server {
             listener,
             admin,
-            state: AppState::new(config, budgets, tls.is_some(), backplane, auth),
+            state: AppState::new(
+                config,
+                budgets,
+                tls.is_some(),
+                backplane,
+                auth,
+                admin_token,
+                demo,
+            ),
             tls,
         })
     }

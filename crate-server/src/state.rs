@@ -5,7 +5,9 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::admin_token::AdminToken;
 use crate::auth::Authenticator;
+use crate::auth_demo::DemoIssuer;
 use crate::backplane::RedisBackplane;
 use crate::budget::Budgets;
 use crate::chat::Hub;
@@ -36,6 +38,10 @@ pub(crate) struct AppState {
     pub test: TestSwitches,
     /// Checks `/chat` tokens, when the server requires them.
     pub auth: Option<Authenticator>,
+    /// `--metrics-token`: what `/metrics` and the test endpoints require, when set.
+    pub admin_token: Option<AdminToken>,
+    /// `--auth-demo`: signs demo tokens.
+    pub demo: Option<DemoIssuer>,
 }
 
 impl AppState {
@@ -45,12 +51,16 @@ impl AppState {
         tls: bool,
         backplane: Option<Arc<RedisBackplane>>,
         auth: Option<Authenticator>,
+        admin_token: Option<AdminToken>,
+        demo: Option<DemoIssuer>,
     ) -> Arc<AppState> {
         let metrics = Arc::new(Metrics::default());
         let hub = Arc::new(Hub::new(&config, &budgets, Arc::clone(&metrics), backplane));
         hub.start();
         Arc::new(AppState {
             auth,
+            admin_token,
+            demo,
             limiter: ConnectionLimiter::new(config.max_connections, config.max_connections_per_ip),
             origins: OriginPolicy::new(&config.allow_origins),
             hub,

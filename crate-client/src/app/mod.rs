@@ -10,6 +10,7 @@ pub mod bench;
 mod bind;
 mod dom;
 mod lines;
+mod sign_in;
 mod typing;
 mod view;
 
@@ -23,7 +24,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlButtonElement, HtmlElement, HtmlInputElement, HtmlTextAreaElement};
 
-use crate::resilient::{ResilientEvent, SendOutcome};
+use crate::resilient::{ResilientEvent, ResilientOptions, SendOutcome, TokenProvider};
 use crate::session::{ChatEvent, ChatOptions, ChatSession};
 use crate::socket::WebSocket;
 use bind::*;
@@ -76,18 +77,33 @@ impl std::fmt::Debug for ChatApp {
 /// Starts the chat page against the chat endpoint `url` (e.g. `"/chat"`). Returns
 /// `undefined` after showing the page's `#unsupported` notice when the browser has no
 /// WebSocket.
+/// (`startChatPage` signs in first when the server wants a token.)
 #[wasm_bindgen(js_name = startChat)]
 pub fn start_chat(url: &str) -> Result<Option<ChatApp>, JsValue> {
+    start_chat_as(url, None)
+}
+
+/// Starts the chat page, presenting `token` (checked already, or fetched anew for every
+/// attempt and refresh) on `/chat`: the nickname is then the token's, and no stored
+/// nickname is asked for.
+fn start_chat_as(url: &str, token: Option<TokenProvider>) -> Result<Option<ChatApp>, JsValue> {
     if !WebSocket::is_supported() {
         by_id::<HtmlElement>("unsupported").set_hidden(false);
         by_id::<HtmlElement>("app").set_hidden(true);
         return Ok(None);
     }
-    let stored_nick = storage().and_then(|s| s.get_item(NICK_KEY).ok().flatten());
+    let stored_nick = match token {
+        Some(_) => None,
+        None => storage().and_then(|s| s.get_item(NICK_KEY).ok().flatten()),
+    };
     let session = ChatSession::connect(
         url,
         ChatOptions {
             nick: stored_nick.clone(),
+            connection: ResilientOptions {
+                token,
+                ..ResilientOptions::default()
+            },
             ..ChatOptions::default()
         },
     )

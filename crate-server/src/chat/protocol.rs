@@ -73,6 +73,25 @@ impl ProtocolSession {
         }
     }
 
+    /// Why `nick` may not be chosen because a signed-in user on a server sharing Redis holds
+    /// it ([`crate::names`]); a name is checked, not reserved, for clients choosing their
+    /// own. Only open servers let clients choose; while Redis is unreachable the check
+    /// cannot be made, so the change is refused as `unavailable`.
+    async fn reserved_elsewhere(&self, nick: &str) -> Option<ProtocolError> {
+        let backplane = self.state.hub.backplane()?;
+        match crate::names::is_reserved(backplane, nick).await {
+            Ok(false) => None,
+            Ok(true) => Some(ProtocolError::new(
+                ErrorCode::NickTaken,
+                format!("the nickname {nick:?} belongs to a signed-in user"),
+            )),
+            Err(_) => Some(ProtocolError::new(
+                ErrorCode::Unavailable,
+                "the chat backplane (Redis) is unreachable: nicknames cannot be checked; retry later",
+            )),
+        }
+    }
+
     /// Takes a `refresh`: a valid token for the same identity moves the expiry and replaces
     /// the room permissions; anything else is refused and the old expiry stands.
     fn refresh(&mut self, token: &str, outbox: &Outbox) -> Result<(), ProtocolError> {
@@ -126,7 +145,10 @@ impl ProtocolSession {
     async fn handle(&mut self, envelope: ClientEnvelope, outbox: &Outbox) {
         let hub = &self.state.hub;
         let result: Result<(), ProtocolError> = match envelope {
-            ClientEnvelope::Nick { nick } => hub.set_nick(self.id, &nick),
+            ClientEnvelope::Nick { nick } => match self.reserved_elsewhere(&nick).await {
+                Some(err) => Err(err),
+                None => hub.set_nick(self.id, &nick),
+            },
             ClientEnvelope::ListRooms => {
                 let mut rooms = hub.rooms().await;
                 self.state.budgets.trim_rooms(&mut rooms);
