@@ -176,10 +176,17 @@ async fn chat_access(
     if state.hub.nick_in_use(&identity.nick) {
         return Err(in_use("on this server"));
     }
-    // A plain GET becomes no connection: it must not take (even briefly) the name.
-    let Some(backplane) = state.hub.backplane().filter(|_| handshake) else {
+    let Some(backplane) = state.hub.backplane() else {
         return Ok((access, None));
     };
+    if !handshake {
+        // A plain GET becomes no connection: it must not take (even briefly) the name,
+        // but it hears what the handshake would (as `/auth/check` does).
+        return match names::is_reserved(backplane, &identity.nick).await {
+            Ok(true) => Err(in_use("on this or another server")),
+            _ => Ok((access, None)),
+        };
+    }
     match names::reserve(backplane, &identity.nick).await {
         Ok(Some(claim)) => Ok((access, Some(claim))),
         Ok(None) => Err(in_use("on this or another server")),

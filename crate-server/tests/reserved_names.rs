@@ -175,8 +175,16 @@ async fn a_name_held_on_one_server_is_refused_on_the_other_and_freed_when_its_ho
             .map(str::to_owned)
     };
     let before = refusals(String::from_utf8(common::get(b, "/metrics").await.body).unwrap());
-    let probe = common::get(b, &format!("/chat?access_token={}", token("ada"))).await;
-    assert_eq!(probe.status, 409);
+    // Every held name, asked of either server: the one holding it and the other.
+    for server in servers {
+        for name in names {
+            let probe = common::get(server, &format!("/chat?access_token={}", token(name))).await;
+            assert_eq!(
+                probe.status, 409,
+                "{name} is held, yet {server}'s probe said otherwise"
+            );
+        }
+    }
     let free = common::get(b, &format!("/chat?access_token={}", token("dee"))).await;
     assert_eq!(
         free.status, 426,
