@@ -27,6 +27,7 @@ const removeListener = EventTarget.prototype.removeEventListener;
 export class FerroSocket extends EventTarget {
   #core;
   #url;
+  #origin;
   // Event handler attributes (onopen...): type -> { value, listener }. A handler keeps
   // the position among listeners it had when first set, as the browser's do.
   #handlers = new Map();
@@ -45,6 +46,7 @@ export class FerroSocket extends EventTarget {
     // holds it (and so this object) until the close event.
     this.#core = makeCore(String(url), protocols, (event) => this.#forward(event));
     this.#url = this.#core.url;
+    this.#origin = new URL(this.#url).origin;
   }
 
   /** Whether this environment has a `WebSocket` constructor at all. */
@@ -56,11 +58,9 @@ export class FerroSocket extends EventTarget {
     let copy;
     switch (event.type) {
       case "message":
-        copy = new MessageEvent("message", {
-          data: event.data,
-          origin: event.origin,
-          lastEventId: event.lastEventId,
-        });
+        // A WebSocket message's origin is its URL's, and its lastEventId always "":
+        // reading them from every browser event cost a third of this forwarding.
+        copy = new MessageEvent("message", { data: event.data, origin: this.#origin });
         break;
       case "close":
         copy = new CloseEvent("close", {

@@ -31,10 +31,32 @@ impl From<JsValue> for JsError {
             },
             None => JsError {
                 name: String::new(),
-                message: value.as_string().unwrap_or_else(|| format!("{value:?}")),
+                message: thrown_text(&value),
             },
         }
     }
+}
+
+/// What `String(value)` gives for a thrown value that is not an `Error`, without `Debug`
+/// (whose JavaScript side, `debugString`, would ship in every module).
+fn thrown_text(value: &JsValue) -> String {
+    if let Some(text) = value.as_string() {
+        return text;
+    }
+    if value.is_undefined() {
+        return "undefined".into();
+    }
+    if value.is_null() {
+        return "null".into();
+    }
+    value.unchecked_ref::<js_sys::Object>().to_string().into()
+}
+
+/// Writes `text` in double quotes (error messages quote the caller's input).
+fn quoted(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
+    f.write_str("\"")?;
+    f.write_str(text)?;
+    f.write_str("\"")
 }
 
 impl fmt::Display for JsError {
@@ -95,16 +117,26 @@ pub enum OpenError {
 impl fmt::Display for OpenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            OpenError::InvalidUrl { url } => write!(f, "invalid WebSocket URL {url:?}"),
-            OpenError::UnsupportedScheme { url, scheme } => write!(
-                f,
-                "unsupported scheme {scheme:?} in {url:?}: use ws:, wss:, http: or https:"
-            ),
+            OpenError::InvalidUrl { url } => {
+                f.write_str("invalid WebSocket URL ")?;
+                quoted(f, url)
+            }
+            OpenError::UnsupportedScheme { url, scheme } => {
+                f.write_str("unsupported scheme ")?;
+                quoted(f, scheme)?;
+                f.write_str(" in ")?;
+                quoted(f, url)?;
+                f.write_str(": use ws:, wss:, http: or https:")
+            }
             OpenError::Fragment { url } => {
-                write!(f, "WebSocket URL {url:?} must not have a #fragment")
+                f.write_str("WebSocket URL ")?;
+                quoted(f, url)?;
+                f.write_str(" must not have a #fragment")
             }
             OpenError::InvalidProtocol { protocol, reason } => {
-                write!(f, "invalid subprotocol {protocol:?}: {reason}")
+                f.write_str("invalid subprotocol ")?;
+                quoted(f, protocol)?;
+                write!(f, ": {reason}")
             }
             OpenError::NotSupported => f.write_str("this browser does not support WebSocket"),
             OpenError::Browser(err) => write!(f, "the browser refused to open the socket: {err}"),
@@ -137,7 +169,7 @@ impl fmt::Display for SendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SendError::NotOpen(state) => {
-                write!(f, "cannot send: the socket is {state:?}, not Open")
+                write!(f, "cannot send: the socket is {}, not Open", state.name())
             }
             SendError::Browser(err) => write!(f, "the browser refused to send: {err}"),
         }
@@ -194,5 +226,50 @@ impl From<CloseCodeError> for CloseError {
 impl From<CloseReasonError> for CloseError {
     fn from(err: CloseReasonError) -> Self {
         CloseError::Reason(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The messages users read: the input quoted as given, the state named, the fix said.
+    #[test]
+    fn messages_quote_the_input_and_say_what_to_do() {
+        let cases: [(Box<dyn std::error::Error>, &str); 5] = [
+            (
+                Box::new(OpenError::InvalidUrl {
+                    url: "ws://[::1".into(),
+                }),
+                r#"invalid WebSocket URL "ws://[::1""#,
+            ),
+            (
+                Box::new(OpenError::UnsupportedScheme {
+                    url: "ftp://example.org/".into(),
+                    scheme: "ftp:".into(),
+                }),
+                r#"unsupported scheme "ftp:" in "ftp://example.org/": use ws:, wss:, http: or https:"#,
+            ),
+            (
+                Box::new(OpenError::Fragment {
+                    url: "/echo#x".into(),
+                }),
+                r#"WebSocket URL "/echo#x" must not have a #fragment"#,
+            ),
+            (
+                Box::new(OpenError::InvalidProtocol {
+                    protocol: "a b".into(),
+                    reason: "contains a space",
+                }),
+                r#"invalid subprotocol "a b": contains a space"#,
+            ),
+            (
+                Box::new(SendError::NotOpen(ReadyState::Connecting)),
+                "cannot send: the socket is Connecting, not Open",
+            ),
+        ];
+        for (error, expected) in cases {
+            assert_eq!(error.to_string(), expected);
+        }
     }
 }

@@ -22,6 +22,16 @@ pub enum ReadyState {
 }
 
 impl ReadyState {
+    /// The state's name, as in `Debug` (`"Open"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ReadyState::Connecting => "Connecting",
+            ReadyState::Open => "Open",
+            ReadyState::Closing => "Closing",
+            ReadyState::Closed => "Closed",
+        }
+    }
+
     /// Maps the browser's numeric state; anything unknown is treated as closed.
     pub fn from_code(code: u16) -> ReadyState {
         match code {

@@ -26,6 +26,28 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+#[wasm_bindgen::prelude::wasm_bindgen(module = "/tests/auth.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = aRefusedTokenEndsInOneAuthFailedEvent)]
+    fn refused_token_from_js(class: &JsValue, url: &str, bad_token: &str) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = aChatClientConnectsWithItsTokensIdentity)]
+    fn chat_client_token_from_js(
+        class: &JsValue,
+        url: &str,
+        token: &str,
+        nick: &str,
+    ) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = typeErrorForABadTokenOption, catch)]
+    fn bad_token_option_from_js(class: &JsValue, url: &str) -> Result<(), JsValue>;
+}
+
+async fn run(promise: js_sys::Promise) {
+    if let Err(err) = JsFuture::from(promise).await {
+        let message = js_sys::Reflect::get(&err, &"message".into()).unwrap_or(err);
+        panic!("{}", message.as_string().unwrap_or_default());
+    }
+}
+
 /// The `/chat` URL of the server with token authentication.
 const AUTH_URL: &str = match option_env!("FERROSOCKET_AUTH_URL") {
     Some(url) => url,
@@ -362,4 +384,27 @@ async fn without_refresh_an_expired_token_reconnects_with_a_fresh_one_and_loses_
             .any(|e| matches!(e, ChatEvent::Connection(ResilientEvent::Reconnected { .. }))),
         "{seen:?}"
     );
+}
+
+#[wasm_bindgen_test]
+async fn the_js_token_option_connects_refuses_with_authfailed_and_rejects_bad_values() {
+    let socket_class: JsValue = ferrosocket::js::reconnecting_socket_class().into();
+    let chat_class: JsValue = ferrosocket::js::chat_client_class().into();
+    let bad = sign_with(
+        &format!(r#"{{"sub":"{}","exp":{}}}"#, unique("eve"), now_s() + 60),
+        "another secret, not the server's, 32+ bytes",
+    )
+    .await;
+    run(refused_token_from_js(&socket_class, AUTH_URL, &bad)).await;
+    let nick = unique("ada");
+    run(chat_client_token_from_js(
+        &chat_class,
+        AUTH_URL,
+        &token(&nick, 60).await,
+        &nick,
+    ))
+    .await;
+    if let Err(err) = bad_token_option_from_js(&socket_class, AUTH_URL) {
+        panic!("{err:?}");
+    }
 }

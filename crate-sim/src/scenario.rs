@@ -35,6 +35,13 @@ pub enum Action {
         /// The server.
         server: usize,
     },
+    /// Client `client`'s token is about to expire: its server warns it (`token_expiring`)
+    /// and, unless a `refresh` arrives first, closes the connection with 4401 a little
+    /// later.
+    TokenExpires {
+        /// The client.
+        client: usize,
+    },
     /// Redis mode: server `server` loses its link to the shared log (requests fail, lines
     /// in flight on its subscription are lost) and gets it back a little later.
     LinkDrop {
@@ -62,6 +69,9 @@ pub struct Knobs {
     pub shared_log: bool,
     /// Redis mode: servers lose their link to the log now and then.
     pub link_faults: bool,
+    /// Connections' tokens expire now and then: warned, refreshed by the client or closed
+    /// with 4401.
+    pub token_expiry: bool,
 }
 
 impl Knobs {
@@ -76,6 +86,7 @@ impl Knobs {
             refusal_names_line: false,
             shared_log: false,
             link_faults: false,
+            token_expiry: false,
         }
     }
 
@@ -91,6 +102,7 @@ impl Knobs {
             refusal_names_line: false,
             shared_log: true,
             link_faults: true,
+            token_expiry: false,
         }
     }
 }
@@ -238,6 +250,17 @@ impl Scenario {
             for _ in 0..rng.range(0, 3) {
                 let server = rng.index(knobs.servers);
                 actions.push((rng.range(0, active_ms), Action::LinkDrop { server }));
+            }
+        }
+        if knobs.token_expiry {
+            // Drawn from a fork of the seed, so that runs without expiries stay as they were.
+            let mut expiries = Rng::new(seed ^ 0x7045_4e5f_4558_5059);
+            for _ in 0..expiries.range(1, 8) {
+                let client = expiries.index(clients);
+                actions.push((
+                    expiries.range(0, active_ms),
+                    Action::TokenExpires { client },
+                ));
             }
         }
         actions.sort_by_key(|(at, _)| *at);

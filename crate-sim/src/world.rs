@@ -72,6 +72,9 @@ enum Event {
     },
     /// Redis mode: a server's link to the log is back.
     LinkUp { server: usize },
+    /// The token of `conn` expires: closed with 4401 unless refreshed since warning
+    /// `warning`.
+    Expire { conn: ConnId, warning: u32 },
 }
 
 #[derive(Debug)]
@@ -90,6 +93,9 @@ struct Conn {
     to_client_last: Millis,
     latency: Millis,
     gate: RateGate,
+    /// Token warnings sent on this connection, and the last one a `refresh` answered.
+    warnings: u32,
+    refreshed: u32,
 }
 
 struct ClientSlot<C> {
@@ -342,6 +348,7 @@ impl<C: SimClient, S: SimServer> World<C, S> {
                     self.after_server(server);
                 }
             }
+            Event::Expire { conn, warning } => self.expire(conn, warning),
             Event::Restart { server } => {
                 let slot = &mut self.servers[server];
                 slot.life += 1;
@@ -520,7 +527,48 @@ impl<C: SimClient, S: SimServer> World<C, S> {
                 }
             }
             Action::LinkDrop { server } if !self.quiet => self.drop_link(server),
-            Action::Drop { .. } | Action::Crash { .. } | Action::LinkDrop { .. } => {}
+            Action::TokenExpires { client } if !self.quiet => self.warn_token(client),
+            Action::Drop { .. }
+            | Action::Crash { .. }
+            | Action::LinkDrop { .. }
+            | Action::TokenExpires { .. } => {}
+        }
+    }
+
+    /// The server's token check, played by the world (the sim servers hold no tokens):
+    /// warns `client`'s connection that its token expires, and closes it with 4401 a
+    /// little later unless a `refresh` arrives first.
+    fn warn_token(&mut self, client: usize) {
+        let Some(conn) = self.clients[client].conn else {
+            return;
+        };
+        let c = self.conns.get_mut(&conn).expect("known connection");
+        if !c.to_client_open {
+            return;
+        }
+        c.warnings += 1;
+        let warning = c.warnings;
+        let expiring = ServerEnvelope::TokenExpiring {
+            exp: u64::from(warning),
+        };
+        self.pipe(conn, false, Frame::Text(expiring.to_json()));
+        let lead = self.rng.range(1, 600);
+        self.schedule(self.now + lead, Event::Expire { conn, warning });
+    }
+
+    fn expire(&mut self, conn: ConnId, warning: u32) {
+        let c = &self.conns[&conn];
+        if c.refreshed >= warning || !c.to_client_open || c.killed {
+            return;
+        }
+        let (server, life) = (c.server, c.life);
+        self.note(|| format!("conn {conn}: token expired"));
+        self.close_by_server(conn, 4401);
+        if self.servers[server].life == life {
+            if let Some(core) = self.servers[server].core.as_mut() {
+                core.disconnected(conn, self.now);
+            }
+            self.after_server(server);
         }
     }
 
@@ -570,6 +618,8 @@ impl<C: SimClient, S: SimServer> World<C, S> {
                 to_client_last: self.now,
                 latency,
                 gate: RateGate::new(rate, burst, self.now),
+                warnings: 0,
+                refreshed: 0,
             },
         );
         self.clients[client].connecting = true;
@@ -635,8 +685,18 @@ impl<C: SimClient, S: SimServer> World<C, S> {
         let gate = self.conns.get_mut(&conn).expect("known").gate.check(now);
         match gate {
             crate::rate::Gate::Pass => {
-                let core = self.servers[server].core.as_mut().expect("up");
-                core.received(conn, &text, now);
+                if let Ok(ClientEnvelope::Refresh { .. }) = ClientEnvelope::parse(&text) {
+                    // The token check is the world's (see `warn_token`).
+                    let c = self.conns.get_mut(&conn).expect("known");
+                    c.refreshed = c.warnings;
+                    let refreshed = ServerEnvelope::Refreshed {
+                        exp: u64::from(c.warnings),
+                    };
+                    self.pipe(conn, false, Frame::Text(refreshed.to_json()));
+                } else {
+                    let core = self.servers[server].core.as_mut().expect("up");
+                    core.received(conn, &text, now);
+                }
             }
             crate::rate::Gate::Refuse => {
                 self.note(|| format!("conn {conn}: refused by the rate gate"));

@@ -129,6 +129,25 @@ fn the_session_core_against_the_reference_hub_keeps_every_invariant() {
     );
 }
 
+/// Tokens expire now and then: the world (as the server's token check) warns a connection
+/// and closes it with 4401 a little later unless a `refresh` comes first. The core answers
+/// each warning with a `refresh` ahead of its lines; a warning it cannot answer in time
+/// (not yet welcomed, or the refresh refused by the rate gate) ends in 4401 and a resume.
+/// No line is lost, reordered or duplicated either way.
+#[test]
+fn token_expiries_refreshed_or_closed_keep_every_invariant() {
+    assert_clean(
+        "token_expiries_refreshed_or_closed_keep_every_invariant",
+        300,
+        Knobs {
+            token_expiry: true,
+            ..Knobs::in_memory()
+        },
+        client,
+        memory_server,
+    );
+}
+
 /// A handful of seeds that once failed (in the reference models or the real cores), run
 /// on their own so that a regression names itself.
 #[test]

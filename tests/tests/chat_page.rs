@@ -101,6 +101,7 @@ async fn markup_in_messages_is_shown_as_text(browser: Browser) {
     }
     ada.close().await;
     bob.close().await;
+    drop(server);
 }
 
 async fn the_conversation_survives_a_server_restart(browser: Browser) {
@@ -259,6 +260,7 @@ async fn nickname_unread_counts_and_keyboard(browser: Browser) {
     assert_eq!(nick.as_deref(), Some("ada"));
     ada.close().await;
     bob.close().await;
+    drop(server);
 }
 
 async fn a_browser_without_websocket_gets_a_notice(browser: Browser) {
@@ -357,6 +359,91 @@ async fn long_conversations_stay_bounded_and_scrolling_respects_the_reader(brows
     ada.close().await;
 }
 
+/// Lines said while the page was disconnected reach it when it reconnects (replayed by the
+/// resumed session or, as here after a server restart, in the rejoined rooms' history).
+/// They are as new to the reader as any other line: counted in the hidden tab's title and, outside the room in
+/// view, on the room's unread badge. A full-suite run once saw such a line uncounted.
+async fn lines_missed_while_disconnected_count_as_unread(browser: Browser) {
+    let server = start_server(&[]).await;
+    let addr = server.addr().to_owned();
+    let ada = ChatPage::open(browser, &server.base_url, "ada").await;
+    let bob = ChatPage::open(browser, &server.base_url, "bob").await;
+    ada.join("rust").await;
+    bob.join("rust").await;
+    ada.wait_for("//ul[@id='members']/li[. = 'bob']", "bob in rust")
+        .await;
+
+    // Ada's tab is hidden, and her network is cut: every socket she opens from now on
+    // goes nowhere, until the test gives her the real constructor back.
+    ada.run(
+        "Object.defineProperty(document, 'hidden', {value: true, configurable: true});\
+         document.dispatchEvent(new Event('visibilitychange'));\
+         const Real = WebSocket; window.__realWebSocket = Real;\
+         const Cut = function (url, protocols) { return new Real('ws://127.0.0.1:1/', protocols); };\
+         Cut.prototype = Real.prototype; Object.assign(Cut, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});\
+         window.WebSocket = Cut; return true;",
+        vec![],
+    )
+    .await;
+    // The server restarts, so nobody's session can be resumed: the pages join their rooms
+    // afresh and get what they missed as the rooms' history.
+    server.kill().await;
+    ada.wait_state("reconnecting").await;
+    let server = start_server_at(&addr, &[]).await;
+    bob.wait_state("open").await;
+    bob.wait_for("//ul[@id='members']/li[. = 'bob']", "bob back in rust")
+        .await;
+
+    // Bob, back first, says one line in the room ada has in view and one in the lobby.
+    bob.say("missed in rust").await;
+    bob.wait_for(
+        "//ol[@id='messages']/li[@data-state='sent'][span[@class='text'] = 'missed in rust']",
+        "bob's rust line accepted",
+    )
+    .await;
+    bob.switch_to("lobby").await;
+    bob.say("missed in lobby").await;
+    bob.wait_for(
+        "//ol[@id='messages']/li[@data-state='sent'][span[@class='text'] = 'missed in lobby']",
+        "bob's lobby line accepted",
+    )
+    .await;
+
+    assert_eq!(
+        ada.count_messages("missed in rust").await,
+        0,
+        "ada's network was cut"
+    );
+    // Ada's network comes back; she retries at once.
+    ada.run(
+        "window.WebSocket = window.__realWebSocket; document.getElementById('retry').click(); return true;",
+        vec![],
+    )
+    .await;
+    ada.wait_message("bob", "missed in rust").await;
+    ada.wait_for(
+        "//button[@data-room='lobby']/span[@class='unread'][. = '1']",
+        "an unread count of 1 on the lobby",
+    )
+    .await;
+    let mut title = String::new();
+    for _ in 0..50 {
+        title = ada.client().title().await.unwrap();
+        if title == "(2) ferrosocket chat" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        title, "(2) ferrosocket chat",
+        "both missed lines counted while hidden"
+    );
+    assert_eq!(ada.count_messages("missed in rust").await, 1);
+    ada.close().await;
+    bob.close().await;
+    drop(server);
+}
+
 macro_rules! in_both_browsers {
     ($($name:ident),* $(,)?) => {
         mod chromium {
@@ -374,6 +461,7 @@ in_both_browsers!(
     the_conversation_survives_a_server_restart,
     a_plain_javascript_page_and_the_rust_page_share_the_lobby,
     nickname_unread_counts_and_keyboard,
+    lines_missed_while_disconnected_count_as_unread,
     a_browser_without_websocket_gets_a_notice,
     long_conversations_stay_bounded_and_scrolling_respects_the_reader,
 );

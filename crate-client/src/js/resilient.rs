@@ -409,7 +409,7 @@ pub(super) fn parse_options(
         Some("drop-oldest") => Overflow::DropOldest,
         Some(other) => {
             return Err(js_sys::TypeError::new(&format!(
-                "overflow must be \"reject-new\" or \"drop-oldest\", not {other:?}"
+                "overflow must be \"reject-new\" or \"drop-oldest\", not \"{other}\""
             ))
             .into())
         }

@@ -166,20 +166,24 @@ impl SocketCore {
         let listeners = EVENT_NAMES.map(|name| {
             let dispatch = Rc::clone(&dispatch);
             EventListener::new(socket.as_web_sys(), name, move |event| {
-                // Cloned out so that a handler may free the socket while it runs.
-                let target = if name == "close" {
-                    // The last event: from now on nothing keeps the object alive but
-                    // the page's own references.
-                    dispatch.borrow_mut().take()
-                } else {
-                    dispatch.borrow().clone()
-                };
-                if let Some(target) = target {
-                    // dispatchEvent reports handler exceptions itself; an exception here
-                    // would be a bug in socket.js, and must not unwind into Rust.
+                // dispatchEvent reports handler exceptions itself; an exception here would
+                // be a bug in socket.js, and must not unwind into Rust.
+                let forward = |target: &js_sys::Function| {
                     if let Err(err) = target.call1(&JsValue::NULL, event) {
                         report_error(&err);
                     }
+                };
+                if name == "close" {
+                    // The last event: from now on nothing keeps the object alive but the
+                    // page's own references.
+                    let target = dispatch.borrow_mut().take();
+                    target.as_ref().map(forward);
+                } else {
+                    // Called under a shared borrow, without cloning the function (a clone
+                    // and its drop are two more calls into JavaScript per event). Nothing
+                    // a handler can do takes the function meanwhile: only the close
+                    // listener does, and the browser never nests socket events.
+                    dispatch.borrow().as_ref().map(forward);
                 }
             })
         });

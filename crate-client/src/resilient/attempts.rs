@@ -109,10 +109,16 @@ pub(super) fn on_close(shared: &Rc<Shared>, close: CloseEvent) {
     };
     // Ask the server whether it refused the token; decide once it answers.
     let weak = Rc::downgrade(shared);
+    let attempt_id = shared.core.borrow().attempt_id;
     wasm_bindgen_futures::spawn_local(async move {
         let verdict = auth_check::ask(&token_url).await;
         let Some(shared) = weak.upgrade() else { return };
-        if shared.core.borrow().user_closed {
+        let current = {
+            let core = shared.core.borrow();
+            // Closed, or started over by `reconnect()` meanwhile: the answer is stale.
+            !core.user_closed && core.attempt_id == attempt_id && core.socket.is_none()
+        };
+        if !current {
             return;
         }
         match verdict {

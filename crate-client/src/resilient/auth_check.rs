@@ -34,6 +34,10 @@ pub(super) fn check_url(ws_url: &str) -> Option<String> {
     }
 }
 
+/// How long the answer may take before the failure counts as "not the token": a server
+/// that stalls must not stall the reconnecting too.
+const CHECK_TIMEOUT_MS: u32 = 10_000;
+
 /// Asks the server about the attempt that used `ws_url`.
 pub(super) async fn ask(ws_url: &str) -> Verdict {
     match fetch_status(ws_url).await {
@@ -54,6 +58,14 @@ async fn fetch_status(ws_url: &str) -> Result<(u16, String), JsValue> {
     let fetch: js_sys::Function = js_sys::Reflect::get(&global, &"fetch".into())?.dyn_into()?;
     let init = js_sys::Object::new();
     js_sys::Reflect::set(&init, &"cache".into(), &"no-store".into())?;
+    // `AbortSignal.timeout` where the browser has it (all current ones).
+    let abort_signal = js_sys::Reflect::get(&global, &"AbortSignal".into())?;
+    if let Ok(timeout) = js_sys::Reflect::get(&abort_signal, &"timeout".into())
+        .and_then(|f| f.dyn_into::<js_sys::Function>())
+    {
+        let signal = timeout.call1(&abort_signal, &CHECK_TIMEOUT_MS.into())?;
+        js_sys::Reflect::set(&init, &"signal".into(), &signal)?;
+    }
     let promise: js_sys::Promise = fetch.call2(&global, &url.into(), &init)?.dyn_into()?;
     let response = JsFuture::from(promise).await?;
     let status = js_sys::Reflect::get(&response, &"status".into())?

@@ -481,7 +481,7 @@ fn presence_change(value: &Json) -> Result<PresenceChange, String> {
         Json::String(s) if s == "join" => Ok(PresenceChange::Join),
         Json::String(s) if s == "leave" => Ok(PresenceChange::Leave),
         Json::String(s) if s == "rename" => Ok(PresenceChange::Rename),
-        Json::String(s) => Err(format!("unknown presence change {s:?}")),
+        Json::String(s) => Err(format!("unknown presence change \"{s}\"")),
         other => Fields::wrong("change", "a string", other),
     }
 }
@@ -491,7 +491,7 @@ fn error_code(value: &Json) -> Result<ErrorCode, String> {
         Json::String(s) => ErrorCode::ALL
             .into_iter()
             .find(|code| code.as_str() == s)
-            .ok_or_else(|| format!("unknown error code {s:?}")),
+            .ok_or_else(|| format!("unknown error code \"{s}\"")),
         other => Fields::wrong("code", "a string", other),
     }
 }
@@ -577,7 +577,7 @@ pub(crate) fn decode(text: &str) -> Result<ServerEnvelope, String> {
             message: f.text("message")?,
             reference: f.optional_text("ref")?,
         },
-        other => return Err(format!("unknown envelope type {other:?}")),
+        other => return Err(format!("unknown envelope type \"{other}\"")),
     })
 }
 
