@@ -259,6 +259,22 @@ const scenarios = {
     await closedAgain;
   },
 
+  // startClosed: no connection until reconnect().
+  async startClosed(Socket, { url }, record) {
+    const socket = new Socket(url, undefined, { ...FAST, startClosed: true });
+    const log = eventLog(socket);
+    await sleep(300);
+    record("startClosed.before-reconnect()", { readyState: socket.readyState, opens: log.counts.open });
+    socket.reconnect();
+    await log.wait(1, "open");
+    const echo = next(socket, "message");
+    socket.send("started");
+    record("startClosed.echo", (await echo).data);
+    const closed = next(socket, "close");
+    socket.close();
+    await closed;
+  },
+
   // maxRetries: the first attempt and then maxRetries more, then nothing; the URL
   // function is called once per attempt.
   async maxRetries(Socket, { refusedUrl }, record) {

@@ -94,6 +94,7 @@ async fn reconnecting_socket_traces_match_partysocket() {
         "order.echoes = ",
         "drop.events = ",
         "reconnect.after-close = 1",
+        "startClosed.echo = \"started\"",
         "maxRetries.attempts = 3",
         "urlProvider.calls = 2",
         "connectionTimeout.before-the-server-answered = true",
