@@ -34,6 +34,16 @@ mod state;
 mod stream;
 mod url;
 
+/// The chat client: [`ChatSession`](chat::ChatSession) speaks `chat.v1` over a
+/// [`ResilientSocket`], with exactly-once delivery across reconnects; its options, its
+/// events, the wire types they carry, and [`core`](chat::core), the sans-IO state machine
+/// that holds its rules.
+pub mod chat {
+    pub use crate::session::core;
+    pub use crate::session::{ChatEvent, ChatOptions, ChatSession};
+    pub use ferrosocket_wire::chat::{ErrorCode, HistoryEntry, PresenceChange, RoomInfo};
+}
+
 /// The module's allocator when it ships the JavaScript classes (feature `js`): talc, which
 /// is smaller than the default dlmalloc and faster on the many small, short-lived
 /// allocations of message handling. A module that sets its own `#[global_allocator]`
@@ -47,7 +57,6 @@ mod url;
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
 pub use error::{CloseError, JsError, OpenError, SendError};
-pub use ferrosocket_wire::chat::{ErrorCode, HistoryEntry, PresenceChange, RoomInfo};
 pub use ferrosocket_wire::{CloseCode, CloseReason};
 pub use message::{CloseEvent, Message};
 pub use resilient::{
@@ -55,8 +64,6 @@ pub use resilient::{
     ReconnectPolicy, ResilientError, ResilientEvent, ResilientEvents, ResilientOptions,
     ResilientSocket, SendOutcome, Sender, TokenFuture, TokenProvider,
 };
-pub use session::core as session_core;
-pub use session::{ChatEvent, ChatOptions, ChatSession};
 pub use socket::{SocketSender, WebSocket};
 pub use state::ReadyState;
 pub use stream::{Event, WebSocketStream, DEFAULT_HIGH_WATER_MARK};

@@ -13,10 +13,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use common::{unique, within};
-use ferrosocket::{
-    ChatEvent, ChatOptions, ChatSession, ReconnectPolicy, ResilientEvent, ResilientOptions,
-    TokenProvider,
-};
+use ferrosocket::chat::{ChatEvent, ChatOptions, ChatSession};
+use ferrosocket::{ReconnectPolicy, ResilientEvent, ResilientOptions, TokenProvider};
 use futures_channel::mpsc;
 use futures_util::StreamExt;
 use gloo_timers::future::TimeoutFuture;

@@ -7,10 +7,8 @@ mod common;
 use std::time::Duration;
 
 use common::{chat_url, drop_connections, unique, within};
-use ferrosocket::{
-    ChatEvent, ChatOptions, ChatSession, ErrorCode, ReconnectPolicy, ResilientEvent,
-    ResilientOptions, SendOutcome,
-};
+use ferrosocket::chat::{ChatEvent, ChatOptions, ChatSession, ErrorCode};
+use ferrosocket::{ReconnectPolicy, ResilientEvent, ResilientOptions, SendOutcome};
 use futures_channel::mpsc;
 use futures_util::StreamExt;
 use wasm_bindgen_test::*;

@@ -429,7 +429,7 @@ impl App {
             }
             // The message stays "sending" and is retried: no notice per retry.
             ChatEvent::Error {
-                code: crate::ErrorCode::Unavailable | crate::ErrorCode::RateLimited,
+                code: crate::chat::ErrorCode::Unavailable | crate::chat::ErrorCode::RateLimited,
                 ..
             } => {}
             // A line refused for good: its `Failed` event says so.

@@ -53,7 +53,7 @@ impl ChatClient {
             line_deadline: millis(&raw, "lineDeadline"),
             max_pending: get(&raw, "maxPending")
                 .and_then(|v| v.as_f64())
-                .map_or(crate::session_core::DEFAULT_MAX_PENDING, |n| {
+                .map_or(crate::session::core::DEFAULT_MAX_PENDING, |n| {
                     n.max(0.0) as usize
                 }),
             // `refreshToken: false`: let the token expire and reconnect with a fresh one.

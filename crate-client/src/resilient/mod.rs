@@ -117,7 +117,7 @@ struct Shared {
 /// - **Retry now** when the window fires `online`.
 ///
 /// Messages are not deduplicated or replayed here: a message the browser had buffered
-/// when a connection died may be lost. [`ChatSession`](crate::ChatSession) adds
+/// when a connection died may be lost. [`ChatSession`](crate::chat::ChatSession) adds
 /// acknowledgements and resume on top to make delivery exactly-once.
 ///
 /// Dropping it closes the socket and cancels every timer and listener.
@@ -305,7 +305,7 @@ impl ResilientSocket {
     /// Sends `message` only if it can go on the open socket right now (open, and the
     /// browser's buffer under the high-water mark); never queues it. Returns whether it was
     /// handed to the socket. For a layer above that keeps its own messages until they are
-    /// acknowledged (as [`ChatSession`](crate::ChatSession) does), so that no second copy
+    /// acknowledged (as [`ChatSession`](crate::chat::ChatSession) does), so that no second copy
     /// waits here.
     pub fn send_now(&self, message: &Message) -> bool {
         send_now(&self.shared, message)

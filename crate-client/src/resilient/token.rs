@@ -12,7 +12,7 @@ pub type TokenFuture = Pin<Box<dyn Future<Output = Result<String, String>>>>;
 
 /// Where a connection's access token comes from. It travels as the `access_token` query
 /// parameter of every attempt's URL (the one place a browser's `WebSocket` can put it), and
-/// a [`ChatSession`](crate::ChatSession) also presents a fresh one when the server says
+/// a [`ChatSession`](crate::chat::ChatSession) also presents a fresh one when the server says
 /// the current one expires (`token_expiring` → `refresh`).
 ///
 /// # Examples

@@ -8,7 +8,7 @@
 //! Outputs are pulled: [`poll_transmit`](SessionCore::poll_transmit) (envelopes to put on
 //! the open connection, in order), [`poll_event`](SessionCore::poll_event) (what to tell
 //! the application) and [`next_wakeup`](SessionCore::next_wakeup) (when to call `tick`).
-//! The browser's [`ChatSession`](crate::ChatSession) is a thin driver of it; a simulator
+//! The browser's [`ChatSession`](crate::chat::ChatSession) is a thin driver of it; a simulator
 //! can drive it on the host.
 //!
 //! What it guarantees (see docs/PROTOCOL.md, "Delivery"):
@@ -115,7 +115,7 @@ const OUT_OF_ORDER_RETRY_MS: Millis = 100;
 ///
 /// # Examples
 /// ```
-/// use ferrosocket::session_core::{CoreConfig, SessionCore};
+/// use ferrosocket::chat::core::{CoreConfig, SessionCore};
 /// use ferrosocket_wire::chat::{ClientEnvelope, ServerEnvelope};
 ///
 /// let mut core = SessionCore::new(CoreConfig::new("c1"));

@@ -4,13 +4,13 @@ use ferrosocket_wire::chat::{ErrorCode, HistoryEntry, PresenceChange, RoomInfo, 
 
 use crate::resilient::ResilientEvent;
 
-/// What a [`ChatSession`](crate::ChatSession) (or a
-/// [`SessionCore`](crate::session_core::SessionCore)) reports to the application.
+/// What a [`ChatSession`](crate::chat::ChatSession) (or a
+/// [`SessionCore`](crate::session::core::SessionCore)) reports to the application.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChatEvent {
     /// The connection changed: open, reconnected, disconnected, reconnecting (attempt,
     /// delay), gave up, closed. Never [`ResilientEvent::Message`]. (Only the browser
-    /// [`ChatSession`](crate::ChatSession) reports these; the sans-IO core is told of them.)
+    /// [`ChatSession`](crate::chat::ChatSession) reports these; the sans-IO core is told of them.)
     Connection(ResilientEvent),
     /// The server greeted a connection; `nick` is the nickname in force.
     Welcome {
@@ -91,8 +91,8 @@ pub enum ChatEvent {
     },
     /// The connection's access token expires at `exp` (seconds since the Unix epoch):
     /// the session needs a fresh token for the same identity, to present with
-    /// [`refresh`](crate::session_core::SessionCore::refresh) — a
-    /// [`ChatSession`](crate::ChatSession) with a token provider does it itself. Without
+    /// [`refresh`](crate::session::core::SessionCore::refresh) — a
+    /// [`ChatSession`](crate::chat::ChatSession) with a token provider does it itself. Without
     /// one, the server closes the connection with 4401 at `exp`.
     TokenExpiring {
         /// The expiry, in seconds since the Unix epoch.

@@ -106,7 +106,7 @@ struct SessionShared {
 ///
 /// # Examples
 /// ```no_run
-/// use ferrosocket::{ChatEvent, ChatOptions, ChatSession};
+/// use ferrosocket::chat::{ChatEvent, ChatOptions, ChatSession};
 ///
 /// let chat = ChatSession::connect("/chat", ChatOptions { nick: Some("ada".into()), ..Default::default() })?;
 /// chat.set_on_event(|event| match event {

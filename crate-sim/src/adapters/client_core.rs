@@ -1,8 +1,8 @@
-//! [`CoreClient`]: the real chat session core (`ferrosocket::session_core::SessionCore`)
+//! [`CoreClient`]: the real chat session core (`ferrosocket::chat::core::SessionCore`)
 //! as a [`SimClient`].
 
-use ferrosocket::session_core::{CoreConfig, SessionCore};
-use ferrosocket::ChatEvent;
+use ferrosocket::chat::core::{CoreConfig, SessionCore};
+use ferrosocket::chat::ChatEvent;
 use ferrosocket_wire::chat::{ClientEnvelope, ServerEnvelope};
 
 use crate::actor::{AppEvent, Millis, SimClient};
