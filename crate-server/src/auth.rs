@@ -144,7 +144,10 @@ struct Claims {
     rooms: Option<RoomsClaim>,
 }
 
+/// Unknown keys are refused: a misspelt list (`"joins"`) would otherwise be absent, and an
+/// absent list means every room — a typo must not grant more than the issuer meant.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RoomsClaim {
     #[serde(default)]
     join: Option<Vec<String>>,
@@ -236,6 +239,13 @@ impl Authenticator {
         let missing =
             |claim: &str| AuthError::Malformed(format!("the claim \"{claim}\" is missing"));
         let subject = claims.sub.ok_or_else(|| missing("sub"))?;
+        // An empty subject names nobody (an issuer's mistake, e.g. a missing user id): it is
+        // refused rather than taken as an identity that `refresh` would compare against.
+        if subject.trim().is_empty() {
+            return Err(AuthError::InvalidClaims(
+                "the claim \"sub\" is empty".into(),
+            ));
+        }
         let expires_at = claims.exp.ok_or_else(|| missing("exp"))?;
         // The leeway forgives clock skew on `nbf` and on `exp`, but a connection closes at
         // `exp` by this server's clock (4401): a token past it would be let in only to be

@@ -1,0 +1,282 @@
+//! A hostile outsider against token authentication, on the real server on a real port:
+//! forged algorithms, claims of every wrong shape, names that look like others, room
+//! patterns probed at their edges, tokens in odd places of the handshake, and refreshes
+//! that try to change who a connection is or keep it alive for free.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::chat::Ws;
+use common::{raw_request, start_with};
+use ferrosocket_wire::chat::{ErrorCode, ServerEnvelope, SUBPROTOCOL};
+use futures_util::{SinkExt, StreamExt};
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use serde_json::{json, Value};
+use tokio_tungstenite::connect_async;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+const SECRET: &str = "the attackers' tests' secret, at least 32 bytes long";
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn signed(header: Header, claims: &Value) -> String {
+    encode(
+        &header,
+        claims,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+fn hs256(claims: Value) -> String {
+    signed(Header::default(), &claims)
+}
+
+/// Base64url without padding (RFC 7515 §2), written out so the forgeries depend on
+/// nothing the server uses.
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// A token put together by hand: any header, any payload, any signature.
+fn forged(header: &Value, claims: &Value, signature: &str) -> String {
+    let part = |value: &Value| base64url(value.to_string().as_bytes());
+    format!("{}.{}.{signature}", part(header), part(claims))
+}
+
+async fn server(allow_guests: bool) -> SocketAddr {
+    start_with(|config| {
+        config.auth_jwt_secret = Some(SECRET.into());
+        config.auth_allow_guests = allow_guests;
+    })
+    .await
+}
+
+/// A `chat.v1` handshake with `query` and an optional `Authorization` value: the socket,
+/// or the refusal's status and body.
+async fn attempt(
+    addr: SocketAddr,
+    query: &str,
+    authorization: Option<&str>,
+) -> Result<Ws, (u16, String)> {
+    let mut request = format!("ws://{addr}/chat{query}")
+        .into_client_request()
+        .unwrap();
+    let headers = request.headers_mut();
+    headers.insert("sec-websocket-protocol", SUBPROTOCOL.parse().unwrap());
+    if let Some(value) = authorization {
+        headers.insert("authorization", value.parse().unwrap());
+    }
+    match connect_async(request).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(WsError::Http(response)) => Err((
+            response.status().as_u16(),
+            String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).into_owned(),
+        )),
+        Err(other) => panic!("the handshake failed without an answer: {other}"),
+    }
+}
+
+/// The next envelope, or the close code if the connection closes instead.
+async fn next_or_close(ws: &mut Ws) -> Result<ServerEnvelope, u16> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(15), ws.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => {
+                return Ok(serde_json::from_str(text.as_str()).unwrap())
+            }
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                return Err(frame.map_or(1005, |frame| u16::from(frame.code)))
+            }
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("expected an envelope or a close within 15 s, got {other:?}"),
+        }
+    }
+}
+
+async fn welcome_nick(ws: &mut Ws) -> String {
+    match next_or_close(ws).await {
+        Ok(ServerEnvelope::Welcome { nick, .. }) => nick,
+        other => panic!("expected welcome, got {other:?}"),
+    }
+}
+
+async fn send(ws: &mut Ws, envelope: Value) {
+    ws.send(Message::Text(envelope.to_string().into()))
+        .await
+        .unwrap();
+}
+
+/// The answer to a `refresh`: `Ok(exp)` for `refreshed`, else the error's code.
+async fn refreshed(ws: &mut Ws) -> Result<u64, ErrorCode> {
+    loop {
+        match next_or_close(ws).await {
+            Ok(ServerEnvelope::Refreshed { exp }) => return Ok(exp),
+            Ok(ServerEnvelope::Error { code, .. }) => return Err(code),
+            Ok(_) => continue,
+            Err(code) => panic!("closed with {code} before the refresh was answered"),
+        }
+    }
+}
+
+/// The answer to a `join` of one room: `Ok(())` when joined, else the error's code.
+async fn joined(ws: &mut Ws, room: &str) -> Result<(), ErrorCode> {
+    send(ws, json!({"type": "join", "rooms": [room]})).await;
+    loop {
+        match next_or_close(ws).await {
+            Ok(ServerEnvelope::Joined { room: r, .. }) if r == room => return Ok(()),
+            Ok(ServerEnvelope::Error { code, .. }) => return Err(code),
+            Ok(_) => continue,
+            Err(code) => panic!("closed with {code} before the join was answered"),
+        }
+    }
+}
+
+/// Tokens an attacker (or a careless issuer) might present; every one must be refused 401
+/// before the upgrade.
+fn hostile_tokens() -> Vec<(&'static str, String)> {
+    let exp = now() + 300;
+    let claims = json!({"sub": "ada", "exp": exp});
+    let with = |extra: Value| {
+        let mut claims = claims.clone();
+        for (key, value) in extra.as_object().unwrap() {
+            claims[key] = value.clone();
+        }
+        hs256(claims)
+    };
+    let good = hs256(claims.clone());
+    let signature = good.rsplit('.').next().unwrap().to_owned();
+    vec![
+        (
+            "alg none",
+            forged(&json!({"alg": "none", "typ": "JWT"}), &claims, ""),
+        ),
+        ("alg None", forged(&json!({"alg": "None"}), &claims, "")),
+        (
+            "alg none, real signature",
+            forged(&json!({"alg": "none"}), &claims, &signature),
+        ),
+        (
+            "alg missing",
+            forged(&json!({"typ": "JWT"}), &claims, &signature),
+        ),
+        (
+            "HS384 with the secret",
+            signed(Header::new(Algorithm::HS384), &claims),
+        ),
+        (
+            "HS512 with the secret",
+            signed(Header::new(Algorithm::HS512), &claims),
+        ),
+        (
+            "other claims, kept signature",
+            forged(
+                &json!({"alg": "HS256", "typ": "JWT"}),
+                &json!({"sub": "eve", "exp": exp}),
+                &signature,
+            ),
+        ),
+        ("no signature", good.rsplit_once('.').unwrap().0.to_owned()),
+        (
+            "empty signature",
+            format!("{}.", good.rsplit_once('.').unwrap().0),
+        ),
+        ("a fourth part", format!("{good}.x")),
+        ("two tokens", format!("{good}{good}")),
+        ("percent-encoded dots", good.replace('.', "%2E")),
+        ("exp missing", hs256(json!({"sub": "ada"}))),
+        ("exp null", with(json!({"exp": null}))),
+        ("exp a string", with(json!({"exp": exp.to_string()}))),
+        ("exp negative", with(json!({"exp": -1}))),
+        ("exp zero", with(json!({"exp": 0}))),
+        ("exp a fraction", with(json!({"exp": exp as f64 + 0.5}))),
+        ("exp past", with(json!({"exp": now() - 1}))),
+        ("nbf in the future", with(json!({"nbf": now() + 600}))),
+        ("nbf a string", with(json!({"nbf": "soon"}))),
+        ("sub missing", hs256(json!({"name": "ada", "exp": exp}))),
+        ("sub a number", with(json!({"sub": 42}))),
+        ("sub empty", with(json!({"sub": ""}))),
+        (
+            "sub empty with a name",
+            with(json!({"sub": "", "name": "ada"})),
+        ),
+        ("name empty", with(json!({"name": ""}))),
+        ("name a number", with(json!({"name": 7}))),
+        ("name with a space", with(json!({"name": "ada lovelace"}))),
+        ("name with a newline", with(json!({"name": "ada\nbob"}))),
+        ("name with NUL", with(json!({"name": "ada\u{0}"}))),
+        (
+            "name with a bidi override",
+            with(json!({"name": "\u{202e}ada"})),
+        ),
+        ("name with a Cyrillic a", with(json!({"name": "\u{430}da"}))),
+        ("name fullwidth", with(json!({"name": "\u{ff41}da"}))),
+        ("name too long", with(json!({"name": "a".repeat(200)}))),
+        ("name guest-", with(json!({"name": "guest-1"}))),
+        ("sub guest- without name", with(json!({"sub": "guest-"}))),
+        ("rooms a string", with(json!({"rooms": "lobby"}))),
+        ("rooms a list", with(json!({"rooms": ["lobby"]}))),
+        (
+            "rooms.join a string",
+            with(json!({"rooms": {"join": "lobby"}})),
+        ),
+        ("rooms.join numbers", with(json!({"rooms": {"join": [1]}}))),
+        (
+            "rooms.post null inside",
+            with(json!({"rooms": {"post": [null]}})),
+        ),
+        // A misspelt list must not silently mean "every room".
+        (
+            "rooms.joins (typo)",
+            with(json!({"rooms": {"joins": ["lobby"]}})),
+        ),
+        (
+            "rooms.Post (case)",
+            with(json!({"rooms": {"join": ["lobby"], "Post": []}})),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn hostile_tokens_are_refused_401_before_the_upgrade() {
+    let addr = server(false).await;
+    let mut let_in = Vec::new();
+    for (label, token) in hostile_tokens() {
+        for in_header in [false, true] {
+            let result = if in_header {
+                // A header cannot carry control characters: hyper would refuse it first.
+                let Ok(value) = hyper::header::HeaderValue::from_str(&format!("Bearer {token}"))
+                else {
+                    continue;
+                };
+                attempt(addr, "", value.to_str().ok()).await
+            } else {
+                attempt(addr, &format!("?access_token={token}"), None).await
+            };
+            match result {
+                Err((401, body)) => assert!(!body.trim().is_empty(), "{label}: no reason"),
+                Err((status, body)) => let_in.push(format!("{label}: {status} {body}")),
+                Ok(_) => let_in.push(format!("{label} (header: {in_header}): upgraded")),
+            }
+        }
+    }
+    assert!(let_in.is_empty(), "not refused 401: {let_in:#?}");
+}
