@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ferrosocket_wire::chat::validate_nick;
-use hyper::header::{self, HeaderMap};
+use hyper::header::HeaderMap;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
@@ -276,25 +276,34 @@ impl Authenticator {
 }
 
 /// The token a handshake carries: the `access_token` query parameter, else an
-/// `Authorization: Bearer` header.
-pub(crate) fn token_of(query: Option<&str>, headers: &HeaderMap) -> Option<String> {
+/// `Authorization: Bearer` header (the scheme in any case). A parameter given twice is
+/// refused: which one counts would be a guess, and a proxy in front may guess otherwise.
+pub(crate) fn token_of(
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<Option<String>, AuthError> {
     // A JWT is base64url and dots: nothing in it is percent-encoded.
-    let from_query = crate::http_parts::query_pairs(query)
-        .find(|(name, _)| *name == "access_token")
-        .map(|(_, value)| value.to_owned());
-    from_query.filter(|token| !token.is_empty()).or_else(|| {
-        headers
-            .get(header::AUTHORIZATION)?
-            .to_str()
-            .ok()?
-            .strip_prefix("Bearer ")
-            .map(|token| token.trim().to_owned())
-            .filter(|token| !token.is_empty())
-    })
+    let mut given = crate::http_parts::query_pairs(query)
+        .filter(|(name, _)| *name == "access_token")
+        .map(|(_, value)| value);
+    let from_query = given.next();
+    if given.next().is_some() {
+        return Err(AuthError::Malformed(
+            "the access_token parameter is given more than once".into(),
+        ));
+    }
+    if let Some(token) = from_query.filter(|token| !token.is_empty()) {
+        return Ok(Some(token.to_owned()));
+    }
+    Ok(crate::http_parts::bearer(headers)
+        .and_then(|token| std::str::from_utf8(token).ok())
+        .map(|token| token.trim().to_owned())
+        .filter(|token| !token.is_empty()))
 }
 
 #[cfg(test)]
 mod tests {
+    use hyper::header;
     use jsonwebtoken::{encode, EncodingKey, Header};
     use serde_json::json;
 
@@ -445,14 +454,18 @@ mod tests {
         let mut headers = HeaderMap::new();
         assert_eq!(
             token_of(Some("a=1&access_token=abc"), &headers),
-            Some("abc".into())
+            Ok(Some("abc".into()))
         );
-        assert_eq!(token_of(Some("access_token="), &headers), None);
+        assert_eq!(token_of(Some("access_token="), &headers), Ok(None));
+        assert!(token_of(Some("access_token=abc&access_token=abc"), &headers).is_err());
         headers.insert(header::AUTHORIZATION, "Bearer xyz".parse().unwrap());
-        assert_eq!(token_of(None, &headers), Some("xyz".into()));
+        assert_eq!(token_of(None, &headers), Ok(Some("xyz".into())));
+        let mut lower = HeaderMap::new();
+        lower.insert(header::AUTHORIZATION, "bearer xyz".parse().unwrap());
+        assert_eq!(token_of(None, &lower), Ok(Some("xyz".into())));
         assert_eq!(
             token_of(Some("access_token=abc"), &headers),
-            Some("abc".into())
+            Ok(Some("abc".into()))
         );
     }
 }

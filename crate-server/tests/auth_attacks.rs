@@ -280,3 +280,107 @@ async fn hostile_tokens_are_refused_401_before_the_upgrade() {
     }
     assert!(let_in.is_empty(), "not refused 401: {let_in:#?}");
 }
+
+#[tokio::test]
+async fn the_bearer_scheme_is_matched_without_regard_to_case() {
+    // RFC 9110 §11.1: the authentication scheme is case-insensitive. A client sending
+    // `bearer` must not be treated as one sending no token at all (a guest, or a 401
+    // "a token is required" that hides the real mistake).
+    let addr = server(false).await;
+    let token = hs256(json!({"sub": "ada", "exp": now() + 300}));
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let mut ws = attempt(addr, "", Some(&format!("{scheme} {token}")))
+            .await
+            .unwrap_or_else(|refusal| panic!("{scheme}: refused {refusal:?}"));
+        assert_eq!(welcome_nick(&mut ws).await, "ada", "{scheme}");
+        ws.close(None).await.unwrap();
+        // Wait for the name to be free again before the next scheme.
+        while ws.next().await.is_some() {}
+        let check = raw_request(
+            addr,
+            &format!(
+                "GET /auth/check HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {scheme} {token}\r\n\
+                 Connection: close\r\n\r\n"
+            ),
+        )
+        .await;
+        assert_eq!(check.status, 200, "/auth/check with {scheme}");
+    }
+    for near_miss in ["Bearer", "Bearertoken", "Bearer\ttoken", "Bear token"] {
+        let near_miss = near_miss.replace("token", &token);
+        assert_eq!(
+            attempt(addr, "", Some(&near_miss)).await.err().map(|e| e.0),
+            Some(401),
+            "{near_miss:?}"
+        );
+    }
+
+    let ops = "ops-token-4Hq9Lr2Zx";
+    let addr = start_with(|config| config.metrics_token = Some(ops.into())).await;
+    for (authorization, status) in [
+        (format!("Bearer {ops}"), 200),
+        (format!("bearer {ops}"), 200),
+        (format!("BEARER {ops}"), 200),
+        (format!("Bearer {}", ops.to_uppercase()), 401),
+        (format!("Basic {ops}"), 401),
+        (format!("bearer  {ops}"), 401),
+    ] {
+        let response = raw_request(
+            addr,
+            &format!(
+                "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {authorization}\r\n\
+                 Connection: close\r\n\r\n"
+            ),
+        )
+        .await;
+        assert_eq!(response.status, status, "/metrics with {authorization:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_query_token_wins_over_the_header_and_a_repeated_one_is_refused() {
+    let addr = server(true).await;
+    let ada = hs256(json!({"sub": "ada", "exp": now() + 300}));
+    let eve = hs256(json!({"sub": "eve", "exp": now() + 300}));
+
+    // Both given: the query parameter is the token (documented); the header is not
+    // consulted, not even when the query's token is bad.
+    let mut ws = attempt(
+        addr,
+        &format!("?access_token={ada}"),
+        Some(&format!("Bearer {eve}")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(welcome_nick(&mut ws).await, "ada");
+    drop(ws);
+    let refused = attempt(
+        addr,
+        "?access_token=garbage",
+        Some(&format!("Bearer {eve}")),
+    )
+    .await;
+    assert_eq!(refused.err().map(|e| e.0), Some(401));
+
+    // Two `access_token` parameters are ambiguous (a proxy in front may read the other
+    // one): refused, whichever is valid, rather than silently taking the first.
+    for query in [
+        format!("?access_token={ada}&access_token={eve}"),
+        format!("?access_token={ada}&access_token=garbage"),
+        format!("?access_token=garbage&access_token={ada}"),
+        format!("?access_token=&access_token={ada}"),
+        format!("?access_token={ada}&access_token="),
+    ] {
+        match attempt(addr, &query, None).await {
+            Err((401, body)) => assert!(body.contains("more than once"), "{query}: {body}"),
+            Err(other) => panic!("{query}: {other:?}"),
+            Ok(mut ws) => panic!("{query}: let in as {}", welcome_nick(&mut ws).await),
+        }
+    }
+
+    // Neither an empty parameter nor an empty header makes a guest into anything else.
+    for (query, authorization) in [("?access_token=", None), ("", Some("Bearer "))] {
+        let mut ws = attempt(addr, query, authorization).await.unwrap();
+        assert!(welcome_nick(&mut ws).await.starts_with("guest-"));
+    }
+}
