@@ -384,3 +384,192 @@ async fn the_query_token_wins_over_the_header_and_a_repeated_one_is_refused() {
         assert!(welcome_nick(&mut ws).await.starts_with("guest-"));
     }
 }
+
+#[tokio::test]
+async fn rooms_just_outside_a_pattern_are_forbidden() {
+    let addr = server(false).await;
+    let token = hs256(json!({
+        "sub": "ada",
+        "exp": now() + 300,
+        "rooms": {"join": ["team-*", "lobby", "te*m", ""], "post": ["news"]},
+    }));
+    let mut ws = attempt(addr, &format!("?access_token={token}"), None)
+        .await
+        .unwrap();
+    welcome_nick(&mut ws).await;
+    for (room, allowed) in [
+        ("team-", true),
+        ("team-a", true),
+        ("team-a.b", true),
+        ("news", true),
+        ("lobby", true),
+        ("team", false),
+        ("teamx", false),
+        ("Team-a", false),
+        ("TEAM-a", false),
+        ("team_a", false),
+        ("lobby2", false),
+        ("lobb", false),
+        ("Lobby", false),
+        ("news2", false),
+        ("tem", false),
+        ("teXm", false),
+        ("te*m", false),
+    ] {
+        let result = joined(&mut ws, room).await;
+        let expected = if allowed {
+            Ok(())
+        } else {
+            Err(ErrorCode::Forbidden)
+        };
+        // `te*m` is no valid room name: refused for that, before any right is asked.
+        if room == "te*m" {
+            assert!(result.is_err(), "{room}: {result:?}");
+        } else {
+            assert_eq!(result, expected, "{room}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn refreshes_that_would_change_the_identity_or_live_for_free_are_refused() {
+    let addr = server(true).await;
+    let exp = now() + 300;
+    let token = hs256(json!({"sub": "u1", "name": "ada", "exp": exp}));
+    let mut ws = attempt(addr, &format!("?access_token={token}"), None)
+        .await
+        .unwrap();
+    assert_eq!(welcome_nick(&mut ws).await, "ada");
+    let refresh = |token: String| json!({"type": "refresh", "token": token});
+    for (label, token, expected) in [
+        (
+            "same sub, another name",
+            hs256(json!({"sub": "u1", "name": "bob", "exp": exp + 60})),
+            ErrorCode::Forbidden,
+        ),
+        (
+            "another sub, same name",
+            hs256(json!({"sub": "u2", "name": "ada", "exp": exp + 60})),
+            ErrorCode::Forbidden,
+        ),
+        (
+            "the name as sub, no name",
+            hs256(json!({"sub": "ada", "exp": exp + 60})),
+            ErrorCode::Forbidden,
+        ),
+        (
+            "exactly at expiry",
+            hs256(json!({"sub": "u1", "name": "ada", "exp": now()})),
+            ErrorCode::Unauthorized,
+        ),
+        (
+            "a misspelt rooms list",
+            hs256(json!({"sub": "u1", "name": "ada", "exp": exp + 60, "rooms": {"joins": []}})),
+            ErrorCode::Unauthorized,
+        ),
+        (
+            "alg none",
+            forged(
+                &json!({"alg": "none"}),
+                &json!({"sub": "u1", "name": "ada", "exp": exp + 60}),
+                "",
+            ),
+            ErrorCode::Unauthorized,
+        ),
+        ("16 KiB of garbage", "x".repeat(16 * 1024), ErrorCode::Unauthorized),
+    ] {
+        send(&mut ws, refresh(token)).await;
+        assert_eq!(refreshed(&mut ws).await, Err(expected), "{label}");
+    }
+    // After all that, the connection is intact and a proper refresh works.
+    let good = hs256(json!({"sub": "u1", "name": "ada", "exp": exp + 120}));
+    send(&mut ws, refresh(good.clone())).await;
+    assert_eq!(refreshed(&mut ws).await, Ok(exp + 120));
+
+    // A flood of refreshes goes through the connection's rate limit like anything else.
+    for _ in 0..200 {
+        send(&mut ws, refresh(good.clone())).await;
+    }
+    let (mut answered, mut limited) = (0, 0);
+    loop {
+        match tokio::time::timeout(Duration::from_secs(2), next_or_close(&mut ws)).await {
+            Ok(Ok(ServerEnvelope::Refreshed { .. })) => answered += 1,
+            Ok(Ok(ServerEnvelope::Error {
+                code: ErrorCode::RateLimited,
+                ..
+            })) => limited += 1,
+            Ok(Ok(other)) => panic!("unexpected {other:?}"),
+            Ok(Err(code)) => {
+                assert_eq!(code, 1008, "closed for the flood with a policy close");
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    assert!(answered < 200, "all {answered} refreshes of the flood were checked");
+    assert!(answered > 0 && (limited > 0 || answered < 200), "{answered} {limited}");
+
+    // A guest has no token to refresh.
+    let mut guest = attempt(addr, "", None).await.unwrap();
+    welcome_nick(&mut guest).await;
+    send(&mut guest, refresh(good)).await;
+    assert_eq!(refreshed(&mut guest).await, Err(ErrorCode::Forbidden));
+}
+
+#[tokio::test]
+async fn far_future_expiries_neither_panic_nor_close_the_connection() {
+    let addr = server(false).await;
+    for (nick, exp) in [
+        ("far", json!(u64::MAX)),
+        ("beyond-f64", json!(9_007_199_254_740_993u64)),
+        ("year-33000", json!(1_000_000_000_000u64)),
+    ] {
+        let token = hs256(json!({"sub": nick, "exp": exp}));
+        let mut ws = attempt(addr, &format!("?access_token={token}"), None)
+            .await
+            .unwrap_or_else(|refusal| panic!("{nick}: {refusal:?}"));
+        assert_eq!(welcome_nick(&mut ws).await, nick);
+        send(&mut ws, json!({"type": "refresh", "token": token})).await;
+        assert_eq!(refreshed(&mut ws).await.map(|e| json!(e)), Ok(exp), "{nick}");
+        assert_eq!(joined(&mut ws, "lobby").await, Ok(()), "{nick}");
+    }
+    // The server is still well.
+    let token = hs256(json!({"sub": "after", "exp": now() + 60}));
+    let mut ws = attempt(addr, &format!("?access_token={token}"), None)
+        .await
+        .unwrap();
+    assert_eq!(welcome_nick(&mut ws).await, "after");
+}
+
+#[tokio::test]
+async fn oversized_tokens_are_refused_with_an_answer_and_harm_nothing() {
+    let addr = server(false).await;
+    let huge = "A".repeat(70 * 1024);
+    for (query, authorization) in [
+        (format!("?access_token={huge}"), None),
+        (String::new(), Some(format!("Bearer {huge}"))),
+        (format!("?access_token={}", "B".repeat(8 * 1024)), None),
+    ] {
+        let response = raw_request(
+            addr,
+            &format!(
+                "GET /chat{query} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\n\
+                 Connection: Upgrade, close\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+                 Sec-WebSocket-Version: 13\r\n{}\r\n",
+                authorization.map_or(String::new(), |a| format!("Authorization: {a}\r\n"))
+            ),
+        )
+        .await;
+        assert!(
+            matches!(response.status, 401 | 414 | 431),
+            "{} bytes: {}",
+            query.len(),
+            response.status
+        );
+    }
+    let token = hs256(json!({"sub": "ada", "exp": now() + 60}));
+    let mut ws = attempt(addr, &format!("?access_token={token}"), None)
+        .await
+        .unwrap();
+    assert_eq!(welcome_nick(&mut ws).await, "ada");
+}
