@@ -476,7 +476,11 @@ async fn refreshes_that_would_change_the_identity_or_live_for_free_are_refused()
             ),
             ErrorCode::Unauthorized,
         ),
-        ("16 KiB of garbage", "x".repeat(16 * 1024), ErrorCode::Unauthorized),
+        (
+            "16 KiB of garbage",
+            "x".repeat(16 * 1024),
+            ErrorCode::Unauthorized,
+        ),
     ] {
         send(&mut ws, refresh(token)).await;
         assert_eq!(refreshed(&mut ws).await, Err(expected), "{label}");
@@ -506,8 +510,14 @@ async fn refreshes_that_would_change_the_identity_or_live_for_free_are_refused()
             Err(_) => break,
         }
     }
-    assert!(answered < 200, "all {answered} refreshes of the flood were checked");
-    assert!(answered > 0 && (limited > 0 || answered < 200), "{answered} {limited}");
+    assert!(
+        answered < 200,
+        "all {answered} refreshes of the flood were checked"
+    );
+    assert!(
+        answered > 0 && (limited > 0 || answered < 200),
+        "{answered} {limited}"
+    );
 
     // A guest has no token to refresh.
     let mut guest = attempt(addr, "", None).await.unwrap();
@@ -530,7 +540,11 @@ async fn far_future_expiries_neither_panic_nor_close_the_connection() {
             .unwrap_or_else(|refusal| panic!("{nick}: {refusal:?}"));
         assert_eq!(welcome_nick(&mut ws).await, nick);
         send(&mut ws, json!({"type": "refresh", "token": token})).await;
-        assert_eq!(refreshed(&mut ws).await.map(|e| json!(e)), Ok(exp), "{nick}");
+        assert_eq!(
+            refreshed(&mut ws).await.map(|e| json!(e)),
+            Ok(exp),
+            "{nick}"
+        );
         assert_eq!(joined(&mut ws, "lobby").await, Ok(()), "{nick}");
     }
     // The server is still well.
@@ -572,4 +586,119 @@ async fn oversized_tokens_are_refused_with_an_answer_and_harm_nothing() {
         .await
         .unwrap();
     assert_eq!(welcome_nick(&mut ws).await, "ada");
+}
+
+/// Connects with `token` and returns the socket and its `welcome`'s session.
+async fn signed_in(addr: SocketAddr, token: &str) -> (Ws, String) {
+    let mut ws = attempt(addr, &format!("?access_token={token}"), None)
+        .await
+        .unwrap();
+    match next_or_close(&mut ws).await {
+        Ok(ServerEnvelope::Welcome { session, .. }) => (ws, session),
+        other => panic!("expected welcome, got {other:?}"),
+    }
+}
+
+/// Waits until `ws` receives a message with `text` in the lobby; `false` after 3 s.
+async fn hears(ws: &mut Ws, text: &str) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        match tokio::time::timeout_at(deadline, next_or_close(ws)).await {
+            Ok(Ok(ServerEnvelope::Message { text: t, .. })) if t == text => return true,
+            Ok(Ok(_)) => continue,
+            Ok(Err(code)) => panic!("closed with {code}"),
+            Err(_) => return false,
+        }
+    }
+}
+
+#[tokio::test]
+async fn another_identity_cannot_continue_a_tokens_session() {
+    // A `session` is a secret that scopes line numbers; if it leaks (a shared device, a
+    // log), a signed-in stranger must not be able to spend its numbers: the owner's next
+    // lines would be taken for repeats and silently not delivered.
+    let addr = server(false).await;
+    let token = |sub: &str| hs256(json!({"sub": sub, "exp": now() + 300}));
+    let (mut bob, _) = signed_in(addr, &token("bob")).await;
+    let (ada, session) = signed_in(addr, &token("ada")).await;
+    drop(ada);
+    let (mut eve, _) = signed_in(addr, &token("eve")).await;
+    send(
+        &mut eve,
+        json!({"type": "session", "token": session, "next": 1}),
+    )
+    .await;
+    for n in 1..=3 {
+        let text = format!("eve {n}");
+        send(
+            &mut eve,
+            json!({"type": "send", "room": "lobby", "text": text, "n": n}),
+        )
+        .await;
+        assert!(
+            hears(&mut bob, &text).await,
+            "eve's own line {n} is delivered"
+        );
+    }
+    // Ada comes back (her name is free once her first connection is gone) and continues
+    // her session: her lines 1..3 are new lines, and delivered.
+    let mut ada = loop {
+        match attempt(addr, &format!("?access_token={}", token("ada")), None).await {
+            Ok(ws) => break ws,
+            Err((409, _)) => tokio::time::sleep(Duration::from_millis(20)).await,
+            Err(other) => panic!("{other:?}"),
+        }
+    };
+    welcome_nick(&mut ada).await;
+    send(
+        &mut ada,
+        json!({"type": "session", "token": session, "next": 1}),
+    )
+    .await;
+    for n in 1..=3 {
+        let text = format!("ada {n}");
+        send(
+            &mut ada,
+            json!({"type": "send", "room": "lobby", "text": text, "n": n}),
+        )
+        .await;
+        assert!(
+            hears(&mut bob, &text).await,
+            "ada's line {n} was not delivered"
+        );
+    }
+    // Ada's own session still carries over: after another reconnect her line 3 sent again
+    // is a repeat (not delivered twice), her line 4 is new.
+    drop(ada);
+    let mut ada = loop {
+        match attempt(addr, &format!("?access_token={}", token("ada")), None).await {
+            Ok(ws) => break ws,
+            Err((409, _)) => tokio::time::sleep(Duration::from_millis(20)).await,
+            Err(other) => panic!("{other:?}"),
+        }
+    };
+    welcome_nick(&mut ada).await;
+    send(
+        &mut ada,
+        json!({"type": "session", "token": session, "next": 3}),
+    )
+    .await;
+    send(
+        &mut ada,
+        json!({"type": "send", "room": "lobby", "text": "ada 3", "n": 3}),
+    )
+    .await;
+    send(
+        &mut ada,
+        json!({"type": "send", "room": "lobby", "text": "ada 4", "n": 4}),
+    )
+    .await;
+    assert!(
+        hears(&mut bob, "ada 4").await,
+        "ada's line 4 was not delivered"
+    );
+    assert!(
+        !hears(&mut bob, "ada 3").await,
+        "ada's repeated line 3 delivered twice"
+    );
 }
