@@ -230,6 +230,13 @@ impl Authenticator {
                 ErrorKind::ImmatureSignature => AuthError::NotYetValid,
                 ErrorKind::InvalidSignature => AuthError::BadSignature,
                 ErrorKind::InvalidAlgorithm => AuthError::WrongAlgorithm,
+                // jsonwebtoken refuses any `aud` when none is expected: fail-closed (a token
+                // for another service of the same issuer must not get in), but say so.
+                ErrorKind::InvalidAudience => AuthError::InvalidClaims(
+                    "the token names an audience (\"aud\"), and this server expects none: \
+                     issue its tokens without \"aud\""
+                        .into(),
+                ),
                 ErrorKind::MissingRequiredClaim(claim) => {
                     AuthError::Malformed(format!("the claim {claim:?} is missing"))
                 }

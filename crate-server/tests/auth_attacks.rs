@@ -702,3 +702,25 @@ async fn another_identity_cannot_continue_a_tokens_session() {
         "ada's repeated line 3 delivered twice"
     );
 }
+
+#[tokio::test]
+async fn a_token_for_an_audience_is_refused_with_that_reason() {
+    // No audience is configured: a token naming one (perhaps another service's, from the
+    // same issuer) is refused — and the reason says so, not "malformed".
+    let addr = server(false).await;
+    for aud in [json!("chat"), json!(["chat", "billing"])] {
+        let token = hs256(json!({"sub": "ada", "exp": now() + 300, "aud": aud}));
+        match attempt(addr, &format!("?access_token={token}"), None).await {
+            Err((401, body)) => assert!(body.contains("\"aud\""), "{aud}: {body}"),
+            Err(other) => panic!("{aud}: {other:?}"),
+            Ok(_) => panic!("{aud}: let in"),
+        }
+    }
+    // Other registered claims are no obstacle.
+    let token =
+        hs256(json!({"sub": "ada", "exp": now() + 300, "iss": "me", "iat": now(), "jti": "1"}));
+    let mut ws = attempt(addr, &format!("?access_token={token}"), None)
+        .await
+        .unwrap();
+    assert_eq!(welcome_nick(&mut ws).await, "ada");
+}
