@@ -724,3 +724,94 @@ async fn a_token_for_an_audience_is_refused_with_that_reason() {
         .unwrap();
     assert_eq!(welcome_nick(&mut ws).await, "ada");
 }
+
+#[tokio::test]
+async fn a_public_key_server_refuses_every_other_key_and_algorithm() {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let attacker = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let dir = std::env::temp_dir().join(format!("ferrosocket-attacks-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let public_pem = dir.join("public.pem");
+    std::fs::write(&public_pem, key.public_key_pem()).unwrap();
+    let addr = start_with(|config| config.auth_jwt_public_key = Some(public_pem.clone())).await;
+
+    let claims = json!({"sub": "eve", "exp": now() + 300});
+    let es = |alg: Algorithm, pair: &rcgen::KeyPair, kid: Option<&str>| {
+        let mut header = Header::new(alg);
+        header.kid = kid.map(str::to_owned);
+        let key = EncodingKey::from_ec_pem(pair.serialize_pem().as_bytes()).unwrap();
+        encode(&header, &claims, &key).ok()
+    };
+    let with_secret = |alg: Algorithm, secret: &[u8]| {
+        encode(
+            &Header::new(alg),
+            &claims,
+            &EncodingKey::from_secret(secret),
+        )
+        .unwrap()
+    };
+    let pem = key.public_key_pem();
+    let mut tokens = vec![
+        (
+            "HS256 with the PEM",
+            Some(with_secret(Algorithm::HS256, pem.as_bytes())),
+        ),
+        (
+            "HS256 with the PEM, trimmed",
+            Some(with_secret(Algorithm::HS256, pem.trim().as_bytes())),
+        ),
+        (
+            "HS256 with the DER",
+            Some(with_secret(Algorithm::HS256, &key.public_key_der())),
+        ),
+        (
+            "HS512 with the PEM",
+            Some(with_secret(Algorithm::HS512, pem.as_bytes())),
+        ),
+        (
+            "ES256 by another key",
+            es(Algorithm::ES256, &attacker, None),
+        ),
+        (
+            "ES256 by another key, with a kid",
+            es(Algorithm::ES256, &attacker, Some("main")),
+        ),
+        (
+            "ES384 header by the right key",
+            es(Algorithm::ES384, &key, None),
+        ),
+        (
+            "alg none",
+            Some(forged(&json!({"alg": "none"}), &claims, "")),
+        ),
+    ];
+    // The right key's own ES256 token with the header's alg swapped keeps its signature.
+    let good = es(Algorithm::ES256, &key, None).unwrap();
+    let signature = good.rsplit('.').next().unwrap();
+    for alg in ["ES384", "RS256", "PS256", "HS256", "EdDSA"] {
+        tokens.push((
+            "header alg swapped",
+            Some(forged(
+                &json!({"alg": alg, "typ": "JWT"}),
+                &claims,
+                signature,
+            )),
+        ));
+    }
+    for (label, token) in tokens {
+        let Some(token) = token else { continue };
+        assert_eq!(
+            attempt(addr, &format!("?access_token={token}"), None)
+                .await
+                .err()
+                .map(|e| e.0),
+            Some(401),
+            "{label}"
+        );
+    }
+    let mut ws = attempt(addr, &format!("?access_token={good}"), None)
+        .await
+        .unwrap();
+    assert_eq!(welcome_nick(&mut ws).await, "eve");
+    let _ = std::fs::remove_dir_all(dir);
+}
