@@ -283,8 +283,9 @@ impl Authenticator {
 }
 
 /// The token a handshake carries: the `access_token` query parameter, else an
-/// `Authorization: Bearer` header (the scheme in any case). A parameter given twice is
-/// refused: which one counts would be a guess, and a proxy in front may guess otherwise.
+/// `Authorization: Bearer` header (the scheme in any case). A parameter or a header given
+/// twice is refused: which one counts would be a guess, and a proxy in front may guess
+/// otherwise.
 pub(crate) fn token_of(
     query: Option<&str>,
     headers: &HeaderMap,
@@ -301,6 +302,11 @@ pub(crate) fn token_of(
     }
     if let Some(token) = from_query.filter(|token| !token.is_empty()) {
         return Ok(Some(token.to_owned()));
+    }
+    if crate::http_parts::authorization_repeated(headers) {
+        return Err(AuthError::Malformed(
+            "the Authorization header is given more than once".into(),
+        ));
     }
     Ok(crate::http_parts::bearer(headers)
         .and_then(|token| std::str::from_utf8(token).ok())

@@ -158,12 +158,26 @@ pub(crate) fn add_page_headers<B>(response: &mut Response<B>) {
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
 }
 
+/// Whether the request carries more than one `Authorization` header: which one counts
+/// would be a guess (and a proxy in front may guess otherwise), so it carries none that
+/// [`bearer`] will read.
+pub(crate) fn authorization_repeated(headers: &hyper::HeaderMap) -> bool {
+    headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .nth(1)
+        .is_some()
+}
+
 /// The credentials of an `Authorization: Bearer <credentials>` header, exactly as sent
-/// (not trimmed). The scheme is matched without regard to case (RFC 9110 §11.1): a
-/// client writing `bearer` sent a token, and must be told what is wrong with it rather
-/// than taken for one that sent none.
+/// (not trimmed); `None` when there are several such headers. The scheme is matched
+/// without regard to case (RFC 9110 §11.1): a client writing `bearer` sent a token, and
+/// must be told what is wrong with it rather than taken for one that sent none.
 pub(crate) fn bearer(headers: &hyper::HeaderMap) -> Option<&[u8]> {
     const SCHEME: &[u8] = b"Bearer ";
+    if authorization_repeated(headers) {
+        return None;
+    }
     let value = headers.get(header::AUTHORIZATION)?.as_bytes();
     let scheme = value.get(..SCHEME.len())?;
     scheme

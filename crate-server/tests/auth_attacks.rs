@@ -815,3 +815,44 @@ async fn a_public_key_server_refuses_every_other_key_and_algorithm() {
     assert_eq!(welcome_nick(&mut ws).await, "eve");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn two_authorization_headers_are_refused_not_guessed_between() {
+    let addr = server(true).await;
+    let ada = hs256(json!({"sub": "ada", "exp": now() + 300}));
+    for pair in [
+        [format!("Bearer {ada}"), "Bearer garbage".to_owned()],
+        ["Bearer garbage".to_owned(), format!("Bearer {ada}")],
+    ] {
+        let mut request = format!("ws://{addr}/chat").into_client_request().unwrap();
+        let headers = request.headers_mut();
+        headers.insert("sec-websocket-protocol", SUBPROTOCOL.parse().unwrap());
+        for value in &pair {
+            headers.append("authorization", value.parse().unwrap());
+        }
+        match connect_async(request).await {
+            Err(WsError::Http(response)) => {
+                assert_eq!(response.status(), 401);
+                let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default())
+                    .into_owned();
+                assert!(body.contains("more than once"), "{body}");
+            }
+            Err(other) => panic!("{other}"),
+            Ok((mut ws, _)) => panic!("let in as {}", welcome_nick(&mut ws).await),
+        }
+    }
+
+    let ops = "ops-token-4Hq9Lr2Zx";
+    let addr = start_with(|config| config.metrics_token = Some(ops.into())).await;
+    for (first, second) in [(ops, "wrong"), ("wrong", ops)] {
+        let response = raw_request(
+            addr,
+            &format!(
+                "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {first}\r\n\
+                 Authorization: Bearer {second}\r\nConnection: close\r\n\r\n"
+            ),
+        )
+        .await;
+        assert_eq!(response.status, 401, "{first}, {second}");
+    }
+}
