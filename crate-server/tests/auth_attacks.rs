@@ -856,3 +856,51 @@ async fn two_authorization_headers_are_refused_not_guessed_between() {
         assert_eq!(response.status, 401, "{first}, {second}");
     }
 }
+
+/// An HS256 token over `payload` exactly as written (duplicate keys and all).
+fn raw_hs256(payload: &str) -> String {
+    let message = format!(
+        "{}.{}",
+        base64url(br#"{"alg":"HS256","typ":"JWT"}"#),
+        base64url(payload.as_bytes())
+    );
+    let key = EncodingKey::from_secret(SECRET.as_bytes());
+    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::HS256).unwrap();
+    format!("{message}.{signature}")
+}
+
+#[tokio::test]
+async fn claims_given_twice_are_refused_not_guessed_between() {
+    // Two parsers of one payload (the JWT library's and ours) must not read different
+    // values of one claim: a payload with a claim twice is refused whole.
+    let addr = server(false).await;
+    let (future, past) = (now() + 300, now() - 300);
+    let control = raw_hs256(&format!(r#"{{"sub":"ada","exp":{future}}}"#));
+    let mut ws = attempt(addr, &format!("?access_token={control}"), None)
+        .await
+        .unwrap();
+    assert_eq!(welcome_nick(&mut ws).await, "ada");
+    drop(ws);
+    let mut let_in = Vec::new();
+    for payload in [
+        format!(r#"{{"sub":"bob","exp":{future},"exp":{past}}}"#),
+        format!(r#"{{"sub":"bob","exp":{past},"exp":{future}}}"#),
+        format!(r#"{{"sub":"bob","sub":"eve","exp":{future}}}"#),
+        format!(r#"{{"sub":"bob","name":"bob","name":"eve","exp":{future}}}"#),
+        format!(r#"{{"sub":"bob","exp":{future},"nbf":{future},"nbf":0}}"#),
+        format!(r#"{{"sub":"bob","exp":{future},"rooms":{{"join":["a"]}},"rooms":null}}"#),
+        format!(r#"{{"sub":"bob","exp":{future},"rooms":{{"join":["a"],"join":["*"]}}}}"#),
+    ] {
+        if let Ok(mut ws) = attempt(
+            addr,
+            &format!("?access_token={}", raw_hs256(&payload)),
+            None,
+        )
+        .await
+        {
+            let nick = welcome_nick(&mut ws).await;
+            let_in.push(format!("{payload} as {nick}"));
+        }
+    }
+    assert!(let_in.is_empty(), "let in: {let_in:#?}");
+}
