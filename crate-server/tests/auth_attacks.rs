@@ -904,3 +904,51 @@ async fn claims_given_twice_are_refused_not_guessed_between() {
     }
     assert!(let_in.is_empty(), "let in: {let_in:#?}");
 }
+
+#[tokio::test]
+async fn a_refresh_that_narrows_the_rooms_leaves_those_no_longer_allowed() {
+    // Otherwise a user whose access to a room was withdrawn would keep reading it for as
+    // long as the connection lives, refresh after refresh.
+    let addr = server(false).await;
+    let exp = now() + 300;
+    let token = |rooms: Value| hs256(json!({"sub": "ada", "exp": exp, "rooms": rooms}));
+    let (mut ada, _) = signed_in(addr, &token(json!({"join": ["*"]}))).await;
+    for room in ["secret", "team-a"] {
+        assert_eq!(joined(&mut ada, room).await, Ok(()));
+    }
+    let (mut bob, _) = signed_in(addr, &hs256(json!({"sub": "bob", "exp": exp}))).await;
+    assert_eq!(joined(&mut bob, "secret").await, Ok(()));
+
+    send(
+        &mut ada,
+        json!({"type": "refresh", "token": token(json!({"join": ["lobby", "team-*"]}))}),
+    )
+    .await;
+    let mut left = Vec::new();
+    loop {
+        match next_or_close(&mut ada).await {
+            Ok(ServerEnvelope::Left { room }) => left.push(room),
+            Ok(ServerEnvelope::Refreshed { .. }) => break,
+            Ok(ServerEnvelope::Error { code, message, .. }) => panic!("{code}: {message}"),
+            Ok(_) => continue,
+            Err(code) => panic!("closed with {code}"),
+        }
+    }
+    assert_eq!(left, ["secret"], "left before `refreshed`");
+    send(
+        &mut bob,
+        json!({"type": "send", "room": "secret", "text": "for members only"}),
+    )
+    .await;
+    assert!(!hears(&mut ada, "for members only").await);
+    send(
+        &mut bob,
+        json!({"type": "send", "room": "lobby", "text": "hello all"}),
+    )
+    .await;
+    assert!(
+        hears(&mut ada, "hello all").await,
+        "rooms still allowed are kept"
+    );
+    assert_eq!(joined(&mut ada, "secret").await, Err(ErrorCode::Forbidden));
+}
