@@ -952,3 +952,32 @@ async fn a_refresh_that_narrows_the_rooms_leaves_those_no_longer_allowed() {
     );
     assert_eq!(joined(&mut ada, "secret").await, Err(ErrorCode::Forbidden));
 }
+
+#[tokio::test]
+async fn a_plain_client_cannot_outlive_its_token() {
+    // A plain client has no `refresh` (a line that looks like one is only a chat line):
+    // it is closed with 4401 at `exp` like any other.
+    let addr = server(false).await;
+    let exp = now() + 2;
+    let token = hs256(json!({"sub": "ada", "exp": exp}));
+    let (mut ws, _) = connect_async(format!("ws://{addr}/chat?access_token={token}"))
+        .await
+        .unwrap();
+    let later = hs256(json!({"sub": "ada", "exp": exp + 600}));
+    ws.send(Message::Text(
+        json!({"type": "refresh", "token": later})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    let code = loop {
+        match tokio::time::timeout(Duration::from_secs(15), ws.next()).await {
+            Ok(Some(Ok(Message::Close(frame)))) => break frame.map(|f| u16::from(f.code)),
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("expected the close, got {other:?}"),
+        }
+    };
+    assert_eq!(code, Some(4401));
+    assert!(now() >= exp, "closed before exp");
+}
