@@ -981,3 +981,24 @@ async fn a_plain_client_cannot_outlive_its_token() {
     assert_eq!(code, Some(4401));
     assert!(now() >= exp, "closed before exp");
 }
+
+#[tokio::test]
+async fn a_reason_that_echoes_a_forged_header_is_plain_text_never_a_page() {
+    // The reason for an unsigned token may quote it (an unknown `alg`): it must reach a
+    // browser as inert text, not as HTML another site could make it render.
+    let addr = server(false).await;
+    let token = forged(
+        &json!({"alg": "<script>alert(1)</script>"}),
+        &json!({"sub": "ada", "exp": now() + 60}),
+        "",
+    );
+    let response = common::get(addr, &format!("/chat?access_token={token}")).await;
+    assert_eq!(response.status, 401);
+    assert_eq!(
+        response.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(response.header("x-content-type-options"), Some("nosniff"));
+    let challenge = response.header("www-authenticate").unwrap_or_default();
+    assert!(!challenge.contains('\n') && !challenge.contains('\r'));
+}
