@@ -33,6 +33,13 @@ const LEEWAY_SECONDS: u64 = 5;
 /// Nicknames of this form are generated for guests; tokens may not claim them.
 const GUEST_PREFIX: &str = "guest-";
 
+/// Whether `nick` is, or looks like, a guest's generated name: `guest-` in any case, so
+/// that a token cannot pass for a guest with `Guest-7`.
+pub(crate) fn is_guest_name(nick: &str) -> bool {
+    nick.get(..GUEST_PREFIX.len())
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case(GUEST_PREFIX))
+}
+
 /// The close code sent when a connection's token expires.
 pub(crate) const EXPIRED_CLOSE_CODE: u16 = 4401;
 
@@ -264,9 +271,9 @@ impl Authenticator {
         let nick = claims.name.unwrap_or_else(|| subject.clone());
         validate_nick(&nick, max_nick_len)
             .map_err(|err| AuthError::InvalidClaims(format!("nickname: {}", err.message)))?;
-        if nick.starts_with(GUEST_PREFIX) {
+        if is_guest_name(&nick) {
             return Err(AuthError::InvalidClaims(format!(
-                "nicknames starting with {GUEST_PREFIX:?} are for guests"
+                "nicknames starting with {GUEST_PREFIX:?} (in any case) are for guests"
             )));
         }
         let rights = match claims.rooms {

@@ -231,6 +231,8 @@ fn hostile_tokens() -> Vec<(&'static str, String)> {
         ("name fullwidth", with(json!({"name": "\u{ff41}da"}))),
         ("name too long", with(json!({"name": "a".repeat(200)}))),
         ("name guest-", with(json!({"name": "guest-1"}))),
+        ("name Guest-", with(json!({"name": "Guest-1"}))),
+        ("name GUEST-", with(json!({"name": "GUEST-1"}))),
         ("sub guest- without name", with(json!({"sub": "guest-"}))),
         ("rooms a string", with(json!({"rooms": "lobby"}))),
         ("rooms a list", with(json!({"rooms": ["lobby"]}))),
@@ -1001,4 +1003,22 @@ async fn a_reason_that_echoes_a_forged_header_is_plain_text_never_a_page() {
     assert_eq!(response.header("x-content-type-options"), Some("nosniff"));
     let challenge = response.header("www-authenticate").unwrap_or_default();
     assert!(!challenge.contains('\n') && !challenge.contains('\r'));
+}
+
+#[tokio::test]
+async fn the_demo_gives_no_token_for_a_guest_look_alike() {
+    let addr = start_with(|config| config.auth_demo = true).await;
+    for nick in ["guest-1", "Guest-1", "GUEST-x", "gUeSt-"] {
+        let body = format!(r#"{{"nick": "{nick}"}}"#);
+        let response = raw_request(
+            addr,
+            &format!(
+                "POST /auth/demo HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+        .await;
+        assert_eq!(response.status, 400, "{nick}");
+    }
 }
