@@ -32,12 +32,9 @@ impl AdminToken {
         })
     }
 
-    /// Whether `headers` carry `Authorization: Bearer <the token>`.
+    /// Whether `headers` carry `Authorization: Bearer <the token>` (the scheme in any case).
     pub fn allows(&self, headers: &HeaderMap) -> bool {
-        let Some(given) = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.as_bytes().strip_prefix(b"Bearer "))
-        else {
+        let Some(given) = crate::http_parts::bearer(headers) else {
             return false;
         };
         let given = sha256(given);
@@ -84,12 +81,15 @@ mod tests {
     #[test]
     fn only_the_exact_bearer_token_is_allowed() {
         let token = AdminToken::new("s3cret-ops-token").unwrap();
-        assert!(token.allows(&headers("Bearer s3cret-ops-token")));
+        for scheme in ["Bearer", "bearer", "BEARER"] {
+            assert!(token.allows(&headers(&format!("{scheme} s3cret-ops-token"))));
+        }
         for wrong in [
             "Bearer s3cret-ops-toke",
             "Bearer s3cret-ops-token ",
             "Bearer S3cret-ops-token",
             "bearer-s3cret-ops-token",
+            "bearer  s3cret-ops-token",
             "Basic s3cret-ops-token",
             "Bearer ",
             "s3cret-ops-token",

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ferrosocket_wire::chat::validate_nick;
-use hyper::header::{self, HeaderMap};
+use hyper::header::HeaderMap;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
@@ -32,6 +32,13 @@ const LEEWAY_SECONDS: u64 = 5;
 
 /// Nicknames of this form are generated for guests; tokens may not claim them.
 const GUEST_PREFIX: &str = "guest-";
+
+/// Whether `nick` is, or looks like, a guest's generated name: `guest-` in any case, so
+/// that a token cannot pass for a guest with `Guest-7`.
+pub(crate) fn is_guest_name(nick: &str) -> bool {
+    nick.get(..GUEST_PREFIX.len())
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case(GUEST_PREFIX))
+}
 
 /// The close code sent when a connection's token expires.
 pub(crate) const EXPIRED_CLOSE_CODE: u16 = 4401;
@@ -144,7 +151,10 @@ struct Claims {
     rooms: Option<RoomsClaim>,
 }
 
+/// Unknown keys are refused: a misspelt list (`"joins"`) would otherwise be absent, and an
+/// absent list means every room — a typo must not grant more than the issuer meant.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RoomsClaim {
     #[serde(default)]
     join: Option<Vec<String>>,
@@ -227,6 +237,13 @@ impl Authenticator {
                 ErrorKind::ImmatureSignature => AuthError::NotYetValid,
                 ErrorKind::InvalidSignature => AuthError::BadSignature,
                 ErrorKind::InvalidAlgorithm => AuthError::WrongAlgorithm,
+                // jsonwebtoken refuses any `aud` when none is expected: fail-closed (a token
+                // for another service of the same issuer must not get in), but say so.
+                ErrorKind::InvalidAudience => AuthError::InvalidClaims(
+                    "the token names an audience (\"aud\"), and this server expects none: \
+                     issue its tokens without \"aud\""
+                        .into(),
+                ),
                 ErrorKind::MissingRequiredClaim(claim) => {
                     AuthError::Malformed(format!("the claim {claim:?} is missing"))
                 }
@@ -236,6 +253,13 @@ impl Authenticator {
         let missing =
             |claim: &str| AuthError::Malformed(format!("the claim \"{claim}\" is missing"));
         let subject = claims.sub.ok_or_else(|| missing("sub"))?;
+        // An empty subject names nobody (an issuer's mistake, e.g. a missing user id): it is
+        // refused rather than taken as an identity that `refresh` would compare against.
+        if subject.trim().is_empty() {
+            return Err(AuthError::InvalidClaims(
+                "the claim \"sub\" is empty".into(),
+            ));
+        }
         let expires_at = claims.exp.ok_or_else(|| missing("exp"))?;
         // The leeway forgives clock skew on `nbf` and on `exp`, but a connection closes at
         // `exp` by this server's clock (4401): a token past it would be let in only to be
@@ -247,9 +271,9 @@ impl Authenticator {
         let nick = claims.name.unwrap_or_else(|| subject.clone());
         validate_nick(&nick, max_nick_len)
             .map_err(|err| AuthError::InvalidClaims(format!("nickname: {}", err.message)))?;
-        if nick.starts_with(GUEST_PREFIX) {
+        if is_guest_name(&nick) {
             return Err(AuthError::InvalidClaims(format!(
-                "nicknames starting with {GUEST_PREFIX:?} are for guests"
+                "nicknames starting with {GUEST_PREFIX:?} (in any case) are for guests"
             )));
         }
         let rights = match claims.rooms {
@@ -266,25 +290,40 @@ impl Authenticator {
 }
 
 /// The token a handshake carries: the `access_token` query parameter, else an
-/// `Authorization: Bearer` header.
-pub(crate) fn token_of(query: Option<&str>, headers: &HeaderMap) -> Option<String> {
+/// `Authorization: Bearer` header (the scheme in any case). A parameter or a header given
+/// twice is refused: which one counts would be a guess, and a proxy in front may guess
+/// otherwise.
+pub(crate) fn token_of(
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<Option<String>, AuthError> {
     // A JWT is base64url and dots: nothing in it is percent-encoded.
-    let from_query = crate::http_parts::query_pairs(query)
-        .find(|(name, _)| *name == "access_token")
-        .map(|(_, value)| value.to_owned());
-    from_query.filter(|token| !token.is_empty()).or_else(|| {
-        headers
-            .get(header::AUTHORIZATION)?
-            .to_str()
-            .ok()?
-            .strip_prefix("Bearer ")
-            .map(|token| token.trim().to_owned())
-            .filter(|token| !token.is_empty())
-    })
+    let mut given = crate::http_parts::query_pairs(query)
+        .filter(|(name, _)| *name == "access_token")
+        .map(|(_, value)| value);
+    let from_query = given.next();
+    if given.next().is_some() {
+        return Err(AuthError::Malformed(
+            "the access_token parameter is given more than once".into(),
+        ));
+    }
+    if let Some(token) = from_query.filter(|token| !token.is_empty()) {
+        return Ok(Some(token.to_owned()));
+    }
+    if crate::http_parts::authorization_repeated(headers) {
+        return Err(AuthError::Malformed(
+            "the Authorization header is given more than once".into(),
+        ));
+    }
+    Ok(crate::http_parts::bearer(headers)
+        .and_then(|token| std::str::from_utf8(token).ok())
+        .map(|token| token.trim().to_owned())
+        .filter(|token| !token.is_empty()))
 }
 
 #[cfg(test)]
 mod tests {
+    use hyper::header;
     use jsonwebtoken::{encode, EncodingKey, Header};
     use serde_json::json;
 
@@ -435,14 +474,18 @@ mod tests {
         let mut headers = HeaderMap::new();
         assert_eq!(
             token_of(Some("a=1&access_token=abc"), &headers),
-            Some("abc".into())
+            Ok(Some("abc".into()))
         );
-        assert_eq!(token_of(Some("access_token="), &headers), None);
+        assert_eq!(token_of(Some("access_token="), &headers), Ok(None));
+        assert!(token_of(Some("access_token=abc&access_token=abc"), &headers).is_err());
         headers.insert(header::AUTHORIZATION, "Bearer xyz".parse().unwrap());
-        assert_eq!(token_of(None, &headers), Some("xyz".into()));
+        assert_eq!(token_of(None, &headers), Ok(Some("xyz".into())));
+        let mut lower = HeaderMap::new();
+        lower.insert(header::AUTHORIZATION, "bearer xyz".parse().unwrap());
+        assert_eq!(token_of(None, &lower), Ok(Some("xyz".into())));
         assert_eq!(
             token_of(Some("access_token=abc"), &headers),
-            Some("abc".into())
+            Ok(Some("abc".into()))
         );
     }
 }

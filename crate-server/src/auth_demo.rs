@@ -107,10 +107,10 @@ impl DemoIssuer {
         if let Err(err) = validate_nick(&request.nick, max_nick_len) {
             return text(StatusCode::BAD_REQUEST, format!("{}\n", err.message));
         }
-        if request.nick.starts_with("guest-") {
+        if crate::auth::is_guest_name(&request.nick) {
             return text(
                 StatusCode::BAD_REQUEST,
-                "nicknames starting with \"guest-\" are for guests\n",
+                "nicknames starting with \"guest-\" (in any case) are for guests\n",
             );
         }
         json_response(

@@ -8,7 +8,6 @@
 //!   (401 `{"error"}` for a bad token, 409 for a name in use).
 
 use hyper::body::Incoming;
-use hyper::header;
 use hyper::{Request, Response, StatusCode};
 use serde_json::json;
 
@@ -35,11 +34,8 @@ pub(crate) async fn check(state: &AppState, req: &Request<Incoming>) -> Response
             &json!({"error": "this server checks no tokens"}),
         );
     };
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
+    let token = crate::http_parts::bearer(req.headers())
+        .and_then(|token| std::str::from_utf8(token).ok())
         .map(str::trim)
         .filter(|token| !token.is_empty());
     let identity = match auth.check(token, state.config.max_nick_len) {

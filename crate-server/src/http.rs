@@ -134,12 +134,11 @@ async fn chat_access(
     let Some(auth) = &state.auth else {
         return Ok((Access::Open, None));
     };
-    let token = auth::token_of(req.uri().query(), req.headers());
     // A plain GET (no `Upgrade`) is a client asking why its handshake failed (a browser
     // cannot see a 401): answered the same, but it is no handshake to count.
     let handshake = req.headers().contains_key(header::UPGRADE);
-    let access = auth
-        .check(token.as_deref(), state.config.max_nick_len)
+    let access = auth::token_of(req.uri().query(), req.headers())
+        .and_then(|token| auth.check(token.as_deref(), state.config.max_nick_len))
         .map_err(|err| {
             if handshake {
                 state.metrics.rejected(HandshakeRejection::Auth);

@@ -1,6 +1,6 @@
 //! The parts of HTTP every endpoint uses: the response body (bytes in memory, or a file
-//! streamed in chunks), plain-text answers, the security headers of pages, query strings
-//! and percent-decoding.
+//! streamed in chunks), plain-text answers, the security headers of pages, bearer
+//! credentials, query strings and percent-decoding.
 //!
 //! A leaf: it imports nothing else of this crate, so the endpoint modules can all use it
 //! without importing each other.
@@ -156,6 +156,33 @@ pub(crate) fn add_page_headers<B>(response: &mut Response<B>) {
         HeaderValue::from_static("same-origin"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+}
+
+/// Whether the request carries more than one `Authorization` header: which one counts
+/// would be a guess (and a proxy in front may guess otherwise), so it carries none that
+/// [`bearer`] will read.
+pub(crate) fn authorization_repeated(headers: &hyper::HeaderMap) -> bool {
+    headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .nth(1)
+        .is_some()
+}
+
+/// The credentials of an `Authorization: Bearer <credentials>` header, exactly as sent
+/// (not trimmed); `None` when there are several such headers. The scheme is matched
+/// without regard to case (RFC 9110 §11.1): a client writing `bearer` sent a token, and
+/// must be told what is wrong with it rather than taken for one that sent none.
+pub(crate) fn bearer(headers: &hyper::HeaderMap) -> Option<&[u8]> {
+    const SCHEME: &[u8] = b"Bearer ";
+    if authorization_repeated(headers) {
+        return None;
+    }
+    let value = headers.get(header::AUTHORIZATION)?.as_bytes();
+    let scheme = value.get(..SCHEME.len())?;
+    scheme
+        .eq_ignore_ascii_case(SCHEME)
+        .then(|| &value[SCHEME.len()..])
 }
 
 /// The `name=value` pairs of a query string, in order (pairs without `=` are skipped).

@@ -473,7 +473,15 @@ impl SessionCore {
                 members,
                 history,
             } => self.on_joined(room, members, history),
-            ServerEnvelope::Left { room } => self.events.push_back(ChatEvent::Left { room }),
+            ServerEnvelope::Left { room } => {
+                // A `left` nobody asked for (a refreshed token withdrew the room): forget
+                // it, or the next connection would resume it only to be refused. A room
+                // with an answer due was joined again after a leave: this is that leave's.
+                if self.rooms.get(&room).is_some_and(|log| !log.answer_due) {
+                    self.rooms.remove(&room);
+                }
+                self.events.push_back(ChatEvent::Left { room });
+            }
             ServerEnvelope::Presence {
                 room,
                 change,

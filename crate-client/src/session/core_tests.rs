@@ -1112,3 +1112,58 @@ fn a_refresh_while_disconnected_is_rejected_and_never_sent_later() {
     core.close(5);
     assert_eq!(core.refresh("closed"), SendOutcome::Rejected);
 }
+
+/// Whether any envelope asks for `room` again (a join or a resume).
+fn asks_for(envelopes: &[ClientEnvelope], room: &str) -> bool {
+    envelopes.iter().any(|e| match e {
+        ClientEnvelope::Join { rooms } => rooms.iter().any(|r| r == room),
+        ClientEnvelope::Resume { room: r, .. } => r == room,
+        _ => false,
+    })
+}
+
+#[test]
+fn a_room_the_server_leaves_unasked_is_not_asked_for_again_after_a_reconnect() {
+    // A refresh whose token withdraws a room makes the server leave it (`left`): resuming
+    // it on the next connection would only be refused `forbidden`.
+    let mut core = connected_core(CoreConfig::new("c"));
+    for room in ["secret", "kept"] {
+        core.join(room);
+        core.received(
+            ServerEnvelope::Joined {
+                room: room.into(),
+                members: vec![],
+                history: vec![],
+            },
+            1,
+        );
+    }
+    core.received(
+        ServerEnvelope::Left {
+            room: "secret".into(),
+        },
+        2,
+    );
+    assert!(core.rooms().all(|room| room != "secret"));
+    assert!(events(&mut core).contains(&ChatEvent::Left {
+        room: "secret".into()
+    }));
+    transmits(&mut core);
+    core.disconnected(3);
+    core.connected(4);
+    core.received(welcome("tok", "e1"), 5);
+    let after = transmits(&mut core);
+    assert!(!asks_for(&after, "secret"), "{after:?}");
+    assert!(asks_for(&after, "kept"), "{after:?}");
+
+    // The `left` of a leave the user then undid with a join does not undo the join.
+    core.leave("kept");
+    core.join("kept");
+    core.received(
+        ServerEnvelope::Left {
+            room: "kept".into(),
+        },
+        6,
+    );
+    assert!(core.rooms().any(|room| room == "kept"));
+}

@@ -57,6 +57,12 @@ impl ProtocolSession {
     /// Registers the connection; [`Handler::on_start`] greets it.
     pub fn start(state: Arc<AppState>, outbox: &Outbox, access: Access) -> ProtocolSession {
         let session = state.hub.connect(Dialect::Json, outbox.clone());
+        if let Access::Token(_) = access {
+            // Bound to the identity from the start, so that continuing it later finds it.
+            state
+                .hub
+                .adopt_session(session.id, &bound_session(&access, &session.token), None);
+        }
         let admission = apply_access(&state.hub, session.id, &access, outbox, true);
         let admitted = admission.is_ok();
         let rate = RateGate::new(state.config.rate_limit, state.config.rate_burst);
@@ -231,7 +237,7 @@ impl ProtocolSession {
                 } else if TOKEN_LEN.contains(&token.len()) {
                     self.may_adopt = false;
                     self.token = token;
-                    hub.adopt_session(self.id, &self.token, next);
+                    hub.adopt_session(self.id, &bound_session(&self.access, &self.token), next);
                     Ok(())
                 } else {
                     Err(ProtocolError::new(
@@ -291,6 +297,19 @@ impl ProtocolSession {
     fn refuse(&self, err: ProtocolError, outbox: &Outbox) {
         self.state.metrics.envelope_error();
         reply(outbox, &self.state.budgets.bound_error(err).into_envelope());
+    }
+}
+
+/// What a session's scope is derived from: the session alone for open and guest
+/// connections, the session and the token's subject for a signed-in one — so a leaked
+/// session continued by another identity is a fresh scope of its own, and cannot spend the
+/// owner's line numbers (the owner's next lines would be taken for repeats and dropped).
+fn bound_session(access: &Access, session: &str) -> String {
+    match access {
+        Access::Token(identity) => {
+            format!("{}:{}:{session}", identity.subject.len(), identity.subject)
+        }
+        Access::Open | Access::Guest => session.to_owned(),
     }
 }
 

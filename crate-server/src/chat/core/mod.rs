@@ -515,10 +515,11 @@ impl RoomsCore {
         (id, nick)
     }
 
-    /// Gives a connection that has just connected (and joined nothing) the identity its
-    /// token carries: `nick` (unless it is a guest, which keeps its generated name), the
-    /// rooms it may use, and a nickname it may not change. Refused `nick_taken` when
-    /// another connection holds `nick`.
+    /// Gives a connection the identity its token carries — when it has just connected, or
+    /// on a refresh: `nick` (unless it is a guest, which keeps its generated name), the
+    /// rooms it may use (it leaves, told `left`, those it is in that they no longer allow),
+    /// and a nickname it may not change. Refused `nick_taken` when another connection
+    /// holds `nick`.
     pub fn set_identity(
         &mut self,
         conn: ConnId,
@@ -542,8 +543,21 @@ impl RoomsCore {
             self.nicks.insert(nick.to_owned(), conn);
         }
         let member = self.members.get_mut(&conn).expect("connected");
+        // Rooms the new rights no longer allow are left (a refresh that withdraws a room
+        // must stop the reading too, not only later joins and sends).
+        let withdrawn: Vec<String> = member
+            .rooms
+            .keys()
+            .chain(member.waiting.iter())
+            .filter(|room| !rights.may_join(room))
+            .cloned()
+            .collect();
         member.rights = rights;
         member.nick_fixed = true;
+        for room in withdrawn {
+            self.leave_room(conn, &room);
+            self.reply(conn, &ServerEnvelope::Left { room });
+        }
         Ok(())
     }
 
