@@ -51,10 +51,17 @@ fn help_explains_every_flag_and_its_environment_variable() {
         "--auth-jwt-secret",
         "--auth-jwt-public-key",
         "--auth-allow-guests",
+        "--metrics-token",
     ];
     for flag in flags {
         assert!(help.contains(flag), "--help does not mention {flag}");
     }
+    // The demo's flags have no environment twin on purpose: a demo token endpoint must
+    // never be switched on by an environment left over from somewhere else.
+    for flag in ["--auth-demo", "--auth-demo-token-seconds"] {
+        assert!(help.contains(flag), "--help does not mention {flag}");
+    }
+    assert!(help.contains("NOT FOR PRODUCTION"), "{help}");
     let env_vars = help.matches("[env: FERROSOCKET_").count();
     assert_eq!(
         env_vars,
