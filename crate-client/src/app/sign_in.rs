@@ -14,7 +14,6 @@
 //! refreshes over the open connection and outlives its tokens.
 
 use gloo_events::{EventListener, EventListenerOptions};
-use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -131,8 +130,8 @@ async fn auth_config() -> AuthConfig {
     let answer = fetch("GET", "/auth/config", None, None).await;
     let (tokens, demo) = match answer {
         Ok((200, value)) => (
-            value["tokens"].as_str().unwrap_or("off").to_owned(),
-            value["demo"].as_bool().unwrap_or(false),
+            value.field("tokens").unwrap_or_else(|| "off".to_owned()),
+            value.flag("demo"),
         ),
         _ => ("off".to_owned(), false),
     };
@@ -142,30 +141,63 @@ async fn auth_config() -> AuthConfig {
 /// `GET /auth/check`: the token's nickname, or why `/chat` would refuse it.
 async fn check(token: &str) -> Result<String, String> {
     match fetch("GET", "/auth/check", Some(token), None).await? {
-        (200, value) => Ok(value["nick"].as_str().unwrap_or_default().to_owned()),
+        (200, value) => Ok(value.field("nick").unwrap_or_default()),
         (_, value) => Err(reason_of(&value)),
     }
 }
 
 /// `POST /auth/demo` for `nick`: a demo token, or why not.
 async fn demo_token(nick: &str) -> Result<String, String> {
-    let body = serde_json::json!({ "nick": nick }).to_string();
+    let body = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&body, &"nick".into(), &nick.into());
+    let body = js_sys::JSON::stringify(&body)
+        .ok()
+        .and_then(|text| text.as_string())
+        .unwrap_or_default();
     match fetch("POST", "/auth/demo", None, Some(&body)).await? {
-        (200, value) => value["token"]
-            .as_str()
-            .map(str::to_owned)
+        (200, value) => value
+            .field("token")
             .ok_or_else(|| "the server sent no token".to_owned()),
         (_, value) => Err(reason_of(&value)),
     }
 }
 
-fn reason_of(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.trim().to_owned(),
-        _ => value["error"]
-            .as_str()
-            .unwrap_or("the server refused it")
-            .to_owned(),
+fn reason_of(body: &Body) -> String {
+    match body {
+        Body::Text(text) => text.trim().to_owned(),
+        Body::Json(_) => body
+            .field("error")
+            .unwrap_or_else(|| "the server refused it".to_owned()),
+    }
+}
+
+/// A response body: JSON (read by the browser's parser, which costs the module nothing)
+/// or, when it is not JSON, its text.
+enum Body {
+    Json(JsValue),
+    Text(String),
+}
+
+impl Body {
+    /// The string field `name` of a JSON object body.
+    fn field(&self, name: &str) -> Option<String> {
+        match self {
+            Body::Json(value) => js_sys::Reflect::get(value, &name.into())
+                .ok()
+                .and_then(|field| field.as_string()),
+            Body::Text(_) => None,
+        }
+    }
+
+    /// Whether the boolean field `name` of a JSON object body is `true`.
+    fn flag(&self, name: &str) -> bool {
+        match self {
+            Body::Json(value) => js_sys::Reflect::get(value, &name.into())
+                .ok()
+                .and_then(|field| field.as_bool())
+                .unwrap_or(false),
+            Body::Text(_) => false,
+        }
     }
 }
 
@@ -175,7 +207,7 @@ async fn fetch(
     path: &str,
     bearer: Option<&str>,
     body: Option<&str>,
-) -> Result<(u16, Value), String> {
+) -> Result<(u16, Body), String> {
     let unreachable = |_| "the server could not be reached".to_owned();
     let init = web_sys::RequestInit::new();
     init.set_method(method);
@@ -203,6 +235,9 @@ async fn fetch(
         .map_err(unreachable)?
         .as_string()
         .unwrap_or_default();
-    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Ok((response.status(), value))
+    let body = match js_sys::JSON::parse(&text) {
+        Ok(value) if value.is_object() => Body::Json(value),
+        _ => Body::Text(text),
+    };
+    Ok((response.status(), body))
 }
