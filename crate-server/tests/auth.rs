@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::tokens::now;
+
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -20,20 +22,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 const SECRET: &str = "the integration tests' secret, at least 32 bytes";
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
 fn hs256(claims: Value, secret: &str) -> String {
-    encode(
-        &Header::default(),
-        &claims,
-        &EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .unwrap()
+    common::tokens::hs256(&claims, secret)
 }
 
 async fn server(allow_guests: bool) -> SocketAddr {

@@ -5,8 +5,10 @@
 
 mod common;
 
+use common::tokens::now;
+
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use common::chat::Ws;
 use common::{raw_request, start_with};
@@ -19,13 +21,6 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 const SECRET: &str = "the attackers' tests' secret, at least 32 bytes long";
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
 
 fn signed(header: Header, claims: &Value) -> String {
     encode(

@@ -7,13 +7,14 @@
 
 mod common;
 
+use common::tokens::now;
+
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use common::binary::ServerProcess;
 use common::raw_request;
 use futures_util::{SinkExt, StreamExt};
-use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -22,20 +23,8 @@ use tokio_tungstenite::tungstenite::Message;
 const SECRET: &str = "token-logs secret Qx7vT2mK9pL4wZ8nB3cF6hJ1";
 const METRICS_TOKEN: &str = "ops-token-Hs72kPq0Wz";
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
 fn sign(claims: serde_json::Value, secret: &str) -> String {
-    encode(
-        &Header::default(),
-        &claims,
-        &EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .unwrap()
+    common::tokens::hs256(&claims, secret)
 }
 
 /// Tokens of every kind the server must keep out of its logs.

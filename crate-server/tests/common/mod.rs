@@ -7,6 +7,7 @@ pub mod chat;
 pub mod noisy;
 pub mod raw;
 pub mod redis;
+pub mod tokens;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
