@@ -176,14 +176,19 @@ impl SocketCore {
                 if name == "close" {
                     // The last event: from now on nothing keeps the object alive but the
                     // page's own references.
+                    // Taken out first: the handler runs with nothing borrowed.
                     let target = dispatch.borrow_mut().take();
-                    target.as_ref().map(forward);
+                    if let Some(target) = target {
+                        forward(&target);
+                    }
                 } else {
                     // Called under a shared borrow, without cloning the function (a clone
                     // and its drop are two more calls into JavaScript per event). Nothing
                     // a handler can do takes the function meanwhile: only the close
                     // listener does, and the browser never nests socket events.
-                    dispatch.borrow().as_ref().map(forward);
+                    if let Some(target) = dispatch.borrow().as_ref() {
+                        forward(target);
+                    }
                 }
             })
         });
