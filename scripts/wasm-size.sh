@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Measures the wasm modules users ship, raw and gzipped, each with its JS glue:
+# Measures the wasm modules users ship, raw and gzipped, each with its JavaScript:
 #   socket-only     examples/size_socket_only.rs: ferrosocket's socket layer alone
 #   gloo-net        examples/size_gloo_net.rs: the same work with gloo-net's WebSocket
 #   library         the whole client library with its JS classes, without the chat page
 #   chat-page       what www/index.html loads (--features app)
 # Every module goes through the same pipeline: cargo's `wasm-release` profile (opt-level z,
 # LTO), wasm-bindgen --target web, wasm-opt -Oz, gzip -9.
+#
+# The JavaScript counted is all of it: wasm-bindgen's glue and the snippets it imports
+# (our classes' JS in crate-client/js/), in two forms:
+#   js          as wasm-bindgen writes it (comments, whitespace, long names)
+#   js-min      bundled into one file and minified by esbuild, as a bundler ships it
+# `total` is wasm + js-min, gzipped: what a page built with a bundler downloads.
 #
 # Usage: scripts/wasm-size.sh    prints a table and one `RESULT scenario=size ...` line each
 set -euo pipefail
@@ -16,20 +22,35 @@ out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 target=target/wasm32-unknown-unknown/wasm-release
 build=(cargo build -q --locked --profile wasm-release --target wasm32-unknown-unknown -p ferrosocket)
+esbuild="$root/tests/interop/node_modules/.bin/esbuild"
+[ -x "$esbuild" ] || { echo "esbuild missing: run scripts/setup.sh (npm ci in tests/interop)" >&2; exit 1; }
 
-gz() { gzip -9 -c "$1" | wc -c; }
+gz() { gzip -9 -c "$@" | wc -c; }
 
 # measure NAME WASM: bindgen + wasm-opt, then print the sizes.
 measure() {
-  local name="$1" wasm="$2"
-  wasm-bindgen --target web --out-dir "$out/$name" --out-name module "$wasm"
+  local name="$1" wasm="$2" dir="$out/$1"
+  wasm-bindgen --target web --out-dir "$dir" --out-name module "$wasm"
   wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-    --enable-mutable-globals -o "$out/$name/module_bg.wasm" "$out/$name/module_bg.wasm"
-  local w="$out/$name/module_bg.wasm" j="$out/$name/module.js"
-  printf '%-12s wasm %7d B (%6d B gz)   js %6d B (%5d B gz)   total %6.1f KiB gz\n' \
-    "$name" "$(wc -c <"$w")" "$(gz "$w")" "$(wc -c <"$j")" "$(gz "$j")" \
-    "$(awk "BEGIN { print ($(gz "$w") + $(gz "$j")) / 1024 }")"
-  echo "RESULT scenario=size module=$name wasm_bytes=$(wc -c <"$w") wasm_gz=$(gz "$w") js_bytes=$(wc -c <"$j") js_gz=$(gz "$j")"
+    --enable-mutable-globals -o "$dir/module_bg.wasm" "$dir/module_bg.wasm"
+  "$esbuild" "$dir/module.js" --bundle --minify --format=esm --log-level=warning \
+    --outfile="$out/$name.min.js"
+  local w="$dir/module_bg.wasm" min="$out/$name.min.js" js
+  # The glue first, then its snippets, in a stable order.
+  js=("$dir/module.js")
+  if [ -d "$dir/snippets" ]; then
+    while IFS= read -r file; do js+=("$file"); done < <(find "$dir/snippets" -name '*.js' | sort)
+  fi
+  local w_gz js_bytes js_gz min_bytes min_gz
+  w_gz="$(gz "$w")"
+  js_bytes="$(cat "${js[@]}" | wc -c)"
+  js_gz="$(cat "${js[@]}" | gz)"
+  min_bytes="$(wc -c <"$min")"
+  min_gz="$(gz "$min")"
+  printf '%-12s wasm %7d B (%6d B gz)   js %6d B (%5d B gz)   js-min %6d B (%5d B gz)   total %6.1f KiB gz\n' \
+    "$name" "$(wc -c <"$w")" "$w_gz" "$js_bytes" "$js_gz" "$min_bytes" "$min_gz" \
+    "$(awk "BEGIN { print ($w_gz + $min_gz) / 1024 }")"
+  echo "RESULT scenario=size module=$name wasm_bytes=$(wc -c <"$w") wasm_gz=$w_gz js_bytes=$js_bytes js_gz=$js_gz js_min_bytes=$min_bytes js_min_gz=$min_gz total_gz=$((w_gz + min_gz))"
 }
 
 echo "==> building the modules (profile wasm-release)"

@@ -40,8 +40,8 @@ mod url;
 /// that holds its rules.
 pub mod chat {
     pub use crate::session::core;
-    pub use crate::session::{ChatEvent, ChatOptions, ChatSession};
-    pub use ferrosocket_wire::chat::{ErrorCode, HistoryEntry, PresenceChange, RoomInfo};
+    pub use crate::session::{ChatEvent, ChatOptions, ChatSession, InvalidJson};
+    pub use ferrosocket_wire::chat::{ErrorCode, HistoryEntry, JsonText, PresenceChange, RoomInfo};
 }
 
 /// The module's allocator when it ships the JavaScript classes (feature `js`): talc, which

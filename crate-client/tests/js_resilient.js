@@ -148,6 +148,24 @@ export async function driveChatClient(ChatClient, chatUrl, httpBase) {
   const event = await bobEvents.next((e) => e.type === "event" && e.event === "cursor", "event");
   expect(event.room === room && event.from === `ada-${room}` && JSON.stringify(event.data) === JSON.stringify(data),
     `the event's data as sent, got ${JSON.stringify(event)}`);
+  // Data JSON.stringify cannot write is refused with a TypeError, and nothing is sent;
+  // no data at all is sent as null.
+  const cyclic = {};
+  cyclic.self = cyclic;
+  for (const [what, bad] of [["a cycle", cyclic], ["a BigInt", 1n], ["a function", () => 1]]) {
+    let thrown = null;
+    try {
+      ada.emit(room, "unsendable", bad);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown instanceof TypeError && thrown.message.startsWith("the event data is not JSON: "),
+      `${what}: a TypeError saying the data is not JSON, got ${thrown}`);
+  }
+  expect(ada.emit(room, "bare") === "sent", "emit without data sent");
+  const bare = await bobEvents.next((e) => e.type === "event" && e.event === "bare", "the event without data");
+  expect(bare.data === null, `data null, got ${JSON.stringify(bare.data)}`);
+  expect(bobEvents.count((e) => e.type === "event" && e.event === "unsendable") === 0, "no unsendable event delivered");
 
   const nowhere = ada.send("nowhere", "x");
   const error = await adaEvents.next((e) => e.type === "chaterror", "chaterror");

@@ -204,6 +204,48 @@ async fn a_refused_send_is_reported_and_forgotten() {
     assert_eq!(dave.session.unacknowledged(), 0);
 }
 
+/// An event's `data` goes out as the text given (the server writes it compactly) and
+/// arrives as text; text that is not JSON is refused at once, naming the problem, and
+/// nothing is sent.
+#[wasm_bindgen_test]
+async fn event_data_is_text_end_to_end_and_bad_json_is_refused_before_sending() {
+    let room = unique("events");
+    let mut ada = Chat::connect(&unique("ada"));
+    let mut bob = Chat::connect(&unique("bob"));
+    ada.joined(&room).await;
+    bob.joined(&room).await;
+    for (bad, problem) in [
+        ("{active: true}", "expected a member name at byte 1"),
+        ("[1, 2", "expected `,` or `]` at byte 5"),
+        ("", "unexpected end of JSON at byte 0"),
+        ("1 2", "trailing characters at byte 2"),
+        (r#""\udc00""#, "lone trailing surrogate"),
+    ] {
+        let err = ada.session.emit(&room, "bad", bad).unwrap_err();
+        assert!(
+            err.to_string().starts_with("the event data is not JSON: ")
+                && err.to_string().contains(problem),
+            "{bad:?}: {err}"
+        );
+    }
+    let sent = r#" { "z": [1.5e-7, -0.0, 1e21], "a": "\u00e9 \"q\"" } "#;
+    assert_eq!(
+        ada.session.emit(&room, "cursor", sent),
+        Ok(SendOutcome::Sent)
+    );
+    match bob.until(|e| matches!(e, ChatEvent::Event { .. })).await {
+        ChatEvent::Event {
+            event, data, from, ..
+        } => {
+            // The first event Bob sees is the good one: the refused ones never left.
+            assert_eq!((event.as_str(), from), ("cursor", ada.session.nick()));
+            // The server read the value and wrote it compactly, keys in order.
+            assert_eq!(data, r#"{"a":"é \"q\"","z":[1.5e-7,-0.0,1e+21]}"#);
+        }
+        _ => unreachable!(),
+    }
+}
+
 #[wasm_bindgen_test]
 async fn history_replayed_on_reconnect_is_not_delivered_twice() {
     let tag = unique("lobby-line");

@@ -8,12 +8,9 @@
 //! what somebody else sent. [`Budgets::new`] does that arithmetic once, at start, and
 //! refuses settings that contradict each other, naming the flags.
 
-use std::io;
-
 use ferrosocket_wire::chat::{
-    ErrorCode, HistoryEntry, ProtocolError, RoomInfo, ServerEnvelope, MAX_ID_LEN,
+    ErrorCode, HistoryEntry, JsonText, ProtocolError, RoomInfo, ServerEnvelope, MAX_ID_LEN,
 };
-use serde_json::Value;
 
 use crate::config::Config;
 use crate::limits::TokenBucket;
@@ -90,27 +87,6 @@ pub struct Budgets {
     history: usize,
 }
 
-/// Counts bytes instead of storing them.
-struct ByteCount(usize);
-
-impl io::Write for ByteCount {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0 += buf.len();
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The length of `value` encoded as JSON, without building the text.
-pub fn encoded_len(value: &Value) -> usize {
-    let mut count = ByteCount(0);
-    serde_json::to_writer(&mut count, value).expect("a JSON value always encodes");
-    count.0
-}
-
 /// The length of `text` as a JSON string's contents: what serde_json writes between
 /// the quotes.
 pub fn escaped_len(text: &str) -> usize {
@@ -160,7 +136,7 @@ impl Budgets {
             room: room.clone(),
             event: String::new(),
             from: nick.clone(),
-            data: Value::Null,
+            data: JsonText::null(),
         }) + ESCAPE_FACTOR * MAX_EVENT_NAME_LEN
             + config.max_event_bytes;
         let largest_plain = config.max_nick_len + 2 + config.max_text_bytes;
@@ -393,7 +369,7 @@ impl Budgets {
     /// Checks an `emit`: the event name within [`MAX_EVENT_NAME_LEN`] bytes and the data,
     /// JSON-encoded, within `max_event_bytes`; `too_large` otherwise. Returns what it
     /// costs against [`SendBytes`].
-    pub fn check_event(&self, event: &str, data: &Value) -> Result<usize, ProtocolError> {
+    pub fn check_event(&self, event: &str, data: &JsonText) -> Result<usize, ProtocolError> {
         if event.len() > MAX_EVENT_NAME_LEN {
             return Err(ProtocolError::new(
                 ErrorCode::TooLarge,
@@ -404,7 +380,8 @@ impl Budgets {
                 ),
             ));
         }
-        let data_bytes = encoded_len(data);
+        // Compact JSON text: the server read it into a value and wrote it back out.
+        let data_bytes = data.as_str().len();
         if data_bytes > self.max_event_bytes {
             return Err(ProtocolError::new(
                 ErrorCode::TooLarge,
@@ -523,6 +500,7 @@ impl SendBytes {
 mod tests {
     use super::*;
     use clap::Parser;
+    use serde_json::Value;
 
     fn config(args: &[&str]) -> Config {
         let mut all = vec!["ferrosocket-server"];
@@ -561,7 +539,7 @@ mod tests {
         };
         assert!(json_len(&message) <= budgets.largest_line());
         // The `data` of an event at its limit, the name at its limit of control characters.
-        let data = Value::String("x".repeat(budgets.max_event_bytes - 2));
+        let data = JsonText::from(Value::String("x".repeat(budgets.max_event_bytes - 2)));
         budgets.check_event("e", &data).unwrap();
         let event = ServerEnvelope::Event {
             room: "r".repeat(64),
@@ -625,12 +603,14 @@ mod tests {
             ErrorCode::InvalidField
         );
         // Escaping counts: 1,000 control characters are 6,000 bytes of JSON.
-        let data = Value::String("\u{1}".repeat(1000));
+        let data = JsonText::from(Value::String("\u{1}".repeat(1000)));
         assert_eq!(
             budgets.check_event("e", &data).unwrap_err().code,
             ErrorCode::TooLarge
         );
-        assert!(budgets.check_event(&"e".repeat(65), &Value::Null).is_err());
+        assert!(budgets
+            .check_event(&"e".repeat(65), &JsonText::null())
+            .is_err());
         assert!(budgets.check_ping(Some(&long_id)).is_err());
         budgets.check_ping(Some("hb-1")).unwrap();
     }

@@ -371,7 +371,7 @@ async fn events_reach_other_members_and_are_acknowledged_on_request() {
             room: "lobby".into(),
             event: "typing".into(),
             from: "ada".into(),
-            data: json!({"on": true})
+            data: json!({"on": true}).into()
         }
     );
     ada.send(json!({"type": "emit", "room": "nowhere", "event": "x", "ack": 8}))

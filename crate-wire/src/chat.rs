@@ -11,6 +11,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::json_text::JsonText;
+
 /// The subprotocol a client asks for to speak this protocol.
 pub const SUBPROTOCOL: &str = "chat.v1";
 
@@ -101,9 +103,9 @@ pub enum ClientEnvelope {
         room: String,
         /// The event's name.
         event: String,
-        /// Any JSON value.
+        /// Any JSON value (`null` when left out), as its text.
         #[serde(default)]
-        data: Value,
+        data: JsonText,
         /// Ask for an [`ServerEnvelope::EventAck`] carrying this number.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ack: Option<u64>,
@@ -272,8 +274,8 @@ pub enum ServerEnvelope {
         event: String,
         /// The sender's nickname.
         from: String,
-        /// The payload.
-        data: Value,
+        /// The payload, as the text the server wrote.
+        data: JsonText,
     },
     /// The event sent with this `ack` number was delivered.
     EventAck {

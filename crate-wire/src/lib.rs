@@ -9,5 +9,6 @@
 pub mod chat;
 mod close;
 pub mod endpoints;
+mod json_text;
 
 pub use close::{CloseCode, CloseCodeError, CloseReason, CloseReasonError, MAX_CLOSE_REASON_BYTES};

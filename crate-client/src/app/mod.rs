@@ -455,9 +455,12 @@ impl App {
                 if event != TYPING_EVENT || from == view.nick {
                     return;
                 }
-                let active = crate::session::wire::parse_value(&data)
+                // `{"active": bool}`, read with the browser's parser.
+                let active = js_sys::JSON::parse(&data)
                     .ok()
-                    .and_then(|data| data.get("active").and_then(serde_json::Value::as_bool))
+                    .filter(|data| data.is_object())
+                    .and_then(|data| js_sys::Reflect::get(&data, &"active".into()).ok())
+                    .and_then(|active| active.as_bool())
                     .unwrap_or(false);
                 view.typists.set(&room, &from, active, js_sys::Date::now());
                 if view.current == room {

@@ -141,15 +141,22 @@ impl ChatClient {
             .build()
     }
 
-    /// Sends the application event `event` with `data` (any JSON value) to `room`.
+    /// Sends the application event `event` with `data` (what `JSON.stringify` takes;
+    /// `undefined` sends `null`) to `room`. Throws a `TypeError`, and sends nothing, for
+    /// data `JSON.stringify` refuses (a cycle, a `BigInt`) or cannot write (a function).
     pub fn emit(&self, room: &str, event: &str, data: JsValue) -> Result<String, JsValue> {
-        let text = js_sys::JSON::stringify(&data)
-            .map(String::from)
-            .unwrap_or_else(|_| "null".into());
+        let text = if data.is_undefined() {
+            "null".to_owned()
+        } else {
+            js_sys::JSON::stringify(&data)
+                .map_err(|err| not_json(&crate::error::JsError::from(err).to_string()))?
+                .as_string()
+                .ok_or_else(|| not_json("JSON.stringify cannot write it"))?
+        };
         self.session
             .emit(room, event, &text)
             .map(|outcome| outcome_name(outcome).to_owned())
-            .map_err(|err| js_sys::TypeError::new(&format!("data is not JSON: {err}")).into())
+            .map_err(|err| js_sys::TypeError::new(&err.to_string()).into())
     }
 
     /// The connection's state (as `ReconnectingSocket.state`).
@@ -187,4 +194,9 @@ impl ChatClient {
     pub fn close(&self) {
         self.session.close();
     }
+}
+
+/// The `TypeError` `emit` throws for data that cannot be sent as JSON.
+fn not_json(why: &str) -> JsValue {
+    js_sys::TypeError::new(&format!("the event data is not JSON: {why}")).into()
 }

@@ -33,8 +33,9 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use ferrosocket_wire::chat::{ClientEnvelope, ErrorCode, HistoryEntry, Seq, ServerEnvelope, LOBBY};
-use serde_json::Value;
+use ferrosocket_wire::chat::{
+    ClientEnvelope, ErrorCode, HistoryEntry, JsonText, Seq, ServerEnvelope, LOBBY,
+};
 
 use super::event::ChatEvent;
 use super::pacing::Pacing;
@@ -412,7 +413,7 @@ impl SessionCore {
     }
 
     /// Sends an application event (not kept across a lost connection once transmitted).
-    pub fn emit(&mut self, room: &str, event: &str, data: Value) -> SendOutcome {
+    pub fn emit(&mut self, room: &str, event: &str, data: JsonText) -> SendOutcome {
         self.request(ClientEnvelope::Emit {
             room: room.to_owned(),
             event: event.to_owned(),
@@ -547,7 +548,7 @@ impl SessionCore {
                 room,
                 event,
                 from,
-                data: super::wire::value_text(&data),
+                data: data.into_string(),
             }),
             ServerEnvelope::Error {
                 code,

@@ -49,6 +49,19 @@ use crate::resilient::{
 };
 pub use event::ChatEvent;
 
+/// Why [`ChatSession::emit`] refused an event's `data`: it is not one JSON value. The
+/// message names the problem and where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidJson(String);
+
+impl std::fmt::Display for InvalidJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the event data is not JSON: {}", self.0)
+    }
+}
+
+impl std::error::Error for InvalidJson {}
+
 /// How a [`ChatSession`] connects.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChatOptions {
@@ -233,14 +246,19 @@ impl ChatSession {
         (id, outcome)
     }
 
-    /// Sends the application event `event` with a JSON `data` payload (as text) to `room`.
-    pub fn emit(
-        &self,
-        room: &str,
-        event: &str,
-        data: &str,
-    ) -> Result<SendOutcome, serde_json::Error> {
-        let data = wire::parse_value(data).map_err(serde::de::Error::custom)?;
+    /// Sends the application event `event` with a JSON `data` payload (as text) to `room`;
+    /// the other members receive `data` as this text. Text that is not one JSON value is
+    /// refused, and nothing is sent.
+    ///
+    /// ```no_run
+    /// # use ferrosocket::chat::{ChatOptions, ChatSession};
+    /// let chat = ChatSession::connect("/chat", ChatOptions::default()).unwrap();
+    /// chat.emit("lobby", "typing", r#"{"active":true}"#).unwrap();
+    /// let err = chat.emit("lobby", "typing", "{active: true}").unwrap_err();
+    /// assert_eq!(err.to_string(), "the event data is not JSON: expected a member name at byte 1");
+    /// ```
+    pub fn emit(&self, room: &str, event: &str, data: &str) -> Result<SendOutcome, InvalidJson> {
+        let data = wire::json_text(data).map_err(InvalidJson)?;
         Ok(self.with_core(|core| core.emit(room, event, data)))
     }
 

@@ -8,16 +8,18 @@
 //! exactly what serde does (the tests in `wire_tests.rs` compare the two on many generated
 //! envelopes, so they cannot drift apart).
 //!
-//! One deliberate difference: a float inside an event's `data` is written with Rust's
-//! shortest round-trip formatting (`1e-5`) where serde_json may write `0.00001`; both
-//! parse to the same number.
+//! An event's `data` is not taken apart: the reader checks it is JSON and hands on the
+//! text the server wrote ([`JsonText`]), and the writer puts the application's text in
+//! as it is.
 
 use std::fmt::Write as _;
 
+use std::ops::Range;
+
 use ferrosocket_wire::chat::{
-    ClientEnvelope, ErrorCode, HistoryEntry, PresenceChange, RoomInfo, ServerEnvelope,
+    ClientEnvelope, ErrorCode, HistoryEntry, JsonText, PresenceChange, RoomInfo, ServerEnvelope,
 };
-use serde_json::{Map, Number, Value};
+use serde_json::Number;
 
 /// How deeply arrays and objects may nest: serde_json refuses 128 levels.
 const MAX_DEPTH: usize = 127;
@@ -30,13 +32,24 @@ enum Json {
     Number(Number),
     String(String),
     Array(Vec<Json>),
-    Object(Vec<(String, Json)>),
+    Object(Vec<Member>),
+}
+
+/// One member of an object: its name, its value, and where the value's text lies in the
+/// input (an event's `data` is handed on as that text).
+struct Member {
+    name: String,
+    value: Json,
+    span: Range<usize>,
 }
 
 impl Json {
     /// The value as serde_json's `Value` (a repeated member keeps its last value, as
-    /// serde_json does).
-    fn to_value(&self) -> Value {
+    /// serde_json does): for the tests that hold this reader to serde_json's.
+    #[cfg(test)]
+    fn to_value(&self) -> serde_json::Value {
+        use serde_json::{Map, Value};
+
         match self {
             Json::Null => Value::Null,
             Json::Bool(b) => Value::Bool(*b),
@@ -45,8 +58,8 @@ impl Json {
             Json::Array(items) => Value::Array(items.iter().map(Json::to_value).collect()),
             Json::Object(members) => {
                 let mut map = Map::new();
-                for (key, value) in members {
-                    map.insert(key.clone(), value.to_value());
+                for member in members {
+                    map.insert(member.name.clone(), member.value.to_value());
                 }
                 Value::Object(map)
             }
@@ -138,13 +151,20 @@ impl Reader<'_> {
                     if self.peek() != Some(b'"') {
                         return self.error("expected a member name");
                     }
-                    let key = self.string()?;
+                    let name = self.string()?;
                     self.skip_space();
                     if self.peek() != Some(b':') {
                         return self.error("expected `:`");
                     }
                     self.pos += 1;
-                    members.push((key, self.value(depth + 1)?));
+                    self.skip_space();
+                    let start = self.pos;
+                    let value = self.value(depth + 1)?;
+                    members.push(Member {
+                        name,
+                        value,
+                        span: start..self.pos,
+                    });
                     self.skip_space();
                     match self.peek() {
                         Some(b',') => self.pos += 1,
@@ -326,37 +346,25 @@ fn parse_float(text: &str) -> f64 {
     return text.parse().unwrap_or(f64::NAN);
 }
 
-/// Appends a finite float in its shortest round-trip form. In the browser, the engine's
-/// `Number.prototype.toString` (`1e+21`, `1.5e-7`: valid JSON) instead of Rust's
-/// formatting and its tables; elsewhere `{:?}` (`1e21`, `5.0`).
-fn write_float(out: &mut String, x: f64) -> std::fmt::Result {
-    #[cfg(target_arch = "wasm32")]
-    {
-        if x == 0.0 && x.is_sign_negative() {
-            // JavaScript writes -0 as "0"; serde_json keeps the sign.
-            out.push_str("-0.0");
-        } else if let Some(text) = js_sys::Number::from(x)
-            .to_string_with_radix(10)
-            .ok()
-            .and_then(|text| text.as_string())
-        {
-            out.push_str(&text);
-        }
-        Ok(())
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    write!(out, "{x:?}")
+/// Checks that `text` is one JSON value, accepting exactly what `serde_json::from_str`
+/// accepts, and keeps it as it is (without the whitespace around it).
+pub(crate) fn json_text(text: &str) -> Result<JsonText, String> {
+    parse(text)?;
+    Ok(JsonText::from_checked(
+        text.trim_matches([' ', '\t', '\n', '\r']).to_owned(),
+    ))
 }
 
-/// Parses JSON text into a [`Value`], accepting what `serde_json::from_str` accepts.
-pub(crate) fn parse_value(text: &str) -> Result<Value, String> {
+/// Parses JSON text into a `Value`, accepting what `serde_json::from_str` accepts.
+#[cfg(test)]
+pub(crate) fn parse_value(text: &str) -> Result<serde_json::Value, String> {
     parse(text).map(|json| json.to_value())
 }
 
 /// The members of an object, looked up by name the way serde's derived code does: a
 /// member it does not know is ignored, one it knows may appear only once.
 struct Fields<'a> {
-    members: &'a [(String, Json)],
+    members: &'a [Member],
 }
 
 impl<'a> Fields<'a> {
@@ -368,18 +376,32 @@ impl<'a> Fields<'a> {
     }
 
     /// The member `name`, if present.
-    fn get(&self, name: &str) -> Result<Option<&'a Json>, String> {
-        let mut found = self.members.iter().filter(|(key, _)| key == name);
-        let first = found.next().map(|(_, value)| value);
+    fn member(&self, name: &str) -> Result<Option<&'a Member>, String> {
+        let mut found = self.members.iter().filter(|member| member.name == name);
+        let first = found.next();
         if found.next().is_some() {
             return Err(format!("duplicate field `{name}`"));
         }
         Ok(first)
     }
 
+    /// The value of the member `name`, if present.
+    fn get(&self, name: &str) -> Result<Option<&'a Json>, String> {
+        Ok(self.member(name)?.map(|member| &member.value))
+    }
+
     fn required(&self, name: &str) -> Result<&'a Json, String> {
         self.get(name)?
             .ok_or_else(|| format!("missing field `{name}`"))
+    }
+
+    /// The text of the member `name`'s value, as it is in `text` (the JSON these fields
+    /// were read from).
+    fn raw(&self, name: &str, text: &str) -> Result<JsonText, String> {
+        let member = self
+            .member(name)?
+            .ok_or_else(|| format!("missing field `{name}`"))?;
+        Ok(JsonText::from_checked(text[member.span.clone()].to_owned()))
     }
 
     fn wrong<T>(name: &str, expected: &str, got: &Json) -> Result<T, String> {
@@ -561,7 +583,7 @@ pub(crate) fn decode(text: &str) -> Result<ServerEnvelope, String> {
             room: f.text("room")?,
             event: f.text("event")?,
             from: f.text("from")?,
-            data: f.required("data")?.to_value(),
+            data: f.raw("data", text)?,
         },
         "event_ack" => ServerEnvelope::EventAck {
             ack: f.number("ack", u64::MAX)?,
@@ -602,54 +624,6 @@ fn write_str(out: &mut String, text: &str) {
         }
     }
     out.push('"');
-}
-
-/// Appends `value` as JSON text: as serde_json writes it, except that floats use Rust's
-/// shortest round-trip form (which parses to the same number).
-pub(crate) fn write_value(out: &mut String, value: &Value) {
-    match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => {
-            let _ = if let Some(n) = n.as_u64() {
-                write!(out, "{n}")
-            } else if let Some(n) = n.as_i64() {
-                write!(out, "{n}")
-            } else {
-                write_float(out, n.as_f64().unwrap_or_default())
-            };
-        }
-        Value::String(s) => write_str(out, s),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_value(out, item);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            out.push('{');
-            for (i, (key, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_str(out, key);
-                out.push(':');
-                write_value(out, item);
-            }
-            out.push('}');
-        }
-    }
-}
-
-/// `value` as JSON text (see [`write_value`]).
-pub(crate) fn value_text(value: &Value) -> String {
-    let mut out = String::new();
-    write_value(&mut out, value);
-    out
 }
 
 /// Builds one envelope's text, field by field, in serde's order.
@@ -707,8 +681,9 @@ impl Envelope {
         }
     }
 
-    fn value(mut self, name: &str, value: &Value) -> Envelope {
-        write_value(self.key(name), value);
+    /// A JSON value, written as its text.
+    fn json(mut self, name: &str, value: &JsonText) -> Envelope {
+        self.key(name).push_str(value.as_str());
         self
     }
 
@@ -718,8 +693,7 @@ impl Envelope {
     }
 }
 
-/// The envelope as JSON text, byte for byte what `serde_json::to_string` writes (floats
-/// in `data` aside, see [`write_value`]).
+/// The envelope as JSON text, byte for byte what `serde_json::to_string` writes.
 pub(crate) fn encode(envelope: &ClientEnvelope) -> String {
     match envelope {
         ClientEnvelope::Nick { nick } => Envelope::new("nick").text("nick", nick),
@@ -751,7 +725,7 @@ pub(crate) fn encode(envelope: &ClientEnvelope) -> String {
         } => Envelope::new("emit")
             .text("room", room)
             .text("event", event)
-            .value("data", data)
+            .json("data", data)
             .optional_number("ack", *ack),
         ClientEnvelope::Refresh { token } => Envelope::new("refresh").text("token", token),
     }

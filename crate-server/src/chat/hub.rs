@@ -14,8 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use ferrosocket_wire::chat::{ErrorCode, ProtocolError, RoomInfo, Seq};
-use serde_json::Value;
+use ferrosocket_wire::chat::{ErrorCode, JsonText, ProtocolError, RoomInfo, Seq};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
@@ -347,7 +346,7 @@ impl Hub {
         id: ConnId,
         room: &str,
         event: &str,
-        data: Value,
+        data: JsonText,
         ack: Option<u64>,
     ) -> Result<(), ProtocolError> {
         self.with_core(|core| core.emit(id, room, event, data, ack))

@@ -27,10 +27,9 @@ mod scope;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use ferrosocket_wire::chat::{
-    validate_nick, validate_room, ErrorCode, HistoryEntry, PresenceChange, ProtocolError, RoomInfo,
-    Seq, ServerEnvelope, MAX_ID_LEN,
+    validate_nick, validate_room, ErrorCode, HistoryEntry, JsonText, PresenceChange, ProtocolError,
+    RoomInfo, Seq, ServerEnvelope, MAX_ID_LEN,
 };
-use serde_json::Value;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use crate::budget::entry_len;
@@ -1594,7 +1593,7 @@ impl RoomsCore {
         conn: ConnId,
         room: &str,
         event: &str,
-        data: Value,
+        data: JsonText,
         ack: Option<u64>,
     ) -> Result<(), ProtocolError> {
         let member = &self.members[&conn];
