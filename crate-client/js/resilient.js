@@ -359,22 +359,23 @@ export class ReconnectingSocket extends EventTarget {
   }
 
   /**
-   * Starts over now, as partysocket's `reconnect()`: the current connection (if any) is
-   * closed (1000 "reconnect", dispatched as a close event), the attempt count starts again
-   * and a new attempt is made at once. After `close()` or a give-up (or with `startClosed`)
-   * the socket comes back to life. What is queued is kept.
+   * Starts over now, as partysocket's `reconnect(code, reason)`: the current connection (if
+   * any) is closed with `code` and `reason` (default 1000 "reconnect"; dispatched as a
+   * close event), the attempt count starts again and a new attempt is made at once. After
+   * `close()` or a give-up (or with `startClosed`) the socket comes back to life. What is
+   * queued is kept. A code or reason `close()` would refuse throws the same error, and
+   * changes nothing.
    */
-  reconnect() {
+  reconnect(code, reason) {
     if (!this.#core) return this.#start();
-    this.#closing = false;
     const state = this.#core.state;
+    // Checks the code and reason (and throws) before anything changes.
+    this.#core.reconnect(code ?? undefined, reason === undefined ? undefined : String(reason));
+    this.#closing = false;
     if (state === "closed" || state === "gave-up" || state === "auth-failed") {
-      // Stopped: the same core starts again (a token function is asked anew), and this
+      // Stopped: the same core started again (a token function is asked anew); this
       // object listens to it again.
-      this.#core.reconnect();
       this.#attach();
-    } else {
-      this.#core.reconnect();
     }
   }
 

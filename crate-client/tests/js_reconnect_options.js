@@ -125,3 +125,37 @@ export async function blobsAreQueuedInOrderWithEverythingElse(ReconnectingSocket
   expect(JSON.stringify(shown) === JSON.stringify(want), `${JSON.stringify(want)} in order, got ${JSON.stringify(shown)}`);
   socket.close();
 }
+
+/** reconnect(code, reason) closes the current connection with them (partysocket's form),
+ *  and refuses what close() refuses before anything changes. */
+export async function reconnectClosesWithTheCodeAndReasonGiven(ReconnectingSocket, echoUrl) {
+  const socket = new ReconnectingSocket(echoUrl, { initialDelay: 20, maxDelay: 100 });
+  await nextEvent(socket, (e) => e.type === "open", "the first open");
+  for (const [code, reason, name] of [[1006, "", "InvalidCloseCodeError"], [4000, "é".repeat(62), "InvalidCloseReasonError"]]) {
+    let thrown = null;
+    try {
+      socket.reconnect(code, reason);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown?.name === name, `reconnect(${code}, …) to throw ${name}, got ${thrown}`);
+    expect(socket.readyState === 1, `still open after a refused reconnect, got ${socket.readyState}`);
+  }
+  const closed = nextEvent(socket, (e) => e.type === "close", "the close reconnect() causes");
+  socket.reconnect(4001, "switching rooms");
+  const close = await closed;
+  expect(close.code === 4001 && close.reason === "switching rooms" && close.wasClean,
+    `close 4001 "switching rooms", got ${close.code} "${close.reason}"`);
+  await nextEvent(socket, (e) => e.type === "open", "the open after reconnect(4001, …)");
+  // Without arguments: 1000 "reconnect", as before.
+  const again = nextEvent(socket, (e) => e.type === "close", "the close of reconnect()");
+  socket.reconnect();
+  const plain = await again;
+  expect(plain.code === 1000 && plain.reason === "reconnect", `close 1000 "reconnect", got ${plain.code} "${plain.reason}"`);
+  // The connection it made works.
+  await nextEvent(socket, (e) => e.type === "open", "the open after reconnect()");
+  const echoed = new Promise((resolve) => socket.addEventListener("message", (e) => resolve(e.data), { once: true }));
+  socket.send("still here");
+  expect((await echoed) === "still here", "the echo after the reconnects");
+  socket.close();
+}

@@ -23,6 +23,8 @@ extern "C" {
     fn stalled_handshake(class: &JsValue, hang_url: &str) -> js_sys::Promise;
     #[wasm_bindgen(js_name = blobsAreQueuedInOrderWithEverythingElse)]
     fn blobs_in_order(class: &JsValue, echo_url: &str) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = reconnectClosesWithTheCodeAndReasonGiven)]
+    fn reconnect_with_code(class: &JsValue, echo_url: &str) -> js_sys::Promise;
     #[wasm_bindgen(js_name = urlAndProtocolsMayBeFunctionsCalledPerAttempt)]
     fn url_and_protocols_per_attempt(
         class: &JsValue,
@@ -79,4 +81,9 @@ async fn url_and_protocols_may_be_functions_called_per_attempt() {
 #[wasm_bindgen_test]
 async fn blobs_are_queued_in_order_with_everything_else() {
     run(blobs_in_order(&class(), ECHO_URL)).await;
+}
+
+#[wasm_bindgen_test]
+async fn reconnect_closes_with_the_code_and_reason_given() {
+    run(reconnect_with_code(&class(), ECHO_URL)).await;
 }

@@ -190,11 +190,22 @@ impl ReconnectingSocket {
         })
     }
 
-    /// Starts over now: closes the current connection (1000 "reconnect"), resets the attempt
-    /// count and connects at once; after a close, a give-up or an `authfailed` (the `token`
-    /// function is asked anew), comes back to life.
-    pub fn reconnect(&self) {
-        self.socket.reconnect();
+    /// Starts over now: closes the current connection (with `code` and `reason` when given,
+    /// 1000 when only a reason is, else 1000 "reconnect"), resets the attempt count and
+    /// connects at once; after a close, a give-up or an `authfailed` (the `token` function
+    /// is asked anew), comes back to life. Throws as `close` does for a bad code or reason,
+    /// and then changes nothing.
+    pub fn reconnect(&self, code: Option<u16>, reason: Option<String>) -> Result<(), JsValue> {
+        match (code, reason) {
+            (None, None) => {
+                self.socket.reconnect();
+                Ok(())
+            }
+            (code, reason) => self
+                .socket
+                .reconnect_with(code.unwrap_or(1000), reason.as_deref().unwrap_or(""))
+                .map_err(|err| js_error(close_error_name(&err), &err)),
+        }
     }
 
     /// Reconnects now if waiting between attempts.

@@ -195,9 +195,10 @@ export declare class ReconnectingSocket extends EventTarget {
   flushed(): Promise<void>;
   /** Closes for good, sending `code` and `reason` if given. */
   close(code?: number, reason?: string): void;
-  /** Reconnects now: cuts a wait short, or starts again after a close, a give-up or an
-   *  `authfailed`. */
-  reconnect(): void;
+  /** Reconnects now: closes the current connection with `code` and `reason` (default
+   *  1000 "reconnect"), or cuts a wait short, or starts again after a close, a give-up or
+   *  an `authfailed`. Throws as `close` does for a bad code or reason. */
+  reconnect(code?: number, reason?: string): void;
   /** Cuts a wait between attempts short. */
   retryNow(): void;
   addEventListener<K extends keyof ReconnectingSocketEventMap>(type: K, listener: (this: ReconnectingSocket, event: ReconnectingSocketEventMap[K]) => any, options?: boolean | AddEventListenerOptions): void;
@@ -261,7 +262,10 @@ export declare class ChatClient extends EventTarget {
   setNick(nick: string): SendOutcome;
   listRooms(): SendOutcome;
   send(room: string, text: string): { id: string; outcome: SendOutcome };
-  emit(room: string, event: string, data: unknown): SendOutcome;
+  /** Sends the event with `data` (what `JSON.stringify` writes; `undefined` sends `null`)
+   *  to the room's other members. Throws a `TypeError`, and sends nothing, for data it
+   *  cannot write (a cycle, a `BigInt`, a function). */
+  emit(room: string, event: string, data?: unknown): SendOutcome;
   retryNow(): void;
   /** Connects again after an `authfailed` (the `token` function is asked anew) or a
    *  `giveup`. */

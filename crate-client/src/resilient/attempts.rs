@@ -380,7 +380,9 @@ pub(super) fn start_attempt(shared: &Rc<Shared>) {
 }
 
 /// [`ResilientSocket::reconnect`].
-pub(super) fn reconnect(shared: &Rc<Shared>) {
+/// Starts over: `code` and `reason` (already checked) close the current connection, if
+/// any, and its close is reported with them.
+pub(super) fn reconnect(shared: &Rc<Shared>, code: u16, reason: &str) {
     let socket = {
         let mut core = shared.core.borrow_mut();
         core.user_closed = false;
@@ -399,13 +401,13 @@ pub(super) fn reconnect(shared: &Rc<Shared>) {
         ) {
             // Dropping the socket below removes its listeners: its own close event never
             // reaches us, so the disconnect is reported here.
-            let _ = socket.close_with(CloseCode::NORMAL.get(), "reconnect");
+            let _ = socket.close_with(code, reason);
             drop(socket);
             emit(
                 shared,
                 Some(ResilientEvent::Disconnected(CloseEvent {
-                    code: CloseCode::NORMAL.get(),
-                    reason: "reconnect".into(),
+                    code,
+                    reason: reason.to_owned(),
                     was_clean: true,
                 })),
             );

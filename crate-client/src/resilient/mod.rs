@@ -444,7 +444,18 @@ impl ResilientSocket {
     /// once the user has logged in again) the socket comes back to life. Messages queued
     /// meanwhile are still sent.
     pub fn reconnect(&self) {
-        reconnect(&self.shared);
+        reconnect(&self.shared, CloseCode::NORMAL.get(), "reconnect");
+    }
+
+    /// Starts over as [`reconnect`](Self::reconnect) does, closing the current connection
+    /// (if there is one) with `code` (1000 or 3000–4999) and `reason` (at most 123 UTF-8
+    /// bytes) instead of 1000 `reconnect`; the `Disconnected` event carries them. A bad
+    /// code or reason is an error and changes nothing.
+    pub fn reconnect_with(&self, code: u16, reason: &str) -> Result<(), CloseError> {
+        let code = CloseCode::new(code)?;
+        let reason = CloseReason::new(reason)?;
+        reconnect(&self.shared, code.get(), reason.as_str());
+        Ok(())
     }
 
     /// Closes for good with 1000: no reconnect, queued messages are discarded, later sends

@@ -19,7 +19,6 @@ use std::ops::Range;
 use ferrosocket_wire::chat::{
     ClientEnvelope, ErrorCode, HistoryEntry, JsonText, PresenceChange, RoomInfo, ServerEnvelope,
 };
-use serde_json::Number;
 
 /// How deeply arrays and objects may nest: serde_json refuses 128 levels.
 const MAX_DEPTH: usize = 127;
@@ -33,6 +32,18 @@ enum Json {
     String(String),
     Array(Vec<Json>),
     Object(Vec<Member>),
+}
+
+/// A JSON number, classified as serde_json classifies it: an integer that fits is
+/// `Unsigned` (from 0) or `Negative`; anything else is a `Float`.
+/// (Envelopes' numbers are all `Unsigned`: the other values are read only by the tests
+/// that hold this reader to serde_json's.)
+#[derive(Clone, Copy)]
+#[cfg_attr(not(test), allow(dead_code))]
+enum Number {
+    Unsigned(u64),
+    Negative(i64),
+    Float(f64),
 }
 
 /// One member of an object: its name, its value, and where the value's text lies in the
@@ -53,7 +64,9 @@ impl Json {
         match self {
             Json::Null => Value::Null,
             Json::Bool(b) => Value::Bool(*b),
-            Json::Number(n) => Value::Number(n.clone()),
+            Json::Number(Number::Unsigned(n)) => Value::from(*n),
+            Json::Number(Number::Negative(n)) => Value::from(*n),
+            Json::Number(Number::Float(x)) => Value::from(*x),
             Json::String(s) => Value::String(s.clone()),
             Json::Array(items) => Value::Array(items.iter().map(Json::to_value).collect()),
             Json::Object(members) => {
@@ -189,8 +202,7 @@ impl Reader<'_> {
         self.pos - start
     }
 
-    /// A number, classified as serde_json does: an integer that fits is `u64` (from 0) or
-    /// `i64` (below 0); anything else is an `f64`.
+    /// A number, classified as serde_json does (see [`Number`]).
     fn number(&mut self) -> Result<Number, String> {
         let start = self.pos;
         let negative = self.peek() == Some(b'-');
@@ -229,15 +241,15 @@ impl Reader<'_> {
             if negative {
                 // serde_json keeps `-0` as the float -0.0.
                 if let Ok(n @ ..=-1) = text.parse::<i64>() {
-                    return Ok(n.into());
+                    return Ok(Number::Negative(n));
                 }
             } else if let Ok(n) = text.parse::<u64>() {
-                return Ok(n.into());
+                return Ok(Number::Unsigned(n));
             }
         }
-        match Number::from_f64(parse_float(text)) {
-            Some(n) => Ok(n),
-            None => self.error("number out of range"),
+        match parse_float(text) {
+            x if x.is_finite() => Ok(Number::Float(x)),
+            _ => self.error("number out of range"),
         }
     }
 
@@ -438,8 +450,8 @@ impl<'a> Fields<'a> {
 
     fn number_of(name: &str, value: &Json, max: u64) -> Result<u64, String> {
         match value {
-            Json::Number(n) => match n.as_u64() {
-                Some(n) if n <= max => Ok(n),
+            Json::Number(n) => match *n {
+                Number::Unsigned(n) if n <= max => Ok(n),
                 _ => Err(format!("field `{name}` is out of range")),
             },
             other => Self::wrong(name, "a whole number", other),
