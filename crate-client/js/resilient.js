@@ -355,7 +355,7 @@ export class ReconnectingSocket extends EventTarget {
     const state = this.#core.state;
     if (state === "closed" || state === "gave-up") return;
     this.#closing = true;
-    this.#core.close(code ?? undefined, reason === undefined ? undefined : String(reason));
+    this.#core.close(code === undefined ? undefined : +code, reason === undefined ? undefined : String(reason));
   }
 
   /**
@@ -370,7 +370,7 @@ export class ReconnectingSocket extends EventTarget {
     if (!this.#core) return this.#start();
     const state = this.#core.state;
     // Checks the code and reason (and throws) before anything changes.
-    this.#core.reconnect(code ?? undefined, reason === undefined ? undefined : String(reason));
+    this.#core.reconnect(code === undefined ? undefined : +code, reason === undefined ? undefined : String(reason));
     this.#closing = false;
     if (state === "closed" || state === "gave-up" || state === "auth-failed") {
       // Stopped: the same core started again (a token function is asked anew); this

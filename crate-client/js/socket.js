@@ -44,7 +44,7 @@ export class FerroSocket extends EventTarget {
     if (arguments.length === 0) throw new TypeError("FerroSocket: a URL is required");
     // The core calls this for every browser event, inside the browser's event task, and
     // holds it (and so this object) until the close event.
-    this.#core = makeCore(String(url), protocols, (event) => this.#forward(event));
+    this.#core = makeCore(String(url), protocolList(protocols), (event) => this.#forward(event));
     this.#url = this.#core.url;
     this.#origin = new URL(this.#url).origin;
   }
@@ -146,7 +146,7 @@ export class FerroSocket extends EventTarget {
    */
   close(code, reason) {
     if (!this.#core) return;
-    this.#core.close(code ?? undefined, reason === undefined ? undefined : String(reason));
+    this.#core.close(code === undefined ? undefined : +code, reason === undefined ? undefined : String(reason));
   }
 
   /**
@@ -158,6 +158,19 @@ export class FerroSocket extends EventTarget {
     this.#core = null;
     if (core) core.free();
   }
+}
+
+/**
+ * The protocols argument converted as the browser converts it (WebIDL's
+ * `(DOMString or sequence<DOMString>)`): an iterable object (an array, a Set) is a list of
+ * `String(item)`s, anything else given is one `String(value)` (`null` is "null").
+ */
+function protocolList(protocols) {
+  if (protocols === undefined) return undefined;
+  if (protocols !== null && typeof protocols === "object" && typeof protocols[Symbol.iterator] === "function") {
+    return Array.from(protocols, String);
+  }
+  return String(protocols);
 }
 
 function freed() {

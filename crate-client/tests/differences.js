@@ -25,8 +25,9 @@ export const DIFFERENCES = [
     ferro: ['{"threw":"TypeError","echo":null}'],
     why: 'the browser sends String(value) ("[object Object]"); we refuse what is not data',
   },
-  ...["close(1006)", "close(999)", "close(5000)", "close(2000)"].map((call) => ({
-    step: `misuse.${call}`,
+  // differential.js's MISUSED_CODES (a snippet cannot import its neighbour).
+  ...[1006, 999, 5000, 2000, 66536, 70000, -1, NaN, null, 2999.4].map((code) => ({
+    step: `misuse.close(${code})`,
     browser: ['"InvalidAccessError"'],
     ferro: ['"InvalidCloseCodeError"'],
     why: "an error name that says what is wrong",
@@ -50,7 +51,7 @@ export const DIFFERENCES = [
     ferro: ['"InvalidUrlError"'],
     why: "a fragment has no meaning in a WebSocket URL, so it is refused rather than dropped",
   },
-  ...["protocol with a space", "protocol twice"].map((what) => ({
+  ...["protocol with a space", "protocol twice", "protocol object"].map((what) => ({
     step: `url.${what}`,
     browser: ['"SyntaxError"'],
     ferro: ['"InvalidProtocolError"'],
@@ -63,6 +64,16 @@ export const DIFFERENCES = [
     why:
       "a script-dispatched event runs all its listeners in one go: a microtask queued by " +
       "one listener runs after the last listener, not before the next",
+  },
+  {
+    step: "convertedCodes.close(4001.5)",
+    // Firefox rounds as WebIDL's [Clamp] says; Chromium truncates.
+    browser: [
+      '{"stateAfterClose":2,"code":4002,"reason":"converted","wasClean":true,"final":3}',
+      '{"stateAfterClose":2,"code":4001,"reason":"converted","wasClean":true,"final":3}',
+    ],
+    ferro: ['{"stateAfterClose":2,"code":4002,"reason":"converted","wasClean":true,"final":3}'],
+    why: "a fractional close code rounds to the nearest integer, ties to even, as the WebIDL standard (and Firefox) does; Chromium truncates",
   },
   {
     step: "events.isTrusted",

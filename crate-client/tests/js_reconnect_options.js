@@ -131,7 +131,9 @@ export async function blobsAreQueuedInOrderWithEverythingElse(ReconnectingSocket
 export async function reconnectClosesWithTheCodeAndReasonGiven(ReconnectingSocket, echoUrl) {
   const socket = new ReconnectingSocket(echoUrl, { initialDelay: 20, maxDelay: 100 });
   await nextEvent(socket, (e) => e.type === "open", "the first open");
-  for (const [code, reason, name] of [[1006, "", "InvalidCloseCodeError"], [4000, "é".repeat(62), "InvalidCloseReasonError"]]) {
+  // (66536 is clamped to 65535 as the browser's close() does, not wrapped round to 1000.)
+  const refused = [[1006, "", "InvalidCloseCodeError"], [66536, "", "InvalidCloseCodeError"], [null, "", "InvalidCloseCodeError"], [4000, "é".repeat(62), "InvalidCloseReasonError"]];
+  for (const [code, reason, name] of refused) {
     let thrown = null;
     try {
       socket.reconnect(code, reason);

@@ -92,3 +92,12 @@ pub(super) fn close_error_name(err: &CloseError) -> &'static str {
         _ => "CloseError",
     }
 }
+
+/// A close code as the browser converts `close(code)`'s argument (WebIDL's `[Clamp]
+/// unsigned short`; the class has already applied `ToNumber`): rounded to the nearest
+/// integer, ties to even, then clamped to 0–65535, NaN being 0. So 70000 is refused as
+/// 65535 rather than wrapped round to a valid 4464, and 4001.5 is 4002.
+pub(super) fn close_code(code: f64) -> u16 {
+    // `as` saturates, and NaN becomes 0.
+    code.round_ties_even() as u16
+}

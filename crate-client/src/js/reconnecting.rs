@@ -195,7 +195,8 @@ impl ReconnectingSocket {
     /// connects at once; after a close, a give-up or an `authfailed` (the `token` function
     /// is asked anew), comes back to life. Throws as `close` does for a bad code or reason,
     /// and then changes nothing.
-    pub fn reconnect(&self, code: Option<u16>, reason: Option<String>) -> Result<(), JsValue> {
+    pub fn reconnect(&self, code: Option<f64>, reason: Option<String>) -> Result<(), JsValue> {
+        let code = code.map(close_code);
         match (code, reason) {
             (None, None) => {
                 self.socket.reconnect();
@@ -217,7 +218,8 @@ impl ReconnectingSocket {
     /// Closes for good; no reconnect. Sends `code` and `reason` when given (1000 when only
     /// a reason is), else 1000; throws `InvalidCloseCodeError` or `InvalidCloseReasonError`
     /// for values the browser would reject, and then changes nothing.
-    pub fn close(&self, code: Option<u16>, reason: Option<String>) -> Result<(), JsValue> {
+    pub fn close(&self, code: Option<f64>, reason: Option<String>) -> Result<(), JsValue> {
+        let code = code.map(close_code);
         match (code, reason) {
             (None, None) => {
                 self.socket.close();

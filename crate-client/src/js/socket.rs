@@ -222,7 +222,8 @@ impl SocketCore {
     /// Closes the connection: without a code, none is sent (the peer sees 1005), as the
     /// browser does; with a reason but no code, 1000. Throws `InvalidCloseCodeError` or
     /// `InvalidCloseReasonError` for values the browser would reject.
-    pub fn close(&self, code: Option<u16>, reason: Option<String>) -> Result<(), JsValue> {
+    pub fn close(&self, code: Option<f64>, reason: Option<String>) -> Result<(), JsValue> {
+        let code = code.map(close_code);
         let result = match (code, reason) {
             (None, None) => self
                 .socket
