@@ -5,12 +5,14 @@
 //! server (tiny_http 0.12), which gives each keep-alive connection a thread of a pool that
 //! starts with four. The page's modules are fetched in one burst, one connection per module
 //! in flight. The pool spawns a thread for a new connection only when none is idle, and counts
-//! a thread it has just woken as still idle: a fifth connection accepted before that thread
-//! has taken the fourth is queued with no thread to serve it. Chromium keeps the four others
-//! open, so the module never arrives, the page never loads, and after 300 s ChromeDriver
-//! reports "Timed out receiving message from renderer" with the page still at "Loading
-//! scripts...". With five modules the partysocket differential hung that way in about one
-//! Chromium run in three; with four connections the pool always has a thread for each.
+//! a thread it has just woken as still idle: a fifth connection accepted before the thread
+//! woken for the fourth has taken it is queued with no thread to serve it. Chromium keeps the
+//! four others open, so the module never arrives, the page never loads, and after 300 s
+//! ChromeDriver reports "Timed out receiving message from renderer" with the page still at
+//! "Loading scripts...". With five modules the partysocket differential hung that way in
+//! about one Chromium run in three. With at most four, each connection's notification wakes
+//! a thread of its own among the four the pool starts with (nothing else connects to that
+//! server before the page loads).
 
 use std::collections::BTreeSet;
 use std::fs;
