@@ -5,9 +5,13 @@
 // connecting delivers, reconnects after a server drop, close(), reconnect(), maxRetries,
 // the URL function, the connection timeout). Both are constructed the partysocket way,
 // `new Socket(url, protocols, options)` with partysocket's option names.
-// `compareTraces` then accepts only the differences listed in
-// reconnecting_differences.js (passed in: a wasm-bindgen snippet cannot import its
-// neighbours).
+// `compareTraces` then accepts only the differences in DIFFERENCES, at the end of this file.
+//
+// The list lives here, not in a module of its own: every JS module the test binary imports
+// is fetched in one burst when its page loads, and with more than four modules Chromium
+// opens a fifth connection to wasm-bindgen-test-runner's page server, whose thread pool can
+// leave it unanswered and the page never loads (see
+// tests/tests/browser_test_modules.rs).
 
 const TIMEOUT_MS = 15000;
 
@@ -384,7 +388,7 @@ export function compareTraces(theirs, ours, differences) {
  * Runs both and compares; resolves to { problems, partysocket, ours }. `echoUrl` is the
  * server's `/echo`; the server must run with `--test-endpoints`.
  */
-export async function reconnectingDifferential(ReconnectingSocket, PartySocket, echoUrl, differences) {
+export async function reconnectingDifferential(ReconnectingSocket, PartySocket, echoUrl) {
   const httpBase = echoUrl.replace(/^ws/, "http").replace(/\/echo$/, "");
   const endpoints = {
     url: echoUrl,
@@ -396,5 +400,69 @@ export async function reconnectingDifferential(ReconnectingSocket, PartySocket, 
   };
   const partysocket = await runScenarios(PartySocket, endpoints);
   const ours = await runScenarios(ReconnectingSocket, endpoints);
-  return { problems: compareTraces(partysocket, ours, differences), partysocket, ours };
+  return { problems: compareTraces(partysocket, ours, DIFFERENCES), partysocket, ours };
 }
+
+// The deliberate differences between our ReconnectingSocket and partysocket's
+// ReconnectingWebSocket: the one list the differential accepts, and that README.md
+// ("ReconnectingSocket as a drop-in for partysocket") describes. Each entry names the trace
+// step, what partysocket records there, what we record, and why we differ.
+//
+// A step's value is compared as JSON; `partysocket` and `ours` are lists of the values
+// allowed on each side (browsers disagree on some).
+
+const CONNECTING_WHILE_RECONNECTING =
+  "while it waits to reconnect, readyState is CONNECTING (as partysocket's README says); partysocket reads the last socket's CLOSED until the next attempt's socket exists";
+const FAILED_ATTEMPT =
+  "a failed attempt is reported as the browser reports it, error then a 1006 close; partysocket dispatches a close (1000, clean) of its own first, then the error";
+
+const DIFFERENCES = [
+  {
+    step: "order.readyState-after-close()",
+    partysocket: ["3"],
+    ours: ["2"],
+    why: "like the browser's WebSocket, CLOSING until the close event; partysocket reads CLOSED at once",
+  },
+  {
+    step: "order.close-event",
+    partysocket: ['{"code":"close","wasClean":true,"isCloseEvent":false}'],
+    ours: ['{"code":1000,"wasClean":true,"isCloseEvent":true}'],
+    why: "listeners get a real CloseEvent with the code the server closed with; partysocket's close() dispatches its own event, which its browser clone turns into an Event whose code is the string \"close\" (its onclose handler gets 1000)",
+  },
+  {
+    step: "order.onopen-target-is-the-socket",
+    partysocket: ["false"],
+    ours: ["true"],
+    why: "the onX handlers get the same event as listeners, whose target is the ReconnectingSocket; partysocket hands onopen the inner WebSocket's event",
+  },
+  {
+    step: "drop.in-close-listener",
+    partysocket: ['{"code":1006,"wasClean":false,"readyState":3,"retryCount":1}'],
+    ours: ['{"code":1006,"wasClean":false,"readyState":0,"retryCount":1}'],
+    why: CONNECTING_WHILE_RECONNECTING,
+  },
+  {
+    step: "drop.events",
+    partysocket: ['["open:1","close:3","open:1","message:1:during 1","message:1:during 2"]'],
+    ours: ['["open:1","close:0","open:1","message:1:during 1","message:1:during 2"]'],
+    why: CONNECTING_WHILE_RECONNECTING,
+  },
+  {
+    step: "closeStops.events",
+    partysocket: ['["open:1","close:3"]'],
+    ours: ['["open:1","close:0","close:3"]'],
+    why: "close() while waiting to reconnect is answered with a close event (1000), so every close() ends with one; partysocket dispatches none when its socket is already closed (and reads CLOSED in the first close, as above)",
+  },
+  {
+    step: "reconnect.events",
+    partysocket: ['["open:1","close:2","open:1","close:3","open:1"]'],
+    ours: ['["open:1","close:0","open:1","close:3","open:1"]'],
+    why: "in the close event reconnect() causes, readyState is CONNECTING: the new attempt is under way; partysocket's reads the old socket's CLOSING",
+  },
+  {
+    step: "connectionTimeout.events",
+    partysocket: ['["close:2","error:2"]'],
+    ours: ['["error:0","close:0","error:3","close:3"]'],
+    why: `${FAILED_ATTEMPT} (reason "connect timeout"); ${CONNECTING_WHILE_RECONNECTING} (partysocket's reads CLOSING)`,
+  },
+];

@@ -2,7 +2,7 @@
 //! (tests/reconnecting_differential.js) run against partysocket's `ReconnectingWebSocket`
 //! (the npm package, bundled by scripts/bundle-partysocket.sh into tests/vendor/) and against
 //! our `ReconnectingSocket`, in the same page, against the real server; the traces may differ
-//! only as tests/reconnecting_differences.js documents.
+//! only as the `DIFFERENCES` list at the end of tests/reconnecting_differential.js documents.
 #![cfg(target_arch = "wasm32")]
 
 mod common;
@@ -21,14 +21,7 @@ extern "C" {
         reconnecting_socket_class: &JsValue,
         partysocket_class: &JsValue,
         echo_url: &str,
-        differences: &JsValue,
     ) -> js_sys::Promise;
-}
-
-#[wasm_bindgen(module = "/tests/reconnecting_differences.js")]
-extern "C" {
-    #[wasm_bindgen(js_name = documentedDifferences)]
-    fn documented_differences() -> JsValue;
 }
 
 #[wasm_bindgen(module = "/tests/vendor/partysocket.js")]
@@ -63,7 +56,6 @@ async fn reconnecting_socket_traces_match_partysocket() {
         &class,
         &partysocket_class(),
         ECHO_URL,
-        &documented_differences(),
     ))
     .await
     .unwrap_or_else(|err| panic!("the scenarios threw: {err:?}"));
