@@ -93,11 +93,31 @@ pub(super) fn close_error_name(err: &CloseError) -> &'static str {
     }
 }
 
+/// Carries out a `close(code?, reason?)`-shaped call as the browser reads its arguments:
+/// with neither, `bare`; otherwise `given` with the code (converted as [`close_code`]
+/// does; 1000 when only a reason is given) and the reason (`""` when not given). A refusal
+/// is thrown as an `Error` named for what is wrong (`InvalidCloseCodeError`...).
+pub(super) fn close_call(
+    code: Option<f64>,
+    reason: Option<String>,
+    bare: impl FnOnce() -> Result<(), CloseError>,
+    given: impl FnOnce(u16, &str) -> Result<(), CloseError>,
+) -> Result<(), JsValue> {
+    let result = match (code, reason) {
+        (None, None) => bare(),
+        (code, reason) => given(
+            code.map_or(1000, close_code),
+            reason.as_deref().unwrap_or(""),
+        ),
+    };
+    result.map_err(|err| js_error(close_error_name(&err), &err))
+}
+
 /// A close code as the browser converts `close(code)`'s argument (WebIDL's `[Clamp]
 /// unsigned short`; the class has already applied `ToNumber`): rounded to the nearest
 /// integer, ties to even, then clamped to 0–65535, NaN being 0. So 70000 is refused as
 /// 65535 rather than wrapped round to a valid 4464, and 4001.5 is 4002.
-pub(super) fn close_code(code: f64) -> u16 {
+fn close_code(code: f64) -> u16 {
     // `as` saturates, and NaN becomes 0.
     code.round_ties_even() as u16
 }

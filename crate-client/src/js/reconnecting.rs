@@ -196,17 +196,15 @@ impl ReconnectingSocket {
     /// is asked anew), comes back to life. Throws as `close` does for a bad code or reason,
     /// and then changes nothing.
     pub fn reconnect(&self, code: Option<f64>, reason: Option<String>) -> Result<(), JsValue> {
-        let code = code.map(close_code);
-        match (code, reason) {
-            (None, None) => {
+        close_call(
+            code,
+            reason,
+            || {
                 self.socket.reconnect();
                 Ok(())
-            }
-            (code, reason) => self
-                .socket
-                .reconnect_with(code.unwrap_or(1000), reason.as_deref().unwrap_or(""))
-                .map_err(|err| js_error(close_error_name(&err), &err)),
-        }
+            },
+            |code, reason| self.socket.reconnect_with(code, reason),
+        )
     }
 
     /// Reconnects now if waiting between attempts.
@@ -219,16 +217,14 @@ impl ReconnectingSocket {
     /// a reason is), else 1000; throws `InvalidCloseCodeError` or `InvalidCloseReasonError`
     /// for values the browser would reject, and then changes nothing.
     pub fn close(&self, code: Option<f64>, reason: Option<String>) -> Result<(), JsValue> {
-        let code = code.map(close_code);
-        match (code, reason) {
-            (None, None) => {
+        close_call(
+            code,
+            reason,
+            || {
                 self.socket.close();
                 Ok(())
-            }
-            (code, reason) => self
-                .socket
-                .close_with(code.unwrap_or(1000), reason.as_deref().unwrap_or(""))
-                .map_err(|err| js_error(close_error_name(&err), &err)),
-        }
+            },
+            |code, reason| self.socket.close_with(code, reason),
+        )
     }
 }

@@ -223,18 +223,17 @@ impl SocketCore {
     /// browser does; with a reason but no code, 1000. Throws `InvalidCloseCodeError` or
     /// `InvalidCloseReasonError` for values the browser would reject.
     pub fn close(&self, code: Option<f64>, reason: Option<String>) -> Result<(), JsValue> {
-        let code = code.map(close_code);
-        let result = match (code, reason) {
-            (None, None) => self
-                .socket
-                .as_web_sys()
-                .close()
-                .map_err(|err| CloseError::Browser(err.into())),
-            (code, reason) => self
-                .socket
-                .close_with(code.unwrap_or(1000), reason.as_deref().unwrap_or("")),
-        };
-        result.map_err(|err| js_error(close_error_name(&err), &err))
+        close_call(
+            code,
+            reason,
+            || {
+                self.socket
+                    .as_web_sys()
+                    .close()
+                    .map_err(|err| CloseError::Browser(err.into()))
+            },
+            |code, reason| self.socket.close_with(code, reason),
+        )
     }
 
     /// `0` connecting, `1` open, `2` closing, `3` closed.
