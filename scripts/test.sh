@@ -37,6 +37,8 @@ section "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p ferrosocket --target wasm32-unknown-unknown --all-targets --all-features --locked -- -D warnings
+# The module without ChatClient (cargo feature `js-chat` off), which users may build.
+cargo clippy -p ferrosocket --target wasm32-unknown-unknown --all-targets --no-default-features --features js --locked -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked -q
 
 section "building the wasm package into www/pkg, the npm package into crate-client/pkg, and the server"
@@ -86,6 +88,10 @@ run_tests "chromium" wasm-pack test --headless --chrome --chromedriver "$(comman
 
 section "browser tests in headless Firefox"
 run_tests "firefox" wasm-pack test --headless --firefox --geckodriver "$(command -v geckodriver)" crate-client
+
+section "browser tests of the module without ChatClient (feature js-chat off), in headless Chromium"
+run_tests "chromium (no ChatClient)" wasm-pack test --headless --chrome --chromedriver "$(command -v chromedriver)" crate-client \
+  --no-default-features --features js --test sockets_only
 
 section "benchmark smoke: every scenario against every peer for about a second (no speed asserted)"
 scripts/bench.sh --smoke

@@ -2,6 +2,8 @@
 # Measures the wasm modules users ship, raw and gzipped, each with its JavaScript:
 #   socket-only     examples/size_socket_only.rs: ferrosocket's socket layer alone
 #   gloo-net        examples/size_gloo_net.rs: the same work with gloo-net's WebSocket
+#   sockets         the library with FerroSocket and ReconnectingSocket, without ChatClient
+#                   (--no-default-features --features js)
 #   library         the whole client library with its JS classes, without the chat page
 #   chat-page       what www/index.html loads (--features app)
 # Every module goes through the same pipeline: cargo's `wasm-release` profile (opt-level z,
@@ -55,6 +57,8 @@ measure() {
 
 echo "==> building the modules (profile wasm-release)"
 "${build[@]}" --no-default-features --example size_socket_only --example size_gloo_net
+"${build[@]}" --lib --no-default-features --features js
+cp "$target/ferrosocket.wasm" "$out/sockets.wasm"
 "${build[@]}" --lib
 cp "$target/ferrosocket.wasm" "$out/library.wasm"
 "${build[@]}" --lib --features app
@@ -62,5 +66,6 @@ cp "$target/ferrosocket.wasm" "$out/chat-page.wasm"
 
 measure socket-only "$target/examples/size_socket_only.wasm"
 measure gloo-net "$target/examples/size_gloo_net.wasm"
+measure sockets "$out/sockets.wasm"
 measure library "$out/library.wasm"
 measure chat-page "$out/chat-page.wasm"

@@ -18,11 +18,15 @@
 
 let makeReconnecting = null;
 let makeChat = null;
+// Installed, but the module was built without ChatClient (cargo feature `js-chat`).
+let chatLeftOut = false;
 
-/** Called once by the Rust module when it is instantiated (its start function). */
+/** Called once by the Rust module when it is instantiated (its start function); `chat`
+ *  is null in a module built without `ChatClient`. */
 export function installResilientCores(reconnecting, chat) {
   makeReconnecting = reconnecting;
   makeChat = chat;
+  chatLeftOut = chat === null;
 }
 
 const STATES = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 };
@@ -216,7 +220,11 @@ function resolveUrl(url) {
 }
 
 function requireMade(make, name) {
-  if (make === null) throw new Error(`${name}: initialise the module first (await init())`);
+  if (make !== null) return;
+  if (chatLeftOut && name === "ChatClient") {
+    throw new Error("ChatClient: this module was built without it (cargo feature `js-chat`)");
+  }
+  throw new Error(`${name}: initialise the module first (await init())`);
 }
 
 /**

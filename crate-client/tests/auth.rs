@@ -4,7 +4,8 @@
 //! whose tokens expire keeps going — refreshed on the open connection, or, with refresh
 //! off, reconnected with a fresh token — and every line sent around the expiries arrives
 //! once, in order.
-#![cfg(target_arch = "wasm32")]
+// (Needs the whole module: its last test drives `ChatClient`.)
+#![cfg(all(target_arch = "wasm32", feature = "js-chat"))]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! The `ReconnectingSocket` and `ChatClient` classes driven from JavaScript, against the
-//! real server, through a real connection drop.
-#![cfg(target_arch = "wasm32")]
+//! real server, through a real connection drop. (Not in a module built without `ChatClient`:
+//! tests/sockets_only.rs runs the `ReconnectingSocket` script there.)
+#![cfg(all(target_arch = "wasm32", feature = "js-chat"))]
 
 mod common;
 

@@ -6,11 +6,13 @@
 //! The objects have exactly the fields (and `null`s) the JSON route produced, so a page
 //! sees no difference.
 
+#[cfg(feature = "js-chat")]
 use ferrosocket_wire::chat::{HistoryEntry, PresenceChange};
 use wasm_bindgen::JsValue;
 
 use crate::message::CloseEvent;
 use crate::resilient::ResilientEvent;
+#[cfg(feature = "js-chat")]
 use crate::session::ChatEvent;
 
 /// A JS object under construction, one field at a time.
@@ -40,6 +42,7 @@ impl Obj {
     }
 
     /// Sets `key` to `value`, or to `null` when there is none.
+    #[cfg(feature = "js-chat")]
     fn opt(self, key: &str, value: &Option<String>) -> Obj {
         match value {
             Some(value) => self.set(key, value.as_str()),
@@ -54,6 +57,7 @@ impl Obj {
 }
 
 /// A list of strings as a JS array.
+#[cfg(feature = "js-chat")]
 fn strings(items: &[String]) -> JsValue {
     items
         .iter()
@@ -96,6 +100,7 @@ pub(crate) fn connection_event(event: &ResilientEvent) -> Option<JsValue> {
     )
 }
 
+#[cfg(feature = "js-chat")]
 fn entry(entry: &HistoryEntry) -> JsValue {
     Obj::new()
         .num("seq", entry.seq)
@@ -105,6 +110,7 @@ fn entry(entry: &HistoryEntry) -> JsValue {
         .build()
 }
 
+#[cfg(feature = "js-chat")]
 fn change_name(change: PresenceChange) -> &'static str {
     match change {
         PresenceChange::Join => "join",
@@ -114,6 +120,7 @@ fn change_name(change: PresenceChange) -> &'static str {
 }
 
 /// A chat event as a plain object with a `type`; `None` for socket messages.
+#[cfg(feature = "js-chat")]
 pub(crate) fn chat_event(event: &ChatEvent) -> Option<JsValue> {
     Some(
         match event {

@@ -30,6 +30,7 @@
 //! hold that keeps them alive, their JavaScript classes), `convert` the conversions every
 //! class uses and `events` the event objects.
 
+#[cfg(feature = "js-chat")]
 mod chat;
 mod convert;
 mod events;
@@ -39,11 +40,12 @@ mod socket;
 
 use wasm_bindgen::prelude::*;
 
+#[cfg(feature = "js-chat")]
 pub use chat::ChatClient;
 pub use reconnecting::ReconnectingSocket;
-pub use resilient::{
-    chat_client_class, reconnecting_socket_class, ReconnectingSocketOptions, UrlSource,
-};
+#[cfg(feature = "js-chat")]
+pub use resilient::chat_client_class;
+pub use resilient::{reconnecting_socket_class, ReconnectingSocketOptions, UrlSource};
 pub use socket::{ferro_socket_class, SocketCore, SocketData};
 
 /// Runs when the module is instantiated: gives the JavaScript classes (`FerroSocket`,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use wasm_bindgen::prelude::*;
 
+#[cfg(feature = "js-chat")]
 use super::chat::ChatClient;
 use super::convert::*;
 use super::reconnecting::ReconnectingSocket;
@@ -206,6 +207,15 @@ export declare class ReconnectingSocket extends EventTarget {
   removeEventListener<K extends keyof ReconnectingSocketEventMap>(type: K, listener: (this: ReconnectingSocket, event: ReconnectingSocketEventMap[K]) => any, options?: boolean | EventListenerOptions): void;
   removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
 }
+/** Where a `ReconnectingSocket` stands. */
+export type ConnectionState =
+  "connecting" | "open" | "reconnecting" | "closed" | "gave-up" | "auth-failed";
+"#;
+
+/// `ChatClient`'s typings (feature `js-chat`).
+#[cfg(feature = "js-chat")]
+#[wasm_bindgen(typescript_custom_section)]
+const CHAT_TYPES: &str = r#"
 /** A chat event: an Event with the fields of docs/PROTOCOL.md on it. */
 export type ChatEventOf<T extends string, F> = Event & { readonly type: T } & Readonly<F>;
 /** One history entry or live line. */
@@ -276,9 +286,6 @@ export declare class ChatClient extends EventTarget {
   removeEventListener<K extends keyof ChatClientEventMap>(type: K, listener: (this: ChatClient, event: ChatClientEventMap[K]) => any, options?: boolean | EventListenerOptions): void;
   removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
 }
-/** Where a `ReconnectingSocket` stands. */
-export type ConnectionState =
-  "connecting" | "open" | "reconnecting" | "closed" | "gave-up" | "auth-failed";
 "#;
 
 #[wasm_bindgen]
@@ -298,14 +305,20 @@ extern "C" {
     // function imports can skip wasm-bindgen's `unknown` typing (TYPES declares them).
     #[wasm_bindgen(reexport, skip_typescript, js_name = ReconnectingSocket)]
     fn reexported_reconnecting_socket_class();
-    #[wasm_bindgen(reexport, skip_typescript, js_name = ChatClient)]
-    fn reexported_chat_client_class();
-
     #[wasm_bindgen(js_name = installResilientCores)]
     fn install_resilient_cores(make_reconnecting: &JsValue, make_chat: &JsValue);
 
     #[wasm_bindgen(js_name = reconnectingSocketClass)]
     fn reconnecting_socket_class_js() -> js_sys::Function;
+
+}
+
+#[cfg(feature = "js-chat")]
+#[wasm_bindgen(module = "/js/resilient.js")]
+extern "C" {
+    // As `ReconnectingSocket` above: exported only when the module has `ChatClient`.
+    #[wasm_bindgen(reexport, skip_typescript, js_name = ChatClient)]
+    fn reexported_chat_client_class();
 
     #[wasm_bindgen(js_name = chatClientClass)]
     fn chat_client_class_js() -> js_sys::Function;
@@ -326,16 +339,18 @@ pub(crate) fn install_resilient_classes() {
             ReconnectingSocket::new(url.unchecked_into(), options).map(JsValue::from)
         },
     );
+    #[cfg(feature = "js-chat")]
     let make_chat = Closure::<dyn Fn(String, JsValue) -> Result<JsValue, JsValue>>::new(
         |url: String, options: JsValue| {
             let options = (!options.is_undefined()).then(|| options.unchecked_into());
             ChatClient::new(&url, options).map(JsValue::from)
         },
-    );
-    install_resilient_cores(
-        &make_reconnecting.into_js_value(),
-        &make_chat.into_js_value(),
-    );
+    )
+    .into_js_value();
+    // Built without `js-chat`: the module does not export `ChatClient`.
+    #[cfg(not(feature = "js-chat"))]
+    let make_chat = JsValue::NULL;
+    install_resilient_cores(&make_reconnecting.into_js_value(), &make_chat);
 }
 
 /// The user-facing `ReconnectingSocket` JavaScript class, for Rust code that hands it to
@@ -353,13 +368,14 @@ pub fn reconnecting_socket_class() -> js_sys::Function {
 }
 
 /// The user-facing `ChatClient` JavaScript class, for Rust code that hands it to
-/// JavaScript.
+/// JavaScript (feature `js-chat`).
 ///
 /// # Examples
 /// ```no_run
 /// let class = ferrosocket::js::chat_client_class();
 /// let chat = js_sys::Reflect::construct(&class, &js_sys::Array::of1(&"/chat".into()));
 /// ```
+#[cfg(feature = "js-chat")]
 pub fn chat_client_class() -> js_sys::Function {
     install_resilient_classes();
     chat_client_class_js()
