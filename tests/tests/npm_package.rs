@@ -1,9 +1,10 @@
 //! The npm package (`scripts/package.sh` builds it into `crate-client/pkg`), used the way
 //! its users would: packed with `npm pack`, installed into a fresh app with `npm install`,
-//! imported as `import { FerroSocket, ReconnectingSocket } from "ferrosocket"` with no
-//! `init()` call, bundled with esbuild or loaded unbundled by its path, and
-//! served by the real server to headless Chromium and Firefox, which echo messages through
-//! `/echo`. Its TypeScript declarations are checked with `tsc --strict`.
+//! imported as `import { FerroSocket, ReconnectingSocket } from "ferrosocket"` (or from
+//! `"ferrosocket/sockets"`, the module without `ChatClient`) with no `init()` call, bundled
+//! with esbuild or loaded unbundled by its path, and served by the real server to headless
+//! Chromium and Firefox, which echo messages through `/echo`. Its TypeScript declarations
+//! are checked with `tsc --strict`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -167,29 +168,50 @@ fn page(script: &str) -> String {
     )
 }
 
-/// Builds the app three ways under `app`: `bundle.html` (esbuild, with the wasm copied
+/// The app on the `"ferrosocket/sockets"` entry, saying whether that entry exports
+/// `ChatClient` (it must not: its module is built without it).
+fn sockets_app_js() -> String {
+    let app = APP_JS.replace(r#"from "ferrosocket""#, r#"from "ferrosocket/sockets""#);
+    assert_ne!(app, APP_JS, "the app imports \"ferrosocket\"");
+    app + r#"
+import * as entry from "ferrosocket/sockets";
+log(`ChatClient exported: ${"ChatClient" in entry}`);
+"#
+}
+
+/// Builds the app four ways under `app`: `bundle.html` (esbuild, with the wasm copied
 /// next to the bundle as the README says), `plain.html` (no bundler: the browser imports
-/// the installed package's entry by its path), and `no-wasm.html` (esbuild without the
-/// copy, which must fail with a clear error).
+/// the installed package's entry by its path), `no-wasm.html` (esbuild without the
+/// copy, which must fail with a clear error), and `sockets.html` (esbuild, on the
+/// `"ferrosocket/sockets"` entry, its own wasm copied).
 fn build_app(app: &Path) {
     std::fs::write(app.join("app.js"), APP_JS).unwrap();
+    std::fs::write(app.join("sockets-app.js"), sockets_app_js()).unwrap();
     let esbuild = interop_tool("esbuild");
-    for out in ["bundle", "no-wasm"] {
+    for (script, out) in [
+        ("app.js", "bundle"),
+        ("app.js", "no-wasm"),
+        ("sockets-app.js", "sockets"),
+    ] {
         run(
             app,
             Command::new(&esbuild).args([
-                "app.js",
+                script,
                 "--bundle",
                 "--format=esm",
                 &format!("--outfile={out}/app.js"),
             ]),
         );
     }
-    std::fs::copy(
-        app.join("node_modules/ferrosocket/ferrosocket_bg.wasm"),
-        app.join("bundle/ferrosocket_bg.wasm"),
-    )
-    .unwrap();
+    for (wasm, out) in [
+        ("node_modules/ferrosocket/ferrosocket_bg.wasm", "bundle"),
+        (
+            "node_modules/ferrosocket/sockets/ferrosocket_bg.wasm",
+            "sockets",
+        ),
+    ] {
+        std::fs::copy(app.join(wasm), app.join(out).join("ferrosocket_bg.wasm")).unwrap();
+    }
     let plain = APP_JS.replace(
         r#"from "ferrosocket""#,
         r#"from "/node_modules/ferrosocket/index.js""#,
@@ -201,6 +223,7 @@ fn build_app(app: &Path) {
         ("bundle.html", "/bundle/app.js"),
         ("no-wasm.html", "/no-wasm/app.js"),
         ("plain.html", "/plain.js"),
+        ("sockets.html", "/sockets/app.js"),
     ] {
         std::fs::write(app.join(name), page(script)).unwrap();
     }
@@ -272,6 +295,19 @@ async fn package_imported_without_init_echoes(browser: Browser) {
 
     echoes_without_init(client, &server.base_url, "bundle.html").await;
     echoes_without_init(client, &server.base_url, "plain.html").await;
+    // The entry without ChatClient: the same classes work, ChatClient is not there, and
+    // its module is the smaller one.
+    echoes_without_init(client, &server.base_url, "sockets.html").await;
+    wait_for_line(client, None, "ChatClient exported: false").await;
+    let size = |path: &str| std::fs::metadata(app.join(path)).unwrap().len();
+    let (sockets, full) = (
+        size("sockets/ferrosocket_bg.wasm"),
+        size("bundle/ferrosocket_bg.wasm"),
+    );
+    assert!(
+        sockets * 4 < full * 3,
+        "the module without ChatClient is {sockets} bytes, the whole one {full}"
+    );
 
     // A bundle whose wasm was not copied says what is missing and how to fix it.
     client
@@ -303,6 +339,10 @@ async fn package_imported_without_init_echoes_in_firefox() {
 /// declarations that degrade to `any` fail too (an unused expectation is an error).
 const CHECK_TS: &str = r#"import { ChatClient, FerroSocket, ReconnectingSocket, type SocketData } from "ferrosocket";
 import init, { initSync } from "ferrosocket/init";
+import { FerroSocket as SocketOnly, ReconnectingSocket as ReconnectingOnly } from "ferrosocket/sockets";
+// @ts-expect-error: the module without ChatClient does not declare it
+import { ChatClient as NotThere } from "ferrosocket/sockets";
+import initSockets from "ferrosocket/sockets/init";
 
 const socket: FerroSocket = new FerroSocket("/echo", ["echo.v1"]);
 socket.binaryType = "arraybuffer";
@@ -335,6 +375,7 @@ const line: { id: string } = chat.send("rust", "hi");
 console.log(outcome, state, retries, line);
 const ready: Promise<unknown> = init();
 console.log(open, ready, typeof initSync);
+console.log(new SocketOnly("/echo").readyState, new ReconnectingOnly("/echo").retryCount, initSockets);
 
 // @ts-expect-error: send takes string | ArrayBuffer | ArrayBufferView | Blob
 socket.send(42);
