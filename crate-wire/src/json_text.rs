@@ -43,8 +43,8 @@ impl JsonText {
     /// Checks that `text` is one JSON value, accepting exactly what a `Value` is read from,
     /// and keeps it as it is (without the whitespace around it).
     pub fn parse(text: &str) -> Result<JsonText, serde_json::Error> {
-        // Not `RawValue`: it lets a lone surrogate escape (`"\udc00"`) through, which
-        // the server, reading a `Value`, refuses.
+        // Not `RawValue`: it lets a lone surrogate escape (`"\udc00"`) and a number out
+        // of range (`1e400`) through, which the server, reading a `Value`, refuses.
         serde_json::from_str::<Value>(text)?;
         Ok(JsonText(trim_json_space(text).to_owned()))
     }
