@@ -25,6 +25,7 @@ const TRICKY: &[&str] = &[
     r#"{"a": 1, "a": 2}"#,
     r#"{"a": {"x": 1}, "a": [2]}"#,
     r#""\u00e9 \/ \u0001 \"""#,
+    r#"[{"a]": "[\"{\\", "b": [[]]}, "}}]"]"#,
     " \t\n[ 1 , { } ]\r\n",
     "{x: 1}",
     "[1, 2",
@@ -55,6 +56,15 @@ impl Rng {
     }
 }
 
+/// How deeply arrays and objects nest in `value`.
+fn depth_of(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(depth_of).max().unwrap_or(0),
+        Value::Object(members) => 1 + members.values().map(depth_of).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
 /// What the server did before `data` was a `JsonText`: read the envelope as a `Value`
 /// (the same reader `ClientEnvelope::parse` starts with) and write its `data` back out.
 fn as_a_value_did(envelope: &str) -> Option<String> {
@@ -72,6 +82,7 @@ fn check(data: &str) {
     match (ClientEnvelope::parse(&envelope), as_a_value_did(&envelope)) {
         (Ok(ClientEnvelope::Emit { data: ours, .. }), Some(theirs)) => {
             assert_eq!(ours.as_str(), theirs, "{data}");
+            assert_eq!(ours.depth(), depth_of(&ours.to_value()), "{data}");
             // What goes out in the `event` is that text, byte for byte.
             let event = ServerEnvelope::Event {
                 room: "r".into(),
