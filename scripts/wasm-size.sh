@@ -41,7 +41,7 @@ measure() {
   # The glue first, then its snippets, in a stable order.
   js=("$dir/module.js")
   if [ -d "$dir/snippets" ]; then
-    while IFS= read -r file; do js+=("$file"); done < <(find "$dir/snippets" -name '*.js' | sort)
+    while IFS= read -r file; do js+=("$file"); done < <(find "$dir/snippets" -name '*.js' | LC_ALL=C sort)
   fi
   local w_gz js_bytes js_gz min_bytes min_gz
   w_gz="$(gz "$w")"

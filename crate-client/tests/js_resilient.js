@@ -152,7 +152,11 @@ export async function driveChatClient(ChatClient, chatUrl, httpBase) {
   // no data at all is sent as null.
   const cyclic = {};
   cyclic.self = cyclic;
-  for (const [what, bad] of [["a cycle", cyclic], ["a BigInt", 1n], ["a function", () => 1]]) {
+  // Nor is data the server would refuse: a lone surrogate, nesting past the limit (125).
+  let deep = 1;
+  for (let i = 0; i < 126; i++) deep = [deep];
+  for (const [what, bad] of [["a cycle", cyclic], ["a BigInt", 1n], ["a function", () => 1],
+    ["a lone surrogate", { s: "\ud800" }], ["nesting 126 deep", deep]]) {
     let thrown = null;
     try {
       ada.emit(room, "unsendable", bad);

@@ -9,7 +9,8 @@
 //! refuses settings that contradict each other, naming the flags.
 
 use ferrosocket_wire::chat::{
-    ErrorCode, HistoryEntry, JsonText, ProtocolError, RoomInfo, ServerEnvelope, MAX_ID_LEN,
+    ErrorCode, HistoryEntry, JsonText, ProtocolError, RoomInfo, ServerEnvelope, MAX_DATA_DEPTH,
+    MAX_ID_LEN,
 };
 
 use crate::config::Config;
@@ -367,8 +368,9 @@ impl Budgets {
     }
 
     /// Checks an `emit`: the event name within [`MAX_EVENT_NAME_LEN`] bytes and the data,
-    /// JSON-encoded, within `max_event_bytes`; `too_large` otherwise. Returns what it
-    /// costs against [`SendBytes`].
+    /// JSON-encoded, within `max_event_bytes` and nesting at most [`MAX_DATA_DEPTH`] deep
+    /// (deeper data would be lost on its way to the other servers); `too_large` otherwise.
+    /// Returns what it costs against [`SendBytes`].
     pub fn check_event(&self, event: &str, data: &JsonText) -> Result<usize, ProtocolError> {
         if event.len() > MAX_EVENT_NAME_LEN {
             return Err(ProtocolError::new(
@@ -389,6 +391,16 @@ impl Budgets {
                     "the event data is {data_bytes} bytes as JSON, over the {}-byte limit: \
                      nothing was delivered",
                     self.max_event_bytes
+                ),
+            ));
+        }
+        let depth = data.depth();
+        if depth > MAX_DATA_DEPTH {
+            return Err(ProtocolError::new(
+                ErrorCode::TooLarge,
+                format!(
+                    "the event data nests arrays and objects {depth} deep, over the \
+                     {MAX_DATA_DEPTH}-level limit: nothing was delivered"
                 ),
             ));
         }
@@ -611,6 +623,18 @@ mod tests {
         assert!(budgets
             .check_event(&"e".repeat(65), &JsonText::null())
             .is_err());
+        // Nesting: up to the limit, and not one level more.
+        let nested = |n: usize| JsonText::parse(&format!("{}{}", "[".repeat(n), "]".repeat(n)));
+        budgets
+            .check_event("e", &nested(MAX_DATA_DEPTH).unwrap())
+            .unwrap();
+        assert_eq!(
+            budgets
+                .check_event("e", &nested(MAX_DATA_DEPTH + 1).unwrap())
+                .unwrap_err()
+                .code,
+            ErrorCode::TooLarge
+        );
         assert!(budgets.check_ping(Some(&long_id)).is_err());
         budgets.check_ping(Some("hb-1")).unwrap();
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::chat::ChatClient;
 use common::redis::RedisServer;
 use ferrosocket_server::Server;
-use ferrosocket_wire::chat::{ErrorCode, PresenceChange, ServerEnvelope};
+use ferrosocket_wire::chat::{ErrorCode, PresenceChange, ServerEnvelope, MAX_DATA_DEPTH};
 use futures_util::StreamExt;
 use serde_json::json;
 use tokio::sync::oneshot;
@@ -161,6 +161,78 @@ async fn two_servers_share_rooms_presence_and_one_order() {
         client.sync().await;
         client.expect_silence(200).await;
     }
+}
+
+/// An event crosses to the other servers however deeply its data nests, up to the limit;
+/// one level deeper is refused `too_large` to its sender and delivered to nobody. (Before
+/// the limit, data nested 126 deep was delivered on its sender's server only: the notice
+/// that carries it to the others nests it two levels deeper, and serde_json would not read
+/// that, so the other servers dropped it with a warning.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_cross_servers_up_to_the_depth_limit_and_deeper_ones_are_refused() {
+    let redis = RedisServer::start().await;
+    let (a, b) = (Running::start(&redis).await, Running::start(&redis).await);
+    let mut ada = ChatClient::named(a.addr, "ada").await;
+    let mut bob = ChatClient::named(b.addr, "bob").await;
+    join(&mut bob, "r").await;
+    join(&mut ada, "r").await;
+    // Ada's join crossing to Bob shows that server B hears server A.
+    loop {
+        if let ServerEnvelope::Presence {
+            change: PresenceChange::Join,
+            nick,
+            ..
+        } = bob.recv().await
+        {
+            if nick == "ada" {
+                break;
+            }
+        }
+    }
+    for depth in [1, MAX_DATA_DEPTH - 1, MAX_DATA_DEPTH, MAX_DATA_DEPTH + 1] {
+        let data = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        ada.send_raw(&format!(
+            r#"{{"type":"emit","room":"r","event":"deep","data":{data},"ack":{depth}}}"#
+        ))
+        .await;
+        let answer = loop {
+            match ada.recv().await {
+                ServerEnvelope::Presence { .. } => continue,
+                other => break other,
+            }
+        };
+        if depth <= MAX_DATA_DEPTH {
+            assert_eq!(answer, ServerEnvelope::EventAck { ack: depth as u64 });
+            match bob.recv_skipping_presence().await {
+                ServerEnvelope::Event {
+                    event, from, data, ..
+                } => {
+                    assert_eq!((event.as_str(), from.as_str()), ("deep", "ada"));
+                    assert_eq!(data.depth(), depth);
+                }
+                other => panic!("depth {depth}: expected the event, got {other:?}"),
+            }
+        } else {
+            match answer {
+                ServerEnvelope::Error {
+                    code, reference, ..
+                } => {
+                    assert_eq!(code, ErrorCode::TooLarge);
+                    assert_eq!(reference, Some(depth.to_string()));
+                }
+                other => panic!("depth {depth}: expected too_large, got {other:?}"),
+            }
+        }
+    }
+    // Nothing more reaches Bob: the refused event was delivered to nobody.
+    ada.send(json!({"type": "emit", "room": "r", "event": "last"}))
+        .await;
+    match bob.recv_skipping_presence().await {
+        ServerEnvelope::Event { event, .. } => assert_eq!(event, "last"),
+        other => panic!("expected the last event, got {other:?}"),
+    }
+    a.stop().await;
+    b.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,6 +25,12 @@ pub type Seq = u64;
 /// The longest idempotency key (`id` of a `send`) the server accepts, in bytes.
 pub const MAX_ID_LEN: usize = 64;
 
+/// How deeply an event's `data` may nest arrays and objects ([`JsonText::depth`]).
+/// serde_json reads at most 127 levels, and the data sits one level deep in an `emit` or an
+/// `event` and two in the notice that carries an event to the other servers of a Redis
+/// backplane: 125 is what every one of them can read.
+pub const MAX_DATA_DEPTH: usize = 125;
+
 /// What a client sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

@@ -43,16 +43,18 @@ impl JsonText {
     /// Checks that `text` is one JSON value, accepting exactly what a `Value` is read from,
     /// and keeps it as it is (without the whitespace around it).
     pub fn parse(text: &str) -> Result<JsonText, serde_json::Error> {
-        // Not `RawValue`: it lets a lone surrogate escape (`"\udc00"`) through, which
-        // the server, reading a `Value`, refuses.
+        // Not `RawValue`: it lets a lone surrogate escape (`"\udc00"`) and a number out
+        // of range (`1e400`) through, which the server, reading a `Value`, refuses.
         serde_json::from_str::<Value>(text)?;
         Ok(JsonText(trim_json_space(text).to_owned()))
     }
 
     /// Keeps `text`, which the caller has already checked is one JSON value with no
-    /// whitespace around it (the browser client's own reader does, so that its module does
-    /// not carry serde_json's). Text that is not JSON makes every envelope that carries it
-    /// invalid JSON.
+    /// whitespace around it, accepted by [`parse`](JsonText::parse) (the browser client's
+    /// own reader does, so that its module does not carry serde_json's). Nothing checks it
+    /// again: with text that is not, serialising fails, [`to_value`](JsonText::to_value)
+    /// panics, and the client's hand-written encoder sends an envelope the server refuses
+    /// as `invalid_json`.
     pub fn from_checked(text: String) -> JsonText {
         JsonText(text)
     }
@@ -65,6 +67,41 @@ impl JsonText {
     /// The text, owned.
     pub fn into_string(self) -> String {
         self.0
+    }
+
+    /// How deeply arrays and objects nest in the value: 0 for a number, string, boolean or
+    /// `null`, 1 for `[1]` or `{}`, 2 for `[{}]` (brackets inside strings do not count).
+    ///
+    /// ```
+    /// use ferrosocket_wire::chat::JsonText;
+    ///
+    /// assert_eq!(JsonText::parse("7").unwrap().depth(), 0);
+    /// assert_eq!(JsonText::parse(r#"[{"a": "[[["}, []]"#).unwrap().depth(), 2);
+    /// ```
+    pub fn depth(&self) -> usize {
+        let (mut depth, mut deepest) = (0usize, 0);
+        let (mut in_string, mut escaped) = (false, false);
+        for byte in self.0.bytes() {
+            if in_string {
+                match byte {
+                    _ if escaped => escaped = false,
+                    b'\\' => escaped = true,
+                    b'"' => in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match byte {
+                b'"' => in_string = true,
+                b'[' | b'{' => {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        deepest
     }
 
     /// The value the text stands for.
@@ -101,6 +138,8 @@ impl fmt::Debug for JsonText {
 
 impl Serialize for JsonText {
     /// The value itself (through serde_json's `RawValue`, so the text is written as it is).
+    /// Only serde_json's serializers know `RawValue`: another format gets serde_json's
+    /// private wrapper struct instead of the value.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serde_json::from_str::<&RawValue>(&self.0)
             .map_err(S::Error::custom)?

@@ -143,7 +143,9 @@ impl ChatClient {
 
     /// Sends the application event `event` with `data` (what `JSON.stringify` takes;
     /// `undefined` sends `null`) to `room`. Throws a `TypeError`, and sends nothing, for
-    /// data `JSON.stringify` refuses (a cycle, a `BigInt`) or cannot write (a function).
+    /// data `JSON.stringify` refuses (a cycle, a `BigInt`) or cannot write (a function), or
+    /// that the server would refuse (a string with a lone surrogate, arrays or objects nested
+    /// over 125 deep).
     pub fn emit(&self, room: &str, event: &str, data: JsValue) -> Result<String, JsValue> {
         let text = if data.is_undefined() {
             "null".to_owned()

@@ -121,3 +121,32 @@ fn close_code(code: f64) -> u16 {
     // `as` saturates, and NaN becomes 0.
     code.round_ties_even() as u16
 }
+
+#[cfg(test)]
+mod tests {
+    use super::close_code;
+
+    /// The codes `close()` gets after WebIDL's `[Clamp] unsigned short`: never wrapped
+    /// round into a valid code, fractions to the nearest (ties to even), NaN to 0.
+    #[test]
+    fn close_codes_are_clamped_and_rounded_as_webidl_says() {
+        for (given, code) in [
+            (1000.0, 1000),
+            (4001.4, 4001),
+            (4001.5, 4002),
+            (4002.5, 4002),
+            (2999.5, 3000),
+            (2999.4, 2999),
+            (65535.5, 65535),
+            (66536.0, 65535),
+            (70000.0, 65535),
+            (f64::INFINITY, 65535),
+            (-0.4, 0),
+            (-1.0, 0),
+            (f64::NEG_INFINITY, 0),
+            (f64::NAN, 0),
+        ] {
+            assert_eq!(close_code(given), code, "close({given})");
+        }
+    }
+}

@@ -274,7 +274,8 @@ export declare class ChatClient extends EventTarget {
   send(room: string, text: string): { id: string; outcome: SendOutcome };
   /** Sends the event with `data` (what `JSON.stringify` writes; `undefined` sends `null`)
    *  to the room's other members. Throws a `TypeError`, and sends nothing, for data it
-   *  cannot write (a cycle, a `BigInt`, a function). */
+   *  cannot write (a cycle, a `BigInt`, a function) or the server would refuse (a string
+   *  with a lone surrogate, arrays or objects nested over 125 deep). */
   emit(room: string, event: string, data?: unknown): SendOutcome;
   retryNow(): void;
   /** Connects again after an `authfailed` (the `token` function is asked anew) or a

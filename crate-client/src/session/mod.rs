@@ -246,9 +246,13 @@ impl ChatSession {
         (id, outcome)
     }
 
-    /// Sends the application event `event` with a JSON `data` payload (as text) to `room`;
-    /// the other members receive `data` as this text. Text that is not one JSON value is
-    /// refused, and nothing is sent.
+    /// Sends the application event `event` with a JSON `data` payload (as text) to `room`.
+    /// The text goes out as written (without the whitespace around it); the server reads
+    /// the value and writes it compactly (no whitespace, object keys sorted, a repeated key
+    /// keeping its last value), and that compact text is what is held to the server's
+    /// `--max-event-bytes` and what the other members receive. Text that is not one JSON
+    /// value, or that the server would refuse (nested too deeply, a number out of range, a
+    /// lone surrogate escape), is refused, and nothing is sent.
     ///
     /// ```no_run
     /// # use ferrosocket::chat::{ChatOptions, ChatSession};

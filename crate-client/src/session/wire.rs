@@ -18,6 +18,7 @@ use std::ops::Range;
 
 use ferrosocket_wire::chat::{
     ClientEnvelope, ErrorCode, HistoryEntry, JsonText, PresenceChange, RoomInfo, ServerEnvelope,
+    MAX_DATA_DEPTH,
 };
 
 /// How deeply arrays and objects may nest: serde_json refuses 128 levels.
@@ -336,11 +337,17 @@ impl Reader<'_> {
 
 /// Parses one JSON text (a value with optional whitespace around it).
 fn parse(text: &str) -> Result<Json, String> {
+    parse_at(text, 0)
+}
+
+/// Parses one JSON text as if it sat `depth` arrays and objects deep (so it may nest
+/// `MAX_DEPTH - depth` levels itself).
+fn parse_at(text: &str, depth: usize) -> Result<Json, String> {
     let mut reader = Reader {
         bytes: text.as_bytes(),
         pos: 0,
     };
-    let value = reader.value(0)?;
+    let value = reader.value(depth)?;
     reader.skip_space();
     if reader.pos != text.len() {
         return reader.error("trailing characters");
@@ -358,10 +365,11 @@ fn parse_float(text: &str) -> f64 {
     return text.parse().unwrap_or(f64::NAN);
 }
 
-/// Checks that `text` is one JSON value, accepting exactly what `serde_json::from_str`
-/// accepts, and keeps it as it is (without the whitespace around it).
+/// Checks that `text` is one JSON value the server accepts as an event's `data` — what
+/// `serde_json::from_str` accepts, nesting at most [`MAX_DATA_DEPTH`] deep — and keeps it
+/// as it is (without the whitespace around it).
 pub(crate) fn json_text(text: &str) -> Result<JsonText, String> {
-    parse(text)?;
+    parse_at(text, MAX_DEPTH - MAX_DATA_DEPTH)?;
     Ok(JsonText::from_checked(
         text.trim_matches([' ', '\t', '\n', '\r']).to_owned(),
     ))

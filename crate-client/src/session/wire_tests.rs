@@ -7,6 +7,7 @@
 use super::test_rng::Rng;
 use ferrosocket_wire::chat::{
     ClientEnvelope, ErrorCode, HistoryEntry, JsonText, PresenceChange, RoomInfo, ServerEnvelope,
+    MAX_DATA_DEPTH,
 };
 use serde_json::{json, Map, Value};
 
@@ -454,6 +455,39 @@ fn json_values_are_read_as_serde_reads_them() {
             (Ok(ours), Ok(theirs)) => assert!(same(&ours, &theirs), "seed {seed}: {garbled}"),
             (Err(_), Err(_)) => {}
             (ours, theirs) => panic!("seed {seed}: {garbled}\n ours: {ours:?}\n serde: {theirs:?}"),
+        }
+    }
+}
+
+/// An event's data nested as deep as the server takes is accepted, and one level deeper
+/// is refused before sending, naming the problem (the server would refuse it `too_large`,
+/// or, two levels deeper, not read the `emit` at all and so not name its `ack`).
+#[test]
+fn event_data_is_accepted_exactly_as_deep_as_the_server_accepts_it() {
+    for depth in (0..=10).chain(MAX_DATA_DEPTH - 5..=MAX_DATA_DEPTH + 5) {
+        for (open, close) in [("[", "]"), (r#"{"a":"#, "}")] {
+            let text = format!("{}1{}", open.repeat(depth), close.repeat(depth));
+            let data = json_text(&text);
+            let server_side = JsonText::parse(&text)
+                .ok()
+                .filter(|data| data.depth() <= MAX_DATA_DEPTH);
+            match (data, server_side) {
+                (Ok(ours), Some(theirs)) => {
+                    assert_eq!(ours, theirs, "depth {depth}");
+                    let emit = ClientEnvelope::Emit {
+                        room: "r".into(),
+                        event: "e".into(),
+                        data: ours,
+                        ack: Some(1),
+                    };
+                    assert!(
+                        ClientEnvelope::parse(&encode(&emit)).is_ok(),
+                        "depth {depth}"
+                    );
+                }
+                (Err(err), None) => assert!(err.starts_with("nested too deeply"), "{err}"),
+                (ours, theirs) => panic!("depth {depth}: ours {ours:?}, the server's {theirs:?}"),
+            }
         }
     }
 }
