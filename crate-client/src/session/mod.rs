@@ -247,7 +247,7 @@ impl ChatSession {
     }
 
     /// Sends the application event `event` with a JSON `data` payload (as text) to `room`.
-    /// The text goes out as written (without the whitespace around it); the server reads
+    /// The text goes out without the whitespace between its tokens; the server reads
     /// the value and writes it compactly (no whitespace, object keys sorted, a repeated key
     /// keeping its last value), and that compact text is what is held to the server's
     /// `--max-event-bytes` and what the other members receive. Text that is not one JSON

@@ -367,12 +367,34 @@ fn parse_float(text: &str) -> f64 {
 
 /// Checks that `text` is one JSON value the server accepts as an event's `data` — what
 /// `serde_json::from_str` accepts, nesting at most [`MAX_DATA_DEPTH`] deep — and keeps it
-/// as it is (without the whitespace around it).
+/// without the whitespace between its tokens (keys in their order, numbers as written), so
+/// that what goes on the wire is never larger than the value needs.
 pub(crate) fn json_text(text: &str) -> Result<JsonText, String> {
     parse_at(text, MAX_DEPTH - MAX_DATA_DEPTH)?;
-    Ok(JsonText::from_checked(
-        text.trim_matches([' ', '\t', '\n', '\r']).to_owned(),
-    ))
+    Ok(JsonText::from_checked(without_space(text)))
+}
+
+/// `text`, which is valid JSON, without the whitespace outside its strings.
+fn without_space(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if matches!(c, ' ' | '\t' | '\n' | '\r') {
+            continue;
+        } else if c == '"' {
+            in_string = true;
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Parses JSON text into a `Value`, accepting what `serde_json::from_str` accepts.
