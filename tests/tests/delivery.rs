@@ -1,7 +1,9 @@
 //! Delivery end to end, in real Chromium against the real server binary: one page sends 300
 //! lines at 100 per second (five times the server's rate) to a room while its server is
 //! SIGKILLed and restarted twice; another page must receive all 300 exactly once, in send
-//! order, and the sender must end with nothing unacknowledged and nothing failed.
+//! order, and the sender must end with nothing unacknowledged and nothing failed. In
+//! memory each kill comes once the reader is back in the room (a member away for a whole
+//! epoch misses its lines by design); with Redis, whenever.
 //!
 //! Run alone: `cargo test -p ferrosocket-e2e --test delivery -- --test-threads 1`
 //! (after `scripts/test.sh` has built `www/pkg` and the server).
@@ -26,7 +28,7 @@ const OPEN_CLIENT: &str = r#"
 const [nick, done] = arguments;
 import('/pkg/ferrosocket.js').then(async (m) => {
   await m.default();
-  const t = window.t = { received: [], errors: [], failed: [], sent: 0, joined: false };
+  const t = window.t = { received: [], errors: [], failed: [], sent: 0, joined: false, opens: 0 };
   const chat = window.chat = new m.ChatClient('/chat', { nick });
   chat.addEventListener('message', (e) => { if (e.room === 'delivery') t.received.push(e.text); });
   chat.addEventListener('joined', (e) => {
@@ -34,6 +36,7 @@ import('/pkg/ferrosocket.js').then(async (m) => {
     for (const h of e.history) t.received.push(h.text);
     if (!t.joined) { t.joined = true; done(true); }
   });
+  chat.addEventListener('open', () => { t.opens += 1; });
   chat.addEventListener('sent', () => { t.sent += 1; });
   chat.addEventListener('chaterror', (e) => t.errors.push(e.code));
   chat.addEventListener('failed', (e) => t.failed.push({ id: e.id, room: e.room, reason: e.reason }));
@@ -80,15 +83,42 @@ async fn progress(client: &Client) -> Value {
 
 /// Kills `server` (SIGKILL) `times` times while the lines are being sent, restarting it on
 /// the same address after a short outage each time.
-async fn kill_and_restart(mut server: ServerProcess, args: &[&str], times: usize) -> ServerProcess {
+/// SIGKILLs `server` and starts it again on the same address, `times` times, 900 ms apart.
+/// With `present`, each kill waits until that page is connected to the server in place
+/// (and stayed 900 ms, time to resume the room): in memory a crash loses the history, so a
+/// member away for a whole epoch would miss that epoch's lines by design (docs/PROTOCOL.md,
+/// limitations).
+async fn kill_and_restart(
+    mut server: ServerProcess,
+    args: &[&str],
+    times: usize,
+    present: Option<&Client>,
+) -> ServerProcess {
     let addr = server.addr().to_owned();
     for _ in 0..times {
+        if let Some(page) = present {
+            wait_for_connection(page).await;
+        }
         tokio::time::sleep(Duration::from_millis(900)).await;
         server.kill().await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         server = start_server_at(&addr, args).await;
     }
     server
+}
+
+/// Waits (at most 30 s) until `page` has opened a connection once more than when last asked.
+async fn wait_for_connection(page: &Client) {
+    const OPENED: &str = "if (window.t.opens > (window.t.seenOpens ?? 0)) { \
+         window.t.seenOpens = window.t.opens; return true; } return false;";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while page.execute(OPENED, vec![]).await.unwrap() != json!(true) {
+        assert!(
+            Instant::now() < deadline,
+            "the page did not connect again within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Waits until the receiver has every line and the sender has nothing outstanding, then
@@ -154,7 +184,7 @@ async fn a_burst_across_two_crashes_arrives_once_in_order_in_memory() {
         .execute(SEND_LINES, vec![json!(LINES)])
         .await
         .unwrap();
-    let server = kill_and_restart(server, &[], 2).await;
+    let server = kill_and_restart(server, &[], 2, Some(&receiver.client)).await;
     check_delivery(&sender.client, &receiver.client).await;
     sender.close().await;
     receiver.close().await;
@@ -217,7 +247,8 @@ async fn a_burst_across_two_crashes_arrives_once_in_order_with_redis_and_two_ser
         .execute(SEND_LINES, vec![json!(LINES)])
         .await
         .unwrap();
-    let writer_server = kill_and_restart(writer_server, &args, 2).await;
+    // With Redis the history survives: the reader may be away for a whole epoch.
+    let writer_server = kill_and_restart(writer_server, &args, 2, None).await;
     check_delivery(&sender.client, &receiver.client).await;
     sender.close().await;
     receiver.close().await;
