@@ -8,6 +8,22 @@
 
 const TIMEOUT_MS = 10000;
 
+// The members WebSocket.prototype defines itself.
+const WEBSOCKET_MEMBERS = [
+  "url", "readyState", "bufferedAmount", "onopen", "onerror", "onclose", "extensions", "protocol",
+  "onmessage", "binaryType", "CONNECTING", "OPEN", "CLOSING", "CLOSED", "close", "send",
+];
+
+// What send() is given that is not data (differences.js lists each).
+const MISUSED_DATA = [
+  ["object", {}],
+  ["number", 42],
+  ["null", null],
+  ["undefined", undefined],
+  ["boolean", true],
+  ["String object", new String("boxed")],
+];
+
 // Close codes every browser refuses (differences.js lists their error names).
 const MISUSED_CODES = [1006, 999, 5000, 2000, 66536, 70000, -1, NaN, null, 2999.4];
 
@@ -262,13 +278,12 @@ const scenarios = {
     record("misuse.close(4000, 124 bytes)", errorName(() => socket.close(4000, "x".repeat(124))));
     record("misuse.still-open", socket.readyState);
     socket.binaryType = "arraybuffer";
-    const echoed = receive(socket, 1);
-    const threw = errorName(() => socket.send({}));
-    if (threw === null) {
-      const [echo] = await echoed;
-      record("misuse.send-object", { threw, echo });
-    } else {
-      record("misuse.send-object", { threw, echo: null });
+    // What is not data: the browser sends String(value); we throw (differences.js).
+    for (const [what, value] of MISUSED_DATA) {
+      const threw = errorName(() => socket.send(value));
+      // The echo can only arrive in a later task, so listening after send() loses nothing.
+      const [echo] = threw === null ? await receive(socket, 1) : [null];
+      record(`misuse.send-${what}`, { threw, echo });
     }
     record("misuse.close-no-code", await closeEvent(socket));
     const before = socket.bufferedAmount;
@@ -338,6 +353,212 @@ const scenarios = {
     } finally {
       globalThis.removeEventListener("error", onError);
     }
+  },
+
+  // The class as code inspects it: arity, brand, enumerable members and their
+  // descriptors, `new`-less calls, subclasses.
+  async identity(Socket, url, record) {
+    record("identity.length", [Socket.length, Socket.prototype.send.length, Socket.prototype.close.length]);
+    const socket = new Socket(url);
+    record("identity.toStringTag", [kind(socket), kind(Socket.prototype)].map((tag) => tag === `[object ${Socket.name}]`));
+    record("identity.own-keys", Reflect.ownKeys(socket).map(String));
+    // Members of the socket's own prototypes a for-in loop lists (EventTarget's vary by
+    // browser: Chromium's has `when`).
+    const listed = [];
+    for (const name in socket) if (!(name in EventTarget.prototype)) listed.push(name);
+    record("identity.enumerable", listed.sort());
+    const descriptors = {};
+    for (const name of [...WEBSOCKET_MEMBERS].sort()) {
+      const d = Object.getOwnPropertyDescriptor(Socket.prototype, name);
+      descriptors[name] = d && [!!d.get, !!d.set, typeof d.value, d.enumerable, d.configurable, d.writable ?? null];
+    }
+    record("identity.descriptors", descriptors);
+    const state = Object.getOwnPropertyDescriptor(Socket, "OPEN");
+    record("identity.static-constant", [state.enumerable, state.configurable, state.writable]);
+    record("identity.without-new", errorName(() => Socket(url)));
+    record(
+      "identity.wrong-this",
+      ["url", "readyState", "binaryType"].map((name) => errorName(() => Object.getOwnPropertyDescriptor(Socket.prototype, name).get.call({}))),
+    );
+    class Derived extends Socket {
+      greet() {
+        return `hello ${this.readyState}`;
+      }
+    }
+    const derived = await openSocket(Derived, url);
+    record("identity.subclass", [derived instanceof Derived, derived instanceof Socket, derived.greet()]);
+    record("identity.subclass-close", await closeEvent(derived, 4000, "derived"));
+    await closeEvent(socket);
+  },
+
+  // Handler attributes as WebIDL calls them: `return false` cancels the event, an object
+  // (even with handleEvent) is stored but never called, a function is called directly.
+  async handlerCalls(Socket, url, record) {
+    const socket = new Socket(url);
+    const calls = [];
+    const onError = (event) => {
+      calls.push(`reported:${event.error?.name}`);
+      event.preventDefault();
+    };
+    globalThis.addEventListener("error", onError);
+    try {
+      socket.onopen = () => false;
+      calls.push(`false:${socket.dispatchEvent(new Event("open", { cancelable: true }))}`);
+      socket.onopen = () => 0;
+      calls.push(`zero:${socket.dispatchEvent(new Event("open", { cancelable: true }))}`);
+      socket.onopen = { handleEvent: () => calls.push("handleEvent") };
+      calls.push(`object:${socket.dispatchEvent(new Event("open"))}`);
+      const direct = () => calls.push("direct");
+      direct.call = () => calls.push("own call");
+      socket.onopen = direct;
+      socket.dispatchEvent(new Event("open"));
+      socket.onopen = null;
+    } finally {
+      globalThis.removeEventListener("error", onError);
+    }
+    record("handlerCalls", calls);
+    await closeEvent(socket);
+  },
+
+  // The URL as the browser parses and serialises it.
+  async urlForms(Socket, url, record) {
+    const host = new URL(url).host;
+    const forms = {
+      "URL object": new URL(url),
+      relative: "/echo",
+      "upper-case scheme": url.replace(/^ws/, "WS"),
+      whitespace: `  ${url}\n`,
+      "ws default port": "ws://127.0.0.1:80/echo",
+      "http default port": "http://127.0.0.1:80/echo",
+      "https default port": "https://127.0.0.1:443/echo",
+      credentials: `ws://user:pass@${host}/echo`,
+      "no path": `ws://${host}`,
+      ipv6: "ws://[::1]:1/echo",
+      "empty query": `${url}?`,
+      "dot segments": "ws://LOCALHOST:1/x/../y",
+      "lone surrogate": `${url}/\uD800`,
+      undefined,
+    };
+    for (const [what, form] of Object.entries(forms)) {
+      try {
+        const socket = new Socket(form);
+        record(`urlForms.${what}`, socket.url);
+        socket.close();
+      } catch (error) {
+        record(`urlForms.${what}`, error.name);
+      }
+    }
+    const protocols = {
+      "empty list": [],
+      "differing case": ["X", "x"],
+      long: "p".repeat(5000),
+      "String object": new String("ab"),
+    };
+    for (const [what, list] of Object.entries(protocols)) {
+      try {
+        new Socket(url, list).close();
+        record(`urlForms.protocols ${what}`, "ok");
+      } catch (error) {
+        record(`urlForms.protocols ${what}`, error.name);
+      }
+    }
+    record("urlForms.symbol", errorName(() => new Socket(Symbol("url"))));
+    record("urlForms.symbol protocol", errorName(() => new Socket(url, [Symbol("p")])));
+  },
+
+  // Values converted as WebIDL converts them: lone surrogates, symbols, detached buffers.
+  async conversions(Socket, url, record) {
+    const socket = await openSocket(Socket, url);
+    socket.binaryType = "arraybuffer";
+    record("conversions.binaryType symbol", errorName(() => (socket.binaryType = Symbol("t"))));
+    const received = receive(socket, 4);
+    socket.send("a\uD800b");
+    const before = socket.bufferedAmount;
+    socket.send("é".repeat(100));
+    record("conversions.bufferedAmount counts UTF-8", socket.bufferedAmount - before);
+    const detached = new ArrayBuffer(8);
+    structuredClone(detached, { transfer: [detached] });
+    record("conversions.send detached buffer", errorName(() => socket.send(detached)));
+    const backing = new ArrayBuffer(8);
+    const view = new Uint8Array(backing, 2, 4);
+    structuredClone(backing, { transfer: [backing] });
+    record("conversions.send detached view", errorName(() => socket.send(view)));
+    record("conversions.received", await received);
+    record("conversions.still usable", socket.readyState);
+    record("conversions.close symbol reason", errorName(() => socket.close(4000, Symbol("r"))));
+    record("conversions.close bigint", errorName(() => socket.close(4000n)));
+    record("conversions.close(999, 124 bytes)", errorName(() => socket.close(999, "x".repeat(124))));
+    record("conversions.close(4000, 42 lone surrogates)", errorName(() => socket.close(4000, "\uD800".repeat(42))));
+    const closed = await closeEvent(socket, 4000, "\uD800".repeat(41));
+    record("conversions.close 41 lone surrogates", { ...closed, reason: closed.reason === "\uFFFD".repeat(41) });
+  },
+
+  // What the events carry, beyond type and data.
+  async eventFields(Socket, url, record) {
+    const socket = await openSocket(Socket, url);
+    const fields = (event) => ({
+      kind: kind(event),
+      bubbles: event.bubbles,
+      cancelable: event.cancelable,
+      composed: event.composed,
+      phase: event.eventPhase,
+      currentTarget: event.currentTarget === socket,
+      defaultPrevented: event.defaultPrevented,
+    });
+    const message = new Promise((resolve) =>
+      socket.addEventListener(
+        "message",
+        (event) =>
+          resolve({
+            ...fields(event),
+            lastEventId: event.lastEventId,
+            source: event.source,
+            ports: [Array.isArray(event.ports), event.ports.length, Object.isFrozen(event.ports)],
+          }),
+        { once: true },
+      ),
+    );
+    socket.send("fields");
+    record("eventFields.message", await withTimeout(message, "message"));
+    // binaryType switched inside a handler applies to the next message.
+    const kinds = [];
+    const both = withTimeout(
+      new Promise((resolve) => {
+        socket.onmessage = (event) => {
+          kinds.push(kind(event.data));
+          socket.binaryType = "arraybuffer";
+          if (kinds.length === 2) resolve();
+        };
+      }),
+      "two messages",
+    );
+    socket.send(new Uint8Array([1]));
+    socket.send(new Uint8Array([2]));
+    await both;
+    record("eventFields.binaryType switched", kinds);
+    // A listener added with an aborted signal never runs; one aborted later stops.
+    const controller = new AbortController();
+    const signalled = [];
+    socket.addEventListener("close", () => signalled.push("aborted listener"), { signal: controller.signal });
+    controller.abort();
+    const close = new Promise((resolve) => socket.addEventListener("close", (event) => resolve(fields(event)), { once: true }));
+    socket.close();
+    record("eventFields.close", await withTimeout(close, "close"));
+    record("eventFields.signal", signalled);
+    // A connection that fails: error (already CLOSED) then close 1006.
+    const failed = new Socket("ws://127.0.0.1:1/");
+    const events = [];
+    failed.onerror = (event) => events.push(`error:${kind(event)}:${failed.readyState}`);
+    await withTimeout(
+      new Promise((resolve) => {
+        failed.onclose = (event) => {
+          events.push(`close:${event.code}:${event.wasClean}:${event.reason}`);
+          resolve();
+        };
+      }),
+      "the failed connection's close",
+    );
+    record("eventFields.failed connection", events);
   },
 
   // An open socket with handlers and no reference from the page survives garbage

@@ -48,14 +48,23 @@ pub(crate) fn js_error(name: &str, err: &dyn std::fmt::Display) -> JsValue {
 
 /// The bytes of an `ArrayBuffer` or of a typed array's view (only the viewed range), or
 /// `None` for anything else.
+///
+/// A detached buffer (one transferred away), and any view of it, has no bytes: the browser
+/// sends it as an empty message, and so do we (making a view of it would throw).
 pub(crate) fn buffer_bytes(data: &JsValue) -> Option<Vec<u8>> {
     if data.is_instance_of::<js_sys::ArrayBuffer>() {
+        if data.unchecked_ref::<js_sys::ArrayBuffer>().byte_length() == 0 {
+            return Some(Vec::new());
+        }
         return Some(js_sys::Uint8Array::new(data).to_vec());
     }
     if !js_sys::ArrayBuffer::is_view(data) {
         return None;
     }
     let view = data.unchecked_ref::<js_sys::Uint8Array>();
+    if view.byte_length() == 0 {
+        return Some(Vec::new());
+    }
     let bytes = js_sys::Uint8Array::new_with_byte_offset_and_length(
         &view.buffer(),
         view.byte_offset(),
