@@ -158,7 +158,12 @@ class HandlerSlots {
     }
     const target = this.#target;
     const entry = { value, listener: null };
-    entry.listener = (event) => entry.value.call(target, event);
+    // As WebIDL calls a handler: a function directly (not through its own `call`), an
+    // object never (handleEvent is for listeners), and `return false` cancels the event.
+    entry.listener = (event) => {
+      if (typeof entry.value !== "function") return;
+      if (Reflect.apply(entry.value, target, [event]) === false) event.preventDefault();
+    };
     this.#slots.set(type, entry);
     addListener.call(target, type, entry.listener);
   }

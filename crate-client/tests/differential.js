@@ -471,7 +471,7 @@ const scenarios = {
     const socket = await openSocket(Socket, url);
     socket.binaryType = "arraybuffer";
     record("conversions.binaryType symbol", errorName(() => (socket.binaryType = Symbol("t"))));
-    const received = receive(socket, 4);
+    const received = receive(socket, 7);
     socket.send("a\uD800b");
     const before = socket.bufferedAmount;
     socket.send("é".repeat(100));
@@ -483,6 +483,22 @@ const scenarios = {
     const view = new Uint8Array(backing, 2, 4);
     structuredClone(backing, { transfer: [backing] });
     record("conversions.send detached view", errorName(() => socket.send(view)));
+    // Data made in another realm (an iframe) is data too.
+    const frame = document.createElement("iframe");
+    document.body.append(frame);
+    const other = frame.contentWindow;
+    record(
+      "conversions.send from another realm",
+      [new other.Uint8Array([1, 2]).buffer, new other.Uint8Array([3, 4]), new other.Blob(["xy"])].map((data) =>
+        errorName(() => socket.send(data)),
+      ),
+    );
+    frame.remove();
+    // The browser refuses resizable buffers and views of them.
+    record("conversions.send resizable", [
+      errorName(() => socket.send(new ArrayBuffer(2, { maxByteLength: 16 }))),
+      errorName(() => socket.send(new Uint8Array(new ArrayBuffer(2, { maxByteLength: 16 }), 1))),
+    ]);
     record("conversions.received", await received);
     record("conversions.still usable", socket.readyState);
     record("conversions.close symbol reason", errorName(() => socket.close(4000, Symbol("r"))));
