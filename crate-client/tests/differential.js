@@ -59,6 +59,60 @@ async function bytesOf(data) {
 
 const kind = (value) => Object.prototype.toString.call(value);
 
+// A small seeded PRNG, so that both sockets run the same random schedule.
+function mulberry32(seed) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// `length` pieces: ASCII, two-, three- and four-byte UTF-8, NUL and lone surrogates.
+function randomText(random, length) {
+  const pieces = ["a", "Z", " ", "\0", "é", "✓", "€", "😀", "\uD800", "\uDFFF"];
+  let text = "";
+  for (let i = 0; i < length; i++) text += pieces[Math.floor(random() * pieces.length)];
+  return text;
+}
+
+// Bytes as a buffer or a view of any kind, at an offset into a larger buffer.
+function randomView(random, pick) {
+  const bytes = Array.from({ length: Math.floor(random() * 40) }, () => Math.floor(random() * 256));
+  const before = pick([0, 3, 8]);
+  const backing = new Uint8Array(before + bytes.length + 8);
+  backing.set(bytes, before);
+  const length = bytes.length;
+  switch (pick(["buffer", "uint8", "dataview", "int16", "float64"])) {
+    case "buffer":
+      return backing.slice(before, before + length).buffer;
+    case "uint8":
+      return new Uint8Array(backing.buffer, before, length);
+    case "dataview":
+      return new DataView(backing.buffer, before, length);
+    case "int16":
+      return new Int16Array(backing.slice(before, before + length - (length % 2)).buffer);
+    default:
+      return new Float64Array(backing.slice(before, before + length - (length % 8)).buffer);
+  }
+}
+
+// Which kind of error `fn` throws, by what it means (the names differ on purpose, see
+// differences.js): "code", "reason", "state", "type", another name, or null.
+function errorClass(fn) {
+  const name = errorName(fn);
+  const classes = {
+    InvalidAccessError: "code",
+    InvalidCloseCodeError: "code",
+    SyntaxError: "reason",
+    InvalidCloseReasonError: "reason",
+    InvalidStateError: "state",
+    NotOpenError: "state",
+  };
+  return name === null ? null : (classes[name] ?? name);
+}
+
 async function openSocket(Socket, url, protocols) {
   const socket = protocols === undefined ? new Socket(url) : new Socket(url, protocols);
   await next(socket, "open");
@@ -437,6 +491,7 @@ const scenarios = {
       "empty query": `${url}?`,
       "dot segments": "ws://LOCALHOST:1/x/../y",
       "lone surrogate": `${url}/\uD800`,
+      "protocol-relative": `//${host}/echo`,
       undefined,
     };
     for (const [what, form] of Object.entries(forms)) {
@@ -622,6 +677,99 @@ const scenarios = {
     await macrotask();
     await collect();
     record("gc.released-after-close", typeof globalThis.gc === "function" ? ref.deref() === undefined : "not forced");
+  },
+
+  // A socket with no listeners and no reference from the page: the browser keeps it
+  // while it is open (as it may still be sent on and closed through a WeakRef).
+  async gcWithoutListeners(Socket, url, record) {
+    let ref;
+    (() => {
+      ref = new WeakRef(new Socket(url));
+    })();
+    const sleep = () => new Promise((resolve) => setTimeout(resolve, 10));
+    await withTimeout(
+      (async () => {
+        while (ref.deref()?.readyState === 0) await sleep();
+      })(),
+      "open, polled",
+    );
+    for (let i = 0; i < 3; i++) {
+      await macrotask();
+      globalThis.gc?.();
+    }
+    record("gcWithoutListeners.alive-while-open", ref.deref()?.readyState ?? "collected");
+    ref.deref()?.close();
+    await withTimeout(
+      (async () => {
+        while (ref.deref() !== undefined && ref.deref().readyState !== 3) await sleep();
+      })(),
+      "closed, polled",
+    );
+  },
+
+  // Seeded random schedules of sends (text with any code points, every kind of binary,
+  // Blobs), binaryType switches once everything sent has come back, bad and good close
+  // codes and reasons near the 123-byte limit: the same schedule against both.
+  async schedules(Socket, url, record) {
+    for (let seed = 1; seed <= 6; seed++) {
+      const random = mulberry32(seed);
+      const pick = (list) => list[Math.floor(random() * list.length)];
+      const socket = await openSocket(Socket, url);
+      const received = [];
+      socket.addEventListener("message", (event) => received.push(event.data));
+      const outcomes = [];
+      let sent = 0;
+      for (let op = 0; op < 25; op++) {
+        const what = pick(["text", "text", "bytes", "bytes", "blob", "binaryType", "badClose"]);
+        let data;
+        switch (what) {
+          case "text":
+            data = randomText(random, pick([0, 1, 5, 40, 300]));
+            break;
+          case "bytes":
+            data = randomView(random, pick);
+            break;
+          case "blob":
+            data = new Blob([randomText(random, 3), randomView(random, pick)]);
+            break;
+          case "binaryType": {
+            // Only once all sent has come back, so the switch lands between known messages.
+            await withTimeout(
+              (async () => {
+                while (received.length < sent) await macrotask();
+              })(),
+              `${sent} echoes`,
+            );
+            socket.binaryType = pick(["blob", "arraybuffer", "bogus"]);
+            outcomes.push(`binaryType:${socket.binaryType}`);
+            continue;
+          }
+          case "badClose": {
+            const code = pick([999, 1001, 1005, 1006, 2999, 5000, 65536, "x", 4000]);
+            const reason = randomText(random, pick([10, 41, 42, 61, 62, 123, 124]));
+            const bytes = new TextEncoder().encode(reason.replace(/[\uD800-\uDFFF]/gu, "\uFFFD")).length;
+            const problem = code === 4000 && bytes <= 123 ? null : code === 4000 ? "reason" : "code";
+            if (problem === null) continue; // a good close ends the schedule below
+            outcomes.push(`close:${problem}:${errorClass(() => socket.close(code, reason))}:${socket.readyState}`);
+            continue;
+          }
+        }
+        const threw = errorClass(() => socket.send(data));
+        if (threw === null) sent++;
+        else outcomes.push(`send:${threw}`);
+      }
+      await withTimeout(
+        (async () => {
+          while (received.length < sent) await macrotask();
+        })(),
+        `${sent} echoes`,
+      );
+      record(`schedules.${seed}.outcomes`, outcomes);
+      record(`schedules.${seed}.received`, await Promise.all(received.map(async (data) => `${kind(data)} ${await bytesOf(data)}`)));
+      const reason = randomText(random, 20);
+      const closed = await closeEvent(socket, 4000 + seed, reason);
+      record(`schedules.${seed}.close`, { ...closed, reason: closed.reason === reason.replace(/[\uD800-\uDFFF]/gu, "\uFFFD") });
+    }
   },
 
   // Many sockets opened and closed.
