@@ -359,8 +359,10 @@ export class ReconnectingSocket extends EventTarget {
     if (!this.#core) return;
     const state = this.#core.state;
     if (state === "closed" || state === "gave-up") return;
-    this.#closing = true;
+    // Checks the code and reason (and throws) before anything changes: a refused close()
+    // leaves the socket OPEN, as WebSocket's does.
     this.#core.close(code === undefined ? undefined : +code, reason === undefined ? undefined : String(reason));
+    this.#closing = true;
   }
 
   /**
