@@ -199,6 +199,21 @@ const scenarios = {
     await closed;
   },
 
+  // The onX handlers and events dispatched by the page's own code: WebSocket's handler
+  // attributes are called for them (`return false` cancels, an object is never called).
+  async handlerCalls(Socket, { url }, record) {
+    const socket = new Socket(url, undefined, { ...FAST, startClosed: true });
+    const calls = [];
+    socket.onopen = () => false;
+    calls.push(`false:${socket.dispatchEvent(new Event("open", { cancelable: true }))}`);
+    socket.onopen = { handleEvent: () => calls.push("handleEvent") };
+    calls.push(`object:${socket.dispatchEvent(new Event("open"))}`);
+    socket.onopen = () => calls.push("function");
+    socket.dispatchEvent(new Event("open"));
+    record("handlerCalls", calls);
+    socket.close();
+  },
+
   // What send() and close() do where code written for one might trip on the other:
   // bufferedAmount while connecting, send()'s return, a buffer changed after send(), a
   // close code the browser refuses.
@@ -493,6 +508,12 @@ const DIFFERENCES = [
     partysocket: ['["open:1","close:2","open:1","close:3","open:1"]'],
     ours: ['["open:1","close:0","open:1","close:3","open:1"]'],
     why: "in the close event reconnect() causes, readyState is CONNECTING: the new attempt is under way; partysocket's reads the old socket's CLOSING",
+  },
+  {
+    step: "handlerCalls",
+    partysocket: ['["false:true","object:true"]'],
+    ours: ['["false:false","object:true","function"]'],
+    why: "onopen... are event handler attributes, as WebSocket's: called for every event of their type, also one the page dispatches, and `return false` cancels it; partysocket's are plain properties it calls itself for the inner socket's events only",
   },
   {
     step: "sendAndClose.bufferedAmount-while-connecting",
