@@ -707,6 +707,73 @@ const scenarios = {
     );
   },
 
+  // Seeded random schedules of handler and listener changes — onopen set, replaced,
+  // cleared, set to what is not a function; listeners added (once, capture, an abort
+  // signal) and removed; changes made by a listener in the middle of a dispatch — each
+  // followed by a dispatch that records who was called, in which order.
+  async listenerSchedules(Socket, url, record) {
+    const socket = new Socket(url);
+    for (let seed = 1; seed <= 8; seed++) {
+      const random = mulberry32(1000 + seed);
+      const pick = (list) => list[Math.floor(random() * list.length)];
+      const calls = [];
+      const made = [];
+      const make = (label) => {
+        const behaviour = pick(["plain", "plain", "false", "mutate"]);
+        const fn = function () {
+          calls.push(label);
+          if (behaviour === "false") return false;
+          if (behaviour === "mutate") mutate(`${label}'`);
+          return undefined;
+        };
+        made.push(fn);
+        return fn;
+      };
+      const controllers = [];
+      const mutate = (label) => {
+        switch (pick(["handler", "clear", "add", "remove", "abort", "nothing"])) {
+          case "handler":
+            socket.onopen = make(`h${label}`);
+            break;
+          case "clear":
+            socket.onopen = pick([null, undefined, "text", 5, { handleEvent: () => calls.push("object") }]);
+            break;
+          case "add": {
+            const options = { once: random() < 0.3, capture: random() < 0.3 };
+            if (random() < 0.3) {
+              const controller = new AbortController();
+              controllers.push(controller);
+              options.signal = controller.signal;
+            }
+            socket.addEventListener("open", pick([...made.slice(-3), make(`l${label}`)]), options);
+            break;
+          }
+          case "remove":
+            if (made.length) socket.removeEventListener("open", pick(made), { capture: random() < 0.3 });
+            break;
+          case "abort":
+            if (controllers.length) controllers.splice(Math.floor(random() * controllers.length), 1)[0].abort();
+            break;
+          default:
+        }
+      };
+      for (let op = 0; op < 20; op++) {
+        mutate(`${op}`);
+        if (random() < 0.5) {
+          calls.push(`dispatch:${socket.dispatchEvent(new Event("open", { cancelable: true }))}`);
+        }
+      }
+      calls.push(`final:${typeof socket.onopen}:${socket.dispatchEvent(new Event("open", { cancelable: true }))}`);
+      record(`listenerSchedules.${seed}`, calls);
+      socket.onopen = null;
+      for (const fn of made) {
+        socket.removeEventListener("open", fn);
+        socket.removeEventListener("open", fn, { capture: true });
+      }
+    }
+    await closeEvent(socket);
+  },
+
   // Seeded random schedules of sends (text with any code points, every kind of binary,
   // Blobs), binaryType switches once everything sent has come back, bad and good close
   // codes and reasons near the 123-byte limit: the same schedule against both.
