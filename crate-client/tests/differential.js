@@ -430,6 +430,7 @@ const scenarios = {
     const state = Object.getOwnPropertyDescriptor(Socket, "OPEN");
     record("identity.static-constant", [state.enumerable, state.configurable, state.writable]);
     record("identity.without-new", errorName(() => Socket(url)));
+    record("identity.no-arguments", errorName(() => new Socket()));
     record(
       "identity.wrong-this",
       ["url", "readyState", "binaryType"].map((name) => errorName(() => Object.getOwnPropertyDescriptor(Socket.prototype, name).get.call({}))),
@@ -525,6 +526,7 @@ const scenarios = {
   async conversions(Socket, url, record) {
     const socket = await openSocket(Socket, url);
     socket.binaryType = "arraybuffer";
+    record("conversions.send no arguments", errorName(() => socket.send()));
     record("conversions.binaryType symbol", errorName(() => (socket.binaryType = Symbol("t"))));
     const received = receive(socket, 7);
     socket.send("a\uD800b");
