@@ -73,6 +73,12 @@ export const DIFFERENCES = [
     ferro: ['"InvalidUrlError"'],
     why: "a fragment has no meaning in a WebSocket URL, so it is refused rather than dropped",
   },
+  {
+    step: "url.empty fragment",
+    browser: ['"SyntaxError"'],
+    ferro: ['"InvalidUrlError"'],
+    why: "an error name that says what is wrong",
+  },
   ...["protocol with a space", "protocol twice", "protocol object"].map((what) => ({
     step: `url.${what}`,
     browser: ['"SyntaxError"'],

@@ -369,6 +369,7 @@ const scenarios = {
     };
     for (const bad of ["ftp://127.0.0.1/", "ws://[bad/", "ws://"]) attempt(`url.${bad}`, () => new Socket(bad));
     attempt("url.fragment", () => new Socket(`${url}#fragment`));
+    attempt("url.empty fragment", () => new Socket(`${url}#`));
     attempt("url.http", () => new Socket(url.replace(/^ws/, "http")));
     attempt("url.protocol with a space", () => new Socket(url, ["a b"]));
     attempt("url.protocol twice", () => new Socket(url, ["x", "x"]));
