@@ -199,6 +199,33 @@ const scenarios = {
     await closed;
   },
 
+  // Data the browser's send() takes that `instanceof` does not recognise: buffers, views
+  // and Blobs made in another realm (an iframe), a detached buffer (sent empty); queued
+  // while connecting and sent when open.
+  async otherRealm(Socket, { url }, record) {
+    const frame = document.createElement("iframe");
+    document.body.append(frame);
+    const other = frame.contentWindow;
+    const data = () => [new other.Uint8Array([1, 2]).buffer, new other.Uint8Array([3, 4]), new other.Blob(["xy"])];
+    const socket = new Socket(url, undefined, FAST);
+    socket.binaryType = "arraybuffer";
+    const received = [];
+    socket.addEventListener("message", (event) => received.push(event.data));
+    for (const item of data()) socket.send(item);
+    await next(socket, "open");
+    for (const item of data()) socket.send(item);
+    const detached = new ArrayBuffer(4);
+    structuredClone(detached, { transfer: [detached] });
+    socket.send(detached);
+    socket.send("last");
+    await until(() => received.length >= 8, "8 echoes");
+    frame.remove();
+    record("otherRealm.echoes", await Promise.all(received.map(async (item) => `${kind(item)} ${await bytesOf(item)}`)));
+    const closed = next(socket, "close");
+    socket.close();
+    await closed;
+  },
+
   // The onX handlers and events dispatched by the page's own code: WebSocket's handler
   // attributes are called for them (`return false` cancels, an object is never called).
   async handlerCalls(Socket, { url }, record) {
