@@ -162,7 +162,12 @@ class HandlerSlots {
     }
     const target = this.#target;
     const entry = { value, listener: null };
-    entry.listener = (event) => entry.value.call(target, event);
+    // As WebIDL calls a handler: a function directly (not through its own `call`), an
+    // object never (handleEvent is for listeners), and `return false` cancels the event.
+    entry.listener = (event) => {
+      if (typeof entry.value !== "function") return;
+      if (Reflect.apply(entry.value, target, [event]) === false) event.preventDefault();
+    };
     this.#slots.set(type, entry);
     addListener.call(target, type, entry.listener);
   }
@@ -362,8 +367,10 @@ export class ReconnectingSocket extends EventTarget {
     if (!this.#core) return;
     const state = this.#core.state;
     if (state === "closed" || state === "gave-up") return;
-    this.#closing = true;
+    // Checks the code and reason (and throws) before anything changes: a refused close()
+    // leaves the socket OPEN, as WebSocket's does.
     this.#core.close(code === undefined ? undefined : +code, reason === undefined ? undefined : String(reason));
+    this.#closing = true;
   }
 
   /**

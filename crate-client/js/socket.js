@@ -36,7 +36,8 @@ export class FerroSocket extends EventTarget {
    * Opens a socket to `url` (`ws:`, `wss:`, `http:`, `https:` or a path relative to the
    * page), offering `protocols` (a string or a list of strings) if given.
    */
-  constructor(url, protocols) {
+  // `protocols = undefined` so that FerroSocket.length is 1, as WebSocket.length is.
+  constructor(url, protocols = undefined) {
     super();
     if (makeCore === null) {
       throw new Error("FerroSocket: initialise the module first (await init())");
@@ -44,7 +45,7 @@ export class FerroSocket extends EventTarget {
     if (arguments.length === 0) throw new TypeError("FerroSocket: a URL is required");
     // The core calls this for every browser event, inside the browser's event task, and
     // holds it (and so this object) until the close event.
-    this.#core = makeCore(String(url), protocolList(protocols), (event) => this.#forward(event));
+    this.#core = makeCore(domString(url), protocolList(protocols), (event) => this.#forward(event));
     this.#url = this.#core.url;
     this.#origin = new URL(this.#url).origin;
   }
@@ -99,7 +100,12 @@ export class FerroSocket extends EventTarget {
       return;
     }
     const entry = { value, listener: null };
-    entry.listener = (event) => entry.value.call(this, event);
+    // As WebIDL calls a handler: a function directly (not through its own `call`), an
+    // object never (handleEvent is for listeners), and `return false` cancels the event.
+    entry.listener = (event) => {
+      if (typeof entry.value !== "function") return;
+      if (Reflect.apply(entry.value, this, [event]) === false) event.preventDefault();
+    };
     this.#handlers.set(type, entry);
     addListener.call(this, type, entry.listener);
   }
@@ -127,7 +133,7 @@ export class FerroSocket extends EventTarget {
   get binaryType() { return this.#core ? this.#core.binaryType : "blob"; }
   set binaryType(value) {
     // Like the browser: any other value is ignored, without an exception.
-    if (this.#core) this.#core.binaryType = String(value);
+    if (this.#core) this.#core.binaryType = domString(value);
   }
 
   /**
@@ -144,9 +150,10 @@ export class FerroSocket extends EventTarget {
    * be 1000 or 3000–4999 (else `InvalidCloseCodeError`) and a reason at most 123 UTF-8
    * bytes (else `InvalidCloseReasonError`).
    */
-  close(code, reason) {
+  // Defaults so that close.length is 0, as WebSocket's is.
+  close(code = undefined, reason = undefined) {
     if (!this.#core) return;
-    this.#core.close(code === undefined ? undefined : +code, reason === undefined ? undefined : String(reason));
+    this.#core.close(code === undefined ? undefined : +code, reason === undefined ? undefined : domString(reason));
   }
 
   /**
@@ -168,9 +175,17 @@ export class FerroSocket extends EventTarget {
 function protocolList(protocols) {
   if (protocols === undefined) return undefined;
   if (protocols !== null && typeof protocols === "object" && typeof protocols[Symbol.iterator] === "function") {
-    return Array.from(protocols, String);
+    return Array.from(protocols, (item) => domString(item));
   }
-  return String(protocols);
+  return domString(protocols);
+}
+
+/**
+ * `value` converted to a string as WebIDL's DOMString is: like `String(value)`, except that
+ * a Symbol throws a TypeError rather than becoming "Symbol(...)".
+ */
+function domString(value) {
+  return `${value}`;
 }
 
 function freed() {
@@ -184,8 +199,16 @@ for (const [name, value] of Object.entries(STATES)) {
   Object.defineProperty(FerroSocket, name, constant);
   Object.defineProperty(FerroSocket.prototype, name, constant);
 }
-for (const type of HANDLER_TYPES) {
-  // The handler accessors are enumerable on the prototype, like the browser's.
-  const descriptor = Object.getOwnPropertyDescriptor(FerroSocket.prototype, `on${type}`);
-  Object.defineProperty(FerroSocket.prototype, `on${type}`, { ...descriptor, enumerable: true });
+// WebSocket's own members are enumerable on its prototype (a for-in loop lists them), as
+// WebIDL makes every attribute and operation; class syntax makes them non-enumerable.
+// `free` is ours, and stays out of such loops.
+for (const name of [
+  ...HANDLER_TYPES.map((type) => `on${type}`),
+  "url", "readyState", "bufferedAmount", "protocol", "extensions", "binaryType", "send", "close",
+]) {
+  const descriptor = Object.getOwnPropertyDescriptor(FerroSocket.prototype, name);
+  Object.defineProperty(FerroSocket.prototype, name, { ...descriptor, enumerable: true });
 }
+// Object.prototype.toString.call(socket) is "[object FerroSocket]", as a WebSocket's is
+// "[object WebSocket]" (else EventTarget's tag would show).
+Object.defineProperty(FerroSocket.prototype, Symbol.toStringTag, { value: "FerroSocket", configurable: true });

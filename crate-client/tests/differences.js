@@ -19,12 +19,20 @@ export const DIFFERENCES = [
     ferro: ['{"threw":"NotOpenError","bufferedAmountGrew":false}'],
     why: "the browser silently discards data sent while closing or closed; we throw",
   },
-  {
-    step: "misuse.send-object",
-    browser: ['{"threw":null,"echo":"[object String] text:[object Object]"}'],
+  // differential.js's MISUSED_DATA, with what the browser sends for each.
+  ...[
+    ["object", "[object Object]"],
+    ["number", "42"],
+    ["null", "null"],
+    ["undefined", "undefined"],
+    ["boolean", "true"],
+    ["String object", "boxed"],
+  ].map(([what, text]) => ({
+    step: `misuse.send-${what}`,
+    browser: [JSON.stringify({ threw: null, echo: `[object String] text:${text}` })],
     ferro: ['{"threw":"TypeError","echo":null}'],
-    why: 'the browser sends String(value) ("[object Object]"); we refuse what is not data',
-  },
+    why: 'the browser sends String(value) ("[object Object]", "null"...); we refuse what is not data',
+  })),
   // differential.js's MISUSED_CODES (a snippet cannot import its neighbour).
   ...[1006, 999, 5000, 2000, 66536, 70000, -1, NaN, null, 2999.4].map((code) => ({
     step: `misuse.close(${code})`,
@@ -32,6 +40,20 @@ export const DIFFERENCES = [
     ferro: ['"InvalidCloseCodeError"'],
     why: "an error name that says what is wrong",
   })),
+  {
+    // The code is checked before the reason, on both sides.
+    step: "conversions.close(999, 124 bytes)",
+    browser: ['"InvalidAccessError"'],
+    ferro: ['"InvalidCloseCodeError"'],
+    why: "an error name that says what is wrong",
+  },
+  {
+    // Each lone surrogate is sent as U+FFFD, three bytes: 42 of them are 126.
+    step: "conversions.close(4000, 42 lone surrogates)",
+    browser: ['"SyntaxError"'],
+    ferro: ['"InvalidCloseReasonError"'],
+    why: "an error name that says what is wrong",
+  },
   {
     step: "misuse.close(4000, 124 bytes)",
     browser: ['"SyntaxError"'],
@@ -50,6 +72,12 @@ export const DIFFERENCES = [
     browser: ['"ok"', '"SyntaxError"'],
     ferro: ['"InvalidUrlError"'],
     why: "a fragment has no meaning in a WebSocket URL, so it is refused rather than dropped",
+  },
+  {
+    step: "url.empty fragment",
+    browser: ['"SyntaxError"'],
+    ferro: ['"InvalidUrlError"'],
+    why: "an error name that says what is wrong",
   },
   ...["protocol with a space", "protocol twice", "protocol object"].map((what) => ({
     step: `url.${what}`,

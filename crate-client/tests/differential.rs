@@ -58,13 +58,17 @@ async fn ferro_socket_traces_match_the_browsers_websocket() {
         .collect();
     let browser = lines(&field(&result, "browser"));
     let ferro = lines(&field(&result, "ferro"));
-    // Every scenario ran to its end on both sides.
+    // Every scenario ran to its end on both sides (the differences so far say why not).
     for (who, trace) in [("WebSocket", &browser), ("FerroSocket", &ferro)] {
         let failed: Vec<&String> = trace
             .iter()
             .filter(|line| line.contains(".failed ="))
             .collect();
-        assert!(failed.is_empty(), "{who}: scenarios failed: {failed:#?}");
+        assert!(
+            failed.is_empty(),
+            "{who}: scenarios failed: {failed:#?}\n\ndifferences from WebSocket:\n{}",
+            problems.join("\n")
+        );
     }
     assert!(
         problems.is_empty(),

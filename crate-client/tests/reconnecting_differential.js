@@ -199,6 +199,83 @@ const scenarios = {
     await closed;
   },
 
+  // Data the browser's send() takes that `instanceof` does not recognise: buffers, views
+  // and Blobs made in another realm (an iframe), a detached buffer (sent empty); queued
+  // while connecting and sent when open.
+  async otherRealm(Socket, { url }, record) {
+    const frame = document.createElement("iframe");
+    document.body.append(frame);
+    const other = frame.contentWindow;
+    const data = () => [new other.Uint8Array([1, 2]).buffer, new other.Uint8Array([3, 4]), new other.Blob(["xy"])];
+    const socket = new Socket(url, undefined, FAST);
+    socket.binaryType = "arraybuffer";
+    const received = [];
+    socket.addEventListener("message", (event) => received.push(event.data));
+    for (const item of data()) socket.send(item);
+    await next(socket, "open");
+    for (const item of data()) socket.send(item);
+    const detached = new ArrayBuffer(4);
+    structuredClone(detached, { transfer: [detached] });
+    socket.send(detached);
+    socket.send("last");
+    await until(() => received.length >= 8, "8 echoes");
+    frame.remove();
+    record("otherRealm.echoes", await Promise.all(received.map(async (item) => `${kind(item)} ${await bytesOf(item)}`)));
+    const closed = next(socket, "close");
+    socket.close();
+    await closed;
+  },
+
+  // The onX handlers and events dispatched by the page's own code: WebSocket's handler
+  // attributes are called for them (`return false` cancels, an object is never called).
+  async handlerCalls(Socket, { url }, record) {
+    const socket = new Socket(url, undefined, { ...FAST, startClosed: true });
+    const calls = [];
+    socket.onopen = () => false;
+    calls.push(`false:${socket.dispatchEvent(new Event("open", { cancelable: true }))}`);
+    socket.onopen = { handleEvent: () => calls.push("handleEvent") };
+    calls.push(`object:${socket.dispatchEvent(new Event("open"))}`);
+    socket.onopen = () => calls.push("function");
+    socket.dispatchEvent(new Event("open"));
+    record("handlerCalls", calls);
+    socket.close();
+  },
+
+  // What send() and close() do where code written for one might trip on the other:
+  // bufferedAmount while connecting, send()'s return, a buffer changed after send(), a
+  // close code the browser refuses.
+  async sendAndClose(Socket, { url }, record) {
+    const socket = new Socket(url, undefined, FAST);
+    socket.binaryType = "arraybuffer";
+    const log = eventLog(socket);
+    const received = [];
+    socket.addEventListener("message", (event) => received.push(event.data));
+    const buffer = new Uint8Array([1, 2, 3, 4, 5]);
+    const returns = [socket.send("é✓"), socket.send(buffer), socket.send(new Blob(["abc"]))];
+    record("sendAndClose.bufferedAmount-while-connecting", socket.bufferedAmount);
+    // Changed after send(): the browser's WebSocket sends what it was given.
+    buffer[0] = 99;
+    await log.wait(1, "open");
+    returns.push(socket.send("now"));
+    record("sendAndClose.returns", returns);
+    await log.wait(4, "message");
+    record("sendAndClose.echoes", await Promise.all(received.map(async (data) => `${kind(data)} ${await bytesOf(data)}`)));
+    let threw = null;
+    try {
+      socket.close(999);
+    } catch (error) {
+      threw = error.name;
+    }
+    record("sendAndClose.close(999)", { threw, readyState: socket.readyState });
+    // Still open and listened to? An echo comes back within a second if so.
+    socket.send("after close(999)");
+    await Promise.race([log.wait(5, "message").catch(() => {}), sleep(1000)]);
+    record("sendAndClose.echo-after-close(999)", log.counts.message === 5);
+    const closed = next(socket, "close");
+    socket.close();
+    await closed;
+  },
+
   // A connection the server drops is reconnected; what is sent meanwhile is delivered
   // after the reconnect, in order.
   async drop(Socket, { url, httpBase }, record) {
@@ -458,6 +535,42 @@ const DIFFERENCES = [
     partysocket: ['["open:1","close:2","open:1","close:3","open:1"]'],
     ours: ['["open:1","close:0","open:1","close:3","open:1"]'],
     why: "in the close event reconnect() causes, readyState is CONNECTING: the new attempt is under way; partysocket's reads the old socket's CLOSING",
+  },
+  {
+    step: "handlerCalls",
+    partysocket: ['["false:true","object:true"]'],
+    ours: ['["false:false","object:true","function"]'],
+    why: "onopen... are event handler attributes, as WebSocket's: called for every event of their type, also one the page dispatches, and `return false` cancels it; partysocket's are plain properties it calls itself for the inner socket's events only",
+  },
+  {
+    step: "sendAndClose.bufferedAmount-while-connecting",
+    partysocket: ["10"],
+    ours: ["0"],
+    why: "bufferedAmount is the connection's, as WebSocket's (the offline queue is `queued`); partysocket adds the queued strings' UTF-16 lengths and the buffers' and Blobs' sizes",
+  },
+  {
+    step: "sendAndClose.returns",
+    partysocket: ["[false,false,false,true]"],
+    ours: ['["queued","queued","queued","sent"]'],
+    why: "send() says what became of the data, including a full queue (\"rejected\", \"queued-dropping-oldest\")",
+  },
+  {
+    step: "sendAndClose.echoes",
+    partysocket: ['["[object String] text:é✓","[object ArrayBuffer] bytes:6302030405","[object ArrayBuffer] bytes:616263","[object String] text:now"]'],
+    ours: ['["[object String] text:é✓","[object ArrayBuffer] bytes:0102030405","[object ArrayBuffer] bytes:616263","[object String] text:now"]'],
+    why: "data is copied when send() is called, as WebSocket copies it; partysocket queues the buffer itself and sends whatever it holds once open",
+  },
+  {
+    step: "sendAndClose.close(999)",
+    partysocket: ['{"threw":null,"readyState":3}'],
+    ours: ['{"threw":"InvalidCloseCodeError","readyState":1}'],
+    why: "a code the browser refuses throws, as WebSocket's close() does, and changes nothing (the socket stays OPEN); partysocket swallows the error, reads CLOSED and stops listening to a connection that stays open",
+  },
+  {
+    step: "sendAndClose.echo-after-close(999)",
+    partysocket: ["false"],
+    ours: ["true"],
+    why: "after a refused close() the socket is open and delivers messages as before; partysocket no longer listens to it",
   },
   {
     step: "connectionTimeout.events",

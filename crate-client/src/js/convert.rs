@@ -46,22 +46,78 @@ pub(crate) fn js_error(name: &str, err: &dyn std::fmt::Display) -> JsValue {
     error.into()
 }
 
-/// The bytes of an `ArrayBuffer` or of a typed array's view (only the viewed range), or
-/// `None` for anything else.
-pub(crate) fn buffer_bytes(data: &JsValue) -> Option<Vec<u8>> {
-    if data.is_instance_of::<js_sys::ArrayBuffer>() {
-        return Some(js_sys::Uint8Array::new(data).to_vec());
+/// The bytes of an `ArrayBuffer` or of a typed array's view (only the viewed range),
+/// `Ok(None)` for anything else, or a `TypeError` for a resizable buffer or a view of one,
+/// which the browser's `send` refuses too.
+///
+/// A buffer from another realm (an iframe's) counts: the browser sends it. A detached
+/// buffer (one transferred away), and any view of it, has no bytes: the browser sends it
+/// as an empty message, and so do we (making a view of it would throw).
+pub(crate) fn buffer_bytes(data: &JsValue) -> Result<Option<Vec<u8>>, JsValue> {
+    if data.is_instance_of::<js_sys::ArrayBuffer>() || has_brand(data, "ArrayBuffer", "byteLength")
+    {
+        let buffer = data.unchecked_ref::<js_sys::ArrayBuffer>();
+        refuse_resizable(buffer)?;
+        if buffer.byte_length() == 0 {
+            return Ok(Some(Vec::new()));
+        }
+        return Ok(Some(js_sys::Uint8Array::new(data).to_vec()));
     }
     if !js_sys::ArrayBuffer::is_view(data) {
-        return None;
+        return Ok(None);
     }
     let view = data.unchecked_ref::<js_sys::Uint8Array>();
+    let buffer = view.buffer();
+    refuse_resizable(&buffer)?;
+    if view.byte_length() == 0 {
+        return Ok(Some(Vec::new()));
+    }
     let bytes = js_sys::Uint8Array::new_with_byte_offset_and_length(
-        &view.buffer(),
+        &buffer,
         view.byte_offset(),
         view.byte_length(),
     );
-    Some(bytes.to_vec())
+    Ok(Some(bytes.to_vec()))
+}
+
+/// `data` as a `Blob` (or `File`), also one from another realm, which the browser sends.
+pub(crate) fn as_blob(data: &JsValue) -> Option<&web_sys::Blob> {
+    if data.is_instance_of::<web_sys::Blob>() || has_brand(data, "Blob", "size") {
+        Some(data.unchecked_ref())
+    } else {
+        None
+    }
+}
+
+fn refuse_resizable(buffer: &js_sys::ArrayBuffer) -> Result<(), JsValue> {
+    if buffer.resizable() {
+        return Err(js_type_error(
+            "send() cannot send a resizable ArrayBuffer or a view of one (nor can the browser's WebSocket)",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `value` is a `class` of any realm: `class.prototype`'s `getter` accepts it (it
+/// checks the internal slots, not the prototype chain as `instanceof` does). Only asked
+/// when `instanceof` said no, so it costs nothing on the usual path.
+fn has_brand(value: &JsValue, class: &str, getter: &str) -> bool {
+    if !value.is_object() {
+        return false;
+    }
+    let getter = js_sys::Reflect::get(&js_sys::global(), &class.into())
+        .and_then(|class| js_sys::Reflect::get(&class, &"prototype".into()))
+        .ok()
+        .filter(JsValue::is_object)
+        .map(|prototype| {
+            js_sys::Object::get_own_property_descriptor::<JsValue>(
+                prototype.unchecked_ref(),
+                &getter.into(),
+            )
+        })
+        .and_then(|descriptor| js_sys::Reflect::get(&descriptor, &"get".into()).ok())
+        .and_then(|get| get.dyn_into::<js_sys::Function>().ok());
+    getter.is_some_and(|get| get.call0(value).is_ok())
 }
 
 pub(super) fn js_type_error(message: &str) -> JsValue {

@@ -142,7 +142,7 @@ impl ReconnectingSocket {
     pub fn send(&self, data: SocketData) -> Result<String, JsValue> {
         let data: JsValue = data.into();
         // A Blob is queued as it is, in order; the browser reads it when it is sent.
-        if let Some(blob) = data.dyn_ref::<web_sys::Blob>() {
+        if let Some(blob) = as_blob(&data) {
             return Ok(outcome_name(self.socket.send_blob(blob)).to_owned());
         }
         let message = data_to_message(data)?;

@@ -597,7 +597,7 @@ pub(super) fn message_data(message: &Message) -> JsValue {
 pub(super) fn data_to_message(data: JsValue) -> Result<Message, JsValue> {
     if let Some(text) = data.as_string() {
         Ok(Message::Text(text))
-    } else if let Some(bytes) = buffer_bytes(&data) {
+    } else if let Some(bytes) = buffer_bytes(&data)? {
         Ok(Message::Binary(bytes))
     } else {
         Err(

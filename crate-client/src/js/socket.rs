@@ -5,7 +5,6 @@ use std::rc::Rc;
 
 use gloo_events::EventListener;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 use web_sys::BinaryType;
 
 use super::convert::*;
@@ -207,9 +206,9 @@ impl SocketCore {
     pub fn send(&self, data: JsValue) -> Result<(), JsValue> {
         let result = if let Some(text) = data.as_string() {
             self.socket.send_text(&text)
-        } else if let Some(blob) = data.dyn_ref::<web_sys::Blob>() {
+        } else if let Some(blob) = as_blob(&data) {
             self.socket.send_blob(blob)
-        } else if let Some(bytes) = buffer_bytes(&data) {
+        } else if let Some(bytes) = buffer_bytes(&data)? {
             self.socket.send_bytes(&bytes)
         } else {
             return Err(js_type_error(
