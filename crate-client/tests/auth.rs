@@ -13,7 +13,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::{unique, within};
+use common::{run, unique, within};
 use ferrosocket::chat::{ChatEvent, ChatOptions, ChatSession};
 use ferrosocket::{ReconnectPolicy, ResilientEvent, ResilientOptions, TokenProvider};
 use futures_channel::mpsc;
@@ -38,13 +38,6 @@ extern "C" {
     ) -> js_sys::Promise;
     #[wasm_bindgen(js_name = typeErrorForABadTokenOption, catch)]
     fn bad_token_option_from_js(class: &JsValue, url: &str) -> Result<(), JsValue>;
-}
-
-async fn run(promise: js_sys::Promise) {
-    if let Err(err) = JsFuture::from(promise).await {
-        let message = js_sys::Reflect::get(&err, &"message".into()).unwrap_or(err);
-        panic!("{}", message.as_string().unwrap_or_default());
-    }
 }
 
 /// The `/chat` URL of the server with token authentication.

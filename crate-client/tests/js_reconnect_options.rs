@@ -5,10 +5,9 @@
 
 mod common;
 
-use common::{echo_url_with, http_base, ECHO_URL};
+use common::{echo_url_with, http_base, run, ECHO_URL};
 use ferrosocket::js::reconnecting_socket_class;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -36,13 +35,6 @@ extern "C" {
 /// The class JavaScript users construct.
 fn class() -> JsValue {
     reconnecting_socket_class().into()
-}
-
-async fn run(promise: js_sys::Promise) {
-    if let Err(err) = JsFuture::from(promise).await {
-        let message = js_sys::Reflect::get(&err, &"message".into()).unwrap_or(err);
-        panic!("{}", message.as_string().unwrap_or_default());
-    }
 }
 
 #[wasm_bindgen_test]

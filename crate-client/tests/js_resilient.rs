@@ -5,10 +5,9 @@
 
 mod common;
 
-use common::{chat_url, http_base, ECHO_URL};
+use common::{chat_url, http_base, run, ECHO_URL};
 use ferrosocket::js::{chat_client_class, reconnecting_socket_class};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -32,13 +31,6 @@ extern "C" {
     fn events_are_real_events_in_order(class: &JsValue, echo_url: &str) -> js_sys::Promise;
     #[wasm_bindgen(js_name = driveChatClient)]
     fn drive_chat_client(class: &JsValue, chat_url: &str, http_base: &str) -> js_sys::Promise;
-}
-
-async fn run(promise: js_sys::Promise) {
-    if let Err(err) = JsFuture::from(promise).await {
-        let message = js_sys::Reflect::get(&err, &"message".into()).unwrap_or(err);
-        panic!("{}", message.as_string().unwrap_or_default());
-    }
 }
 
 #[wasm_bindgen_test]

@@ -6,9 +6,8 @@
 
 mod common;
 
-use common::{http_base, ECHO_URL};
+use common::{http_base, run, ECHO_URL};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -28,13 +27,6 @@ extern "C" {
         echo_url: &str,
         http_base: &str,
     ) -> js_sys::Promise;
-}
-
-async fn run(promise: js_sys::Promise) {
-    if let Err(err) = JsFuture::from(promise).await {
-        let message = js_sys::Reflect::get(&err, &"message".into()).unwrap_or(err);
-        panic!("{}", message.as_string().unwrap_or_default());
-    }
 }
 
 #[wasm_bindgen_test]

@@ -149,3 +149,12 @@ pub async fn refuse_sends(ms: u32) {
         "/test/unavailable needs the server's --test-endpoints"
     );
 }
+
+/// Awaits a test script's promise; a rejection fails the test with the script's message
+/// (the first expectation that failed).
+pub async fn run(promise: js_sys::Promise) {
+    if let Err(err) = wasm_bindgen_futures::JsFuture::from(promise).await {
+        let message = js_sys::Reflect::get(&err, &"message".into()).unwrap_or(err);
+        panic!("{}", message.as_string().unwrap_or_default());
+    }
+}
