@@ -224,6 +224,13 @@ function resolveUrl(url) {
   }
 }
 
+/** `close()`'s and `reconnect()`'s arguments as the core takes them: the code a number
+ *  (the core converts it as WebIDL's [Clamp] does), the reason a string, each left out
+ *  when not given. */
+function closeArgs(code, reason) {
+  return [code === undefined ? undefined : +code, reason === undefined ? undefined : String(reason)];
+}
+
 function requireMade(make, name) {
   if (make !== null) return;
   if (chatLeftOut && name === "ChatClient") {
@@ -369,7 +376,7 @@ export class ReconnectingSocket extends EventTarget {
     if (state === "closed" || state === "gave-up") return;
     // Checks the code and reason (and throws) before anything changes: a refused close()
     // leaves the socket OPEN, as WebSocket's does.
-    this.#core.close(code === undefined ? undefined : +code, reason === undefined ? undefined : String(reason));
+    this.#core.close(...closeArgs(code, reason));
     this.#closing = true;
   }
 
@@ -385,7 +392,7 @@ export class ReconnectingSocket extends EventTarget {
     if (!this.#core) return this.#start();
     const state = this.#core.state;
     // Checks the code and reason (and throws) before anything changes.
-    this.#core.reconnect(code === undefined ? undefined : +code, reason === undefined ? undefined : String(reason));
+    this.#core.reconnect(...closeArgs(code, reason));
     this.#closing = false;
     if (state === "closed" || state === "gave-up" || state === "auth-failed") {
       // Stopped: the same core started again (a token function is asked anew); this

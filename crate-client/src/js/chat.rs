@@ -3,6 +3,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use ferrosocket_wire::chat::{HistoryEntry, PresenceChange};
 use wasm_bindgen::prelude::*;
 
 use super::convert::*;
@@ -10,7 +11,7 @@ use super::events::*;
 use super::resilient::*;
 use crate::message::Message;
 use crate::resilient::{ConnectionState, ResilientEvent};
-use crate::session::{ChatEvent, ChatOptions, ChatSession};
+use crate::session::{ChatEvent, ChatOptions, ChatSession, InvalidJson};
 
 /// A chat client speaking `chat.v1`, with exactly-once delivery across reconnects: the Rust
 /// core of the `ChatClient` JavaScript class (crate-client/js/resilient.js), which turns
@@ -151,14 +152,14 @@ impl ChatClient {
             "null".to_owned()
         } else {
             js_sys::JSON::stringify(&data)
-                .map_err(|err| not_json(&crate::error::JsError::from(err).to_string()))?
+                .map_err(|err| not_json(crate::error::JsError::from(err).to_string()))?
                 .as_string()
                 .ok_or_else(|| not_json("JSON.stringify cannot write it"))?
         };
         self.session
             .emit(room, event, &text)
             .map(|outcome| outcome_name(outcome).to_owned())
-            .map_err(|err| js_sys::TypeError::new(&err.to_string()).into())
+            .map_err(|InvalidJson(why)| not_json(why))
     }
 
     /// The connection's state (as `ReconnectingSocket.state`).
@@ -198,7 +199,127 @@ impl ChatClient {
     }
 }
 
-/// The `TypeError` `emit` throws for data that cannot be sent as JSON.
-fn not_json(why: &str) -> JsValue {
-    js_sys::TypeError::new(&format!("the event data is not JSON: {why}")).into()
+/// The `TypeError` `emit` throws for data that cannot be sent as JSON, worded as
+/// [`ChatSession::emit`]'s refusal is.
+fn not_json(why: impl Into<String>) -> JsValue {
+    js_sys::TypeError::new(&InvalidJson(why.into()).to_string()).into()
+}
+
+// ---- the chat's events as plain objects, built as js/events.rs builds the connection's ----
+
+impl Obj {
+    /// Sets `key` to `value`, or to `null` when there is none.
+    fn opt(self, key: &str, value: &Option<String>) -> Obj {
+        match value {
+            Some(value) => self.set(key, value.as_str()),
+            None => self.set(key, JsValue::NULL),
+        }
+    }
+}
+
+/// A list of strings as a JS array.
+fn strings(items: &[String]) -> JsValue {
+    items
+        .iter()
+        .map(|item| JsValue::from_str(item))
+        .collect::<js_sys::Array>()
+        .into()
+}
+
+fn entry(entry: &HistoryEntry) -> JsValue {
+    Obj::new()
+        .num("seq", entry.seq)
+        .set("from", entry.from.as_str())
+        .set("text", entry.text.as_str())
+        .num("ts", entry.ts)
+        .build()
+}
+
+fn change_name(change: PresenceChange) -> &'static str {
+    match change {
+        PresenceChange::Join => "join",
+        PresenceChange::Leave => "leave",
+        PresenceChange::Rename => "rename",
+    }
+}
+
+/// A chat event as a plain object with a `type`; `None` for socket messages.
+fn chat_event(event: &ChatEvent) -> Option<JsValue> {
+    Some(
+        match event {
+            ChatEvent::Connection(event) => return connection_event(event),
+            ChatEvent::Welcome { nick } => Obj::typed("welcome").set("nick", nick.as_str()),
+            ChatEvent::Nick { nick } => Obj::typed("nick").set("nick", nick.as_str()),
+            ChatEvent::Joined {
+                room,
+                members,
+                history,
+            } => Obj::typed("joined")
+                .set("room", room.as_str())
+                .set("members", strings(members))
+                .set(
+                    "history",
+                    history.iter().map(entry).collect::<js_sys::Array>(),
+                ),
+            ChatEvent::Left { room } => Obj::typed("left").set("room", room.as_str()),
+            ChatEvent::Presence {
+                room,
+                change,
+                nick,
+                old_nick,
+            } => Obj::typed("presence")
+                .set("room", room.as_str())
+                .set("change", change_name(*change))
+                .set("nick", nick.as_str())
+                .opt("oldNick", old_nick),
+            ChatEvent::Message { room, entry } => Obj::typed("message")
+                .set("room", room.as_str())
+                .num("seq", entry.seq)
+                .set("from", entry.from.as_str())
+                .set("text", entry.text.as_str())
+                .num("ts", entry.ts),
+            ChatEvent::Sent { id, room, seq } => Obj::typed("sent")
+                .set("id", id.as_str())
+                .set("room", room.as_str())
+                .num("seq", *seq),
+            ChatEvent::Failed { id, room, reason } => Obj::typed("failed")
+                .set("id", id.as_str())
+                .set("room", room.as_str())
+                .set("reason", reason.as_str()),
+            ChatEvent::Rooms(rooms) => Obj::typed("rooms").set(
+                "rooms",
+                rooms
+                    .iter()
+                    .map(|room| {
+                        Obj::new()
+                            .set("name", room.name.as_str())
+                            .num("members", room.members as u64)
+                            .build()
+                    })
+                    .collect::<js_sys::Array>(),
+            ),
+            ChatEvent::Event {
+                room,
+                event,
+                from,
+                data,
+            } => Obj::typed("event")
+                .set("room", room.as_str())
+                .set("event", event.as_str())
+                .set("from", from.as_str())
+                // The core hands over valid JSON text; the browser's parser reads it.
+                .set("data", js_sys::JSON::parse(data).unwrap_or(JsValue::NULL)),
+            ChatEvent::TokenExpiring { exp } => Obj::typed("tokenexpiring").num("exp", *exp),
+            ChatEvent::Refreshed { exp } => Obj::typed("refreshed").num("exp", *exp),
+            ChatEvent::Error {
+                code,
+                message,
+                reference,
+            } => Obj::typed("error")
+                .set("code", code.as_str())
+                .set("message", message.as_str())
+                .opt("ref", reference),
+        }
+        .build(),
+    )
 }

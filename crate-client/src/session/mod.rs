@@ -52,7 +52,7 @@ pub use event::ChatEvent;
 /// Why [`ChatSession::emit`] refused an event's `data`: it is not one JSON value. The
 /// message names the problem and where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidJson(String);
+pub struct InvalidJson(pub(crate) String);
 
 impl std::fmt::Display for InvalidJson {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

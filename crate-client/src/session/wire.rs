@@ -9,11 +9,10 @@
 //! envelopes, so they cannot drift apart).
 //!
 //! An event's `data` is not taken apart: the reader checks it is JSON and hands on the
-//! text the server wrote ([`JsonText`]), and the writer puts the application's text in
-//! as it is.
+//! text the server wrote ([`JsonText`]), and the writer puts in the application's text,
+//! checked and without the whitespace between its tokens ([`json_text`]).
 
 use std::fmt::Write as _;
-
 use std::ops::Range;
 
 use ferrosocket_wire::chat::{
@@ -432,18 +431,21 @@ impl<'a> Fields<'a> {
         Ok(self.member(name)?.map(|member| &member.value))
     }
 
-    fn required(&self, name: &str) -> Result<&'a Json, String> {
-        self.get(name)?
+    /// The member `name`, which must be present.
+    fn required_member(&self, name: &str) -> Result<&'a Member, String> {
+        self.member(name)?
             .ok_or_else(|| format!("missing field `{name}`"))
+    }
+
+    fn required(&self, name: &str) -> Result<&'a Json, String> {
+        self.required_member(name).map(|member| &member.value)
     }
 
     /// The text of the member `name`'s value, as it is in `text` (the JSON these fields
     /// were read from).
     fn raw(&self, name: &str, text: &str) -> Result<JsonText, String> {
-        let member = self
-            .member(name)?
-            .ok_or_else(|| format!("missing field `{name}`"))?;
-        Ok(JsonText::from_checked(text[member.span.clone()].to_owned()))
+        let span = self.required_member(name)?.span.clone();
+        Ok(JsonText::from_checked(text[span].to_owned()))
     }
 
     fn wrong<T>(name: &str, expected: &str, got: &Json) -> Result<T, String> {
