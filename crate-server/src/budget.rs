@@ -319,32 +319,6 @@ impl Budgets {
         self.largest_answer
     }
 
-    /// Checks a `send`: its text within `max_text_bytes` (else `too_large`), its `id`
-    /// within [`MAX_ID_LEN`] (else `invalid_field`).
-    pub fn check_send(&self, text: &str, id: Option<&str>) -> Result<(), ProtocolError> {
-        if let Some(id) = id {
-            if id.len() > MAX_ID_LEN {
-                return Err(ProtocolError::new(
-                    ErrorCode::InvalidField,
-                    format!(
-                        "field `id` is {} bytes, longer than {MAX_ID_LEN}: nothing was delivered",
-                        id.len()
-                    ),
-                ));
-            }
-        }
-        self.check_text(text).map_err(|text_bytes| {
-            ProtocolError::new(
-                ErrorCode::TooLarge,
-                format!(
-                    "the text is {text_bytes} bytes, over the {}-byte limit (max_text_bytes in \
-                     welcome): nothing was delivered",
-                    self.max_text_bytes
-                ),
-            )
-        })
-    }
-
     /// `Err(length)` when a chat line is longer than `max_text_bytes`.
     pub fn check_text(&self, text: &str) -> Result<(), usize> {
         if text.len() > self.max_text_bytes {
@@ -600,20 +574,15 @@ mod tests {
     }
 
     #[test]
-    fn sends_events_and_pings_over_their_limits_are_refused() {
+    fn texts_events_and_pings_over_their_limits_are_refused() {
         let budgets = Budgets::new(&Config::default()).unwrap();
         let at_limit = "\u{1}".repeat(budgets.max_text_bytes);
-        budgets.check_send(&at_limit, Some("k")).unwrap();
-        let err = budgets
-            .check_send(&format!("{at_limit}x"), None)
-            .unwrap_err();
-        assert_eq!(err.code, ErrorCode::TooLarge);
-        assert!(err.message.contains("16384-byte limit"), "{}", err.message);
-        let long_id = "i".repeat(MAX_ID_LEN + 1);
+        budgets.check_text(&at_limit).unwrap();
         assert_eq!(
-            budgets.check_send("hi", Some(&long_id)).unwrap_err().code,
-            ErrorCode::InvalidField
+            budgets.check_text(&format!("{at_limit}x")),
+            Err(budgets.max_text_bytes + 1)
         );
+        let long_id = "i".repeat(MAX_ID_LEN + 1);
         // Escaping counts: 1,000 control characters are 6,000 bytes of JSON.
         let data = JsonText::from(Value::String("\u{1}".repeat(1000)));
         assert_eq!(
