@@ -445,7 +445,10 @@ impl<'a> Fields<'a> {
     /// were read from).
     fn raw(&self, name: &str, text: &str) -> Result<JsonText, String> {
         let span = self.required_member(name)?.span.clone();
-        Ok(JsonText::from_checked(text[span].to_owned()))
+        // The span starts and ends at ASCII bytes of `text`, so `get` always finds it (and,
+        // unlike indexing, pulls in no panic message that formats chars and ranges).
+        let raw = text.get(span).unwrap_or_default();
+        Ok(JsonText::from_checked(raw.to_owned()))
     }
 
     fn wrong<T>(name: &str, expected: &str, got: &Json) -> Result<T, String> {
