@@ -37,7 +37,7 @@ enum Json {
 /// A JSON number, classified as serde_json classifies it: an integer that fits is
 /// `Unsigned` (from 0) or `Negative`; anything else is a `Float`.
 /// (Envelopes' numbers are all `Unsigned`: the other values are read only by the tests
-/// that hold this reader to serde_json's.)
+/// that hold this reader to serde_json's, and outside them a negative integer is a `Float`.)
 #[derive(Clone, Copy)]
 #[cfg_attr(not(test), allow(dead_code))]
 enum Number {
@@ -237,14 +237,21 @@ impl Reader<'_> {
         }
         // The bytes are ASCII digits and signs, so this is valid UTF-8.
         let text = std::str::from_utf8(&self.bytes[start..self.pos]).unwrap_or_default();
-        if integer {
-            if negative {
-                // serde_json keeps `-0` as the float -0.0.
-                if let Ok(n @ ..=-1) = text.parse::<i64>() {
-                    return Ok(Number::Negative(n));
-                }
-            } else if let Ok(n) = text.parse::<u64>() {
+        if integer && !negative {
+            // Its value, unless that overflows a `u64` (serde_json then reads a float).
+            let value = text.bytes().try_fold(0u64, |n, digit| {
+                n.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
+            });
+            if let Some(n) = value {
                 return Ok(Number::Unsigned(n));
+            }
+        }
+        // Only the tests tell a negative integer from a float (the browser build does not
+        // parse it twice). serde_json keeps `-0` as the float -0.0.
+        #[cfg(test)]
+        if integer && negative {
+            if let Ok(n @ ..=-1) = text.parse::<i64>() {
+                return Ok(Number::Negative(n));
             }
         }
         match parse_float(text) {
@@ -253,19 +260,21 @@ impl Reader<'_> {
         }
     }
 
+    /// The four hex digits of a `\u` escape (the error points at the first).
     fn hex4(&mut self) -> Result<u32, String> {
-        let digits = self.bytes.get(self.pos..self.pos + 4);
-        let value = digits
-            .and_then(|d| std::str::from_utf8(d).ok())
-            .filter(|d| d.bytes().all(|b| b.is_ascii_hexdigit()))
-            .and_then(|d| u32::from_str_radix(d, 16).ok());
-        match value {
-            Some(value) => {
-                self.pos += 4;
-                Ok(value)
+        let start = self.pos;
+        let mut value = 0;
+        for _ in 0..4 {
+            match self.peek().and_then(|b| char::from(b).to_digit(16)) {
+                Some(digit) => value = value * 16 + digit,
+                None => {
+                    self.pos = start;
+                    return self.error("invalid `\\u` escape");
+                }
             }
-            None => self.error("invalid `\\u` escape"),
+            self.pos += 1;
         }
+        Ok(value)
     }
 
     fn string(&mut self) -> Result<String, String> {
