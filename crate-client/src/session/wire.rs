@@ -93,6 +93,7 @@ impl Json {
 
 /// A cursor over JSON text.
 struct Reader<'a> {
+    text: &'a str,
     bytes: &'a [u8],
     pos: usize,
 }
@@ -100,6 +101,12 @@ struct Reader<'a> {
 impl Reader<'_> {
     fn error<T>(&self, what: &str) -> Result<T, String> {
         Err(format!("{what} at byte {}", self.pos))
+    }
+
+    /// The text from `start` to here. Both are at ASCII bytes (a number's, a string's run
+    /// ends), so `get` always finds it, with no panic path and no UTF-8 check.
+    fn slice(&self, start: usize) -> &str {
+        self.text.get(start..self.pos).unwrap_or_default()
     }
 
     fn skip_space(&mut self) {
@@ -235,8 +242,7 @@ impl Reader<'_> {
                 return self.error("expected a digit in the exponent");
             }
         }
-        // The bytes are ASCII digits and signs, so this is valid UTF-8.
-        let text = std::str::from_utf8(&self.bytes[start..self.pos]).unwrap_or_default();
+        let text = self.slice(start);
         if integer && !negative {
             // Its value, unless that overflows a `u64` (serde_json then reads a float).
             let value = text.bytes().try_fold(0u64, |n, digit| {
@@ -288,8 +294,7 @@ impl Reader<'_> {
                 }
                 self.pos += 1;
             }
-            // The input is a `&str` and the run stops only at ASCII bytes: valid UTF-8.
-            out.push_str(std::str::from_utf8(&self.bytes[start..self.pos]).unwrap_or_default());
+            out.push_str(self.slice(start));
             match self.peek() {
                 Some(b'"') => {
                     self.pos += 1;
@@ -352,6 +357,7 @@ fn parse(text: &str) -> Result<Json, String> {
 /// `MAX_DEPTH - depth` levels itself).
 fn parse_at(text: &str, depth: usize) -> Result<Json, String> {
     let mut reader = Reader {
+        text,
         bytes: text.as_bytes(),
         pos: 0,
     };
