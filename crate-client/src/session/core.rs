@@ -287,11 +287,12 @@ impl SessionCore {
         self.deferred.clear();
         self.awaiting.clear();
         while let Some(line) = self.lines.pop_front() {
-            let reason = if line.transmitted {
-                format!("{why}; it was transmitted, so it may or may not have been delivered")
-            } else {
-                format!("{why}; it was never transmitted")
-            };
+            let reason = why.to_owned()
+                + if line.transmitted {
+                    "; it was transmitted, so it may or may not have been delivered"
+                } else {
+                    "; it was never transmitted"
+                };
             self.fail(line, reason);
         }
     }
@@ -1043,7 +1044,7 @@ impl SessionCore {
                 message: message.clone(),
                 reference,
             });
-            self.fail(line, format!("{code}: {message}"));
+            self.fail(line, code.as_str().to_owned() + ": " + &message);
             return;
         }
         if self.lines[index].flight != Flight::InFlight || copies > 1 {
