@@ -141,8 +141,9 @@ pub struct SessionCore {
     next_n: u64,
     /// Every unacknowledged line, in send order. Lines in flight come before queued ones.
     lines: VecDeque<Line>,
-    /// Keys of the lines whose answers are due on this connection, in transmission order.
-    awaiting: VecDeque<String>,
+    /// Keys of the lines whose answers are due on this connection, in transmission order
+    /// (at most [`WINDOW`]).
+    awaiting: Vec<String>,
     rooms: SortedMap<String, RoomLog>,
     wanted_nick: Option<String>,
     nick: String,
@@ -188,7 +189,7 @@ impl SessionCore {
             next_key: 0,
             next_n: 1,
             lines: VecDeque::new(),
-            awaiting: VecDeque::new(),
+            awaiting: Vec::new(),
             rooms: SortedMap::default(),
             nick: String::new(),
             token: None,
@@ -245,14 +246,11 @@ impl SessionCore {
         self.welcomed = false;
         self.awaiting.clear();
         // State envelopes are sent again from the state on the next `welcome`; requests
-        // not yet transmitted wait for it.
-        let mut requests: VecDeque<ClientEnvelope> = self
-            .control
-            .drain(..)
-            .filter(|e| matches!(e, ClientEnvelope::ListRooms | ClientEnvelope::Emit { .. }))
-            .collect();
-        requests.append(&mut self.deferred);
-        self.deferred = requests;
+        // not yet transmitted wait for it, before those made meanwhile.
+        self.control
+            .retain(|e| matches!(e, ClientEnvelope::ListRooms | ClientEnvelope::Emit { .. }));
+        self.control.append(&mut self.deferred);
+        std::mem::swap(&mut self.control, &mut self.deferred);
         self.need_skip = false;
         self.retry_at = None;
         for line in &mut self.lines {
@@ -289,11 +287,12 @@ impl SessionCore {
         self.deferred.clear();
         self.awaiting.clear();
         while let Some(line) = self.lines.pop_front() {
-            let reason = if line.transmitted {
-                format!("{why}; it was transmitted, so it may or may not have been delivered")
-            } else {
-                format!("{why}; it was never transmitted")
-            };
+            let reason = why.to_owned()
+                + if line.transmitted {
+                    "; it was transmitted, so it may or may not have been delivered"
+                } else {
+                    "; it was never transmitted"
+                };
             self.fail(line, reason);
         }
     }
@@ -609,7 +608,7 @@ impl SessionCore {
         });
         line.flight = Flight::InFlight;
         line.transmitted = true;
-        self.awaiting.push_back(line.id.clone());
+        self.awaiting.push(line.id.clone());
         Some(ClientEnvelope::Send {
             room: line.room.clone(),
             text: line.text.clone(),
@@ -1006,7 +1005,7 @@ impl SessionCore {
             self.pacing.drain(self.now);
             self.request_state_again();
             if let Some(first) = self.lines.iter().position(|l| l.flight == Flight::InFlight) {
-                for line in self.lines.range_mut(first..) {
+                for line in self.lines.iter_mut().skip(first) {
                     line.flight = Flight::Queued;
                 }
                 // Their answers may never come: they no longer hold the window.
@@ -1045,7 +1044,7 @@ impl SessionCore {
                 message: message.clone(),
                 reference,
             });
-            self.fail(line, format!("{code}: {message}"));
+            self.fail(line, code.as_str().to_owned() + ": " + &message);
             return;
         }
         if self.lines[index].flight != Flight::InFlight || copies > 1 {
@@ -1053,7 +1052,7 @@ impl SessionCore {
             return;
         }
         // Not taken, and so neither were the lines sent after it: all go back, in order.
-        for line in self.lines.range_mut(index..) {
+        for line in self.lines.iter_mut().skip(index) {
             line.flight = Flight::Queued;
         }
         if code == ErrorCode::OutOfOrder && index == 0 {

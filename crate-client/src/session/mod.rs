@@ -425,7 +425,7 @@ fn on_socket_event(shared: &Rc<SessionShared>, event: ResilientEvent) {
             Ok(envelope) => shared.core.borrow_mut().received(envelope, now),
             Err(err) => shared.outbox.borrow_mut().push_back(ChatEvent::Error {
                 code: ErrorCode::InvalidJson,
-                message: format!("the server sent something that is not an envelope: {err}"),
+                message: "the server sent something that is not an envelope: ".to_owned() + &err,
                 reference: None,
             }),
         },

@@ -37,7 +37,7 @@ enum Json {
 /// A JSON number, classified as serde_json classifies it: an integer that fits is
 /// `Unsigned` (from 0) or `Negative`; anything else is a `Float`.
 /// (Envelopes' numbers are all `Unsigned`: the other values are read only by the tests
-/// that hold this reader to serde_json's.)
+/// that hold this reader to serde_json's, and outside them a negative integer is a `Float`.)
 #[derive(Clone, Copy)]
 #[cfg_attr(not(test), allow(dead_code))]
 enum Number {
@@ -93,6 +93,7 @@ impl Json {
 
 /// A cursor over JSON text.
 struct Reader<'a> {
+    text: &'a str,
     bytes: &'a [u8],
     pos: usize,
 }
@@ -100,6 +101,12 @@ struct Reader<'a> {
 impl Reader<'_> {
     fn error<T>(&self, what: &str) -> Result<T, String> {
         Err(format!("{what} at byte {}", self.pos))
+    }
+
+    /// The text from `start` to here. Both are at ASCII bytes (a number's, a string's run
+    /// ends), so `get` always finds it, with no panic path and no UTF-8 check.
+    fn slice(&self, start: usize) -> &str {
+        self.text.get(start..self.pos).unwrap_or_default()
     }
 
     fn skip_space(&mut self) {
@@ -235,16 +242,22 @@ impl Reader<'_> {
                 return self.error("expected a digit in the exponent");
             }
         }
-        // The bytes are ASCII digits and signs, so this is valid UTF-8.
-        let text = std::str::from_utf8(&self.bytes[start..self.pos]).unwrap_or_default();
-        if integer {
-            if negative {
-                // serde_json keeps `-0` as the float -0.0.
-                if let Ok(n @ ..=-1) = text.parse::<i64>() {
-                    return Ok(Number::Negative(n));
-                }
-            } else if let Ok(n) = text.parse::<u64>() {
+        let text = self.slice(start);
+        if integer && !negative {
+            // Its value, unless that overflows a `u64` (serde_json then reads a float).
+            let value = text.bytes().try_fold(0u64, |n, digit| {
+                n.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
+            });
+            if let Some(n) = value {
                 return Ok(Number::Unsigned(n));
+            }
+        }
+        // Only the tests tell a negative integer from a float (the browser build does not
+        // parse it twice). serde_json keeps `-0` as the float -0.0.
+        #[cfg(test)]
+        if integer && negative {
+            if let Ok(n @ ..=-1) = text.parse::<i64>() {
+                return Ok(Number::Negative(n));
             }
         }
         match parse_float(text) {
@@ -253,19 +266,21 @@ impl Reader<'_> {
         }
     }
 
+    /// The four hex digits of a `\u` escape (the error points at the first).
     fn hex4(&mut self) -> Result<u32, String> {
-        let digits = self.bytes.get(self.pos..self.pos + 4);
-        let value = digits
-            .and_then(|d| std::str::from_utf8(d).ok())
-            .filter(|d| d.bytes().all(|b| b.is_ascii_hexdigit()))
-            .and_then(|d| u32::from_str_radix(d, 16).ok());
-        match value {
-            Some(value) => {
-                self.pos += 4;
-                Ok(value)
+        let start = self.pos;
+        let mut value = 0;
+        for _ in 0..4 {
+            match self.peek().and_then(|b| char::from(b).to_digit(16)) {
+                Some(digit) => value = value * 16 + digit,
+                None => {
+                    self.pos = start;
+                    return self.error("invalid `\\u` escape");
+                }
             }
-            None => self.error("invalid `\\u` escape"),
+            self.pos += 1;
         }
+        Ok(value)
     }
 
     fn string(&mut self) -> Result<String, String> {
@@ -279,8 +294,7 @@ impl Reader<'_> {
                 }
                 self.pos += 1;
             }
-            // The input is a `&str` and the run stops only at ASCII bytes: valid UTF-8.
-            out.push_str(std::str::from_utf8(&self.bytes[start..self.pos]).unwrap_or_default());
+            out.push_str(self.slice(start));
             match self.peek() {
                 Some(b'"') => {
                     self.pos += 1;
@@ -343,6 +357,7 @@ fn parse(text: &str) -> Result<Json, String> {
 /// `MAX_DEPTH - depth` levels itself).
 fn parse_at(text: &str, depth: usize) -> Result<Json, String> {
     let mut reader = Reader {
+        text,
         bytes: text.as_bytes(),
         pos: 0,
     };
@@ -402,164 +417,198 @@ pub(crate) fn parse_value(text: &str) -> Result<serde_json::Value, String> {
     parse(text).map(|json| json.to_value())
 }
 
-/// The members of an object, looked up by name the way serde's derived code does: a
+/// The members of an object, taken out by name the way serde's derived code reads them: a
 /// member it does not know is ignored, one it knows may appear only once.
-struct Fields<'a> {
-    members: &'a [Member],
+///
+/// Every read returns a value — an empty placeholder after a problem — and notes the first
+/// problem, which is the answer: no read needs an error path of its own (in the browser
+/// build, each `?` after a `String` was read added code to drop it), and a string is moved
+/// out of the parsed tree rather than copied.
+struct Fields {
+    members: Vec<Member>,
+    problem: Option<String>,
 }
 
-impl<'a> Fields<'a> {
-    fn of(value: &'a Json, what: &str) -> Result<Fields<'a>, String> {
+impl Fields {
+    fn note(&mut self, problem: String) {
+        self.problem.get_or_insert(problem);
+    }
+
+    /// The members of `value`, which must be an object (`what` names it).
+    fn object(&mut self, value: Json, what: &str) -> Vec<Member> {
         match value {
-            Json::Object(members) => Ok(Fields { members }),
-            other => Err(format!("{what} must be an object, not {}", other.kind())),
+            Json::Object(members) => members,
+            other => {
+                self.note(format!("{what} must be an object, not {}", other.kind()));
+                Vec::new()
+            }
         }
     }
 
-    /// The member `name`, if present.
-    fn member(&self, name: &str) -> Result<Option<&'a Member>, String> {
-        let mut found = self.members.iter().filter(|member| member.name == name);
-        let first = found.next();
+    /// Reads a nested object with `read`, which takes its fields from `self` meanwhile.
+    fn nested<T>(&mut self, value: Json, what: &str, read: impl FnOnce(&mut Fields) -> T) -> T {
+        let members = self.object(value, what);
+        let outer = std::mem::replace(&mut self.members, members);
+        let result = read(self);
+        self.members = outer;
+        result
+    }
+
+    /// The member `name`, if present: its value, taken out, and where its text lies.
+    fn member(&mut self, name: &str) -> Option<(Json, Range<usize>)> {
+        let mut found = self.members.iter_mut().filter(|member| member.name == name);
+        let first = found.next().map(|member| {
+            (
+                std::mem::replace(&mut member.value, Json::Null),
+                member.span.clone(),
+            )
+        });
         if found.next().is_some() {
-            return Err(format!("duplicate field `{name}`"));
+            self.note(format!("duplicate field `{name}`"));
         }
-        Ok(first)
+        first
     }
 
     /// The value of the member `name`, if present.
-    fn get(&self, name: &str) -> Result<Option<&'a Json>, String> {
-        Ok(self.member(name)?.map(|member| &member.value))
+    fn get(&mut self, name: &str) -> Option<Json> {
+        self.member(name).map(|(value, _)| value)
     }
 
-    /// The member `name`, which must be present.
-    fn required_member(&self, name: &str) -> Result<&'a Member, String> {
-        self.member(name)?
-            .ok_or_else(|| format!("missing field `{name}`"))
-    }
-
-    fn required(&self, name: &str) -> Result<&'a Json, String> {
-        self.required_member(name).map(|member| &member.value)
+    /// The value of the member `name`, which must be present.
+    fn required(&mut self, name: &str) -> Json {
+        self.get(name).unwrap_or_else(|| {
+            self.note(format!("missing field `{name}`"));
+            Json::Null
+        })
     }
 
     /// The text of the member `name`'s value, as it is in `text` (the JSON these fields
     /// were read from).
-    fn raw(&self, name: &str, text: &str) -> Result<JsonText, String> {
-        let span = self.required_member(name)?.span.clone();
-        Ok(JsonText::from_checked(text[span].to_owned()))
+    fn raw(&mut self, name: &str, text: &str) -> JsonText {
+        let span = match self.member(name) {
+            Some((_, span)) => span,
+            None => {
+                self.note(format!("missing field `{name}`"));
+                0..0
+            }
+        };
+        // The span starts and ends at ASCII bytes of `text`, so `get` always finds it (and,
+        // unlike indexing, pulls in no panic message that formats chars and ranges).
+        JsonText::from_checked(text.get(span).unwrap_or_default().to_owned())
     }
 
-    fn wrong<T>(name: &str, expected: &str, got: &Json) -> Result<T, String> {
-        Err(format!(
+    fn wrong(&mut self, name: &str, expected: &str, got: &Json) {
+        self.note(format!(
             "field `{name}` must be {expected}, not {}",
             got.kind()
-        ))
+        ));
     }
 
-    fn text_of(name: &str, value: &Json) -> Result<String, String> {
+    fn text_of(&mut self, name: &str, value: Json) -> String {
         match value {
-            Json::String(s) => Ok(s.clone()),
-            other => Self::wrong(name, "a string", other),
+            Json::String(s) => s,
+            other => {
+                self.wrong(name, "a string", &other);
+                String::new()
+            }
         }
     }
 
-    fn text(&self, name: &str) -> Result<String, String> {
-        Self::text_of(name, self.required(name)?)
+    fn text(&mut self, name: &str) -> String {
+        let value = self.required(name);
+        self.text_of(name, value)
     }
 
     /// A string that may be absent (then empty), as `#[serde(default)]`.
-    fn text_or_default(&self, name: &str) -> Result<String, String> {
-        self.get(name)?
-            .map_or(Ok(String::new()), |value| Self::text_of(name, value))
+    fn text_or_default(&mut self, name: &str) -> String {
+        let value = self.get(name).unwrap_or(Json::String(String::new()));
+        self.text_of(name, value)
     }
 
     /// An `Option<String>`: absent or `null` is `None`.
-    fn optional_text(&self, name: &str) -> Result<Option<String>, String> {
+    fn optional_text(&mut self, name: &str) -> Option<String> {
         match self.get(name)? {
-            None | Some(Json::Null) => Ok(None),
-            Some(value) => Self::text_of(name, value).map(Some),
+            Json::Null => None,
+            value => Some(self.text_of(name, value)),
         }
     }
 
-    fn number_of(name: &str, value: &Json, max: u64) -> Result<u64, String> {
+    fn number_of(&mut self, name: &str, value: Json, max: u64) -> u64 {
         match value {
-            Json::Number(n) => match *n {
-                Number::Unsigned(n) if n <= max => Ok(n),
-                _ => Err(format!("field `{name}` is out of range")),
-            },
-            other => Self::wrong(name, "a whole number", other),
+            Json::Number(Number::Unsigned(n)) if n <= max => return n,
+            Json::Number(_) => self.note(format!("field `{name}` is out of range")),
+            other => self.wrong(name, "a whole number", &other),
         }
+        0
     }
 
-    fn number(&self, name: &str, max: u64) -> Result<u64, String> {
-        Self::number_of(name, self.required(name)?, max)
+    fn number(&mut self, name: &str, max: u64) -> u64 {
+        let value = self.required(name);
+        self.number_of(name, value, max)
     }
 
     /// A number that may be absent (then 0), as `#[serde(default)]`.
-    fn number_or_zero(&self, name: &str, max: u64) -> Result<u64, String> {
-        self.get(name)?
-            .map_or(Ok(0), |value| Self::number_of(name, value, max))
+    fn number_or_zero(&mut self, name: &str, max: u64) -> u64 {
+        let value = self.get(name).unwrap_or(Json::Number(Number::Unsigned(0)));
+        self.number_of(name, value, max)
     }
 
-    fn flag(&self, name: &str) -> Result<bool, String> {
-        match self.required(name)? {
-            Json::Bool(b) => Ok(*b),
-            other => Self::wrong(name, "a boolean", other),
+    fn flag(&mut self, name: &str) -> bool {
+        match self.required(name) {
+            Json::Bool(b) => b,
+            other => {
+                self.wrong(name, "a boolean", &other);
+                false
+            }
         }
     }
 
-    /// Each element of the array `name`, read by `read`.
-    fn list<T>(
-        &self,
+    /// The elements of the array `name`.
+    fn list(&mut self, name: &str) -> Vec<Json> {
+        match self.required(name) {
+            Json::Array(items) => items,
+            other => {
+                self.wrong(name, "an array", &other);
+                Vec::new()
+            }
+        }
+    }
+
+    /// The string `name`, which must be one of `names` (`what` names the kind): its index.
+    fn one_of(
+        &mut self,
         name: &str,
-        read: impl Fn(&'a Json) -> Result<T, String>,
-    ) -> Result<Vec<T>, String> {
-        match self.required(name)? {
-            Json::Array(items) => items.iter().map(read).collect(),
-            other => Self::wrong(name, "an array", other),
-        }
+        what: &str,
+        names: impl Iterator<Item = &'static str>,
+    ) -> usize {
+        let value = self.text(name);
+        let mut names = names;
+        let found = names.position(|known| known == value);
+        found.unwrap_or_else(|| {
+            self.note(format!("unknown {what} \"{value}\""));
+            0
+        })
     }
 }
 
 const U32: u64 = u32::MAX as u64;
 const USIZE: u64 = usize::MAX as u64;
 
-fn history_entry(value: &Json) -> Result<HistoryEntry, String> {
-    let f = Fields::of(value, "a history entry")?;
-    Ok(HistoryEntry {
-        seq: f.number("seq", u64::MAX)?,
-        from: f.text("from")?,
-        text: f.text("text")?,
-        ts: f.number("ts", u64::MAX)?,
-        id: f.optional_text("id")?,
+fn history_entry(f: &mut Fields, value: Json) -> HistoryEntry {
+    f.nested(value, "a history entry", |f| HistoryEntry {
+        seq: f.number("seq", u64::MAX),
+        from: f.text("from"),
+        text: f.text("text"),
+        ts: f.number("ts", u64::MAX),
+        id: f.optional_text("id"),
     })
 }
 
-fn room_info(value: &Json) -> Result<RoomInfo, String> {
-    let f = Fields::of(value, "a room")?;
-    Ok(RoomInfo {
-        name: f.text("name")?,
-        members: f.number("members", USIZE)? as usize,
+fn room_info(f: &mut Fields, value: Json) -> RoomInfo {
+    f.nested(value, "a room", |f| RoomInfo {
+        name: f.text("name"),
+        members: f.number("members", USIZE) as usize,
     })
-}
-
-fn presence_change(value: &Json) -> Result<PresenceChange, String> {
-    match value {
-        Json::String(s) if s == "join" => Ok(PresenceChange::Join),
-        Json::String(s) if s == "leave" => Ok(PresenceChange::Leave),
-        Json::String(s) if s == "rename" => Ok(PresenceChange::Rename),
-        Json::String(s) => Err(format!("unknown presence change \"{s}\"")),
-        other => Fields::wrong("change", "a string", other),
-    }
-}
-
-fn error_code(value: &Json) -> Result<ErrorCode, String> {
-    match value {
-        Json::String(s) => ErrorCode::ALL
-            .into_iter()
-            .find(|code| code.as_str() == s)
-            .ok_or_else(|| format!("unknown error code \"{s}\"")),
-        other => Fields::wrong("code", "a string", other),
-    }
 }
 
 /// Reads one text frame from the server as an envelope; accepts exactly what
@@ -567,84 +616,116 @@ fn error_code(value: &Json) -> Result<ErrorCode, String> {
 /// otherwise.
 pub(crate) fn decode(text: &str) -> Result<ServerEnvelope, String> {
     let json = parse(text)?;
-    let f = Fields::of(&json, "an envelope")?;
-    let kind = match f.required("type")? {
-        Json::String(kind) => kind.as_str(),
-        other => return Fields::wrong("type", "a string", other),
+    let mut f = Fields {
+        members: Vec::new(),
+        problem: None,
     };
-    Ok(match kind {
+    f.members = f.object(json, "an envelope");
+    let kind = f.text("type");
+    if let Some(problem) = f.problem {
+        return Err(problem);
+    }
+    let envelope = match kind.as_str() {
         "welcome" => ServerEnvelope::Welcome {
-            nick: f.text("nick")?,
-            history_limit: f.number("history_limit", USIZE)? as usize,
-            rate_limit: f.number("rate_limit", U32)? as u32,
-            epoch: f.text("epoch")?,
-            rate_burst: f.number_or_zero("rate_burst", U32)? as u32,
-            max_text_bytes: f.number_or_zero("max_text_bytes", USIZE)? as usize,
-            session: f.text_or_default("session")?,
+            nick: f.text("nick"),
+            history_limit: f.number("history_limit", USIZE) as usize,
+            rate_limit: f.number("rate_limit", U32) as u32,
+            epoch: f.text("epoch"),
+            rate_burst: f.number_or_zero("rate_burst", U32) as u32,
+            max_text_bytes: f.number_or_zero("max_text_bytes", USIZE) as usize,
+            session: f.text_or_default("session"),
         },
         "nick" => ServerEnvelope::Nick {
-            nick: f.text("nick")?,
+            nick: f.text("nick"),
         },
         "rooms" => ServerEnvelope::Rooms {
-            rooms: f.list("rooms", room_info)?,
+            rooms: f
+                .list("rooms")
+                .into_iter()
+                .map(|room| room_info(&mut f, room))
+                .collect(),
         },
         "joined" => ServerEnvelope::Joined {
-            room: f.text("room")?,
-            members: f.list("members", |v| Fields::text_of("members", v))?,
-            history: f.list("history", history_entry)?,
+            room: f.text("room"),
+            members: f
+                .list("members")
+                .into_iter()
+                .map(|member| f.text_of("members", member))
+                .collect(),
+            history: f
+                .list("history")
+                .into_iter()
+                .map(|entry| history_entry(&mut f, entry))
+                .collect(),
         },
         "left" => ServerEnvelope::Left {
-            room: f.text("room")?,
+            room: f.text("room"),
         },
         "presence" => ServerEnvelope::Presence {
-            room: f.text("room")?,
-            change: presence_change(f.required("change")?)?,
-            nick: f.text("nick")?,
-            old_nick: f.optional_text("old_nick")?,
+            room: f.text("room"),
+            change: [
+                PresenceChange::Join,
+                PresenceChange::Leave,
+                PresenceChange::Rename,
+            ][f.one_of(
+                "change",
+                "presence change",
+                ["join", "leave", "rename"].into_iter(),
+            )],
+            nick: f.text("nick"),
+            old_nick: f.optional_text("old_nick"),
         },
         "message" => ServerEnvelope::Message {
-            room: f.text("room")?,
-            seq: f.number("seq", u64::MAX)?,
-            from: f.text("from")?,
-            text: f.text("text")?,
-            ts: f.number("ts", u64::MAX)?,
-            id: f.optional_text("id")?,
+            room: f.text("room"),
+            seq: f.number("seq", u64::MAX),
+            from: f.text("from"),
+            text: f.text("text"),
+            ts: f.number("ts", u64::MAX),
+            id: f.optional_text("id"),
         },
         "ack" => ServerEnvelope::Ack {
-            id: f.optional_text("id")?,
-            room: f.text("room")?,
-            seq: f.number("seq", u64::MAX)?,
+            id: f.optional_text("id"),
+            room: f.text("room"),
+            seq: f.number("seq", u64::MAX),
         },
         "resumed" => ServerEnvelope::Resumed {
-            room: f.text("room")?,
-            last_seq: f.number("last_seq", u64::MAX)?,
-            complete: f.flag("complete")?,
+            room: f.text("room"),
+            last_seq: f.number("last_seq", u64::MAX),
+            complete: f.flag("complete"),
         },
         "pong" => ServerEnvelope::Pong {
-            id: f.optional_text("id")?,
+            id: f.optional_text("id"),
         },
         "event" => ServerEnvelope::Event {
-            room: f.text("room")?,
-            event: f.text("event")?,
-            from: f.text("from")?,
-            data: f.raw("data", text)?,
+            room: f.text("room"),
+            event: f.text("event"),
+            from: f.text("from"),
+            data: f.raw("data", text),
         },
         "event_ack" => ServerEnvelope::EventAck {
-            ack: f.number("ack", u64::MAX)?,
+            ack: f.number("ack", u64::MAX),
         },
         "token_expiring" => ServerEnvelope::TokenExpiring {
-            exp: f.number("exp", u64::MAX)?,
+            exp: f.number("exp", u64::MAX),
         },
         "refreshed" => ServerEnvelope::Refreshed {
-            exp: f.number("exp", u64::MAX)?,
+            exp: f.number("exp", u64::MAX),
         },
         "error" => ServerEnvelope::Error {
-            code: error_code(f.required("code")?)?,
-            message: f.text("message")?,
-            reference: f.optional_text("ref")?,
+            code: ErrorCode::ALL[f.one_of(
+                "code",
+                "error code",
+                ErrorCode::ALL.iter().map(|c| c.as_str()),
+            )],
+            message: f.text("message"),
+            reference: f.optional_text("ref"),
         },
         other => return Err(format!("unknown envelope type \"{other}\"")),
-    })
+    };
+    match f.problem {
+        Some(problem) => Err(problem),
+        None => Ok(envelope),
+    }
 }
 
 // ---- writing -------------------------------------------------------------------------
