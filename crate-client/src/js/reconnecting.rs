@@ -139,20 +139,21 @@ impl ReconnectingSocket {
     }
 
     /// Sends now, or queues; returns what happened.
-    pub fn send(&self, data: SocketData) -> Result<String, JsValue> {
+    #[wasm_bindgen(unchecked_return_type = "string")]
+    pub fn send(&self, data: SocketData) -> Result<JsValue, JsValue> {
         let data: JsValue = data.into();
         // A Blob is queued as it is, in order; the browser reads it when it is sent.
         if let Some(blob) = as_blob(&data) {
-            return Ok(outcome_name(self.socket.send_blob(blob)).to_owned());
+            return Ok(outcome_name(self.socket.send_blob(blob)));
         }
         let message = data_to_message(data)?;
-        Ok(outcome_name(self.socket.send(message)).to_owned())
+        Ok(outcome_name(self.socket.send(message)))
     }
 
     /// `"connecting"`, `"open"`, `"reconnecting"`, `"closed"` or `"gave-up"`.
-    #[wasm_bindgen(getter)]
-    pub fn state(&self) -> String {
-        state_name(self.socket.state()).to_owned()
+    #[wasm_bindgen(getter, unchecked_return_type = "string")]
+    pub fn state(&self) -> JsValue {
+        state_name(self.socket.state())
     }
 
     /// Messages waiting in the offline queue.
@@ -162,9 +163,9 @@ impl ReconnectingSocket {
     }
 
     /// The subprotocol the server selected on the current connection ("" when none).
-    #[wasm_bindgen(getter)]
-    pub fn protocol(&self) -> String {
-        self.socket.protocol()
+    #[wasm_bindgen(getter, unchecked_return_type = "string")]
+    pub fn protocol(&self) -> JsValue {
+        self.socket.protocol().into()
     }
 
     /// The current socket's `bufferedAmount`.

@@ -409,19 +409,101 @@ pub(super) fn get(options: &JsValue, key: &str) -> Option<JsValue> {
         .filter(|value| !value.is_undefined() && !value.is_null())
 }
 
-pub(super) fn millis(options: &JsValue, key: &str) -> Option<Duration> {
-    get(options, key)?
-        .as_f64()
-        // `Infinity` (say, `maxDelay: Infinity`) means "no limit", not a panic.
-        .map(|ms| Duration::try_from_secs_f64(ms.max(0.0) / 1000.0).unwrap_or(Duration::MAX))
+/// The options that are numbers or flags, in the order of [`SLOT_KEYS`]: read in one loop
+/// rather than one lookup each.
+#[derive(Clone, Copy)]
+pub(super) enum Slot {
+    InitialDelay,
+    Factor,
+    MaxDelay,
+    MaxAttempts,
+    MinUptime,
+    MaxQueuedMessages,
+    MaxQueuedBytes,
+    HighWaterMark,
+    HeartbeatInterval,
+    HeartbeatTimeout,
+    ConnectTimeout,
+    LineDeadline,
+    MaxPending,
+    ReconnectAfterNormalClose,
+    ReconnectAfterPolicyClose,
+    RefreshToken,
 }
 
-pub(super) fn parse_options(
-    options: &JsValue,
-) -> Result<(ResilientOptions, Option<String>), JsValue> {
+/// The first [`Slot`] that is a flag: those before it are numbers.
+const FIRST_FLAG: usize = Slot::ReconnectAfterNormalClose as usize;
+
+/// The option names of the [`Slot`]s, in their order.
+const SLOT_KEYS: [&str; 16] = [
+    "initialDelay",
+    "factor",
+    "maxDelay",
+    "maxAttempts",
+    "minUptime",
+    "maxQueuedMessages",
+    "maxQueuedBytes",
+    "highWaterMark",
+    "heartbeatInterval",
+    "heartbeatTimeout",
+    "connectTimeout",
+    "lineDeadline",
+    "maxPending",
+    "reconnectAfterNormalClose",
+    "reconnectAfterPolicyClose",
+    "refreshToken",
+];
+
+/// The options' numbers and flags (a flag as 1 or 0); NaN for one not given, or given as
+/// something else (a string for a number, a number for a flag), which is ignored.
+pub(super) struct Slots([f64; SLOT_KEYS.len()]);
+
+impl Slots {
+    fn read(options: &JsValue) -> Slots {
+        let mut slots = [f64::NAN; SLOT_KEYS.len()];
+        for (index, (slot, key)) in slots.iter_mut().zip(SLOT_KEYS).enumerate() {
+            let Some(value) = get(options, key) else {
+                continue;
+            };
+            let read = if index < FIRST_FLAG {
+                // A NaN given counts as 0, which is what every option makes of it.
+                value.as_f64().map(|n| if n.is_nan() { 0.0 } else { n })
+            } else {
+                value.as_bool().map(|flag| f64::from(u8::from(flag)))
+            };
+            *slot = read.unwrap_or(f64::NAN);
+        }
+        Slots(slots)
+    }
+
+    /// The number in `slot`, if given.
+    pub(super) fn number(&self, slot: Slot) -> Option<f64> {
+        Some(self.0[slot as usize]).filter(|n| !n.is_nan())
+    }
+
+    /// The flag in `slot`, if given.
+    pub(super) fn flag(&self, slot: Slot) -> Option<bool> {
+        self.number(slot).map(|n| n != 0.0)
+    }
+
+    /// The count in `slot` (a negative one as 0), or `default`.
+    pub(super) fn count(&self, slot: Slot, default: usize) -> usize {
+        self.number(slot).map_or(default, |n| n.max(0.0) as usize)
+    }
+
+    /// The time in `slot`, given in milliseconds.
+    pub(super) fn millis(&self, slot: Slot) -> Option<Duration> {
+        self.number(slot)
+            // `Infinity` (say, `maxDelay: Infinity`) means "no limit", not a panic.
+            .map(|ms| Duration::try_from_secs_f64(ms.max(0.0) / 1000.0).unwrap_or(Duration::MAX))
+    }
+}
+
+/// Reads `options` (an options object, or `undefined`) into what the cores take, and its
+/// slots for what is the chat's own.
+pub(super) fn parse_options(options: &JsValue) -> Result<(ResilientOptions, Slots), JsValue> {
+    let slots = Slots::read(options);
     let defaults = ResilientOptions::default();
-    let number = |key: &str| get(options, key).and_then(|v| v.as_f64());
-    let flag = |key: &str| get(options, key).and_then(|v| v.as_bool()).unwrap_or(false);
     let overflow = match get(options, "overflow")
         .and_then(|v| v.as_string())
         .as_deref()
@@ -429,10 +511,9 @@ pub(super) fn parse_options(
         None | Some("reject-new") => Overflow::RejectNew,
         Some("drop-oldest") => Overflow::DropOldest,
         Some(other) => {
-            return Err(js_sys::TypeError::new(&format!(
+            return Err(js_type_error(&format!(
                 "overflow must be \"reject-new\" or \"drop-oldest\", not \"{other}\""
-            ))
-            .into())
+            )))
         }
     };
     let protocols = match get(options, "protocols") {
@@ -441,47 +522,60 @@ pub(super) fn parse_options(
         Some(function) if function.is_function() => Vec::new(),
         // One protocol may be given as a string, as `new WebSocket(url, "x")` allows.
         Some(one) if one.is_string() => vec![one.as_string().unwrap_or_default()],
-        Some(list) => js_sys::Array::from(&list)
-            .iter()
-            .map(|p| {
-                p.as_string().ok_or_else(|| {
-                    JsValue::from(js_sys::TypeError::new("protocols must be strings"))
-                })
-            })
-            .collect::<Result<_, _>>()?,
+        Some(list) => {
+            let mut protocols = Vec::new();
+            for protocol in js_sys::Array::from(&list).iter() {
+                protocols.push(
+                    protocol
+                        .as_string()
+                        .ok_or_else(|| js_type_error("protocols must be strings"))?,
+                );
+            }
+            protocols
+        }
     };
-    let heartbeat = millis(options, "heartbeatInterval").map(|interval| Heartbeat {
-        interval,
-        timeout: millis(options, "heartbeatTimeout").unwrap_or(Duration::from_secs(10)),
-        ping: Message::Text(
-            get(options, "heartbeatPing")
-                .and_then(|v| v.as_string())
-                .unwrap_or_else(|| r#"{"type":"ping"}"#.to_owned()),
-        ),
-    });
+    let heartbeat = slots
+        .millis(Slot::HeartbeatInterval)
+        .map(|interval| Heartbeat {
+            interval,
+            timeout: slots
+                .millis(Slot::HeartbeatTimeout)
+                .unwrap_or(Duration::from_secs(10)),
+            ping: Message::Text(
+                get(options, "heartbeatPing")
+                    .and_then(|v| v.as_string())
+                    .unwrap_or_else(|| r#"{"type":"ping"}"#.to_owned()),
+            ),
+        });
     let resilient = ResilientOptions {
         reconnect: ReconnectPolicy {
-            initial_delay: millis(options, "initialDelay")
+            initial_delay: slots
+                .millis(Slot::InitialDelay)
                 .unwrap_or(defaults.reconnect.initial_delay),
-            factor: number("factor").unwrap_or(defaults.reconnect.factor),
-            max_delay: millis(options, "maxDelay").unwrap_or(defaults.reconnect.max_delay),
-            max_attempts: number("maxAttempts").map(|n| n.max(0.0) as u32),
-            after_normal_close: flag("reconnectAfterNormalClose"),
-            after_policy_close: flag("reconnectAfterPolicyClose"),
-            min_uptime: millis(options, "minUptime").unwrap_or(defaults.reconnect.min_uptime),
+            factor: slots
+                .number(Slot::Factor)
+                .unwrap_or(defaults.reconnect.factor),
+            max_delay: slots
+                .millis(Slot::MaxDelay)
+                .unwrap_or(defaults.reconnect.max_delay),
+            max_attempts: slots.number(Slot::MaxAttempts).map(|n| n.max(0.0) as u32),
+            after_normal_close: slots.flag(Slot::ReconnectAfterNormalClose) == Some(true),
+            after_policy_close: slots.flag(Slot::ReconnectAfterPolicyClose) == Some(true),
+            min_uptime: slots
+                .millis(Slot::MinUptime)
+                .unwrap_or(defaults.reconnect.min_uptime),
         },
         queue: QueueLimits {
-            max_messages: number("maxQueuedMessages")
-                .map_or(defaults.queue.max_messages, |n| n.max(0.0) as usize),
-            max_bytes: number("maxQueuedBytes")
-                .map_or(defaults.queue.max_bytes, |n| n.max(0.0) as usize),
+            max_messages: slots.count(Slot::MaxQueuedMessages, defaults.queue.max_messages),
+            max_bytes: slots.count(Slot::MaxQueuedBytes, defaults.queue.max_bytes),
             overflow,
         },
-        high_water_mark: number("highWaterMark")
+        high_water_mark: slots
+            .number(Slot::HighWaterMark)
             .map_or(defaults.high_water_mark, |n| n.max(0.0) as u32),
         heartbeat,
         protocols,
-        connect_timeout: match millis(options, "connectTimeout") {
+        connect_timeout: match slots.millis(Slot::ConnectTimeout) {
             // `connectTimeout: 0`: no timeout.
             Some(Duration::ZERO) => None,
             Some(timeout) => Some(timeout),
@@ -489,7 +583,7 @@ pub(super) fn parse_options(
         },
         token: get(options, "token").map(token_provider).transpose()?,
     };
-    Ok((resilient, get(options, "nick").and_then(|v| v.as_string())))
+    Ok((resilient, slots))
 }
 
 /// Computes every attempt's endpoint from a URL and protocols each given as a value or a
@@ -567,24 +661,26 @@ pub(super) async fn resolve(value: &JsValue) -> Result<JsValue, String> {
         .map_err(describe)
 }
 
-pub(super) fn outcome_name(outcome: SendOutcome) -> &'static str {
-    match outcome {
+/// What `send` did, as the string JavaScript sees (`"sent"`...).
+pub(super) fn outcome_name(outcome: SendOutcome) -> JsValue {
+    JsValue::from_str(match outcome {
         SendOutcome::Sent => "sent",
         SendOutcome::Queued => "queued",
         SendOutcome::QueuedDroppingOldest { .. } => "queued-dropping-oldest",
         SendOutcome::Rejected => "rejected",
-    }
+    })
 }
 
-pub(super) fn state_name(state: ConnectionState) -> &'static str {
-    match state {
+/// `state` as the string JavaScript sees (`"open"`...).
+pub(super) fn state_name(state: ConnectionState) -> JsValue {
+    JsValue::from_str(match state {
         ConnectionState::Connecting => "connecting",
         ConnectionState::Open => "open",
         ConnectionState::Reconnecting { .. } => "reconnecting",
         ConnectionState::Closed => "closed",
         ConnectionState::GaveUp => "gave-up",
         ConnectionState::AuthFailed => "auth-failed",
-    }
+    })
 }
 
 pub(super) fn message_data(message: &Message) -> JsValue {

@@ -242,9 +242,9 @@ impl SocketCore {
     }
 
     /// The resolved `ws:`/`wss:` URL.
-    #[wasm_bindgen(getter)]
-    pub fn url(&self) -> String {
-        self.socket.url()
+    #[wasm_bindgen(getter, unchecked_return_type = "string")]
+    pub fn url(&self) -> JsValue {
+        self.socket.url().into()
     }
 
     /// Bytes queued by `send` that the browser has not yet sent.
@@ -254,25 +254,24 @@ impl SocketCore {
     }
 
     /// The subprotocol the server selected, or `""`.
-    #[wasm_bindgen(getter)]
-    pub fn protocol(&self) -> String {
-        self.socket.protocol()
+    #[wasm_bindgen(getter, unchecked_return_type = "string")]
+    pub fn protocol(&self) -> JsValue {
+        self.socket.protocol().into()
     }
 
     /// The extensions the server selected, or `""`.
-    #[wasm_bindgen(getter)]
-    pub fn extensions(&self) -> String {
-        self.socket.extensions()
+    #[wasm_bindgen(getter, unchecked_return_type = "string")]
+    pub fn extensions(&self) -> JsValue {
+        self.socket.extensions().into()
     }
 
     /// `"blob"` (the default) or `"arraybuffer"`: what binary messages arrive as.
-    #[wasm_bindgen(getter = binaryType)]
-    pub fn binary_type(&self) -> String {
-        match self.socket.as_web_sys().binary_type() {
+    #[wasm_bindgen(getter = binaryType, unchecked_return_type = "string")]
+    pub fn binary_type(&self) -> JsValue {
+        JsValue::from_str(match self.socket.as_web_sys().binary_type() {
             BinaryType::Arraybuffer => "arraybuffer",
             _ => "blob",
-        }
-        .to_owned()
+        })
     }
 
     /// Sets what binary messages arrive as; any other value than `"blob"` or
