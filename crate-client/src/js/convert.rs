@@ -5,6 +5,18 @@ use wasm_bindgen::JsCast;
 
 use crate::error::{CloseError, OpenError, SendError};
 
+/// Hands JavaScript the function its class calls to make a Rust core, `(url, options or
+/// protocols, dispatch)` (what a class does not use is `undefined`): one closure type for
+/// every class, so that wasm-bindgen's code for calling it exists once. One function per
+/// class and module instance, alive as long as the module: handing it over as a plain JS
+/// value (rather than keeping the `Closure`) is not a leak per object.
+pub(super) fn core_maker(
+    make: impl Fn(JsValue, JsValue, JsValue) -> Result<JsValue, JsValue> + 'static,
+) -> JsValue {
+    Closure::<dyn Fn(JsValue, JsValue, JsValue) -> Result<JsValue, JsValue>>::new(make)
+        .into_js_value()
+}
+
 /// The protocols argument of the constructor: nothing, one string or a list of strings.
 pub(super) fn protocol_list(protocols: JsValue) -> Result<Vec<String>, JsValue> {
     if protocols.is_undefined() {
@@ -14,15 +26,20 @@ pub(super) fn protocol_list(protocols: JsValue) -> Result<Vec<String>, JsValue> 
         return Ok(vec![one]);
     }
     if js_sys::Array::is_array(&protocols) {
-        return js_sys::Array::from(&protocols)
-            .iter()
-            .map(|item| item.as_string().ok_or(()))
-            .collect::<Result<_, ()>>()
-            .map_err(|()| js_type_error("protocols must be strings"));
+        return string_list(&protocols).ok_or_else(|| js_type_error("protocols must be strings"));
     }
     Err(js_type_error(
         "protocols must be a string or an array of strings",
     ))
+}
+
+/// The strings of `list` (anything `Array.from` takes), or `None` if one is not a string.
+pub(super) fn string_list(list: &JsValue) -> Option<Vec<String>> {
+    let mut strings = Vec::new();
+    for item in js_sys::Array::from(list).iter() {
+        strings.push(item.as_string()?);
+    }
+    Some(strings)
 }
 
 /// Reports `err` the way the browser reports an exception thrown in an event listener:

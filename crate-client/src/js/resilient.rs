@@ -334,24 +334,20 @@ pub(crate) fn install_resilient_classes() {
     }
     // One function each per module instance, alive as long as the module.
     // The URL is passed as it came: a string, or a function called per attempt.
-    let make_reconnecting = Closure::<dyn Fn(JsValue, JsValue) -> Result<JsValue, JsValue>>::new(
-        |url: JsValue, options: JsValue| {
-            let options = (!options.is_undefined()).then(|| options.unchecked_into());
-            ReconnectingSocket::new(url.unchecked_into(), options).map(JsValue::from)
-        },
-    );
+    let make_reconnecting = core_maker(|url, options, _| {
+        let options = (!options.is_undefined()).then(|| options.unchecked_into());
+        ReconnectingSocket::new(url.unchecked_into(), options).map(JsValue::from)
+    });
+    // resilient.js hands over the URL as a string (`String(url)`).
     #[cfg(feature = "js-chat")]
-    let make_chat = Closure::<dyn Fn(String, JsValue) -> Result<JsValue, JsValue>>::new(
-        |url: String, options: JsValue| {
-            let options = (!options.is_undefined()).then(|| options.unchecked_into());
-            ChatClient::new(&url, options).map(JsValue::from)
-        },
-    )
-    .into_js_value();
+    let make_chat = core_maker(|url, options, _| {
+        let options = (!options.is_undefined()).then(|| options.unchecked_into());
+        ChatClient::new(&url.as_string().unwrap_or_default(), options).map(JsValue::from)
+    });
     // Built without `js-chat`: the module does not export `ChatClient`.
     #[cfg(not(feature = "js-chat"))]
     let make_chat = JsValue::NULL;
-    install_resilient_cores(&make_reconnecting.into_js_value(), &make_chat);
+    install_resilient_cores(&make_reconnecting, &make_chat);
 }
 
 /// The user-facing `ReconnectingSocket` JavaScript class, for Rust code that hands it to
@@ -523,15 +519,7 @@ pub(super) fn parse_options(options: &JsValue) -> Result<(ResilientOptions, Slot
         // One protocol may be given as a string, as `new WebSocket(url, "x")` allows.
         Some(one) if one.is_string() => vec![one.as_string().unwrap_or_default()],
         Some(list) => {
-            let mut protocols = Vec::new();
-            for protocol in js_sys::Array::from(&list).iter() {
-                protocols.push(
-                    protocol
-                        .as_string()
-                        .ok_or_else(|| js_type_error("protocols must be strings"))?,
-                );
-            }
-            protocols
+            string_list(&list).ok_or_else(|| js_type_error("protocols must be strings"))?
         }
     };
     let heartbeat = slots
@@ -596,23 +584,16 @@ pub(super) fn endpoint_fn(
     move || {
         let (url, protocols, fixed) = (url.clone(), protocols.clone(), fixed_protocols.clone());
         Box::pin(async move {
-            let url = resolve(&url)
-                .await
-                .map_err(|err| format!("the URL function failed: {err}"))?
-                .as_string()
-                .ok_or("the URL function returned something other than a string")?;
+            let url = resolve_string(&url, "URL").await?;
             let protocols = match protocols {
                 None => fixed,
                 Some(protocols) => {
-                    let value = resolve(&protocols)
-                        .await
-                        .map_err(|err| format!("the protocols function failed: {err}"))?;
+                    let value = resolve(&protocols, "protocols").await?;
                     match value.as_string() {
                         Some(one) => vec![one],
-                        None if js_sys::Array::is_array(&value) => js_sys::Array::from(&value)
-                            .iter()
-                            .map(|p| p.as_string().ok_or("protocols must be strings"))
-                            .collect::<Result<_, _>>()?,
+                        None if js_sys::Array::is_array(&value) => {
+                            string_list(&value).ok_or("protocols must be strings")?
+                        }
                         None => {
                             return Err(
                                 "the protocols function returned neither a string nor a list"
@@ -638,20 +619,19 @@ pub(super) fn token_provider(token: JsValue) -> Result<TokenProvider, JsValue> {
     }
     Ok(TokenProvider::Function(Rc::new(move || -> TokenFuture {
         let token = token.clone();
-        Box::pin(async move {
-            resolve(&token)
-                .await
-                .map_err(|err| format!("the token function failed: {err}"))?
-                .as_string()
-                .ok_or_else(|| "the token function returned something other than a string".into())
-        })
+        Box::pin(async move { resolve_string(&token, "token").await })
     })))
 }
 
 /// `value`, or what calling it returns if it is a function, awaited if it is a Promise;
-/// an exception or a rejection as its message.
-pub(super) async fn resolve(value: &JsValue) -> Result<JsValue, String> {
-    let describe = |err: JsValue| crate::error::JsError::from(err).to_string();
+/// an exception or a rejection as "the `what` function failed: " and its message.
+pub(super) async fn resolve(value: &JsValue, what: &str) -> Result<JsValue, String> {
+    let describe = |err: JsValue| {
+        format!(
+            "the {what} function failed: {}",
+            crate::error::JsError::from(err)
+        )
+    };
     let value = match value.dyn_ref::<js_sys::Function>() {
         Some(function) => function.call0(&JsValue::NULL).map_err(describe)?,
         None => value.clone(),
@@ -659,6 +639,15 @@ pub(super) async fn resolve(value: &JsValue) -> Result<JsValue, String> {
     wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&value))
         .await
         .map_err(describe)
+}
+
+/// As [`resolve`], for a value that must be a string: anything else is "the `what`
+/// function returned something other than a string".
+async fn resolve_string(value: &JsValue, what: &str) -> Result<String, String> {
+    resolve(value, what)
+        .await?
+        .as_string()
+        .ok_or_else(|| format!("the {what} function returned something other than a string"))
 }
 
 /// What `send` did, as the string JavaScript sees (`"sent"`...).

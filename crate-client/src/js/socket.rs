@@ -119,15 +119,15 @@ pub(super) fn install_ferro_socket() {
     if INSTALLED.with(|installed| installed.replace(true)) {
         return;
     }
-    // One function per module instance, alive as long as the module: handing it over as a
-    // plain JS value (rather than keeping the `Closure`) is not a leak per socket.
-    let make_core =
-        Closure::<dyn Fn(String, JsValue, js_sys::Function) -> Result<JsValue, JsValue>>::new(
-            |url: String, protocols: JsValue, dispatch: js_sys::Function| {
-                SocketCore::new(&url, protocols, dispatch).map(JsValue::from)
-            },
-        );
-    install_socket_core(&make_core.into_js_value());
+    // socket.js hands over the URL as a string (`${url}`) and its dispatch function.
+    install_socket_core(&core_maker(|url, protocols, dispatch| {
+        SocketCore::new(
+            &url.as_string().unwrap_or_default(),
+            protocols,
+            dispatch.unchecked_into(),
+        )
+        .map(JsValue::from)
+    }));
 }
 
 /// The Rust side of one `FerroSocket`: the browser socket, its validation and typed
