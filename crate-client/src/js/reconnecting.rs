@@ -179,16 +179,16 @@ impl ReconnectingSocket {
     /// were never sent) when the socket is closed for good or gives up first.
     pub fn flushed(&self) -> js_sys::Promise {
         let flushed = self.socket.flushed();
-        wasm_bindgen_futures::future_to_promise(async move {
-            flushed.await.map_err(|err| {
-                let name = match err {
-                    ResilientError::GaveUp { .. } => "GaveUpError",
-                    _ => "ClosedError",
-                };
-                js_error(name, &err)
-            })?;
-            Ok(JsValue::UNDEFINED)
-        })
+        let (promise, settle) = deferred();
+        wasm_bindgen_futures::spawn_local(async move {
+            let outcome = match flushed.await {
+                Ok(()) => JsValue::UNDEFINED,
+                Err(err @ ResilientError::GaveUp { .. }) => js_error("GaveUpError", &err),
+                Err(err) => js_error("ClosedError", &err),
+            };
+            let _ = settle.call1(&JsValue::NULL, &outcome);
+        });
+        promise
     }
 
     /// Starts over now: closes the current connection (with `code` and `reason` when given,

@@ -312,6 +312,11 @@ extern "C" {
     #[wasm_bindgen(js_name = reconnectingSocketClass)]
     fn reconnecting_socket_class_js() -> js_sys::Function;
 
+    // `catch` (it never throws) gives it a shim in the glue: imported directly, it would be
+    // a second import object for this file, which bundlers warn about (a duplicate key).
+    #[wasm_bindgen(catch, js_name = deferred)]
+    fn deferred_js() -> Result<js_sys::Array, JsValue>;
+
 }
 
 #[cfg(feature = "js-chat")]
@@ -648,6 +653,14 @@ async fn resolve_string(value: &JsValue, what: &str) -> Result<String, String> {
         .await?
         .as_string()
         .ok_or_else(|| format!("the {what} function returned something other than a string"))
+}
+
+/// A Promise and the function that settles it: called with nothing, it resolves the
+/// promise; with an error, rejects it. Smaller in wasm than turning a Rust future into a
+/// Promise (`future_to_promise`).
+pub(super) fn deferred() -> (js_sys::Promise, js_sys::Function) {
+    let pair = deferred_js().unwrap_or_default();
+    (pair.get(0).unchecked_into(), pair.get(1).unchecked_into())
 }
 
 /// What `send` did, as the string JavaScript sees (`"sent"`...).
