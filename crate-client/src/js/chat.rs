@@ -218,13 +218,18 @@ fn strings(items: &[String]) -> JsValue {
         .into()
 }
 
+impl Obj {
+    /// Sets the fields of a history entry or live line: `seq`, `from`, `text`, `ts`.
+    fn line(self, entry: &HistoryEntry) -> Obj {
+        self.num("seq", entry.seq)
+            .set("from", entry.from.as_str())
+            .set("text", entry.text.as_str())
+            .num("ts", entry.ts)
+    }
+}
+
 fn entry(entry: &HistoryEntry) -> JsValue {
-    Obj::new()
-        .num("seq", entry.seq)
-        .set("from", entry.from.as_str())
-        .set("text", entry.text.as_str())
-        .num("ts", entry.ts)
-        .build()
+    Obj::new().line(entry).build()
 }
 
 fn change_name(change: PresenceChange) -> &'static str {
@@ -264,12 +269,9 @@ fn chat_event(event: &ChatEvent) -> Option<JsValue> {
                 .set("change", change_name(*change))
                 .set("nick", nick.as_str())
                 .opt("oldNick", old_nick),
-            ChatEvent::Message { room, entry } => Obj::typed("message")
-                .set("room", room.as_str())
-                .num("seq", entry.seq)
-                .set("from", entry.from.as_str())
-                .set("text", entry.text.as_str())
-                .num("ts", entry.ts),
+            ChatEvent::Message { room, entry } => {
+                Obj::typed("message").set("room", room.as_str()).line(entry)
+            }
             ChatEvent::Sent { id, room, seq } => Obj::typed("sent")
                 .set("id", id.as_str())
                 .set("room", room.as_str())
