@@ -413,6 +413,9 @@ pub(super) fn get(options: &JsValue, key: &str) -> Option<JsValue> {
 /// The options that are numbers or flags, in the order of [`SLOT_KEYS`]: read in one loop
 /// rather than one lookup each.
 #[derive(Clone, Copy)]
+// `LineDeadline`, `MaxPending` and `RefreshToken` are `ChatClient`'s own: read only in a
+// module built with it.
+#[cfg_attr(not(feature = "js-chat"), allow(dead_code))]
 pub(super) enum Slot {
     InitialDelay,
     Factor,
