@@ -513,6 +513,17 @@ function chatEvents(raw, state) {
 defineConstants(ChatClient);
 defineHandlerAttributes(ChatClient, ["open", "message", "close", "error"]);
 
+/** Called by the Rust cores (ReconnectingSocketCore.flushed): `[promise, settle]`, where
+ *  `settle()` resolves the promise and `settle(error)` rejects it (smaller in wasm than
+ *  turning a Rust future into a Promise). */
+export function deferred() {
+  let settle;
+  const promise = new Promise((resolve, reject) => {
+    settle = (error) => (error === undefined ? resolve() : reject(error));
+  });
+  return [promise, settle];
+}
+
 /** The classes, for Rust code that hands them to JavaScript. */
 export function reconnectingSocketClass() {
   return ReconnectingSocket;

@@ -19,6 +19,30 @@ export function ferroSocketClass() {
   return FerroSocket;
 }
 
+// Helpers for every class's Rust core (crate-client/src/js/convert.rs): smaller here than
+// as Rust making the same calls through the glue one at a time.
+
+/** Reports `error` as the browser reports an exception thrown in an event listener:
+ *  through `reportError` (so `window.onerror` and error trackers see it), or to the console
+ *  where there is no `reportError`. */
+export function reportListenerError(error) {
+  if (typeof globalThis.reportError === "function") globalThis.reportError(error);
+  else console.error(error);
+}
+
+/** Whether `value` is a `className` (`"Blob"`...) of any realm: the `getter` of
+ *  `className.prototype` accepts it (it checks the internal slots, not the prototype chain
+ *  as `instanceof` does). */
+export function hasBrand(value, className, getter) {
+  if (value === null || typeof value !== "object") return false;
+  try {
+    Object.getOwnPropertyDescriptor(globalThis[className].prototype, getter).get.call(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const STATES = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 };
 const HANDLER_TYPES = ["open", "message", "error", "close"];
 const addListener = EventTarget.prototype.addEventListener;

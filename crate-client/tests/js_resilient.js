@@ -93,6 +93,16 @@ export async function driveReconnectingSocket(ReconnectingSocket, echoUrl, httpB
   expect(close.wasClean && socket.readyState === socket.CLOSED, "closed cleanly");
   expect(socket.state === "closed", "state closed");
   expect(socket.send("late") === "rejected", "sends after close rejected");
+
+  // flushed() rejects with a ClosedError when the socket is closed with messages still
+  // queued (here: sent before it could open).
+  const early = new ReconnectingSocket(echoUrl);
+  early.send("never sent");
+  const flushed = early.flushed();
+  early.close();
+  const refusal = await flushed.then(() => null, (error) => error);
+  expect(refusal instanceof Error && refusal.name === "ClosedError",
+    `flushed() to reject with a ClosedError, got ${refusal && refusal.name}: ${refusal && refusal.message}`);
 }
 
 export async function driveChatClient(ChatClient, chatUrl, httpBase) {

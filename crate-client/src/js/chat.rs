@@ -9,7 +9,6 @@ use wasm_bindgen::prelude::*;
 use super::convert::*;
 use super::events::*;
 use super::resilient::*;
-use crate::message::Message;
 use crate::resilient::{ConnectionState, ResilientEvent};
 use crate::session::{ChatEvent, ChatOptions, ChatSession, InvalidJson};
 
@@ -42,25 +41,15 @@ impl ChatClient {
         options: Option<ReconnectingSocketOptions>,
     ) -> Result<ChatClient, JsValue> {
         let raw = options.map_or(JsValue::UNDEFINED, Into::into);
-        let (mut connection, nick) = parse_options(&raw)?;
-        if get(&raw, "heartbeatPing").is_none() {
-            if let Some(heartbeat) = &mut connection.heartbeat {
-                heartbeat.ping = Message::Text(r#"{"type":"ping"}"#.to_owned());
-            }
-        }
+        // The heartbeat's default ping, `{"type":"ping"}`, is the chat's own ping.
+        let (connection, slots) = parse_options(&raw)?;
         let options = ChatOptions {
             connection,
-            nick,
-            line_deadline: millis(&raw, "lineDeadline"),
-            max_pending: get(&raw, "maxPending")
-                .and_then(|v| v.as_f64())
-                .map_or(crate::session::core::DEFAULT_MAX_PENDING, |n| {
-                    n.max(0.0) as usize
-                }),
+            nick: get(&raw, "nick").and_then(|v| v.as_string()),
+            line_deadline: slots.millis(Slot::LineDeadline),
+            max_pending: slots.count(Slot::MaxPending, crate::session::core::DEFAULT_MAX_PENDING),
             // `refreshToken: false`: let the token expire and reconnect with a fresh one.
-            refresh_token: get(&raw, "refreshToken")
-                .and_then(|v| v.as_bool())
-                .unwrap_or(true),
+            refresh_token: slots.flag(Slot::RefreshToken) != Some(false),
         };
         let session = ChatSession::connect(url, options)
             .map_err(|err| js_error(open_error_name(&err), &err))?;
@@ -110,25 +99,27 @@ impl ChatClient {
     }
 
     /// Joins `room`, and keeps it joined across reconnects.
-    pub fn join(&self, room: &str) -> String {
-        outcome_name(self.session.join(room)).to_owned()
+    #[wasm_bindgen(unchecked_return_type = "string")]
+    pub fn join(&self, room: &str) -> JsValue {
+        outcome_name(self.session.join(room))
     }
 
     /// Leaves `room`.
-    pub fn leave(&self, room: &str) -> String {
-        outcome_name(self.session.leave(room)).to_owned()
+    #[wasm_bindgen(unchecked_return_type = "string")]
+    pub fn leave(&self, room: &str) -> JsValue {
+        outcome_name(self.session.leave(room))
     }
 
     /// Asks for `nick`, now and on every later connection.
-    #[wasm_bindgen(js_name = setNick)]
-    pub fn set_nick(&self, nick: &str) -> String {
-        outcome_name(self.session.set_nick(nick)).to_owned()
+    #[wasm_bindgen(js_name = setNick, unchecked_return_type = "string")]
+    pub fn set_nick(&self, nick: &str) -> JsValue {
+        outcome_name(self.session.set_nick(nick))
     }
 
     /// Asks for the rooms; a `rooms` event follows.
-    #[wasm_bindgen(js_name = listRooms)]
-    pub fn list_rooms(&self) -> String {
-        outcome_name(self.session.list_rooms()).to_owned()
+    #[wasm_bindgen(js_name = listRooms, unchecked_return_type = "string")]
+    pub fn list_rooms(&self) -> JsValue {
+        outcome_name(self.session.list_rooms())
     }
 
     /// Sends `text` to `room`; returns `{id, outcome}`. A `sent` event with the same `id`
@@ -147,7 +138,8 @@ impl ChatClient {
     /// data `JSON.stringify` refuses (a cycle, a `BigInt`) or cannot write (a function), or
     /// that the server would refuse (a string with a lone surrogate, arrays or objects nested
     /// over 125 deep).
-    pub fn emit(&self, room: &str, event: &str, data: JsValue) -> Result<String, JsValue> {
+    #[wasm_bindgen(unchecked_return_type = "string")]
+    pub fn emit(&self, room: &str, event: &str, data: JsValue) -> Result<JsValue, JsValue> {
         let text = if data.is_undefined() {
             "null".to_owned()
         } else {
@@ -158,20 +150,20 @@ impl ChatClient {
         };
         self.session
             .emit(room, event, &text)
-            .map(|outcome| outcome_name(outcome).to_owned())
+            .map(outcome_name)
             .map_err(|InvalidJson(why)| not_json(why))
     }
 
     /// The connection's state (as `ReconnectingSocket.state`).
-    #[wasm_bindgen(getter)]
-    pub fn state(&self) -> String {
-        state_name(self.session.state()).to_owned()
+    #[wasm_bindgen(getter, unchecked_return_type = "string")]
+    pub fn state(&self) -> JsValue {
+        state_name(self.session.state())
     }
 
     /// The nickname in force.
-    #[wasm_bindgen(getter)]
-    pub fn nick(&self) -> String {
-        self.session.nick()
+    #[wasm_bindgen(getter, unchecked_return_type = "string")]
+    pub fn nick(&self) -> JsValue {
+        self.session.nick().into()
     }
 
     /// Lines sent but neither acknowledged (`sent`) nor failed (`failed`) yet.
@@ -226,13 +218,18 @@ fn strings(items: &[String]) -> JsValue {
         .into()
 }
 
+impl Obj {
+    /// Sets the fields of a history entry or live line: `seq`, `from`, `text`, `ts`.
+    fn line(self, entry: &HistoryEntry) -> Obj {
+        self.num("seq", entry.seq)
+            .set("from", entry.from.as_str())
+            .set("text", entry.text.as_str())
+            .num("ts", entry.ts)
+    }
+}
+
 fn entry(entry: &HistoryEntry) -> JsValue {
-    Obj::new()
-        .num("seq", entry.seq)
-        .set("from", entry.from.as_str())
-        .set("text", entry.text.as_str())
-        .num("ts", entry.ts)
-        .build()
+    Obj::new().line(entry).build()
 }
 
 fn change_name(change: PresenceChange) -> &'static str {
@@ -272,12 +269,9 @@ fn chat_event(event: &ChatEvent) -> Option<JsValue> {
                 .set("change", change_name(*change))
                 .set("nick", nick.as_str())
                 .opt("oldNick", old_nick),
-            ChatEvent::Message { room, entry } => Obj::typed("message")
-                .set("room", room.as_str())
-                .num("seq", entry.seq)
-                .set("from", entry.from.as_str())
-                .set("text", entry.text.as_str())
-                .num("ts", entry.ts),
+            ChatEvent::Message { room, entry } => {
+                Obj::typed("message").set("room", room.as_str()).line(entry)
+            }
             ChatEvent::Sent { id, room, seq } => Obj::typed("sent")
                 .set("id", id.as_str())
                 .set("room", room.as_str())

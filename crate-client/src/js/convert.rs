@@ -5,6 +5,18 @@ use wasm_bindgen::JsCast;
 
 use crate::error::{CloseError, OpenError, SendError};
 
+/// Hands JavaScript the function its class calls to make a Rust core, `(url, options or
+/// protocols, dispatch)` (what a class does not use is `undefined`): one closure type for
+/// every class, so that wasm-bindgen's code for calling it exists once. One function per
+/// class and module instance, alive as long as the module: handing it over as a plain JS
+/// value (rather than keeping the `Closure`) is not a leak per object.
+pub(super) fn core_maker(
+    make: impl Fn(JsValue, JsValue, JsValue) -> Result<JsValue, JsValue> + 'static,
+) -> JsValue {
+    Closure::<dyn Fn(JsValue, JsValue, JsValue) -> Result<JsValue, JsValue>>::new(make)
+        .into_js_value()
+}
+
 /// The protocols argument of the constructor: nothing, one string or a list of strings.
 pub(super) fn protocol_list(protocols: JsValue) -> Result<Vec<String>, JsValue> {
     if protocols.is_undefined() {
@@ -14,30 +26,37 @@ pub(super) fn protocol_list(protocols: JsValue) -> Result<Vec<String>, JsValue> 
         return Ok(vec![one]);
     }
     if js_sys::Array::is_array(&protocols) {
-        return js_sys::Array::from(&protocols)
-            .iter()
-            .map(|item| item.as_string().ok_or(()))
-            .collect::<Result<_, ()>>()
-            .map_err(|()| js_type_error("protocols must be strings"));
+        return string_list(&protocols).ok_or_else(|| js_type_error("protocols must be strings"));
     }
     Err(js_type_error(
         "protocols must be a string or an array of strings",
     ))
 }
 
+/// The strings of `list` (anything `Array.from` takes), or `None` if one is not a string.
+pub(super) fn string_list(list: &JsValue) -> Option<Vec<String>> {
+    let mut strings = Vec::new();
+    for item in js_sys::Array::from(list).iter() {
+        strings.push(item.as_string()?);
+    }
+    Some(strings)
+}
+
+#[wasm_bindgen(module = "/js/socket.js")]
+extern "C" {
+    // `catch` on both: the glue calls them through a shim, and an exception (there is
+    // none) cannot unwind into Rust.
+    #[wasm_bindgen(catch, js_name = reportListenerError)]
+    fn report_listener_error(err: &JsValue) -> Result<(), JsValue>;
+    #[wasm_bindgen(catch, js_name = hasBrand)]
+    fn has_brand_js(value: &JsValue, class: &str, getter: &str) -> Result<bool, JsValue>;
+}
+
 /// Reports `err` the way the browser reports an exception thrown in an event listener:
 /// through `reportError` (so `window.onerror` and error trackers see it), or to the console
 /// where there is no `reportError`.
 pub(crate) fn report_error(err: &JsValue) {
-    let report = js_sys::Reflect::get(&js_sys::global(), &"reportError".into())
-        .ok()
-        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
-    match report {
-        Some(report) => {
-            let _ = report.call1(&JsValue::NULL, err);
-        }
-        None => web_sys::console::error_1(err),
-    }
+    let _ = report_listener_error(err);
 }
 
 pub(crate) fn js_error(name: &str, err: &dyn std::fmt::Display) -> JsValue {
@@ -102,22 +121,7 @@ fn refuse_resizable(buffer: &js_sys::ArrayBuffer) -> Result<(), JsValue> {
 /// checks the internal slots, not the prototype chain as `instanceof` does). Only asked
 /// when `instanceof` said no, so it costs nothing on the usual path.
 fn has_brand(value: &JsValue, class: &str, getter: &str) -> bool {
-    if !value.is_object() {
-        return false;
-    }
-    let getter = js_sys::Reflect::get(&js_sys::global(), &class.into())
-        .and_then(|class| js_sys::Reflect::get(&class, &"prototype".into()))
-        .ok()
-        .filter(JsValue::is_object)
-        .map(|prototype| {
-            js_sys::Object::get_own_property_descriptor::<JsValue>(
-                prototype.unchecked_ref(),
-                &getter.into(),
-            )
-        })
-        .and_then(|descriptor| js_sys::Reflect::get(&descriptor, &"get".into()).ok())
-        .and_then(|get| get.dyn_into::<js_sys::Function>().ok());
-    getter.is_some_and(|get| get.call0(value).is_ok())
+    has_brand_js(value, class, getter).unwrap_or(false)
 }
 
 pub(super) fn js_type_error(message: &str) -> JsValue {

@@ -139,20 +139,21 @@ impl ReconnectingSocket {
     }
 
     /// Sends now, or queues; returns what happened.
-    pub fn send(&self, data: SocketData) -> Result<String, JsValue> {
+    #[wasm_bindgen(unchecked_return_type = "string")]
+    pub fn send(&self, data: SocketData) -> Result<JsValue, JsValue> {
         let data: JsValue = data.into();
         // A Blob is queued as it is, in order; the browser reads it when it is sent.
         if let Some(blob) = as_blob(&data) {
-            return Ok(outcome_name(self.socket.send_blob(blob)).to_owned());
+            return Ok(outcome_name(self.socket.send_blob(blob)));
         }
         let message = data_to_message(data)?;
-        Ok(outcome_name(self.socket.send(message)).to_owned())
+        Ok(outcome_name(self.socket.send(message)))
     }
 
     /// `"connecting"`, `"open"`, `"reconnecting"`, `"closed"` or `"gave-up"`.
-    #[wasm_bindgen(getter)]
-    pub fn state(&self) -> String {
-        state_name(self.socket.state()).to_owned()
+    #[wasm_bindgen(getter, unchecked_return_type = "string")]
+    pub fn state(&self) -> JsValue {
+        state_name(self.socket.state())
     }
 
     /// Messages waiting in the offline queue.
@@ -162,9 +163,9 @@ impl ReconnectingSocket {
     }
 
     /// The subprotocol the server selected on the current connection ("" when none).
-    #[wasm_bindgen(getter)]
-    pub fn protocol(&self) -> String {
-        self.socket.protocol()
+    #[wasm_bindgen(getter, unchecked_return_type = "string")]
+    pub fn protocol(&self) -> JsValue {
+        self.socket.protocol().into()
     }
 
     /// The current socket's `bufferedAmount`.
@@ -178,16 +179,16 @@ impl ReconnectingSocket {
     /// were never sent) when the socket is closed for good or gives up first.
     pub fn flushed(&self) -> js_sys::Promise {
         let flushed = self.socket.flushed();
-        wasm_bindgen_futures::future_to_promise(async move {
-            flushed.await.map_err(|err| {
-                let name = match err {
-                    ResilientError::GaveUp { .. } => "GaveUpError",
-                    _ => "ClosedError",
-                };
-                js_error(name, &err)
-            })?;
-            Ok(JsValue::UNDEFINED)
-        })
+        let (promise, settle) = deferred();
+        wasm_bindgen_futures::spawn_local(async move {
+            let outcome = match flushed.await {
+                Ok(()) => JsValue::UNDEFINED,
+                Err(err @ ResilientError::GaveUp { .. }) => js_error("GaveUpError", &err),
+                Err(err) => js_error("ClosedError", &err),
+            };
+            let _ = settle.call1(&JsValue::NULL, &outcome);
+        });
+        promise
     }
 
     /// Starts over now: closes the current connection (with `code` and `reason` when given,

@@ -312,6 +312,11 @@ extern "C" {
     #[wasm_bindgen(js_name = reconnectingSocketClass)]
     fn reconnecting_socket_class_js() -> js_sys::Function;
 
+    // `catch` (it never throws) gives it a shim in the glue: imported directly, it would be
+    // a second import object for this file, which bundlers warn about (a duplicate key).
+    #[wasm_bindgen(catch, js_name = deferred)]
+    fn deferred_js() -> Result<js_sys::Array, JsValue>;
+
 }
 
 #[cfg(feature = "js-chat")]
@@ -334,24 +339,20 @@ pub(crate) fn install_resilient_classes() {
     }
     // One function each per module instance, alive as long as the module.
     // The URL is passed as it came: a string, or a function called per attempt.
-    let make_reconnecting = Closure::<dyn Fn(JsValue, JsValue) -> Result<JsValue, JsValue>>::new(
-        |url: JsValue, options: JsValue| {
-            let options = (!options.is_undefined()).then(|| options.unchecked_into());
-            ReconnectingSocket::new(url.unchecked_into(), options).map(JsValue::from)
-        },
-    );
+    let make_reconnecting = core_maker(|url, options, _| {
+        let options = (!options.is_undefined()).then(|| options.unchecked_into());
+        ReconnectingSocket::new(url.unchecked_into(), options).map(JsValue::from)
+    });
+    // resilient.js hands over the URL as a string (`String(url)`).
     #[cfg(feature = "js-chat")]
-    let make_chat = Closure::<dyn Fn(String, JsValue) -> Result<JsValue, JsValue>>::new(
-        |url: String, options: JsValue| {
-            let options = (!options.is_undefined()).then(|| options.unchecked_into());
-            ChatClient::new(&url, options).map(JsValue::from)
-        },
-    )
-    .into_js_value();
+    let make_chat = core_maker(|url, options, _| {
+        let options = (!options.is_undefined()).then(|| options.unchecked_into());
+        ChatClient::new(&url.as_string().unwrap_or_default(), options).map(JsValue::from)
+    });
     // Built without `js-chat`: the module does not export `ChatClient`.
     #[cfg(not(feature = "js-chat"))]
     let make_chat = JsValue::NULL;
-    install_resilient_cores(&make_reconnecting.into_js_value(), &make_chat);
+    install_resilient_cores(&make_reconnecting, &make_chat);
 }
 
 /// The user-facing `ReconnectingSocket` JavaScript class, for Rust code that hands it to
@@ -409,19 +410,104 @@ pub(super) fn get(options: &JsValue, key: &str) -> Option<JsValue> {
         .filter(|value| !value.is_undefined() && !value.is_null())
 }
 
-pub(super) fn millis(options: &JsValue, key: &str) -> Option<Duration> {
-    get(options, key)?
-        .as_f64()
-        // `Infinity` (say, `maxDelay: Infinity`) means "no limit", not a panic.
-        .map(|ms| Duration::try_from_secs_f64(ms.max(0.0) / 1000.0).unwrap_or(Duration::MAX))
+/// The options that are numbers or flags, in the order of [`SLOT_KEYS`]: read in one loop
+/// rather than one lookup each.
+#[derive(Clone, Copy)]
+// `LineDeadline`, `MaxPending` and `RefreshToken` are `ChatClient`'s own: read only in a
+// module built with it.
+#[cfg_attr(not(feature = "js-chat"), allow(dead_code))]
+pub(super) enum Slot {
+    InitialDelay,
+    Factor,
+    MaxDelay,
+    MaxAttempts,
+    MinUptime,
+    MaxQueuedMessages,
+    MaxQueuedBytes,
+    HighWaterMark,
+    HeartbeatInterval,
+    HeartbeatTimeout,
+    ConnectTimeout,
+    LineDeadline,
+    MaxPending,
+    ReconnectAfterNormalClose,
+    ReconnectAfterPolicyClose,
+    RefreshToken,
 }
 
-pub(super) fn parse_options(
-    options: &JsValue,
-) -> Result<(ResilientOptions, Option<String>), JsValue> {
+/// The first [`Slot`] that is a flag: those before it are numbers.
+const FIRST_FLAG: usize = Slot::ReconnectAfterNormalClose as usize;
+
+/// The option names of the [`Slot`]s, in their order.
+const SLOT_KEYS: [&str; 16] = [
+    "initialDelay",
+    "factor",
+    "maxDelay",
+    "maxAttempts",
+    "minUptime",
+    "maxQueuedMessages",
+    "maxQueuedBytes",
+    "highWaterMark",
+    "heartbeatInterval",
+    "heartbeatTimeout",
+    "connectTimeout",
+    "lineDeadline",
+    "maxPending",
+    "reconnectAfterNormalClose",
+    "reconnectAfterPolicyClose",
+    "refreshToken",
+];
+
+/// The options' numbers and flags (a flag as 1 or 0); NaN for one not given, or given as
+/// something else (a string for a number, a number for a flag), which is ignored.
+pub(super) struct Slots([f64; SLOT_KEYS.len()]);
+
+impl Slots {
+    fn read(options: &JsValue) -> Slots {
+        let mut slots = [f64::NAN; SLOT_KEYS.len()];
+        for (index, (slot, key)) in slots.iter_mut().zip(SLOT_KEYS).enumerate() {
+            let Some(value) = get(options, key) else {
+                continue;
+            };
+            let read = if index < FIRST_FLAG {
+                // A NaN given counts as 0, which is what every option makes of it.
+                value.as_f64().map(|n| if n.is_nan() { 0.0 } else { n })
+            } else {
+                value.as_bool().map(|flag| f64::from(u8::from(flag)))
+            };
+            *slot = read.unwrap_or(f64::NAN);
+        }
+        Slots(slots)
+    }
+
+    /// The number in `slot`, if given.
+    pub(super) fn number(&self, slot: Slot) -> Option<f64> {
+        Some(self.0[slot as usize]).filter(|n| !n.is_nan())
+    }
+
+    /// The flag in `slot`, if given.
+    pub(super) fn flag(&self, slot: Slot) -> Option<bool> {
+        self.number(slot).map(|n| n != 0.0)
+    }
+
+    /// The count in `slot` (a negative one as 0), or `default`.
+    pub(super) fn count(&self, slot: Slot, default: usize) -> usize {
+        self.number(slot).map_or(default, |n| n.max(0.0) as usize)
+    }
+
+    /// The time in `slot`, given in milliseconds.
+    pub(super) fn millis(&self, slot: Slot) -> Option<Duration> {
+        self.number(slot)
+            // `Infinity` (say, `maxDelay: Infinity`) means "no limit", not a panic.
+            .map(|ms| Duration::try_from_secs_f64(ms.max(0.0) / 1000.0).unwrap_or(Duration::MAX))
+    }
+}
+
+/// Reads `options` (an options object, or `undefined`) into what the cores take, and its
+/// slots for what is the chat's own.
+pub(super) fn parse_options(options: &JsValue) -> Result<(ResilientOptions, Slots), JsValue> {
+    let slots = Slots::read(options);
     let defaults = ResilientOptions::default();
-    let number = |key: &str| get(options, key).and_then(|v| v.as_f64());
-    let flag = |key: &str| get(options, key).and_then(|v| v.as_bool()).unwrap_or(false);
     let overflow = match get(options, "overflow")
         .and_then(|v| v.as_string())
         .as_deref()
@@ -429,10 +515,9 @@ pub(super) fn parse_options(
         None | Some("reject-new") => Overflow::RejectNew,
         Some("drop-oldest") => Overflow::DropOldest,
         Some(other) => {
-            return Err(js_sys::TypeError::new(&format!(
+            return Err(js_type_error(&format!(
                 "overflow must be \"reject-new\" or \"drop-oldest\", not \"{other}\""
-            ))
-            .into())
+            )))
         }
     };
     let protocols = match get(options, "protocols") {
@@ -441,47 +526,52 @@ pub(super) fn parse_options(
         Some(function) if function.is_function() => Vec::new(),
         // One protocol may be given as a string, as `new WebSocket(url, "x")` allows.
         Some(one) if one.is_string() => vec![one.as_string().unwrap_or_default()],
-        Some(list) => js_sys::Array::from(&list)
-            .iter()
-            .map(|p| {
-                p.as_string().ok_or_else(|| {
-                    JsValue::from(js_sys::TypeError::new("protocols must be strings"))
-                })
-            })
-            .collect::<Result<_, _>>()?,
+        Some(list) => {
+            string_list(&list).ok_or_else(|| js_type_error("protocols must be strings"))?
+        }
     };
-    let heartbeat = millis(options, "heartbeatInterval").map(|interval| Heartbeat {
-        interval,
-        timeout: millis(options, "heartbeatTimeout").unwrap_or(Duration::from_secs(10)),
-        ping: Message::Text(
-            get(options, "heartbeatPing")
-                .and_then(|v| v.as_string())
-                .unwrap_or_else(|| r#"{"type":"ping"}"#.to_owned()),
-        ),
-    });
+    let heartbeat = slots
+        .millis(Slot::HeartbeatInterval)
+        .map(|interval| Heartbeat {
+            interval,
+            timeout: slots
+                .millis(Slot::HeartbeatTimeout)
+                .unwrap_or(Duration::from_secs(10)),
+            ping: Message::Text(
+                get(options, "heartbeatPing")
+                    .and_then(|v| v.as_string())
+                    .unwrap_or_else(|| r#"{"type":"ping"}"#.to_owned()),
+            ),
+        });
     let resilient = ResilientOptions {
         reconnect: ReconnectPolicy {
-            initial_delay: millis(options, "initialDelay")
+            initial_delay: slots
+                .millis(Slot::InitialDelay)
                 .unwrap_or(defaults.reconnect.initial_delay),
-            factor: number("factor").unwrap_or(defaults.reconnect.factor),
-            max_delay: millis(options, "maxDelay").unwrap_or(defaults.reconnect.max_delay),
-            max_attempts: number("maxAttempts").map(|n| n.max(0.0) as u32),
-            after_normal_close: flag("reconnectAfterNormalClose"),
-            after_policy_close: flag("reconnectAfterPolicyClose"),
-            min_uptime: millis(options, "minUptime").unwrap_or(defaults.reconnect.min_uptime),
+            factor: slots
+                .number(Slot::Factor)
+                .unwrap_or(defaults.reconnect.factor),
+            max_delay: slots
+                .millis(Slot::MaxDelay)
+                .unwrap_or(defaults.reconnect.max_delay),
+            max_attempts: slots.number(Slot::MaxAttempts).map(|n| n.max(0.0) as u32),
+            after_normal_close: slots.flag(Slot::ReconnectAfterNormalClose) == Some(true),
+            after_policy_close: slots.flag(Slot::ReconnectAfterPolicyClose) == Some(true),
+            min_uptime: slots
+                .millis(Slot::MinUptime)
+                .unwrap_or(defaults.reconnect.min_uptime),
         },
         queue: QueueLimits {
-            max_messages: number("maxQueuedMessages")
-                .map_or(defaults.queue.max_messages, |n| n.max(0.0) as usize),
-            max_bytes: number("maxQueuedBytes")
-                .map_or(defaults.queue.max_bytes, |n| n.max(0.0) as usize),
+            max_messages: slots.count(Slot::MaxQueuedMessages, defaults.queue.max_messages),
+            max_bytes: slots.count(Slot::MaxQueuedBytes, defaults.queue.max_bytes),
             overflow,
         },
-        high_water_mark: number("highWaterMark")
+        high_water_mark: slots
+            .number(Slot::HighWaterMark)
             .map_or(defaults.high_water_mark, |n| n.max(0.0) as u32),
         heartbeat,
         protocols,
-        connect_timeout: match millis(options, "connectTimeout") {
+        connect_timeout: match slots.millis(Slot::ConnectTimeout) {
             // `connectTimeout: 0`: no timeout.
             Some(Duration::ZERO) => None,
             Some(timeout) => Some(timeout),
@@ -489,7 +579,7 @@ pub(super) fn parse_options(
         },
         token: get(options, "token").map(token_provider).transpose()?,
     };
-    Ok((resilient, get(options, "nick").and_then(|v| v.as_string())))
+    Ok((resilient, slots))
 }
 
 /// Computes every attempt's endpoint from a URL and protocols each given as a value or a
@@ -502,23 +592,16 @@ pub(super) fn endpoint_fn(
     move || {
         let (url, protocols, fixed) = (url.clone(), protocols.clone(), fixed_protocols.clone());
         Box::pin(async move {
-            let url = resolve(&url)
-                .await
-                .map_err(|err| format!("the URL function failed: {err}"))?
-                .as_string()
-                .ok_or("the URL function returned something other than a string")?;
+            let url = resolve_string(&url, "URL").await?;
             let protocols = match protocols {
                 None => fixed,
                 Some(protocols) => {
-                    let value = resolve(&protocols)
-                        .await
-                        .map_err(|err| format!("the protocols function failed: {err}"))?;
+                    let value = resolve(&protocols, "protocols").await?;
                     match value.as_string() {
                         Some(one) => vec![one],
-                        None if js_sys::Array::is_array(&value) => js_sys::Array::from(&value)
-                            .iter()
-                            .map(|p| p.as_string().ok_or("protocols must be strings"))
-                            .collect::<Result<_, _>>()?,
+                        None if js_sys::Array::is_array(&value) => {
+                            string_list(&value).ok_or("protocols must be strings")?
+                        }
                         None => {
                             return Err(
                                 "the protocols function returned neither a string nor a list"
@@ -544,20 +627,19 @@ pub(super) fn token_provider(token: JsValue) -> Result<TokenProvider, JsValue> {
     }
     Ok(TokenProvider::Function(Rc::new(move || -> TokenFuture {
         let token = token.clone();
-        Box::pin(async move {
-            resolve(&token)
-                .await
-                .map_err(|err| format!("the token function failed: {err}"))?
-                .as_string()
-                .ok_or_else(|| "the token function returned something other than a string".into())
-        })
+        Box::pin(async move { resolve_string(&token, "token").await })
     })))
 }
 
 /// `value`, or what calling it returns if it is a function, awaited if it is a Promise;
-/// an exception or a rejection as its message.
-pub(super) async fn resolve(value: &JsValue) -> Result<JsValue, String> {
-    let describe = |err: JsValue| crate::error::JsError::from(err).to_string();
+/// an exception or a rejection as "the `what` function failed: " and its message.
+pub(super) async fn resolve(value: &JsValue, what: &str) -> Result<JsValue, String> {
+    let describe = |err: JsValue| {
+        format!(
+            "the {what} function failed: {}",
+            crate::error::JsError::from(err)
+        )
+    };
     let value = match value.dyn_ref::<js_sys::Function>() {
         Some(function) => function.call0(&JsValue::NULL).map_err(describe)?,
         None => value.clone(),
@@ -567,24 +649,43 @@ pub(super) async fn resolve(value: &JsValue) -> Result<JsValue, String> {
         .map_err(describe)
 }
 
-pub(super) fn outcome_name(outcome: SendOutcome) -> &'static str {
-    match outcome {
+/// As [`resolve`], for a value that must be a string: anything else is "the `what`
+/// function returned something other than a string".
+async fn resolve_string(value: &JsValue, what: &str) -> Result<String, String> {
+    resolve(value, what)
+        .await?
+        .as_string()
+        .ok_or_else(|| format!("the {what} function returned something other than a string"))
+}
+
+/// A Promise and the function that settles it: called with nothing, it resolves the
+/// promise; with an error, rejects it. Smaller in wasm than turning a Rust future into a
+/// Promise (`future_to_promise`).
+pub(super) fn deferred() -> (js_sys::Promise, js_sys::Function) {
+    let pair = deferred_js().unwrap_or_default();
+    (pair.get(0).unchecked_into(), pair.get(1).unchecked_into())
+}
+
+/// What `send` did, as the string JavaScript sees (`"sent"`...).
+pub(super) fn outcome_name(outcome: SendOutcome) -> JsValue {
+    JsValue::from_str(match outcome {
         SendOutcome::Sent => "sent",
         SendOutcome::Queued => "queued",
         SendOutcome::QueuedDroppingOldest { .. } => "queued-dropping-oldest",
         SendOutcome::Rejected => "rejected",
-    }
+    })
 }
 
-pub(super) fn state_name(state: ConnectionState) -> &'static str {
-    match state {
+/// `state` as the string JavaScript sees (`"open"`...).
+pub(super) fn state_name(state: ConnectionState) -> JsValue {
+    JsValue::from_str(match state {
         ConnectionState::Connecting => "connecting",
         ConnectionState::Open => "open",
         ConnectionState::Reconnecting { .. } => "reconnecting",
         ConnectionState::Closed => "closed",
         ConnectionState::GaveUp => "gave-up",
         ConnectionState::AuthFailed => "auth-failed",
-    }
+    })
 }
 
 pub(super) fn message_data(message: &Message) -> JsValue {

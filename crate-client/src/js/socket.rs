@@ -119,15 +119,15 @@ pub(super) fn install_ferro_socket() {
     if INSTALLED.with(|installed| installed.replace(true)) {
         return;
     }
-    // One function per module instance, alive as long as the module: handing it over as a
-    // plain JS value (rather than keeping the `Closure`) is not a leak per socket.
-    let make_core =
-        Closure::<dyn Fn(String, JsValue, js_sys::Function) -> Result<JsValue, JsValue>>::new(
-            |url: String, protocols: JsValue, dispatch: js_sys::Function| {
-                SocketCore::new(&url, protocols, dispatch).map(JsValue::from)
-            },
-        );
-    install_socket_core(&make_core.into_js_value());
+    // socket.js hands over the URL as a string (`${url}`) and its dispatch function.
+    install_socket_core(&core_maker(|url, protocols, dispatch| {
+        SocketCore::new(
+            &url.as_string().unwrap_or_default(),
+            protocols,
+            dispatch.unchecked_into(),
+        )
+        .map(JsValue::from)
+    }));
 }
 
 /// The Rust side of one `FerroSocket`: the browser socket, its validation and typed
@@ -242,9 +242,9 @@ impl SocketCore {
     }
 
     /// The resolved `ws:`/`wss:` URL.
-    #[wasm_bindgen(getter)]
-    pub fn url(&self) -> String {
-        self.socket.url()
+    #[wasm_bindgen(getter, unchecked_return_type = "string")]
+    pub fn url(&self) -> JsValue {
+        self.socket.url().into()
     }
 
     /// Bytes queued by `send` that the browser has not yet sent.
@@ -254,25 +254,24 @@ impl SocketCore {
     }
 
     /// The subprotocol the server selected, or `""`.
-    #[wasm_bindgen(getter)]
-    pub fn protocol(&self) -> String {
-        self.socket.protocol()
+    #[wasm_bindgen(getter, unchecked_return_type = "string")]
+    pub fn protocol(&self) -> JsValue {
+        self.socket.protocol().into()
     }
 
     /// The extensions the server selected, or `""`.
-    #[wasm_bindgen(getter)]
-    pub fn extensions(&self) -> String {
-        self.socket.extensions()
+    #[wasm_bindgen(getter, unchecked_return_type = "string")]
+    pub fn extensions(&self) -> JsValue {
+        self.socket.extensions().into()
     }
 
     /// `"blob"` (the default) or `"arraybuffer"`: what binary messages arrive as.
-    #[wasm_bindgen(getter = binaryType)]
-    pub fn binary_type(&self) -> String {
-        match self.socket.as_web_sys().binary_type() {
+    #[wasm_bindgen(getter = binaryType, unchecked_return_type = "string")]
+    pub fn binary_type(&self) -> JsValue {
+        JsValue::from_str(match self.socket.as_web_sys().binary_type() {
             BinaryType::Arraybuffer => "arraybuffer",
             _ => "blob",
-        }
-        .to_owned()
+        })
     }
 
     /// Sets what binary messages arrive as; any other value than `"blob"` or
