@@ -32,17 +32,14 @@ pub(crate) fn resolve(url: &str) -> Result<String, OpenError> {
     Ok(parsed.href())
 }
 
-/// The document's base URL (which honours `<base href>`) in a page; the script's location
-/// in a worker, which has no `window` and no document.
-fn base_url() -> Option<String> {
-    let global = js_sys::global();
-    let property = |object: &wasm_bindgen::JsValue, name: &str| {
-        js_sys::Reflect::get(object, &name.into())
-            .ok()
-            .filter(|value| !value.is_undefined() && !value.is_null())
-    };
-    property(&global, "document")
-        .and_then(|document| property(&document, "baseURI"))
-        .or_else(|| property(&global, "location").and_then(|location| property(&location, "href")))
-        .and_then(|href| href.as_string())
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
+export function baseUrl() {
+  return globalThis.document?.baseURI ?? globalThis.location?.href;
+}
+"#)]
+extern "C" {
+    /// The document's base URL (which honours `<base href>`) in a page; the script's
+    /// location in a worker, which has no `window` and no document.
+    #[wasm_bindgen(js_name = baseUrl)]
+    fn base_url() -> Option<String>;
 }

@@ -88,7 +88,8 @@ pub(super) fn on_close(shared: &Rc<Shared>, close: CloseEvent) {
         core.connect_timer = None;
         let opened = core.opened_at_ms.take();
         if let Some(opened) = opened {
-            let uptime = Duration::from_secs_f64(((now_ms() - opened) / 1000.0).max(0.0));
+            // Whole milliseconds: `Date.now()` has no finer ones.
+            let uptime = Duration::from_millis((now_ms() - opened).max(0.0) as u64);
             if core.options.reconnect.was_stable(uptime) {
                 core.attempts = 0;
             }
@@ -203,19 +204,30 @@ pub(super) fn arm_connect_timeout(shared: &Rc<Shared>) {
     let Some(timeout) = core.options.connect_timeout else {
         return;
     };
-    let millis = timeout.as_millis().min(u128::from(u32::MAX)) as u32;
+    core.connect_timer = Some(timer(shared, timeout, connect_timed_out));
+}
+
+fn connect_timed_out(shared: &Rc<Shared>) {
+    let connecting = {
+        let mut core = shared.core.borrow_mut();
+        core.connect_timer = None;
+        core.state == ConnectionState::Connecting && core.socket.is_some()
+    };
+    if connecting {
+        give_up_on_socket(shared, CloseCode::CONNECT_TIMEOUT, "connect timeout");
+    }
+}
+
+/// A timer that calls `f` after `delay` (at most `u32::MAX` ms) if `shared` is still there:
+/// one closure type for every timer of the socket.
+fn timer(shared: &Rc<Shared>, delay: Duration, f: fn(&Rc<Shared>)) -> Timeout {
+    let millis = delay.as_millis().min(u128::from(u32::MAX)) as u32;
     let weak = Rc::downgrade(shared);
-    core.connect_timer = Some(Timeout::new(millis, move || {
-        let Some(shared) = weak.upgrade() else { return };
-        let connecting = {
-            let mut core = shared.core.borrow_mut();
-            core.connect_timer = None;
-            core.state == ConnectionState::Connecting && core.socket.is_some()
-        };
-        if connecting {
-            give_up_on_socket(&shared, CloseCode::CONNECT_TIMEOUT, "connect timeout");
+    Timeout::new(millis, move || {
+        if let Some(shared) = weak.upgrade() {
+            f(&shared);
         }
-    }));
+    })
 }
 
 /// Closes the current socket with `code` and `reason`, without waiting for the browser
@@ -256,13 +268,7 @@ pub(super) fn schedule_retry(shared: &Rc<Shared>) {
                 .reconnect
                 .delay(attempt, js_sys::Math::random());
             core.state = ConnectionState::Reconnecting { attempt };
-            let weak = Rc::downgrade(shared);
-            let millis = delay.as_millis().min(u128::from(u32::MAX)) as u32;
-            core.retry_timer = Some(Timeout::new(millis, move || {
-                if let Some(shared) = weak.upgrade() {
-                    attempt_now(&shared);
-                }
-            }));
+            core.retry_timer = Some(timer(shared, delay, attempt_now));
             ResilientEvent::Reconnecting { attempt, delay }
         }
     };
@@ -344,7 +350,7 @@ pub(super) fn start_attempt(shared: &Rc<Shared>) {
                 ..endpoint
             }),
             (Ok(_), Some(Err(err))) => {
-                let reason = format!("the token provider failed: {err}");
+                let reason = ["the token provider failed: ", &err].concat();
                 // Just after a refusal, a provider with no fresh token ends it.
                 if shared.core.borrow().auth_refusals > 0 {
                     return auth_failed(&shared, reason);
