@@ -329,60 +329,76 @@ pub(super) fn start_attempt(shared: &Rc<Shared>) {
             Some(future) => future.await,
             None => Ok(Endpoint { url, protocols }),
         };
-        let (endpoint, token) = match (endpoint, token) {
-            (Ok(endpoint), Some(token)) => (Ok(endpoint), Some(token.await)),
-            (endpoint, _) => (endpoint, None),
+        // A token only for an endpoint there is.
+        let token = match (&endpoint, token) {
+            (Ok(_), Some(token)) => Some(token.await),
+            _ => None,
         };
-        let Some(shared) = weak.upgrade() else { return };
-        let current = {
-            let core = shared.core.borrow();
+        if let Some(shared) = weak.upgrade() {
+            finish_attempt(&shared, attempt_id, endpoint, token);
+        }
+    });
+}
+
+/// Opens the socket of attempt `attempt_id` now that its endpoint and token are there,
+/// unless the attempt was overtaken meanwhile; a failure counts as a lost connection.
+fn finish_attempt(
+    shared: &Rc<Shared>,
+    attempt_id: u64,
+    endpoint: Result<Endpoint, String>,
+    token: Option<Result<String, String>>,
+) {
+    let (current, with_token, refused_before) = {
+        let core = shared.core.borrow();
+        (
             !core.user_closed
                 && core.attempt_id == attempt_id
                 && core.state == ConnectionState::Connecting
-                && core.socket.is_none()
-        };
-        if !current {
-            return;
-        }
-        let endpoint = match (endpoint, token) {
-            (Ok(endpoint), Some(Ok(token))) => Ok(Endpoint {
-                url: with_access_token(&endpoint.url, &token),
-                ..endpoint
-            }),
-            (Ok(_), Some(Err(err))) => {
-                let reason = ["the token provider failed: ", &err].concat();
-                // Just after a refusal, a provider with no fresh token ends it.
-                if shared.core.borrow().auth_refusals > 0 {
-                    return auth_failed(&shared, reason);
-                }
-                Err(reason)
+                && core.socket.is_none(),
+            core.options.token.is_some(),
+            core.auth_refusals > 0,
+        )
+    };
+    if !current {
+        return;
+    }
+    let opened = match (endpoint, token) {
+        (Err(reason), _) => Err(reason),
+        (Ok(_), Some(Err(err))) => {
+            let reason = ["the token provider failed: ", &err].concat();
+            // Just after a refusal, a provider with no fresh token ends it.
+            if refused_before {
+                return auth_failed(shared, reason);
             }
-            (endpoint, _) => endpoint,
-        };
-        let with_token = shared.core.borrow().options.token.is_some();
-        let opened = endpoint.and_then(|endpoint| {
-            connect_to(&shared, &endpoint.url, &endpoint.protocols)
-                .map(|socket| (socket, endpoint.url))
+            Err(reason)
+        }
+        (Ok(endpoint), token) => {
+            let url = match token {
+                Some(Ok(token)) => with_access_token(&endpoint.url, &token),
+                _ => endpoint.url,
+            };
+            connect_to(shared, &url, &endpoint.protocols)
+                .map(|socket| (socket, url))
                 .map_err(|err| err.to_string())
-        });
-        match opened {
-            Ok((socket, url)) => {
-                let mut core = shared.core.borrow_mut();
-                core.socket = Some(socket);
-                core.token_url = with_token.then_some(url);
-                drop(core);
-                arm_connect_timeout(&shared);
-            }
-            Err(reason) => on_close(
-                &shared,
-                CloseEvent {
-                    code: 1006,
-                    reason,
-                    was_clean: false,
-                },
-            ),
         }
-    });
+    };
+    match opened {
+        Ok((socket, url)) => {
+            let mut core = shared.core.borrow_mut();
+            core.socket = Some(socket);
+            core.token_url = with_token.then_some(url);
+            drop(core);
+            arm_connect_timeout(shared);
+        }
+        Err(reason) => on_close(
+            shared,
+            CloseEvent {
+                code: 1006,
+                reason,
+                was_clean: false,
+            },
+        ),
+    }
 }
 
 /// [`ResilientSocket::reconnect`].
