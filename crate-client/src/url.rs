@@ -6,47 +6,43 @@ use crate::error::OpenError;
 /// script location — and maps `http:`/`https:` to `ws:`/`wss:`, the way browsers since 2023
 /// do in the `WebSocket` constructor.
 pub(crate) fn resolve(url: &str) -> Result<String, OpenError> {
-    let Some(href) = absolute(url) else {
-        return Err(OpenError::InvalidUrl {
-            url: url.to_owned(),
-        });
-    };
-    if !(href.starts_with("ws:") || href.starts_with("wss:")) {
-        // An absolute URL always starts with its scheme and a colon.
-        let scheme = href.split_inclusive(':').next().unwrap_or_default();
-        return Err(OpenError::UnsupportedScheme {
-            url: url.to_owned(),
-            scheme: scheme.to_owned(),
-        });
+    let parsed = match base_url() {
+        Some(base) => web_sys::Url::new_with_base(url, &base),
+        None => web_sys::Url::new(url),
     }
-    if href.contains('#') || url.contains('#') {
+    .map_err(|_| OpenError::InvalidUrl {
+        url: url.to_owned(),
+    })?;
+    match parsed.protocol().as_str() {
+        "ws:" | "wss:" => {}
+        "http:" => parsed.set_protocol("ws:"),
+        "https:" => parsed.set_protocol("wss:"),
+        other => {
+            return Err(OpenError::UnsupportedScheme {
+                url: url.to_owned(),
+                scheme: other.to_owned(),
+            })
+        }
+    }
+    if !parsed.hash().is_empty() || url.contains('#') {
         return Err(OpenError::Fragment {
             url: url.to_owned(),
         });
     }
-    Ok(href)
+    Ok(parsed.href())
 }
 
-// Parsing in JavaScript: one import that returns one string, instead of a `URL` object
-// whose scheme, fragment and text each cross the boundary as a string of their own.
-#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
-export function absoluteUrl(url) {
-  // A page's base URL honours <base href>; a worker has no document, only its location.
-  const base = globalThis.document?.baseURI ?? globalThis.location?.href;
-  let parsed;
-  try {
-    parsed = base === undefined ? new URL(url) : new URL(url, base);
-  } catch {
-    return undefined;
-  }
-  if (parsed.protocol === "http:") parsed.protocol = "ws:";
-  else if (parsed.protocol === "https:") parsed.protocol = "wss:";
-  return parsed.href;
-}
-"#)]
-extern "C" {
-    /// `url` resolved against the global scope's base URL, `http:`/`https:` made
-    /// `ws:`/`wss:`; `None` when it cannot be parsed.
-    #[wasm_bindgen(js_name = absoluteUrl)]
-    fn absolute(url: &str) -> Option<String>;
+/// The document's base URL (which honours `<base href>`) in a page; the script's location
+/// in a worker, which has no `window` and no document.
+fn base_url() -> Option<String> {
+    let global = js_sys::global();
+    let property = |object: &wasm_bindgen::JsValue, name: &str| {
+        js_sys::Reflect::get(object, &name.into())
+            .ok()
+            .filter(|value| !value.is_undefined() && !value.is_null())
+    };
+    property(&global, "document")
+        .and_then(|document| property(&document, "baseURI"))
+        .or_else(|| property(&global, "location").and_then(|location| property(&location, "href")))
+        .and_then(|href| href.as_string())
 }
