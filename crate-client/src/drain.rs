@@ -55,11 +55,16 @@ pub(crate) struct DrainWait {
 impl DrainWait {
     /// Calls `f` at the next look. A timer still pending from an earlier look is cancelled.
     pub(crate) fn later(&mut self, f: impl FnOnce() + 'static) {
+        self.later_boxed(Box::new(f));
+    }
+
+    /// [`later`](Self::later), compiled once for every caller's closure.
+    fn later_boxed(&mut self, f: Task) {
         let step = delay(self.looks);
         self.looks = self.looks.saturating_add(1);
         self.timer = match step {
             Delay::NextTask => {
-                on_next_task(f);
+                next_task(f);
                 None
             }
             Delay::Millis(ms) => Some(Timeout::new(ms, f)),
@@ -92,6 +97,11 @@ thread_local! {
 /// Calls `f` on the next task (a `MessageChannel` message), or after a zero timer where
 /// there is no `MessageChannel`.
 pub(crate) fn on_next_task(f: impl FnOnce() + 'static) {
+    next_task(Box::new(f));
+}
+
+/// [`on_next_task`], compiled once for every caller's closure.
+fn next_task(f: Task) {
     let queued = NEXT_TASK.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
@@ -100,7 +110,7 @@ pub(crate) fn on_next_task(f: impl FnOnce() + 'static) {
         let Some(channel) = slot.as_mut() else {
             return Err(f);
         };
-        channel.queued.push(Box::new(f));
+        channel.queued.push(f);
         if !channel.posted {
             channel.posted = channel
                 .port

@@ -59,12 +59,22 @@ fn quoted(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
     f.write_str("\"")
 }
 
+/// Writes "the browser refused to `what`: `err`".
+fn browser(f: &mut fmt::Formatter<'_>, what: &str, err: &JsError) -> fmt::Result {
+    f.write_str("the browser refused to ")?;
+    f.write_str(what)?;
+    f.write_str(": ")?;
+    fmt::Display::fmt(err, f)
+}
+
 impl fmt::Display for JsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.name.is_empty() {
             f.write_str(&self.message)
         } else {
-            write!(f, "{}: {}", self.name, self.message)
+            f.write_str(&self.name)?;
+            f.write_str(": ")?;
+            f.write_str(&self.message)
         }
     }
 }
@@ -136,10 +146,11 @@ impl fmt::Display for OpenError {
             OpenError::InvalidProtocol { protocol, reason } => {
                 f.write_str("invalid subprotocol ")?;
                 quoted(f, protocol)?;
-                write!(f, ": {reason}")
+                f.write_str(": ")?;
+                f.write_str(reason)
             }
             OpenError::NotSupported => f.write_str("this browser does not support WebSocket"),
-            OpenError::Browser(err) => write!(f, "the browser refused to open the socket: {err}"),
+            OpenError::Browser(err) => browser(f, "open the socket", err),
         }
     }
 }
@@ -169,9 +180,11 @@ impl fmt::Display for SendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SendError::NotOpen(state) => {
-                write!(f, "cannot send: the socket is {}, not Open", state.name())
+                f.write_str("cannot send: the socket is ")?;
+                f.write_str(state.name())?;
+                f.write_str(", not Open")
             }
-            SendError::Browser(err) => write!(f, "the browser refused to send: {err}"),
+            SendError::Browser(err) => browser(f, "send", err),
         }
     }
 }
@@ -202,7 +215,7 @@ impl fmt::Display for CloseError {
         match self {
             CloseError::Code(err) => err.fmt(f),
             CloseError::Reason(err) => err.fmt(f),
-            CloseError::Browser(err) => write!(f, "the browser refused to close: {err}"),
+            CloseError::Browser(err) => browser(f, "close", err),
         }
     }
 }

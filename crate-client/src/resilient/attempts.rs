@@ -88,7 +88,8 @@ pub(super) fn on_close(shared: &Rc<Shared>, close: CloseEvent) {
         core.connect_timer = None;
         let opened = core.opened_at_ms.take();
         if let Some(opened) = opened {
-            let uptime = Duration::from_secs_f64(((now_ms() - opened) / 1000.0).max(0.0));
+            // Whole milliseconds: `Date.now()` has no finer ones.
+            let uptime = Duration::from_millis((now_ms() - opened).max(0.0) as u64);
             if core.options.reconnect.was_stable(uptime) {
                 core.attempts = 0;
             }
@@ -203,19 +204,30 @@ pub(super) fn arm_connect_timeout(shared: &Rc<Shared>) {
     let Some(timeout) = core.options.connect_timeout else {
         return;
     };
-    let millis = timeout.as_millis().min(u128::from(u32::MAX)) as u32;
+    core.connect_timer = Some(timer(shared, timeout, connect_timed_out));
+}
+
+fn connect_timed_out(shared: &Rc<Shared>) {
+    let connecting = {
+        let mut core = shared.core.borrow_mut();
+        core.connect_timer = None;
+        core.state == ConnectionState::Connecting && core.socket.is_some()
+    };
+    if connecting {
+        give_up_on_socket(shared, CloseCode::CONNECT_TIMEOUT, "connect timeout");
+    }
+}
+
+/// A timer that calls `f` after `delay` (at most `u32::MAX` ms) if `shared` is still there:
+/// one closure type for every timer of the socket.
+fn timer(shared: &Rc<Shared>, delay: Duration, f: fn(&Rc<Shared>)) -> Timeout {
+    let millis = delay.as_millis().min(u128::from(u32::MAX)) as u32;
     let weak = Rc::downgrade(shared);
-    core.connect_timer = Some(Timeout::new(millis, move || {
-        let Some(shared) = weak.upgrade() else { return };
-        let connecting = {
-            let mut core = shared.core.borrow_mut();
-            core.connect_timer = None;
-            core.state == ConnectionState::Connecting && core.socket.is_some()
-        };
-        if connecting {
-            give_up_on_socket(&shared, CloseCode::CONNECT_TIMEOUT, "connect timeout");
+    Timeout::new(millis, move || {
+        if let Some(shared) = weak.upgrade() {
+            f(&shared);
         }
-    }));
+    })
 }
 
 /// Closes the current socket with `code` and `reason`, without waiting for the browser
@@ -256,13 +268,7 @@ pub(super) fn schedule_retry(shared: &Rc<Shared>) {
                 .reconnect
                 .delay(attempt, js_sys::Math::random());
             core.state = ConnectionState::Reconnecting { attempt };
-            let weak = Rc::downgrade(shared);
-            let millis = delay.as_millis().min(u128::from(u32::MAX)) as u32;
-            core.retry_timer = Some(Timeout::new(millis, move || {
-                if let Some(shared) = weak.upgrade() {
-                    attempt_now(&shared);
-                }
-            }));
+            core.retry_timer = Some(timer(shared, delay, attempt_now));
             ResilientEvent::Reconnecting { attempt, delay }
         }
     };
@@ -323,60 +329,76 @@ pub(super) fn start_attempt(shared: &Rc<Shared>) {
             Some(future) => future.await,
             None => Ok(Endpoint { url, protocols }),
         };
-        let (endpoint, token) = match (endpoint, token) {
-            (Ok(endpoint), Some(token)) => (Ok(endpoint), Some(token.await)),
-            (endpoint, _) => (endpoint, None),
+        // A token only for an endpoint there is.
+        let token = match (&endpoint, token) {
+            (Ok(_), Some(token)) => Some(token.await),
+            _ => None,
         };
-        let Some(shared) = weak.upgrade() else { return };
-        let current = {
-            let core = shared.core.borrow();
+        if let Some(shared) = weak.upgrade() {
+            finish_attempt(&shared, attempt_id, endpoint, token);
+        }
+    });
+}
+
+/// Opens the socket of attempt `attempt_id` now that its endpoint and token are there,
+/// unless the attempt was overtaken meanwhile; a failure counts as a lost connection.
+fn finish_attempt(
+    shared: &Rc<Shared>,
+    attempt_id: u64,
+    endpoint: Result<Endpoint, String>,
+    token: Option<Result<String, String>>,
+) {
+    let (current, with_token, refused_before) = {
+        let core = shared.core.borrow();
+        (
             !core.user_closed
                 && core.attempt_id == attempt_id
                 && core.state == ConnectionState::Connecting
-                && core.socket.is_none()
-        };
-        if !current {
-            return;
-        }
-        let endpoint = match (endpoint, token) {
-            (Ok(endpoint), Some(Ok(token))) => Ok(Endpoint {
-                url: with_access_token(&endpoint.url, &token),
-                ..endpoint
-            }),
-            (Ok(_), Some(Err(err))) => {
-                let reason = format!("the token provider failed: {err}");
-                // Just after a refusal, a provider with no fresh token ends it.
-                if shared.core.borrow().auth_refusals > 0 {
-                    return auth_failed(&shared, reason);
-                }
-                Err(reason)
+                && core.socket.is_none(),
+            core.options.token.is_some(),
+            core.auth_refusals > 0,
+        )
+    };
+    if !current {
+        return;
+    }
+    let opened = match (endpoint, token) {
+        (Err(reason), _) => Err(reason),
+        (Ok(_), Some(Err(err))) => {
+            let reason = ["the token provider failed: ", &err].concat();
+            // Just after a refusal, a provider with no fresh token ends it.
+            if refused_before {
+                return auth_failed(shared, reason);
             }
-            (endpoint, _) => endpoint,
-        };
-        let with_token = shared.core.borrow().options.token.is_some();
-        let opened = endpoint.and_then(|endpoint| {
-            connect_to(&shared, &endpoint.url, &endpoint.protocols)
-                .map(|socket| (socket, endpoint.url))
+            Err(reason)
+        }
+        (Ok(endpoint), token) => {
+            let url = match token {
+                Some(Ok(token)) => with_access_token(&endpoint.url, &token),
+                _ => endpoint.url,
+            };
+            connect_to(shared, &url, &endpoint.protocols)
+                .map(|socket| (socket, url))
                 .map_err(|err| err.to_string())
-        });
-        match opened {
-            Ok((socket, url)) => {
-                let mut core = shared.core.borrow_mut();
-                core.socket = Some(socket);
-                core.token_url = with_token.then_some(url);
-                drop(core);
-                arm_connect_timeout(&shared);
-            }
-            Err(reason) => on_close(
-                &shared,
-                CloseEvent {
-                    code: 1006,
-                    reason,
-                    was_clean: false,
-                },
-            ),
         }
-    });
+    };
+    match opened {
+        Ok((socket, url)) => {
+            let mut core = shared.core.borrow_mut();
+            core.socket = Some(socket);
+            core.token_url = with_token.then_some(url);
+            drop(core);
+            arm_connect_timeout(shared);
+        }
+        Err(reason) => on_close(
+            shared,
+            CloseEvent {
+                code: 1006,
+                reason,
+                was_clean: false,
+            },
+        ),
+    }
 }
 
 /// [`ResilientSocket::reconnect`].

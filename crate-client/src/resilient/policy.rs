@@ -78,7 +78,9 @@ impl ReconnectPolicy {
 
     /// The wait before attempt `attempt`, given a uniform random number in `[0, 1)`.
     pub fn delay(&self, attempt: u32, random: f64) -> Duration {
-        self.cap(attempt).mul_f64(random.clamp(0.0, 1.0))
+        let cap = self.cap(attempt);
+        // `mul_f64` without its panic path (and its messages): the product is at most `cap`.
+        Duration::try_from_secs_f64(cap.as_secs_f64() * random.clamp(0.0, 1.0)).unwrap_or(cap)
     }
 
     /// Whether a close with `code` should be followed by a reconnect.

@@ -106,7 +106,10 @@ pub(crate) fn with_access_token(url: &str, token: &str) -> String {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
             out.push(char::from(byte));
         } else {
-            out.push_str(&format!("%{byte:02X}"));
+            out.push('%');
+            for digit in [byte >> 4, byte & 0xf] {
+                out.push(char::from(b"0123456789ABCDEF"[usize::from(digit)]));
+            }
         }
     }
     out
