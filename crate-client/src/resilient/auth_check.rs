@@ -10,29 +10,8 @@
 //! its 401 with `Access-Control-Allow-Origin` only for origins it accepts WebSockets from,
 //! so another origin's page learns nothing — and its failures count as "not the token".
 
-use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-
-// The request in JavaScript: one import instead of a dozen `Reflect` calls, each with its
-// error path, in the module.
-#[wasm_bindgen(inline_js = r#"
-export async function refusedToken(url, ms) {
-  const init = { cache: "no-store" };
-  // `AbortSignal.timeout` where the browser has it (all current ones).
-  if (typeof AbortSignal === "function" && typeof AbortSignal.timeout === "function") {
-    init.signal = AbortSignal.timeout(ms);
-  }
-  const response = await fetch(url, init);
-  return response.status === 401 ? await response.text() : undefined;
-}
-"#)]
-extern "C" {
-    /// A `GET` of `url` through the global `fetch` (a page's or a worker's), given up after
-    /// `ms`: resolves to the body of a 401, to `undefined` for any other status, and
-    /// rejects when there is no answer.
-    #[wasm_bindgen(js_name = refusedToken)]
-    fn refused_token(url: &str, ms: u32) -> js_sys::Promise;
-}
 
 /// What the server said about the token of a failed attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,15 +39,42 @@ const CHECK_TIMEOUT_MS: u32 = 10_000;
 
 /// Asks the server about the attempt that used `ws_url`.
 pub(super) async fn ask(ws_url: &str) -> Verdict {
-    let Some(url) = check_url(ws_url) else {
-        return Verdict::NotTheToken;
-    };
-    let answer = JsFuture::from(refused_token(&url, CHECK_TIMEOUT_MS)).await;
-    match answer.ok().and_then(|body| body.as_string()) {
-        Some(body) if body.trim().is_empty() => {
-            Verdict::Refused("the server refused the token (HTTP 401)".to_owned())
-        }
-        Some(body) => Verdict::Refused(body.trim().to_owned()),
-        None => Verdict::NotTheToken,
+    match fetch_status(ws_url).await {
+        Ok((401, body)) => Verdict::Refused(if body.trim().is_empty() {
+            "the server refused the token (HTTP 401)".to_owned()
+        } else {
+            body.trim().to_owned()
+        }),
+        _ => Verdict::NotTheToken,
     }
+}
+
+/// The status and (for a 401) body of a `GET` of `ws_url` over HTTP, through the global
+/// `fetch` (a page's or a worker's).
+async fn fetch_status(ws_url: &str) -> Result<(u16, String), JsValue> {
+    let url = check_url(ws_url).ok_or_else(|| JsValue::from_str("no HTTP URL"))?;
+    let global = js_sys::global();
+    let fetch: js_sys::Function = js_sys::Reflect::get(&global, &"fetch".into())?.dyn_into()?;
+    let init = js_sys::Object::new();
+    js_sys::Reflect::set(&init, &"cache".into(), &"no-store".into())?;
+    // `AbortSignal.timeout` where the browser has it (all current ones).
+    let abort_signal = js_sys::Reflect::get(&global, &"AbortSignal".into())?;
+    if let Ok(timeout) = js_sys::Reflect::get(&abort_signal, &"timeout".into())
+        .and_then(|f| f.dyn_into::<js_sys::Function>())
+    {
+        let signal = timeout.call1(&abort_signal, &CHECK_TIMEOUT_MS.into())?;
+        js_sys::Reflect::set(&init, &"signal".into(), &signal)?;
+    }
+    let promise: js_sys::Promise = fetch.call2(&global, &url.into(), &init)?.dyn_into()?;
+    let response = JsFuture::from(promise).await?;
+    let status = js_sys::Reflect::get(&response, &"status".into())?
+        .as_f64()
+        .unwrap_or(0.0) as u16;
+    if status != 401 {
+        return Ok((status, String::new()));
+    }
+    let text: js_sys::Function = js_sys::Reflect::get(&response, &"text".into())?.dyn_into()?;
+    let body: js_sys::Promise = text.call0(&response)?.dyn_into()?;
+    let body = JsFuture::from(body).await?.as_string().unwrap_or_default();
+    Ok((status, body))
 }
