@@ -166,6 +166,25 @@ pub enum PresenceChange {
     Rename,
 }
 
+impl PresenceChange {
+    /// Every change, in declaration order: for readers that map wire names back without
+    /// serde (the browser client's codec).
+    pub const ALL: [PresenceChange; 3] = [
+        PresenceChange::Join,
+        PresenceChange::Leave,
+        PresenceChange::Rename,
+    ];
+
+    /// The change as it appears on the wire, e.g. `"join"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PresenceChange::Join => "join",
+            PresenceChange::Leave => "leave",
+            PresenceChange::Rename => "rename",
+        }
+    }
+}
+
 /// What the server sends to a protocol client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -707,5 +726,25 @@ mod error_code_tests {
             assert_eq!(read, code);
         }
         assert_eq!(place(ErrorCode::Unauthorized) + 1, ErrorCode::ALL.len());
+    }
+
+    #[test]
+    fn all_lists_every_presence_change_once_and_each_reads_back_through_serde() {
+        use super::PresenceChange;
+        // Exhaustive, as above.
+        fn place(change: PresenceChange) -> usize {
+            match change {
+                PresenceChange::Join => 0,
+                PresenceChange::Leave => 1,
+                PresenceChange::Rename => 2,
+            }
+        }
+        for (index, change) in PresenceChange::ALL.into_iter().enumerate() {
+            assert_eq!(place(change), index, "{change:?}");
+            let read: PresenceChange =
+                serde_json::from_str(&format!("\"{}\"", change.as_str())).unwrap();
+            assert_eq!(read, change);
+        }
+        assert_eq!(place(PresenceChange::Rename) + 1, PresenceChange::ALL.len());
     }
 }

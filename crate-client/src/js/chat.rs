@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use ferrosocket_wire::chat::{HistoryEntry, PresenceChange};
+use ferrosocket_wire::chat::HistoryEntry;
 use wasm_bindgen::prelude::*;
 
 use super::convert::*;
@@ -232,14 +232,6 @@ fn entry(entry: &HistoryEntry) -> JsValue {
     Obj::new().line(entry).build()
 }
 
-fn change_name(change: PresenceChange) -> &'static str {
-    match change {
-        PresenceChange::Join => "join",
-        PresenceChange::Leave => "leave",
-        PresenceChange::Rename => "rename",
-    }
-}
-
 /// A chat event as a plain object with a `type`; `None` for socket messages.
 fn chat_event(event: &ChatEvent) -> Option<JsValue> {
     Some(
@@ -266,7 +258,7 @@ fn chat_event(event: &ChatEvent) -> Option<JsValue> {
                 old_nick,
             } => Obj::typed("presence")
                 .set("room", room.as_str())
-                .set("change", change_name(*change))
+                .set("change", change.as_str())
                 .set("nick", nick.as_str())
                 .opt("oldNick", old_nick),
             ChatEvent::Message { room, entry } => {

@@ -435,6 +435,9 @@ pub(super) enum Slot {
     RefreshToken,
 }
 
+// One name per slot: the last slot is the last name.
+const _: () = assert!(Slot::RefreshToken as usize + 1 == SLOT_KEYS.len());
+
 /// The first [`Slot`] that is a flag: those before it are numbers.
 const FIRST_FLAG: usize = Slot::ReconnectAfterNormalClose as usize;
 

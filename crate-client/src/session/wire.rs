@@ -579,10 +579,9 @@ impl Fields {
         &mut self,
         name: &str,
         what: &str,
-        names: impl Iterator<Item = &'static str>,
+        mut names: impl Iterator<Item = &'static str>,
     ) -> usize {
         let value = self.text(name);
-        let mut names = names;
         let found = names.position(|known| known == value);
         found.unwrap_or_else(|| {
             self.note(format!("unknown {what} \"{value}\""));
@@ -663,14 +662,10 @@ pub(crate) fn decode(text: &str) -> Result<ServerEnvelope, String> {
         },
         "presence" => ServerEnvelope::Presence {
             room: f.text("room"),
-            change: [
-                PresenceChange::Join,
-                PresenceChange::Leave,
-                PresenceChange::Rename,
-            ][f.one_of(
+            change: PresenceChange::ALL[f.one_of(
                 "change",
                 "presence change",
-                ["join", "leave", "rename"].into_iter(),
+                PresenceChange::ALL.iter().map(|c| c.as_str()),
             )],
             nick: f.text("nick"),
             old_nick: f.optional_text("old_nick"),
