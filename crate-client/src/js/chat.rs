@@ -31,11 +31,12 @@ pub struct ChatClient {
     hold: Hold,
 }
 
-#[wasm_bindgen(js_class = ChatClientCore)]
+// Not a wasm-bindgen constructor: JavaScript makes the core through the `ChatClient`
+// class (`core_maker` in js/resilient.rs), and an exported constructor would be a second,
+// unused way in (with its own shim in the module).
 impl ChatClient {
     /// Connects to the chat endpoint `url` (e.g. `"/chat"`); `options` as for
     /// `ReconnectingSocket`, plus `nick`.
-    #[wasm_bindgen(constructor)]
     pub fn new(
         url: &str,
         options: Option<ReconnectingSocketOptions>,
@@ -75,7 +76,10 @@ impl ChatClient {
             hold,
         })
     }
+}
 
+#[wasm_bindgen(js_class = ChatClientCore)]
+impl ChatClient {
     /// Keeps `wrapper` (this object's JavaScript side) alive until the connection is
     /// closed for good or gives up; called by the `ChatClient` constructor
     /// (crate-client/js/resilient.js).

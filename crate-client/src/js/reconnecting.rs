@@ -35,11 +35,12 @@ pub struct ReconnectingSocket {
 const ON_EVENT: usize = 0;
 const ON_MESSAGE: usize = 1;
 
-#[wasm_bindgen(js_class = ReconnectingSocketCore)]
+// Not a wasm-bindgen constructor: JavaScript makes the core through the
+// `ReconnectingSocket` class (`core_maker` in js/resilient.rs), and an exported constructor
+// would be a second, unused way in (with its own shim in the module).
 impl ReconnectingSocket {
     /// Opens a connection to `url` that survives failures. Throws `InvalidUrlError`,
     /// `UnsupportedSchemeError`, `InvalidProtocolError` or `TypeError` for bad options.
-    #[wasm_bindgen(constructor)]
     pub fn new(
         url: UrlSource,
         options: Option<ReconnectingSocketOptions>,
@@ -110,7 +111,10 @@ impl ReconnectingSocket {
             hold,
         })
     }
+}
 
+#[wasm_bindgen(js_class = ReconnectingSocketCore)]
+impl ReconnectingSocket {
     /// Keeps `wrapper` (this object's JavaScript side) alive until the connection is
     /// closed for good or gives up; called by the `ReconnectingSocket` constructor
     /// (crate-client/js/resilient.js).
