@@ -157,11 +157,13 @@ pub(super) fn close_error_name(err: &CloseError) -> &'static str {
 /// with neither, `bare`; otherwise `given` with the code (converted as [`close_code`]
 /// does; 1000 when only a reason is given) and the reason (`""` when not given). A refusal
 /// is thrown as an `Error` named for what is wrong (`InvalidCloseCodeError`...).
+///
+/// `dyn` rather than generic: one copy of this for the three methods that call it.
 pub(super) fn close_call(
     code: Option<f64>,
     reason: Option<String>,
-    bare: impl FnOnce() -> Result<(), CloseError>,
-    given: impl FnOnce(u16, &str) -> Result<(), CloseError>,
+    bare: &dyn Fn() -> Result<(), CloseError>,
+    given: &dyn Fn(u16, &str) -> Result<(), CloseError>,
 ) -> Result<(), JsValue> {
     let result = match (code, reason) {
         (None, None) => bare(),

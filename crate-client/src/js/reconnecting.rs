@@ -204,11 +204,11 @@ impl ReconnectingSocket {
         close_call(
             code,
             reason,
-            || {
+            &|| {
                 self.socket.reconnect();
                 Ok(())
             },
-            |code, reason| self.socket.reconnect_with(code, reason),
+            &|code, reason| self.socket.reconnect_with(code, reason),
         )
     }
 
@@ -225,11 +225,11 @@ impl ReconnectingSocket {
         close_call(
             code,
             reason,
-            || {
+            &|| {
                 self.socket.close();
                 Ok(())
             },
-            |code, reason| self.socket.close_with(code, reason),
+            &|code, reason| self.socket.close_with(code, reason),
         )
     }
 }

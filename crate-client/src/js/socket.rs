@@ -225,13 +225,13 @@ impl SocketCore {
         close_call(
             code,
             reason,
-            || {
+            &|| {
                 self.socket
                     .as_web_sys()
                     .close()
                     .map_err(|err| CloseError::Browser(err.into()))
             },
-            |code, reason| self.socket.close_with(code, reason),
+            &|code, reason| self.socket.close_with(code, reason),
         )
     }
 
