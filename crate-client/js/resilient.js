@@ -59,6 +59,52 @@ function withAliases(options) {
   return out;
 }
 
+// The options that are numbers, then those that are flags, in the order of `Slot`
+// (crate-client/src/js/resilient.rs); `overflow` comes last, as the flag "drop-oldest".
+const NUMBER_OPTIONS = ["initialDelay", "factor", "maxDelay", "maxAttempts", "minUptime",
+  "maxQueuedMessages", "maxQueuedBytes", "highWaterMark", "heartbeatInterval",
+  "heartbeatTimeout", "connectTimeout", "lineDeadline", "maxPending"];
+const FLAG_OPTIONS = ["reconnectAfterNormalClose", "reconnectAfterPolicyClose", "refreshToken"];
+
+/**
+ * The options (after `withAliases`) as the cores take them (`CoreOptions` in
+ * crate-client/src/js/resilient.rs): one array, the numbers and flags first (NaN for one
+ * not given or of another type, which is ignored; a NaN given counts as 0), then the
+ * protocols as a list of strings, the protocols function, `heartbeatPing`, `token`,
+ * `shouldReconnect` and `nick`. Throws a TypeError for a bad `overflow`, `protocols` or
+ * `token`, in that order.
+ */
+function coreOptions(options) {
+  const given = options ?? {};
+  const values = NUMBER_OPTIONS.map((key) => {
+    const value = given[key];
+    return typeof value === "number" ? value || 0 : NaN;
+  });
+  for (const key of FLAG_OPTIONS) {
+    const value = given[key];
+    values.push(typeof value === "boolean" ? +value : NaN);
+  }
+  const { overflow, protocols, heartbeatPing, token, nick } = given;
+  if (typeof overflow === "string" && overflow !== "reject-new" && overflow !== "drop-oldest") {
+    throw new TypeError(`overflow must be "reject-new" or "drop-oldest", not "${overflow}"`);
+  }
+  values.push(+(overflow === "drop-oldest"));
+  // One protocol may be given as a string, as `new WebSocket(url, "x")` allows; a
+  // function is called per attempt instead.
+  const fixed = protocols == null || typeof protocols === "function" ? []
+    : typeof protocols === "string" ? [protocols] : Array.from(protocols);
+  if (fixed.some((protocol) => typeof protocol !== "string")) {
+    throw new TypeError("protocols must be strings");
+  }
+  if (token != null && typeof token !== "string" && typeof token !== "function") {
+    throw new TypeError("token must be a string or a function");
+  }
+  const string = (value) => (typeof value === "string" ? value : undefined);
+  values.push(fixed, typeof protocols === "function" ? protocols : undefined,
+    string(heartbeatPing), token ?? undefined, given.shouldReconnect ?? undefined, string(nick));
+  return values;
+}
+
 // One task per event, in order, across every object of this module: a MessageChannel's
 // messages run as tasks in the order they were posted (setTimeout would clamp to 4 ms
 // when nested).
@@ -286,7 +332,7 @@ export class ReconnectingSocket extends EventTarget {
   }
 
   #start() {
-    this.#core = makeReconnecting(this.#url, this.#options);
+    this.#core = makeReconnecting(this.#url, coreOptions(this.#options));
     this.#attach();
   }
 
@@ -440,7 +486,7 @@ export class ChatClient extends EventTarget {
     super();
     requireMade(makeChat, "ChatClient");
     if (arguments.length === 0) throw new TypeError("ChatClient: a URL is required");
-    this.#core = makeChat(String(url), withAliases(options));
+    this.#core = makeChat(String(url), coreOptions(withAliases(options)));
     this.#attach();
   }
 

@@ -37,20 +37,15 @@ pub struct ChatClient {
 impl ChatClient {
     /// Connects to the chat endpoint `url` (e.g. `"/chat"`); `options` as for
     /// `ReconnectingSocket`, plus `nick`.
-    pub fn new(
-        url: &str,
-        options: Option<ReconnectingSocketOptions>,
-    ) -> Result<ChatClient, JsValue> {
-        let raw = options.map_or(JsValue::UNDEFINED, Into::into);
+    pub(super) fn new(url: &str, options: &CoreOptions) -> Result<ChatClient, JsValue> {
         // The heartbeat's default ping, `{"type":"ping"}`, is the chat's own ping.
-        let (connection, slots) = parse_options(&raw)?;
         let options = ChatOptions {
-            connection,
-            nick: get(&raw, "nick").and_then(|v| v.as_string()),
-            line_deadline: slots.millis(Slot::LineDeadline),
-            max_pending: slots.count(Slot::MaxPending, crate::session::core::DEFAULT_MAX_PENDING),
+            connection: parse_options(options),
+            nick: options.string(Value::Nick),
+            line_deadline: options.millis(Slot::LineDeadline),
+            max_pending: options.count(Slot::MaxPending, crate::session::core::DEFAULT_MAX_PENDING),
             // `refreshToken: false`: let the token expire and reconnect with a fresh one.
-            refresh_token: slots.flag(Slot::RefreshToken) != Some(false),
+            refresh_token: options.flag(Slot::RefreshToken) != Some(false),
         };
         let session = ChatSession::connect(url, options)
             .map_err(|err| js_error(open_error_name(&err), &err))?;

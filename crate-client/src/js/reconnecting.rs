@@ -41,14 +41,10 @@ const ON_MESSAGE: usize = 1;
 impl ReconnectingSocket {
     /// Opens a connection to `url` that survives failures. Throws `InvalidUrlError`,
     /// `UnsupportedSchemeError`, `InvalidProtocolError` or `TypeError` for bad options.
-    pub fn new(
-        url: UrlSource,
-        options: Option<ReconnectingSocketOptions>,
-    ) -> Result<ReconnectingSocket, JsValue> {
-        let raw = options.map_or(JsValue::UNDEFINED, Into::into);
-        let (options, _) = parse_options(&raw)?;
-        let url: JsValue = url.into();
-        let protocols_fn = get(&raw, "protocols").filter(JsValue::is_function);
+    pub(super) fn new(url: JsValue, options: &CoreOptions) -> Result<ReconnectingSocket, JsValue> {
+        let should_reconnect = options.given(Value::ShouldReconnect);
+        let protocols_fn = options.given(Value::ProtocolsFunction);
+        let options = parse_options(options);
         let socket =
             match url.as_string() {
                 Some(url) if protocols_fn.is_none() => ResilientSocket::open(&url, options)
@@ -62,7 +58,7 @@ impl ReconnectingSocket {
                 )
                 .into()),
             };
-        if let Some(predicate) = get(&raw, "shouldReconnect") {
+        if let Some(predicate) = should_reconnect {
             let predicate: js_sys::Function = predicate.dyn_into().map_err(|_| {
                 JsValue::from(js_sys::TypeError::new("shouldReconnect must be a function"))
             })?;

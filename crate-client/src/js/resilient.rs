@@ -339,15 +339,18 @@ pub(crate) fn install_resilient_classes() {
     }
     // One function each per module instance, alive as long as the module.
     // The URL is passed as it came: a string, or a function called per attempt.
+    // The options come read by `coreOptions` (crate-client/js/resilient.js).
     let make_reconnecting = core_maker(|url, options, _| {
-        let options = (!options.is_undefined()).then(|| options.unchecked_into());
-        ReconnectingSocket::new(url.unchecked_into(), options).map(JsValue::from)
+        ReconnectingSocket::new(url, &CoreOptions::new(options)).map(JsValue::from)
     });
     // resilient.js hands over the URL as a string (`String(url)`).
     #[cfg(feature = "js-chat")]
     let make_chat = core_maker(|url, options, _| {
-        let options = (!options.is_undefined()).then(|| options.unchecked_into());
-        ChatClient::new(&url.as_string().unwrap_or_default(), options).map(JsValue::from)
+        ChatClient::new(
+            &url.as_string().unwrap_or_default(),
+            &CoreOptions::new(options),
+        )
+        .map(JsValue::from)
     });
     // Built without `js-chat`: the module does not export `ChatClient`.
     #[cfg(not(feature = "js-chat"))]
@@ -401,17 +404,59 @@ impl Hold {
     }
 }
 
-pub(super) fn get(options: &JsValue, key: &str) -> Option<JsValue> {
-    if options.is_undefined() || options.is_null() {
-        return None;
+/// The options as the classes hand them to their cores: `coreOptions` in
+/// crate-client/js/resilient.js reads the options object (and throws the `TypeError`s for
+/// bad values) into one flat array, indexed by [`Slot`] (numbers, then flags) and then by
+/// [`Value`]. Cheaper in the module than reading and checking the object from Rust.
+pub(super) struct CoreOptions(js_sys::Array);
+
+impl CoreOptions {
+    /// `values`, an array from `coreOptions` (anything else reads as no options).
+    pub(super) fn new(values: JsValue) -> CoreOptions {
+        CoreOptions(values.dyn_into().unwrap_or_default())
     }
-    js_sys::Reflect::get(options, &key.into())
-        .ok()
-        .filter(|value| !value.is_undefined() && !value.is_null())
+
+    /// The value at `index`: `undefined` when not given.
+    pub(super) fn value(&self, index: Value) -> JsValue {
+        self.0.get(index as u32)
+    }
+
+    /// The value at `index` if it is a string.
+    pub(super) fn string(&self, index: Value) -> Option<String> {
+        self.value(index).as_string()
+    }
+
+    /// The value at `index` unless it is `undefined`.
+    pub(super) fn given(&self, index: Value) -> Option<JsValue> {
+        Some(self.value(index)).filter(|value| !value.is_undefined())
+    }
+
+    /// The number in `slot`, if given.
+    pub(super) fn number(&self, slot: Slot) -> Option<f64> {
+        self.0.get(slot as u32).as_f64().filter(|n| !n.is_nan())
+    }
+
+    /// The flag in `slot`, if given.
+    pub(super) fn flag(&self, slot: Slot) -> Option<bool> {
+        self.number(slot).map(|n| n != 0.0)
+    }
+
+    /// The count in `slot` (a negative one as 0), or `default`.
+    pub(super) fn count(&self, slot: Slot, default: usize) -> usize {
+        self.number(slot).map_or(default, |n| n.max(0.0) as usize)
+    }
+
+    /// The time in `slot`, given in milliseconds.
+    pub(super) fn millis(&self, slot: Slot) -> Option<Duration> {
+        self.number(slot)
+            // `Infinity` (say, `maxDelay: Infinity`) means "no limit", not a panic.
+            .map(|ms| Duration::try_from_secs_f64(ms.max(0.0) / 1000.0).unwrap_or(Duration::MAX))
+    }
 }
 
-/// The options that are numbers or flags, in the order of [`SLOT_KEYS`]: read in one loop
-/// rather than one lookup each.
+/// The options that are numbers or flags, in the order of `coreOptions`'s `SLOTS`
+/// (crate-client/js/resilient.js): a number is NaN when not given (or given as something
+/// else, a string for a number, which is ignored), a flag 1, 0 or NaN.
 #[derive(Clone, Copy)]
 // `LineDeadline`, `MaxPending` and `RefreshToken` are `ChatClient`'s own: read only in a
 // module built with it.
@@ -433,156 +478,88 @@ pub(super) enum Slot {
     ReconnectAfterNormalClose,
     ReconnectAfterPolicyClose,
     RefreshToken,
+    /// `overflow: "drop-oldest"`.
+    DropOldest,
 }
 
-// One name per slot: the last slot is the last name.
-const _: () = assert!(Slot::RefreshToken as usize + 1 == SLOT_KEYS.len());
-
-/// The first [`Slot`] that is a flag: those before it are numbers.
-const FIRST_FLAG: usize = Slot::ReconnectAfterNormalClose as usize;
-
-/// The option names of the [`Slot`]s, in their order.
-const SLOT_KEYS: [&str; 16] = [
-    "initialDelay",
-    "factor",
-    "maxDelay",
-    "maxAttempts",
-    "minUptime",
-    "maxQueuedMessages",
-    "maxQueuedBytes",
-    "highWaterMark",
-    "heartbeatInterval",
-    "heartbeatTimeout",
-    "connectTimeout",
-    "lineDeadline",
-    "maxPending",
-    "reconnectAfterNormalClose",
-    "reconnectAfterPolicyClose",
-    "refreshToken",
-];
-
-/// The options' numbers and flags (a flag as 1 or 0); NaN for one not given, or given as
-/// something else (a string for a number, a number for a flag), which is ignored.
-pub(super) struct Slots([f64; SLOT_KEYS.len()]);
-
-impl Slots {
-    fn read(options: &JsValue) -> Slots {
-        let mut slots = [f64::NAN; SLOT_KEYS.len()];
-        for (index, (slot, key)) in slots.iter_mut().zip(SLOT_KEYS).enumerate() {
-            let Some(value) = get(options, key) else {
-                continue;
-            };
-            let read = if index < FIRST_FLAG {
-                // A NaN given counts as 0, which is what every option makes of it.
-                value.as_f64().map(|n| if n.is_nan() { 0.0 } else { n })
-            } else {
-                value.as_bool().map(|flag| f64::from(u8::from(flag)))
-            };
-            *slot = read.unwrap_or(f64::NAN);
-        }
-        Slots(slots)
-    }
-
-    /// The number in `slot`, if given.
-    pub(super) fn number(&self, slot: Slot) -> Option<f64> {
-        Some(self.0[slot as usize]).filter(|n| !n.is_nan())
-    }
-
-    /// The flag in `slot`, if given.
-    pub(super) fn flag(&self, slot: Slot) -> Option<bool> {
-        self.number(slot).map(|n| n != 0.0)
-    }
-
-    /// The count in `slot` (a negative one as 0), or `default`.
-    pub(super) fn count(&self, slot: Slot, default: usize) -> usize {
-        self.number(slot).map_or(default, |n| n.max(0.0) as usize)
-    }
-
-    /// The time in `slot`, given in milliseconds.
-    pub(super) fn millis(&self, slot: Slot) -> Option<Duration> {
-        self.number(slot)
-            // `Infinity` (say, `maxDelay: Infinity`) means "no limit", not a panic.
-            .map(|ms| Duration::try_from_secs_f64(ms.max(0.0) / 1000.0).unwrap_or(Duration::MAX))
-    }
+/// The options that are other values, after the [`Slot`]s in `coreOptions`'s array.
+#[derive(Clone, Copy)]
+#[cfg_attr(not(feature = "js-chat"), allow(dead_code))]
+pub(super) enum Value {
+    /// The protocols given as a string or a list: always a list of strings.
+    Protocols = Slot::DropOldest as isize + 1,
+    /// The protocols given as a function, called per attempt (see `endpoint_fn`).
+    ProtocolsFunction,
+    /// `heartbeatPing` if it is a string.
+    HeartbeatPing,
+    /// `token`: a string or a function.
+    Token,
+    /// `shouldReconnect`, as given (checked by `ReconnectingSocket`).
+    ShouldReconnect,
+    /// `nick` if it is a string.
+    Nick,
 }
 
-/// Reads `options` (an options object, or `undefined`) into what the cores take, and its
-/// slots for what is the chat's own.
-pub(super) fn parse_options(options: &JsValue) -> Result<(ResilientOptions, Slots), JsValue> {
-    let slots = Slots::read(options);
+/// Reads the options into what the cores take.
+pub(super) fn parse_options(options: &CoreOptions) -> ResilientOptions {
     let defaults = ResilientOptions::default();
-    let overflow = match get(options, "overflow")
-        .and_then(|v| v.as_string())
-        .as_deref()
-    {
-        None | Some("reject-new") => Overflow::RejectNew,
-        Some("drop-oldest") => Overflow::DropOldest,
-        Some(other) => {
-            return Err(js_type_error(&format!(
-                "overflow must be \"reject-new\" or \"drop-oldest\", not \"{other}\""
-            )))
-        }
-    };
-    let protocols = match get(options, "protocols") {
-        None => Vec::new(),
-        // Called per attempt instead (see `endpoint_fn`).
-        Some(function) if function.is_function() => Vec::new(),
-        // One protocol may be given as a string, as `new WebSocket(url, "x")` allows.
-        Some(one) if one.is_string() => vec![one.as_string().unwrap_or_default()],
-        Some(list) => {
-            string_list(&list).ok_or_else(|| js_type_error("protocols must be strings"))?
-        }
-    };
-    let heartbeat = slots
+    let heartbeat = options
         .millis(Slot::HeartbeatInterval)
         .map(|interval| Heartbeat {
             interval,
-            timeout: slots
+            timeout: options
                 .millis(Slot::HeartbeatTimeout)
                 .unwrap_or(Duration::from_secs(10)),
             ping: Message::Text(
-                get(options, "heartbeatPing")
-                    .and_then(|v| v.as_string())
+                options
+                    .string(Value::HeartbeatPing)
                     .unwrap_or_else(|| r#"{"type":"ping"}"#.to_owned()),
             ),
         });
-    let resilient = ResilientOptions {
+    ResilientOptions {
         reconnect: ReconnectPolicy {
-            initial_delay: slots
+            initial_delay: options
                 .millis(Slot::InitialDelay)
                 .unwrap_or(defaults.reconnect.initial_delay),
-            factor: slots
+            factor: options
                 .number(Slot::Factor)
                 .unwrap_or(defaults.reconnect.factor),
-            max_delay: slots
+            max_delay: options
                 .millis(Slot::MaxDelay)
                 .unwrap_or(defaults.reconnect.max_delay),
-            max_attempts: slots.number(Slot::MaxAttempts).map(|n| n.max(0.0) as u32),
-            after_normal_close: slots.flag(Slot::ReconnectAfterNormalClose) == Some(true),
-            after_policy_close: slots.flag(Slot::ReconnectAfterPolicyClose) == Some(true),
-            min_uptime: slots
+            max_attempts: options.number(Slot::MaxAttempts).map(|n| n.max(0.0) as u32),
+            after_normal_close: options.flag(Slot::ReconnectAfterNormalClose) == Some(true),
+            after_policy_close: options.flag(Slot::ReconnectAfterPolicyClose) == Some(true),
+            min_uptime: options
                 .millis(Slot::MinUptime)
                 .unwrap_or(defaults.reconnect.min_uptime),
         },
         queue: QueueLimits {
-            max_messages: slots.count(Slot::MaxQueuedMessages, defaults.queue.max_messages),
-            max_bytes: slots.count(Slot::MaxQueuedBytes, defaults.queue.max_bytes),
-            overflow,
+            max_messages: options.count(Slot::MaxQueuedMessages, defaults.queue.max_messages),
+            max_bytes: options.count(Slot::MaxQueuedBytes, defaults.queue.max_bytes),
+            overflow: if options.flag(Slot::DropOldest) == Some(true) {
+                Overflow::DropOldest
+            } else {
+                Overflow::RejectNew
+            },
         },
-        high_water_mark: slots
+        high_water_mark: options
             .number(Slot::HighWaterMark)
             .map_or(defaults.high_water_mark, |n| n.max(0.0) as u32),
         heartbeat,
-        protocols,
-        connect_timeout: match slots.millis(Slot::ConnectTimeout) {
+        // Checked to be strings by `coreOptions`.
+        protocols: options
+            .given(Value::Protocols)
+            .and_then(|list| string_list(&list))
+            .unwrap_or_default(),
+        connect_timeout: match options.millis(Slot::ConnectTimeout) {
             // `connectTimeout: 0`: no timeout.
             Some(Duration::ZERO) => None,
             Some(timeout) => Some(timeout),
             None => defaults.connect_timeout,
         },
-        token: get(options, "token").map(token_provider).transpose()?,
-    };
-    Ok((resilient, slots))
+        token: options.given(Value::Token).map(token_provider),
+    }
 }
 
 /// Computes every attempt's endpoint from a URL and protocols each given as a value or a
@@ -620,18 +597,15 @@ pub(super) fn endpoint_fn(
 }
 
 /// The `token` option: a string, or a function returning one (or a Promise of one), called
-/// before every attempt and for every refresh.
-pub(super) fn token_provider(token: JsValue) -> Result<TokenProvider, JsValue> {
+/// before every attempt and for every refresh (`coreOptions` refuses anything else).
+pub(super) fn token_provider(token: JsValue) -> TokenProvider {
     if let Some(fixed) = token.as_string() {
-        return Ok(TokenProvider::Fixed(fixed));
+        return TokenProvider::Fixed(fixed);
     }
-    if !token.is_function() {
-        return Err(js_sys::TypeError::new("token must be a string or a function").into());
-    }
-    Ok(TokenProvider::Function(Rc::new(move || -> TokenFuture {
+    TokenProvider::Function(Rc::new(move || -> TokenFuture {
         let token = token.clone();
         Box::pin(async move { resolve_string(&token, "token").await })
-    })))
+    }))
 }
 
 /// `value`, or what calling it returns if it is a function, awaited if it is a Promise;
