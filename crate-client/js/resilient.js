@@ -507,13 +507,13 @@ export class ChatClient extends EventTarget {
   }
 
   /** Joins `room`, and keeps it joined across reconnects. */
-  join(room) { return this.#core.join(room); }
+  join(room) { return this.#core.request(0, room); }
   /** Leaves `room`. */
-  leave(room) { return this.#core.leave(room); }
+  leave(room) { return this.#core.request(1, room); }
   /** Asks for `nick`, now and on every later connection. */
-  setNick(nick) { return this.#core.setNick(nick); }
+  setNick(nick) { return this.#core.request(2, nick); }
   /** Asks for the rooms; a `rooms` event follows. */
-  listRooms() { return this.#core.listRooms(); }
+  listRooms() { return this.#core.request(3, ""); }
   /** Sends `text` to `room`; returns `{id, outcome}`; a `sent` or a `failed` event with
    *  the same `id` follows. */
   send(room, text) { return this.#core.send(room, text); }

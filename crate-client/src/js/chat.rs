@@ -97,28 +97,19 @@ impl ChatClient {
         *self.handler.borrow_mut() = handler;
     }
 
-    /// Joins `room`, and keeps it joined across reconnects.
+    /// One of the requests that take a string, or none, and return what happened
+    /// (`"sent"`...): `join(room)` (0; the room is kept joined across reconnects),
+    /// `leave(room)` (1), `setNick(nick)` (2; asked for now and on every later connection)
+    /// or `listRooms()` (3, `argument` unused; a `rooms` event follows). One export for the
+    /// four: the `ChatClient` class (crate-client/js/resilient.js) names them.
     #[wasm_bindgen(unchecked_return_type = "string")]
-    pub fn join(&self, room: &str) -> JsValue {
-        outcome_name(self.session.join(room))
-    }
-
-    /// Leaves `room`.
-    #[wasm_bindgen(unchecked_return_type = "string")]
-    pub fn leave(&self, room: &str) -> JsValue {
-        outcome_name(self.session.leave(room))
-    }
-
-    /// Asks for `nick`, now and on every later connection.
-    #[wasm_bindgen(js_name = setNick, unchecked_return_type = "string")]
-    pub fn set_nick(&self, nick: &str) -> JsValue {
-        outcome_name(self.session.set_nick(nick))
-    }
-
-    /// Asks for the rooms; a `rooms` event follows.
-    #[wasm_bindgen(js_name = listRooms, unchecked_return_type = "string")]
-    pub fn list_rooms(&self) -> JsValue {
-        outcome_name(self.session.list_rooms())
+    pub fn request(&self, kind: u8, argument: &str) -> JsValue {
+        outcome_name(match kind {
+            0 => self.session.join(argument),
+            1 => self.session.leave(argument),
+            2 => self.session.set_nick(argument),
+            _ => self.session.list_rooms(),
+        })
     }
 
     /// Sends `text` to `room`; returns `{id, outcome}`. A `sent` event with the same `id`
