@@ -418,7 +418,7 @@ impl CoreOptions {
 
     /// The value at `index`: `undefined` when not given.
     pub(super) fn value(&self, index: Value) -> JsValue {
-        self.0.get(index as u32)
+        self.0.get_unchecked(index as u32)
     }
 
     /// The value at `index` if it is a string.
@@ -433,7 +433,7 @@ impl CoreOptions {
 
     /// The number in `slot`, if given.
     pub(super) fn number(&self, slot: Slot) -> Option<f64> {
-        self.0.get(slot as u32).as_f64().filter(|n| !n.is_nan())
+        self.0.get_unchecked(slot as u32).as_f64().filter(|n| !n.is_nan())
     }
 
     /// The flag in `slot`, if given.
@@ -640,7 +640,7 @@ async fn resolve_string(value: &JsValue, what: &str) -> Result<String, String> {
 /// Promise (`future_to_promise`).
 pub(super) fn deferred() -> (js_sys::Promise, js_sys::Function) {
     let pair = deferred_js().unwrap_or_default();
-    (pair.get(0).unchecked_into(), pair.get(1).unchecked_into())
+    (pair.get_unchecked(0).unchecked_into(), pair.get_unchecked(1).unchecked_into())
 }
 
 /// What `send` did, as the string JavaScript sees (`"sent"`...).
