@@ -16,6 +16,10 @@
 // Shipped in the wasm-pack package as a wasm-bindgen snippet and re-exported from the
 // package's main module.
 
+// The parts of the browser WebSocket's shape FerroSocket has too (the same directory of
+// the package's snippets: no module more to load).
+import { defineConstants, defineHandlerAttributes, HANDLER_TYPES, HandlerSlots, STATES } from "./socket.js";
+
 let makeReconnecting = null;
 let makeChat = null;
 // Installed, but the module was built without ChatClient (cargo feature `js-chat`).
@@ -29,10 +33,6 @@ export function installResilientCores(reconnecting, chat) {
   chatLeftOut = chat === null;
 }
 
-const STATES = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 };
-const HANDLER_TYPES = ["open", "message", "error", "close"];
-const addListener = EventTarget.prototype.addEventListener;
-const removeListener = EventTarget.prototype.removeEventListener;
 
 // partysocket's option names, accepted as aliases of ours (ours win when both are given).
 // Their meanings overlap but are not identical; README "ReconnectingSocket and
@@ -175,73 +175,6 @@ function connectionEvents(raw, state) {
   }
 }
 
-/** The handler attributes (onopen...) of an EventTarget, as the browser's WebSocket has. */
-class HandlerSlots {
-  #target;
-  // type -> { value, listener }: a handler keeps its place among the listeners.
-  #slots = new Map();
-
-  constructor(target) {
-    this.#target = target;
-  }
-
-  get(type) {
-    return this.#slots.get(type)?.value ?? null;
-  }
-
-  set(type, value) {
-    // [LegacyTreatNonObjectAsNull]: anything but a function or an object means none.
-    if (value === undefined || (typeof value !== "function" && typeof value !== "object")) {
-      value = null;
-    }
-    const slot = this.#slots.get(type);
-    if (value === null) {
-      if (slot) {
-        removeListener.call(this.#target, type, slot.listener);
-        this.#slots.delete(type);
-      }
-      return;
-    }
-    if (slot) {
-      slot.value = value;
-      return;
-    }
-    const target = this.#target;
-    const entry = { value, listener: null };
-    // As WebIDL calls a handler: a function directly (not through its own `call`), an
-    // object never (handleEvent is for listeners), and `return false` cancels the event.
-    entry.listener = (event) => {
-      if (typeof entry.value !== "function") return;
-      if (Reflect.apply(entry.value, target, [event]) === false) event.preventDefault();
-    };
-    this.#slots.set(type, entry);
-    addListener.call(target, type, entry.listener);
-  }
-}
-
-function defineHandlerAttributes(Class, types) {
-  for (const type of types) {
-    Object.defineProperty(Class.prototype, `on${type}`, {
-      get() {
-        return this.__handlers().get(type);
-      },
-      set(value) {
-        this.__handlers().set(type, value);
-      },
-      enumerable: true,
-      configurable: true,
-    });
-  }
-}
-
-function defineConstants(Class) {
-  for (const [name, value] of Object.entries(STATES)) {
-    const constant = { value, enumerable: true };
-    Object.defineProperty(Class, name, constant);
-    Object.defineProperty(Class.prototype, name, constant);
-  }
-}
-
 function readyStateOf(coreState, closing) {
   switch (coreState) {
     case "open":
@@ -301,6 +234,10 @@ export class ReconnectingSocket extends EventTarget {
   #handlers = new HandlerSlots(this);
   #state = { lastWasDisconnect: false, retryCount: 0, opened: false };
 
+  static {
+    defineHandlerAttributes(ReconnectingSocket, HANDLER_TYPES, (socket) => socket.#handlers);
+  }
+
   constructor(url, protocolsOrOptions, maybeOptions) {
     super();
     requireMade(makeReconnecting, "ReconnectingSocket");
@@ -355,11 +292,6 @@ export class ReconnectingSocket extends EventTarget {
       dispatchAsTask(this, new MessageEvent("message", { data, origin: originOf(this.#currentUrl) }));
     };
     core.__holdUntilClosed(this);
-  }
-
-  /** @internal The handler attributes' storage. */
-  __handlers() {
-    return this.#handlers;
   }
 
   /** Whether this environment has a `WebSocket` constructor at all. */
@@ -468,7 +400,6 @@ function closedError() {
 }
 
 defineConstants(ReconnectingSocket);
-defineHandlerAttributes(ReconnectingSocket, HANDLER_TYPES);
 
 /**
  * A `chat.v1` client with exactly-once delivery across reconnects, an EventTarget:
@@ -481,6 +412,10 @@ export class ChatClient extends EventTarget {
   #core;
   #handlers = new HandlerSlots(this);
   #state = { lastWasDisconnect: false, retryCount: 0, opened: false };
+
+  static {
+    defineHandlerAttributes(ChatClient, ["open", "message", "close", "error"], (chat) => chat.#handlers);
+  }
 
   constructor(url, options) {
     super();
@@ -499,11 +434,6 @@ export class ChatClient extends EventTarget {
       if (isFinal(raw)) core.onevent = null;
     };
     core.__holdUntilClosed(this);
-  }
-
-  /** @internal The handler attributes' storage. */
-  __handlers() {
-    return this.#handlers;
   }
 
   /** Joins `room`, and keeps it joined across reconnects. */
@@ -557,7 +487,6 @@ function chatEvents(raw, state) {
 }
 
 defineConstants(ChatClient);
-defineHandlerAttributes(ChatClient, ["open", "message", "close", "error"]);
 
 /** Called by the Rust cores (ReconnectingSocketCore.flushed): `[promise, settle]`, where
  *  `settle()` resolves the promise and `settle(error)` rejects it (smaller in wasm than

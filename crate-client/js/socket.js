@@ -43,18 +43,93 @@ export function hasBrand(value, className, getter) {
   }
 }
 
-const STATES = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 };
-const HANDLER_TYPES = ["open", "message", "error", "close"];
+// Shared with resilient.js (ReconnectingSocket, ChatClient), which imports them.
+export const STATES = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 };
+export const HANDLER_TYPES = ["open", "message", "error", "close"];
 const addListener = EventTarget.prototype.addEventListener;
 const removeListener = EventTarget.prototype.removeEventListener;
+
+/** The handler attributes (onopen...) of an EventTarget, as the browser's WebSocket has. */
+export class HandlerSlots {
+  #target;
+  // type -> { value, listener }: a handler keeps the position among listeners it had
+  // when first set, as the browser's do.
+  #slots = new Map();
+
+  constructor(target) {
+    this.#target = target;
+  }
+
+  get(type) {
+    return this.#slots.get(type)?.value ?? null;
+  }
+
+  set(type, value) {
+    // [LegacyTreatNonObjectAsNull]: anything but a function or an object means none.
+    if (value === undefined || (typeof value !== "function" && typeof value !== "object")) {
+      value = null;
+    }
+    const slot = this.#slots.get(type);
+    if (value === null) {
+      if (slot) {
+        removeListener.call(this.#target, type, slot.listener);
+        this.#slots.delete(type);
+      }
+      return;
+    }
+    if (slot) {
+      slot.value = value;
+      return;
+    }
+    const target = this.#target;
+    const entry = { value, listener: null };
+    // As WebIDL calls a handler: a function directly (not through its own `call`), an
+    // object never (handleEvent is for listeners), and `return false` cancels the event.
+    entry.listener = (event) => {
+      if (typeof entry.value !== "function") return;
+      if (Reflect.apply(entry.value, target, [event]) === false) event.preventDefault();
+    };
+    this.#slots.set(type, entry);
+    addListener.call(target, type, entry.listener);
+  }
+}
+
+/** Defines `Class`'s `on<type>` attributes (enumerable, as WebIDL makes them) over the
+ *  HandlerSlots `slotsOf(object)` returns. */
+export function defineHandlerAttributes(Class, types, slotsOf) {
+  for (const type of types) {
+    Object.defineProperty(Class.prototype, `on${type}`, {
+      get() {
+        return slotsOf(this).get(type);
+      },
+      set(value) {
+        slotsOf(this).set(type, value);
+      },
+      enumerable: true,
+      configurable: true,
+    });
+  }
+}
+
+/** Defines CONNECTING, OPEN, CLOSING and CLOSED on `Class` and its prototype. */
+export function defineConstants(Class) {
+  for (const [name, value] of Object.entries(STATES)) {
+    const constant = { value, enumerable: true };
+    Object.defineProperty(Class, name, constant);
+    Object.defineProperty(Class.prototype, name, constant);
+  }
+}
 
 export class FerroSocket extends EventTarget {
   #core;
   #url;
   #origin;
-  // Event handler attributes (onopen...): type -> { value, listener }. A handler keeps
-  // the position among listeners it had when first set, as the browser's do.
-  #handlers = new Map();
+  // Event handler attributes (onopen...).
+  #handlers = new HandlerSlots(this);
+
+  static {
+    defineHandlerAttributes(FerroSocket, HANDLER_TYPES, (socket) => socket.#handlers);
+  }
 
   /**
    * Opens a socket to `url` (`ws:`, `wss:`, `http:`, `https:` or a path relative to the
@@ -101,47 +176,6 @@ export class FerroSocket extends EventTarget {
     // next listener, exactly as for the browser's own events.
     this.dispatchEvent(copy);
   }
-
-  #handler(type) {
-    return this.#handlers.get(type)?.value ?? null;
-  }
-
-  #setHandler(type, value) {
-    // [LegacyTreatNonObjectAsNull]: anything but a function or an object means none.
-    if (value === undefined || (typeof value !== "function" && typeof value !== "object")) {
-      value = null;
-    }
-    const slot = this.#handlers.get(type);
-    if (value === null) {
-      if (slot) {
-        removeListener.call(this, type, slot.listener);
-        this.#handlers.delete(type);
-      }
-      return;
-    }
-    if (slot) {
-      slot.value = value;
-      return;
-    }
-    const entry = { value, listener: null };
-    // As WebIDL calls a handler: a function directly (not through its own `call`), an
-    // object never (handleEvent is for listeners), and `return false` cancels the event.
-    entry.listener = (event) => {
-      if (typeof entry.value !== "function") return;
-      if (Reflect.apply(entry.value, this, [event]) === false) event.preventDefault();
-    };
-    this.#handlers.set(type, entry);
-    addListener.call(this, type, entry.listener);
-  }
-
-  get onopen() { return this.#handler("open"); }
-  set onopen(value) { this.#setHandler("open", value); }
-  get onmessage() { return this.#handler("message"); }
-  set onmessage(value) { this.#setHandler("message", value); }
-  get onerror() { return this.#handler("error"); }
-  set onerror(value) { this.#setHandler("error", value); }
-  get onclose() { return this.#handler("close"); }
-  set onclose(value) { this.#setHandler("close", value); }
 
   /** The resolved `ws:`/`wss:` URL. */
   get url() { return this.#url; }
@@ -218,16 +252,11 @@ function freed() {
   return error;
 }
 
-for (const [name, value] of Object.entries(STATES)) {
-  const constant = { value, enumerable: true };
-  Object.defineProperty(FerroSocket, name, constant);
-  Object.defineProperty(FerroSocket.prototype, name, constant);
-}
+defineConstants(FerroSocket);
 // WebSocket's own members are enumerable on its prototype (a for-in loop lists them), as
-// WebIDL makes every attribute and operation; class syntax makes them non-enumerable.
-// `free` is ours, and stays out of such loops.
+// WebIDL makes every attribute and operation; class syntax makes them non-enumerable (the
+// handler attributes are defined enumerable). `free` is ours, and stays out of such loops.
 for (const name of [
-  ...HANDLER_TYPES.map((type) => `on${type}`),
   "url", "readyState", "bufferedAmount", "protocol", "extensions", "binaryType", "send", "close",
 ]) {
   const descriptor = Object.getOwnPropertyDescriptor(FerroSocket.prototype, name);
