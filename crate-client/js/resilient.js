@@ -70,8 +70,9 @@ const FLAG_OPTIONS = ["reconnectAfterNormalClose", "reconnectAfterPolicyClose", 
  * The options (after `withAliases`) as the cores take them (`CoreOptions` in
  * crate-client/src/js/resilient.rs): one array, the numbers and flags first (NaN for one
  * not given or of another type, which is ignored; a NaN given counts as 0), then the
- * protocols as a list of strings, the protocols function, `heartbeatPing`, `token`,
- * `shouldReconnect` and `nick`. Throws a TypeError for a bad `overflow`, `protocols` or
+ * protocols as a list of strings (none when they are a function, which the class asks),
+ * `heartbeatPing`, `token` (a function as one `answerOf` asks), `shouldReconnect` and
+ * `nick`. Throws a TypeError for a bad `overflow`, `protocols` or
  * `token`, in that order.
  */
 function coreOptions(options) {
@@ -100,9 +101,45 @@ function coreOptions(options) {
     throw new TypeError("token must be a string or a function");
   }
   const string = (value) => (typeof value === "string" ? value : undefined);
-  values.push(fixed, typeof protocols === "function" ? protocols : undefined,
-    string(heartbeatPing), token ?? undefined, given.shouldReconnect ?? undefined, string(nick));
+  // A token function is asked through a function that answers as the core expects (see
+  // `answerOf`).
+  const tokenSource = typeof token === "function"
+    ? async () => {
+      const answer = await answerOf(() => token.call(null), "token");
+      if (typeof answer !== "string") throw somethingElse("token");
+      return answer;
+    }
+    : token ?? undefined;
+  values.push(fixed, string(heartbeatPing), tokenSource, given.shouldReconnect ?? undefined, string(nick));
   return values;
+}
+
+/** What calling `call` returns, awaited; an exception or a rejection as the message the
+ *  core reports (a string): "the `what` function failed: " and the error. */
+async function answerOf(call, what) {
+  try {
+    return await call();
+  } catch (error) {
+    // An Error as `name: message` (its message alone if it has no name); anything else
+    // thrown as String() makes it.
+    const text = !(error instanceof Error) ? String(error)
+      : error.name ? `${error.name}: ${error.message}` : error.message;
+    throw `the ${what} function failed: ${text}`;
+  }
+}
+
+function somethingElse(what) {
+  return `the ${what} function returned something other than a string`;
+}
+
+/** A protocols function's answer as the list the core takes: one string, or a list of
+ *  strings. */
+function protocolsAnswer(answer) {
+  if (typeof answer === "string") return [answer];
+  if (!Array.isArray(answer)) throw "the protocols function returned neither a string nor a list";
+  const list = Array.from(answer);
+  if (list.some((protocol) => typeof protocol !== "string")) throw "protocols must be strings";
+  return list;
 }
 
 // One task per event, in order, across every object of this module: a MessageChannel's
@@ -250,18 +287,27 @@ export class ReconnectingSocket extends EventTarget {
     } else {
       options = withAliases(second ?? maybeOptions);
     }
-    if (typeof url === "function") {
-      // Called before every attempt; its answer is what `url` reads.
-      const provider = url;
-      this.#url = async () => {
-        const answer = await provider();
-        this.#currentUrl = resolveUrl(answer);
-        return answer;
-      };
-    } else {
+    const protocols = options?.protocols;
+    if (typeof url !== "function") {
       // As `new WebSocket(url)` does with a URL object.
-      this.#url = String(url);
-      this.#currentUrl = resolveUrl(this.#url);
+      url = String(url);
+      this.#currentUrl = resolveUrl(url);
+    }
+    this.#url = url;
+    if (typeof url === "function" || typeof protocols === "function") {
+      // Asked by the core before every attempt: `[url, protocols]` (without protocols
+      // when they are not a function: the core has them), or a rejection with the
+      // message the core reports. The URL function's answer is what `url` reads.
+      this.#url = async () => {
+        let answer = url;
+        if (typeof url === "function") {
+          answer = await answerOf(() => url(), "URL");
+          this.#currentUrl = resolveUrl(answer);
+          if (typeof answer !== "string") throw somethingElse("URL");
+        }
+        if (typeof protocols !== "function") return [answer];
+        return [answer, protocolsAnswer(await answerOf(() => protocols.call(null), "protocols"))];
+      };
     }
     this.#options = options;
     const startClosed = Boolean((second ?? maybeOptions)?.startClosed ?? maybeOptions?.startClosed);

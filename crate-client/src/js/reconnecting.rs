@@ -43,15 +43,15 @@ impl ReconnectingSocket {
     /// `UnsupportedSchemeError`, `InvalidProtocolError` or `TypeError` for bad options.
     pub(super) fn new(url: JsValue, options: &CoreOptions) -> Result<ReconnectingSocket, JsValue> {
         let should_reconnect = options.given(Value::ShouldReconnect);
-        let protocols_fn = options.given(Value::ProtocolsFunction);
         let options = parse_options(options);
+        // A function when the URL or the protocols are (see `endpoint_fn`).
         let socket =
             match url.as_string() {
-                Some(url) if protocols_fn.is_none() => ResilientSocket::open(&url, options)
+                Some(url) => ResilientSocket::open(&url, options)
                     .map_err(|err| js_error(open_error_name(&err), &err))?,
-                _ if url.is_string() || url.is_function() => {
+                None if url.is_function() => {
                     let fixed = options.protocols.clone();
-                    ResilientSocket::open_with(endpoint_fn(url, protocols_fn, fixed), options)
+                    ResilientSocket::open_with(endpoint_fn(url, fixed), options)
                 }
                 _ => return Err(js_sys::TypeError::new(
                     "the URL must be a string or a function returning one (or a Promise of one)",

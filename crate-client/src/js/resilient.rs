@@ -433,7 +433,10 @@ impl CoreOptions {
 
     /// The number in `slot`, if given.
     pub(super) fn number(&self, slot: Slot) -> Option<f64> {
-        self.0.get_unchecked(slot as u32).as_f64().filter(|n| !n.is_nan())
+        self.0
+            .get_unchecked(slot as u32)
+            .as_f64()
+            .filter(|n| !n.is_nan())
     }
 
     /// The flag in `slot`, if given.
@@ -486,13 +489,13 @@ pub(super) enum Slot {
 #[derive(Clone, Copy)]
 #[cfg_attr(not(feature = "js-chat"), allow(dead_code))]
 pub(super) enum Value {
-    /// The protocols given as a string or a list: always a list of strings.
+    /// The protocols given as a string or a list: always a list of strings (empty when
+    /// they are a function: the class's endpoint function asks it, see `endpoint_fn`).
     Protocols = Slot::DropOldest as isize + 1,
-    /// The protocols given as a function, called per attempt (see `endpoint_fn`).
-    ProtocolsFunction,
     /// `heartbeatPing` if it is a string.
     HeartbeatPing,
-    /// `token`: a string or a function.
+    /// `token`: a string, or an async function that resolves to one or rejects with the
+    /// message to report (see `ask`).
     Token,
     /// `shouldReconnect`, as given (checked by `ReconnectingSocket`).
     ShouldReconnect,
@@ -562,77 +565,54 @@ pub(super) fn parse_options(options: &CoreOptions) -> ResilientOptions {
     }
 }
 
-/// Computes every attempt's endpoint from a URL and protocols each given as a value or a
-/// function (whose result may be a Promise).
+/// Computes every attempt's endpoint with `endpoint`, the `ReconnectingSocket` class's
+/// async function (crate-client/js/resilient.js) that asks the URL and protocols functions:
+/// it resolves to `[url]` or `[url, protocols]` (without protocols, `fixed_protocols`), or
+/// rejects with the message to report.
 pub(super) fn endpoint_fn(
-    url: JsValue,
-    protocols: Option<JsValue>,
+    endpoint: JsValue,
     fixed_protocols: Vec<String>,
 ) -> impl FnMut() -> EndpointFuture {
     move || {
-        let (url, protocols, fixed) = (url.clone(), protocols.clone(), fixed_protocols.clone());
+        let (endpoint, fixed) = (endpoint.clone(), fixed_protocols.clone());
         Box::pin(async move {
-            let url = resolve_string(&url, "URL").await?;
-            let protocols = match protocols {
-                None => fixed,
-                Some(protocols) => {
-                    let value = resolve(&protocols, "protocols").await?;
-                    match value.as_string() {
-                        Some(one) => vec![one],
-                        None if js_sys::Array::is_array(&value) => {
-                            string_list(&value).ok_or("protocols must be strings")?
-                        }
-                        None => {
-                            return Err(
-                                "the protocols function returned neither a string nor a list"
-                                    .into(),
-                            )
-                        }
-                    }
-                }
-            };
-            Ok(Endpoint { url, protocols })
+            let answer: js_sys::Array = ask(&endpoint).await?.unchecked_into();
+            let protocols = answer.get_unchecked(1);
+            Ok(Endpoint {
+                url: answer.get_unchecked(0).as_string().unwrap_or_default(),
+                protocols: if protocols.is_undefined() {
+                    fixed
+                } else {
+                    string_list(&protocols).unwrap_or_default()
+                },
+            })
         })
     }
 }
 
-/// The `token` option: a string, or a function returning one (or a Promise of one), called
-/// before every attempt and for every refresh (`coreOptions` refuses anything else).
+/// The `token` option: a string, or an async function (made by `coreOptions`) that
+/// resolves to one or rejects with the message to report, called before every attempt and
+/// for every refresh.
 pub(super) fn token_provider(token: JsValue) -> TokenProvider {
     if let Some(fixed) = token.as_string() {
         return TokenProvider::Fixed(fixed);
     }
     TokenProvider::Function(Rc::new(move || -> TokenFuture {
         let token = token.clone();
-        Box::pin(async move { resolve_string(&token, "token").await })
+        Box::pin(async move { Ok(ask(&token).await?.as_string().unwrap_or_default()) })
     }))
 }
 
-/// `value`, or what calling it returns if it is a function, awaited if it is a Promise;
-/// an exception or a rejection as "the `what` function failed: " and its message.
-pub(super) async fn resolve(value: &JsValue, what: &str) -> Result<JsValue, String> {
-    let describe = |err: JsValue| {
-        format!(
-            "the {what} function failed: {}",
-            crate::error::JsError::from(err)
-        )
-    };
-    let value = match value.dyn_ref::<js_sys::Function>() {
-        Some(function) => function.call0(&JsValue::NULL).map_err(describe)?,
-        None => value.clone(),
-    };
-    wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&value))
+/// Calls `function`, one of resilient.js's async functions, and awaits it: what it
+/// resolves to, or the message it rejects with. The checks and the messages are theirs.
+async fn ask(function: &JsValue) -> Result<JsValue, String> {
+    let promise = function
+        .unchecked_ref::<js_sys::Function>()
+        .call0(&JsValue::NULL)
+        .unwrap_or_default();
+    wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(promise))
         .await
-        .map_err(describe)
-}
-
-/// As [`resolve`], for a value that must be a string: anything else is "the `what`
-/// function returned something other than a string".
-async fn resolve_string(value: &JsValue, what: &str) -> Result<String, String> {
-    resolve(value, what)
-        .await?
-        .as_string()
-        .ok_or_else(|| format!("the {what} function returned something other than a string"))
+        .map_err(|message| message.as_string().unwrap_or_default())
 }
 
 /// A Promise and the function that settles it: called with nothing, it resolves the
@@ -640,7 +620,10 @@ async fn resolve_string(value: &JsValue, what: &str) -> Result<String, String> {
 /// Promise (`future_to_promise`).
 pub(super) fn deferred() -> (js_sys::Promise, js_sys::Function) {
     let pair = deferred_js().unwrap_or_default();
-    (pair.get_unchecked(0).unchecked_into(), pair.get_unchecked(1).unchecked_into())
+    (
+        pair.get_unchecked(0).unchecked_into(),
+        pair.get_unchecked(1).unchecked_into(),
+    )
 }
 
 /// What `send` did, as the string JavaScript sees (`"sent"`...).
