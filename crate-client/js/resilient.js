@@ -120,12 +120,15 @@ async function answerOf(call, what) {
   try {
     return await call();
   } catch (error) {
-    // An Error as `name: message` (its message alone if it has no name); anything else
-    // thrown as String() makes it.
-    const text = !(error instanceof Error) ? String(error)
-      : error.name ? `${error.name}: ${error.message}` : error.message;
-    throw `the ${what} function failed: ${text}`;
+    throw `the ${what} function failed: ${errorText(error)}`;
   }
+}
+
+/** A thrown value as the core's messages quote it: an Error as `name: message` (its
+ *  message alone if it has no name), anything else as String() makes it. */
+function errorText(error) {
+  if (!(error instanceof Error)) return String(error);
+  return error.name ? `${error.name}: ${error.message}` : error.message;
 }
 
 function somethingElse(what) {
@@ -494,7 +497,24 @@ export class ChatClient extends EventTarget {
    *  the same `id` follows. */
   send(room, text) { return this.#core.send(room, text); }
   /** Sends the application event `event` with `data` (any JSON value) to `room`. */
-  emit(room, event, data) { return this.#core.emit(room, event, data); }
+  emit(room, event, data) {
+    // The room and event converted first, as the core's arguments were before the data.
+    room = `${room}`;
+    event = `${event}`;
+    // `undefined` sends `null`; data JSON.stringify refuses (a cycle, a BigInt) or cannot
+    // write (a function) is a TypeError, and nothing is sent. The core refuses what the
+    // server would (a lone surrogate, nesting over 125 deep) with the same wording.
+    let text = "null";
+    if (data !== undefined) {
+      try {
+        text = JSON.stringify(data);
+      } catch (error) {
+        throw notJson(errorText(error));
+      }
+      if (text === undefined) throw notJson("JSON.stringify cannot write it");
+    }
+    return this.#core.emit(room, event, text);
+  }
   /** Reconnects now if waiting between attempts. */
   retryNow() { this.#core.retryNow(); }
   /** Starts over now: after an `authfailed` (the `token` function is asked anew) or a
@@ -519,6 +539,10 @@ export class ChatClient extends EventTarget {
   get unacknowledged() { return this.#core.unacknowledged; }
   /** The attempt being made or waited for since the last connection opened. */
   get retryCount() { return this.#state.retryCount; }
+}
+
+function notJson(why) {
+  return new TypeError(`the event data is not JSON: ${why}`);
 }
 
 const CONNECTION_TYPES = new Set(["open", "reconnected", "disconnect", "reconnecting", "close", "giveup"]);

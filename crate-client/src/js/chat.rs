@@ -10,7 +10,7 @@ use super::convert::*;
 use super::events::*;
 use super::resilient::*;
 use crate::resilient::{ConnectionState, ResilientEvent};
-use crate::session::{ChatEvent, ChatOptions, ChatSession, InvalidJson};
+use crate::session::{ChatEvent, ChatOptions, ChatSession};
 
 /// A chat client speaking `chat.v1`, with exactly-once delivery across reconnects: the Rust
 /// core of the `ChatClient` JavaScript class (crate-client/js/resilient.js), which turns
@@ -123,25 +123,16 @@ impl ChatClient {
             .build()
     }
 
-    /// Sends the application event `event` with `data` (what `JSON.stringify` takes;
-    /// `undefined` sends `null`) to `room`. Throws a `TypeError`, and sends nothing, for
-    /// data `JSON.stringify` refuses (a cycle, a `BigInt`) or cannot write (a function), or
-    /// that the server would refuse (a string with a lone surrogate, arrays or objects nested
-    /// over 125 deep).
+    /// Sends the application event `event` with `data`, JSON text (the `ChatClient` class
+    /// writes it with `JSON.stringify`, and throws for data it cannot write), to `room`.
+    /// Throws a `TypeError`, and sends nothing, for text the server would refuse (a string
+    /// with a lone surrogate, arrays or objects nested over 125 deep).
     #[wasm_bindgen(unchecked_return_type = "string")]
-    pub fn emit(&self, room: &str, event: &str, data: JsValue) -> Result<JsValue, JsValue> {
-        let text = if data.is_undefined() {
-            "null".to_owned()
-        } else {
-            js_sys::JSON::stringify(&data)
-                .map_err(|err| not_json(crate::error::JsError::from(err).to_string()))?
-                .as_string()
-                .ok_or_else(|| not_json("JSON.stringify cannot write it"))?
-        };
+    pub fn emit(&self, room: &str, event: &str, data: &str) -> Result<JsValue, JsValue> {
         self.session
-            .emit(room, event, &text)
+            .emit(room, event, data)
             .map(outcome_name)
-            .map_err(|InvalidJson(why)| not_json(why))
+            .map_err(|err| js_sys::TypeError::new(&err.to_string()).into())
     }
 
     /// The connection's state (as `ReconnectingSocket.state`).
@@ -179,12 +170,6 @@ impl ChatClient {
     pub fn close(&self) {
         self.session.close();
     }
-}
-
-/// The `TypeError` `emit` throws for data that cannot be sent as JSON, worded as
-/// [`ChatSession::emit`]'s refusal is.
-fn not_json(why: impl Into<String>) -> JsValue {
-    js_sys::TypeError::new(&InvalidJson(why.into()).to_string()).into()
 }
 
 // ---- the chat's events as plain objects, built as js/events.rs builds the connection's ----
