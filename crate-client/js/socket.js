@@ -227,15 +227,16 @@ export class FerroSocket extends EventTarget {
 
 /**
  * The protocols argument converted as the browser converts it (WebIDL's
- * `(DOMString or sequence<DOMString>)`): an iterable object (an array, a Set) is a list of
- * `String(item)`s, anything else given is one `String(value)` (`null` is "null").
+ * `(DOMString or sequence<DOMString>)`), as the list of strings the core takes: an
+ * iterable object (an array, a Set) is a list of `String(item)`s, anything else given is
+ * one `String(value)` (`null` is "null"), none given is none.
  */
 function protocolList(protocols) {
-  if (protocols === undefined) return undefined;
+  if (protocols === undefined) return [];
   if (protocols !== null && typeof protocols === "object" && typeof protocols[Symbol.iterator] === "function") {
     return Array.from(protocols, (item) => domString(item));
   }
-  return domString(protocols);
+  return [domString(protocols)];
 }
 
 /**

@@ -17,22 +17,6 @@ pub(super) fn core_maker(
         .into_js_value()
 }
 
-/// The protocols argument of the constructor: nothing, one string or a list of strings.
-pub(super) fn protocol_list(protocols: JsValue) -> Result<Vec<String>, JsValue> {
-    if protocols.is_undefined() {
-        return Ok(Vec::new());
-    }
-    if let Some(one) = protocols.as_string() {
-        return Ok(vec![one]);
-    }
-    if js_sys::Array::is_array(&protocols) {
-        return string_list(&protocols).ok_or_else(|| js_type_error("protocols must be strings"));
-    }
-    Err(js_type_error(
-        "protocols must be a string or an array of strings",
-    ))
-}
-
 /// The strings of `list` (anything `Array.from` takes), or `None` if one is not a string.
 pub(super) fn string_list(list: &JsValue) -> Option<Vec<String>> {
     let mut strings = Vec::new();

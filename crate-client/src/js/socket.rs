@@ -155,7 +155,8 @@ impl SocketCore {
         protocols: JsValue,
         dispatch: js_sys::Function,
     ) -> Result<SocketCore, JsValue> {
-        let protocols = protocol_list(protocols)?;
+        // socket.js hands over a list of strings (`protocolList`).
+        let protocols = string_list(&protocols).unwrap_or_default();
         let protocols: Vec<&str> = protocols.iter().map(String::as_str).collect();
         let socket = WebSocket::open_with_protocols(url, &protocols)
             .map_err(|err| js_error(open_error_name(&err), &err))?;
