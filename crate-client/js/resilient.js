@@ -18,7 +18,7 @@
 
 // The parts of the browser WebSocket's shape FerroSocket has too (the same directory of
 // the package's snippets: no module more to load).
-import { defineConstants, defineHandlerAttributes, HANDLER_TYPES, HandlerSlots, STATES } from "./socket.js";
+import { defineConstants, defineHandlerAttributes, domString, HANDLER_TYPES, HandlerSlots, STATES } from "./socket.js";
 
 let makeReconnecting = null;
 let makeChat = null;
@@ -247,7 +247,7 @@ function resolveUrl(url) {
  *  (the core converts it as WebIDL's [Clamp] does), the reason a string, each left out
  *  when not given. */
 function closeArgs(code, reason) {
-  return [code === undefined ? undefined : +code, reason === undefined ? undefined : String(reason)];
+  return [code === undefined ? undefined : +code, reason === undefined ? undefined : domString(reason)];
 }
 
 function requireMade(make, name) {
@@ -293,7 +293,7 @@ export class ReconnectingSocket extends EventTarget {
     const protocols = options?.protocols;
     if (typeof url !== "function") {
       // As `new WebSocket(url)` does with a URL object.
-      url = String(url);
+      url = domString(url);
       this.#currentUrl = resolveUrl(url);
     }
     this.#url = url;
@@ -470,7 +470,7 @@ export class ChatClient extends EventTarget {
     super();
     requireMade(makeChat, "ChatClient");
     if (arguments.length === 0) throw new TypeError("ChatClient: a URL is required");
-    this.#core = makeChat(String(url), coreOptions(withAliases(options)));
+    this.#core = makeChat(domString(url), coreOptions(withAliases(options)));
     this.#attach();
   }
 

@@ -243,7 +243,7 @@ function protocolList(protocols) {
  * `value` converted to a string as WebIDL's DOMString is: like `String(value)`, except that
  * a Symbol throws a TypeError rather than becoming "Symbol(...)".
  */
-function domString(value) {
+export function domString(value) {
   return `${value}`;
 }
 

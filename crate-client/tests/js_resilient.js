@@ -56,8 +56,11 @@ async function dropConnections(httpBase, outageMs) {
 export async function driveReconnectingSocket(ReconnectingSocket, echoUrl, httpBase) {
   expectThrows(() => new ReconnectingSocket(echoUrl, { overflow: "sometimes" }), "TypeError", "a bad overflow option");
   expectThrows(() => new ReconnectingSocket("ftp://x/"), "UnsupportedSchemeError", "an ftp: URL");
+  // A Symbol is no string, as WebIDL's DOMString conversion says (the browser's WebSocket throws too).
+  expectThrows(() => new ReconnectingSocket(Symbol("url")), "TypeError", "a Symbol URL");
 
   const socket = new ReconnectingSocket(echoUrl, { initialDelay: 20, maxDelay: 100, maxQueuedMessages: 2 });
+  expectThrows(() => socket.close(4000, Symbol("reason")), "TypeError", "a Symbol close reason");
   const events = recorder();
   const messages = recorder();
   listen(socket, SOCKET_TYPES, events);
@@ -106,6 +109,7 @@ export async function driveReconnectingSocket(ReconnectingSocket, echoUrl, httpB
 }
 
 export async function driveChatClient(ChatClient, chatUrl, httpBase) {
+  expectThrows(() => new ChatClient(Symbol("url")), "TypeError", "a Symbol URL");
   const room = `js-${Math.floor(Math.random() * 1e9)}`;
   const ada = new ChatClient(chatUrl, { nick: `ada-${room}`, initialDelay: 20, maxDelay: 100 });
   const bob = new ChatClient(chatUrl, { nick: `bob-${room}`, initialDelay: 20, maxDelay: 100 });
