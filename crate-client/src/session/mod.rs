@@ -149,10 +149,15 @@ impl std::fmt::Debug for ChatSession {
     }
 }
 
+/// A fresh session key: 16 random hex digits (written by hand: `{:08x}` would link
+/// core::fmt's width padding).
 fn random_id() -> String {
-    let high = (js_sys::Math::random() * f64::from(u32::MAX)) as u32;
-    let low = (js_sys::Math::random() * f64::from(u32::MAX)) as u32;
-    format!("{high:08x}{low:08x}")
+    let mut id = String::with_capacity(16);
+    for _ in 0..2 {
+        let half = (js_sys::Math::random() * f64::from(u32::MAX)) as u32;
+        wire::push_hex(&mut id, half, 8);
+    }
+    id
 }
 
 fn envelope(envelope: &ClientEnvelope) -> Message {

@@ -725,6 +725,15 @@ pub(crate) fn decode(text: &str) -> Result<ServerEnvelope, String> {
 
 // ---- writing -------------------------------------------------------------------------
 
+/// Appends the last `digits` hex digits of `value`, in lowercase, zero-padded (by hand:
+/// `{:04x}` would link core::fmt's width padding).
+pub(crate) fn push_hex(out: &mut String, value: u32, digits: u32) {
+    for shift in (0..digits).rev() {
+        let digit = (value >> (shift * 4)) & 0xf;
+        out.push(char::from_digit(digit, 16).unwrap_or('0'));
+    }
+}
+
 /// Appends `text` as a JSON string, escaped as serde_json escapes it.
 fn write_str(out: &mut String, text: &str) {
     out.push('"');
@@ -738,7 +747,8 @@ fn write_str(out: &mut String, text: &str) {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+                out.push_str("\\u");
+                push_hex(out, c as u32, 4);
             }
             c => out.push(c),
         }
