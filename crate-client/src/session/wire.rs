@@ -119,8 +119,16 @@ impl Reader<'_> {
         self.bytes.get(self.pos).copied()
     }
 
+    /// Whether the text here starts with `prefix` (`get`, not indexing: no slice panic
+    /// path).
+    fn at(&self, prefix: &[u8]) -> bool {
+        self.bytes
+            .get(self.pos..)
+            .is_some_and(|rest| rest.starts_with(prefix))
+    }
+
     fn literal(&mut self, word: &str, value: Json) -> Result<Json, String> {
-        if self.bytes[self.pos..].starts_with(word.as_bytes()) {
+        if self.at(word.as_bytes()) {
             self.pos += word.len();
             Ok(value)
         } else {
@@ -219,7 +227,7 @@ impl Reader<'_> {
         let int_start = self.pos;
         match self.digits() {
             0 => return self.error("expected a digit"),
-            n if n > 1 && self.bytes[int_start] == b'0' => {
+            n if n > 1 && self.bytes.get(int_start) == Some(&b'0') => {
                 return self.error("a number cannot start with 0")
             }
             _ => {}
@@ -331,7 +339,7 @@ impl Reader<'_> {
         let first = self.hex4()?;
         let code = match first {
             0xD800..=0xDBFF => {
-                if !self.bytes[self.pos..].starts_with(b"\\u") {
+                if !self.at(b"\\u") {
                     return self.error("lone leading surrogate in a `\\u` escape");
                 }
                 self.pos += 2;
