@@ -165,10 +165,11 @@ pub struct SessionCore {
     lobby_history_unscoped: bool,
     retry_at: Option<Millis>,
     refusals_in_a_row: u32,
-    /// State and request envelopes to send before any line, on this connection.
-    control: VecDeque<ClientEnvelope>,
+    /// State and request envelopes to send before any line, on this connection (a few:
+    /// a `Vec`, taken from the front).
+    control: Vec<ClientEnvelope>,
     /// Requests made while not welcomed (`list_rooms`, `emit`): sent once welcomed.
-    deferred: VecDeque<ClientEnvelope>,
+    deferred: Vec<ClientEnvelope>,
     events: VecDeque<ChatEvent>,
 }
 
@@ -204,8 +205,8 @@ impl SessionCore {
             lobby_history_unscoped: false,
             retry_at: None,
             refusals_in_a_row: 0,
-            control: VecDeque::new(),
-            deferred: VecDeque::new(),
+            control: Vec::new(),
+            deferred: Vec::new(),
             events: VecDeque::new(),
         }
     }
@@ -231,7 +232,7 @@ impl SessionCore {
         self.need_skip = false;
         self.retry_at = None;
         if let Some(token) = self.token.clone() {
-            self.control.push_back(ClientEnvelope::Session {
+            self.control.push(ClientEnvelope::Session {
                 token,
                 next: Some(self.next_wanted_n()),
             });
@@ -364,7 +365,7 @@ impl SessionCore {
         let log = self.rooms.get_or_default(room.to_owned());
         if self.welcomed {
             log.answer_due = true;
-            self.control.push_back(ClientEnvelope::Join {
+            self.control.push(ClientEnvelope::Join {
                 rooms: vec![room.to_owned()],
             });
             SendOutcome::Sent
@@ -381,7 +382,7 @@ impl SessionCore {
         }
         self.rooms.remove(room);
         if self.welcomed {
-            self.control.push_back(ClientEnvelope::Leave {
+            self.control.push(ClientEnvelope::Leave {
                 rooms: vec![room.to_owned()],
             });
             SendOutcome::Sent
@@ -397,7 +398,7 @@ impl SessionCore {
         }
         self.wanted_nick = Some(nick.to_owned());
         if self.welcomed {
-            self.control.push_back(ClientEnvelope::Nick {
+            self.control.push(ClientEnvelope::Nick {
                 nick: nick.to_owned(),
             });
             SendOutcome::Sent
@@ -425,10 +426,10 @@ impl SessionCore {
         if self.closed {
             SendOutcome::Rejected
         } else if self.welcomed {
-            self.control.push_back(envelope);
+            self.control.push(envelope);
             SendOutcome::Sent
         } else {
-            self.deferred.push_back(envelope);
+            self.deferred.push(envelope);
             SendOutcome::Queued
         }
     }
@@ -442,7 +443,7 @@ impl SessionCore {
         if self.closed || !self.welcomed {
             return SendOutcome::Rejected;
         }
-        self.control.push_back(ClientEnvelope::Refresh {
+        self.control.push(ClientEnvelope::Refresh {
             token: token.to_owned(),
         });
         SendOutcome::Sent
@@ -570,7 +571,7 @@ impl SessionCore {
             if self.welcomed && !self.pacing.try_take(self.now) {
                 return None;
             }
-            return self.control.pop_front();
+            return Some(self.control.remove(0));
         }
         if !self.welcomed || self.retry_at.is_some_and(|at| self.now < at) {
             return None;
@@ -794,12 +795,11 @@ impl SessionCore {
         if self.welcomed {
             if let Some(wanted) = self.wanted_nick.clone() {
                 if wanted != nick {
-                    self.control
-                        .push_back(ClientEnvelope::Nick { nick: wanted });
+                    self.control.push(ClientEnvelope::Nick { nick: wanted });
                 }
             }
             if !self.rooms.contains_key(LOBBY) {
-                self.control.push_back(ClientEnvelope::Leave {
+                self.control.push(ClientEnvelope::Leave {
                     rooms: vec![LOBBY.to_owned()],
                 });
             }
@@ -808,7 +808,7 @@ impl SessionCore {
                     continue;
                 }
                 room.answer_due = true;
-                self.control.push_back(if room.confirmed {
+                self.control.push(if room.confirmed {
                     ClientEnvelope::Resume {
                         room: name.clone(),
                         after_seq: room.seen(),
@@ -855,8 +855,7 @@ impl SessionCore {
                     nick: wanted.clone(),
                 })
             {
-                self.control
-                    .push_back(ClientEnvelope::Nick { nick: wanted });
+                self.control.push(ClientEnvelope::Nick { nick: wanted });
             }
         }
         for (name, room) in self.rooms.iter() {
@@ -880,7 +879,7 @@ impl SessionCore {
                 _ => false,
             });
             if !queued {
-                self.control.push_back(request);
+                self.control.push(request);
             }
         }
     }
@@ -988,7 +987,7 @@ impl SessionCore {
         };
         if log.has_gap() && log.confirmed && !log.answer_due {
             log.answer_due = true;
-            self.control.push_back(ClientEnvelope::Resume {
+            self.control.push(ClientEnvelope::Resume {
                 room: room.to_owned(),
                 after_seq: log.seen(),
                 epoch: self.epoch.clone(),
