@@ -623,6 +623,12 @@ impl SessionCore {
         self.events.pop_front()
     }
 
+    /// Queues `event` for the application after those already waiting: the driver's own
+    /// (connection changes, unreadable envelopes), in one queue with the core's.
+    pub(crate) fn report(&mut self, event: ChatEvent) {
+        self.events.push_back(event);
+    }
+
     /// When [`tick`](Self::tick) must be called next (a retry delay ends, a pacing token is
     /// earned, a deadline passes), if anything waits on time.
     pub fn next_wakeup(&self) -> Option<Millis> {
