@@ -1,7 +1,7 @@
-//! [`SortedMap`] and [`SortedSet`]: ordered collections over a sorted `Vec`.
+//! [`SortedMap`]: an ordered map over a sorted `Vec`.
 //!
 //! The session core keeps a few small ordered collections (the joined rooms; per room the
-//! own and held sequence numbers, which arrive mostly in order). `BTreeMap` instantiated
+//! sequence numbers known above the mark, which arrive mostly in order). `BTreeMap` instantiated
 //! for each of them cost the browser library several KiB per key and value type; a sorted
 //! `Vec` with binary search is a fraction of that, and for these sizes as fast.
 
@@ -139,54 +139,6 @@ impl<K: Ord, V> SortedMap<K, V> {
     /// Removes everything.
     pub fn clear(&mut self) {
         self.pairs.clear();
-    }
-}
-
-/// A set ordered by value, over a sorted `Vec`.
-#[derive(Debug, Clone)]
-pub(crate) struct SortedSet<K> {
-    map: SortedMap<K, ()>,
-}
-
-impl<K> Default for SortedSet<K> {
-    fn default() -> Self {
-        SortedSet {
-            map: SortedMap::default(),
-        }
-    }
-}
-
-impl<K: Ord> SortedSet<K> {
-    /// Whether `key` is in the set.
-    pub fn contains(&self, key: &K) -> bool {
-        self.map.contains_key(key)
-    }
-
-    /// Adds `key`; `false` if it was there already.
-    pub fn insert(&mut self, key: K) -> bool {
-        self.map.insert(key, ()).is_none()
-    }
-
-    /// Removes `key`; `false` if it was not there.
-    pub fn remove(&mut self, key: &K) -> bool {
-        self.map.remove(key).is_some()
-    }
-
-    /// Splits off every value from `key` on.
-    pub fn split_off(&mut self, key: &K) -> SortedSet<K> {
-        SortedSet {
-            map: self.map.split_off(key),
-        }
-    }
-
-    /// Whether the set is empty.
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
-    /// Removes everything.
-    pub fn clear(&mut self) {
-        self.map.clear();
     }
 }
 
