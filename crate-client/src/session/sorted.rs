@@ -1,9 +1,9 @@
 //! [`SortedMap`]: an ordered map over a sorted `Vec`.
 //!
 //! The session core keeps a few small ordered collections (the joined rooms; per room the
-//! sequence numbers known above the mark, which arrive mostly in order). `BTreeMap` instantiated
-//! for each of them cost the browser library several KiB per key and value type; a sorted
-//! `Vec` with binary search is a fraction of that, and for these sizes as fast.
+//! sequence numbers known above the mark, which arrive mostly in order). `BTreeMap`
+//! instantiated for each of them cost the browser library several KiB per key and value
+//! type; a sorted `Vec` with binary search is a fraction of that, and for these sizes as fast.
 
 use std::borrow::Borrow;
 
