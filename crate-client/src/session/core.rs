@@ -173,6 +173,22 @@ pub struct SessionCore {
     events: VecDeque<ChatEvent>,
 }
 
+/// What brings `room` up to date: `resume` after its mark once the server has answered a
+/// `join` for it, else `join`.
+fn state_request(name: &str, room: &RoomLog, epoch: &Option<String>) -> ClientEnvelope {
+    if room.confirmed {
+        ClientEnvelope::Resume {
+            room: name.to_owned(),
+            after_seq: room.seen(),
+            epoch: epoch.clone(),
+        }
+    } else {
+        ClientEnvelope::Join {
+            rooms: vec![name.to_owned()],
+        }
+    }
+}
+
 fn retryable(code: ErrorCode) -> bool {
     matches!(
         code,
@@ -812,17 +828,7 @@ impl SessionCore {
                     continue;
                 }
                 room.answer_due = true;
-                self.control.push(if room.confirmed {
-                    ClientEnvelope::Resume {
-                        room: name.clone(),
-                        after_seq: room.seen(),
-                        epoch: Some(epoch.clone()),
-                    }
-                } else {
-                    ClientEnvelope::Join {
-                        rooms: vec![name.clone()],
-                    }
-                });
+                self.control.push(state_request(name, room, &self.epoch));
             }
             self.control.append(&mut self.deferred);
         }
@@ -866,24 +872,13 @@ impl SessionCore {
             if !room.answer_due {
                 continue;
             }
-            let request = if room.confirmed {
-                ClientEnvelope::Resume {
-                    room: name.clone(),
-                    after_seq: room.seen(),
-                    epoch: self.epoch.clone(),
-                }
-            } else {
-                ClientEnvelope::Join {
-                    rooms: vec![name.clone()],
-                }
-            };
             let queued = self.control.iter().any(|e| match e {
                 ClientEnvelope::Resume { room, .. } => room == name,
                 ClientEnvelope::Join { rooms } => rooms.contains(name),
                 _ => false,
             });
             if !queued {
-                self.control.push(request);
+                self.control.push(state_request(name, room, &self.epoch));
             }
         }
     }
@@ -991,11 +986,7 @@ impl SessionCore {
         };
         if log.has_gap() && log.confirmed && !log.answer_due {
             log.answer_due = true;
-            self.control.push(ClientEnvelope::Resume {
-                room: room.to_owned(),
-                after_seq: log.seen(),
-                epoch: self.epoch.clone(),
-            });
+            self.control.push(state_request(room, log, &self.epoch));
         }
     }
 
