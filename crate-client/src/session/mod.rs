@@ -55,7 +55,8 @@ pub struct InvalidJson(pub(crate) String);
 
 impl std::fmt::Display for InvalidJson {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the event data is not JSON: {}", self.0)
+        f.write_str("the event data is not JSON: ")?;
+        f.write_str(&self.0)
     }
 }
 
@@ -349,7 +350,7 @@ fn refresh(shared: &Rc<SessionShared>) {
             }
             Err(err) => shared.core.borrow_mut().report(ChatEvent::Error {
                 code: ErrorCode::Unauthorized,
-                message: format!("no fresh token to refresh with: {err}"),
+                message: "no fresh token to refresh with: ".to_owned() + &err,
                 reference: None,
             }),
         }
