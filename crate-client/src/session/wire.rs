@@ -99,8 +99,9 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    fn error<T>(&self, what: &str) -> Result<T, String> {
-        Err(format!("{what} at byte {}", self.pos))
+    /// `what` went wrong here (one function for every kind of result).
+    fn error(&self, what: &str) -> String {
+        format!("{what} at byte {}", self.pos)
     }
 
     /// The text from `start` to here. Both are at ASCII bytes (a number's, a string's run
@@ -132,19 +133,19 @@ impl Reader<'_> {
             self.pos += word.len();
             Ok(value)
         } else {
-            self.error("expected a JSON value")
+            Err(self.error("expected a JSON value"))
         }
     }
 
     fn value(&mut self, depth: usize) -> Result<Json, String> {
         self.skip_space();
         match self.peek() {
-            None => self.error("unexpected end of JSON"),
+            None => Err(self.error("unexpected end of JSON")),
             Some(b'n') => self.literal("null", Json::Null),
             Some(b't') => self.literal("true", Json::Bool(true)),
             Some(b'f') => self.literal("false", Json::Bool(false)),
             Some(b'"') => self.string().map(Json::String),
-            Some(b'[' | b'{') if depth >= MAX_DEPTH => self.error("nested too deeply"),
+            Some(b'[' | b'{') if depth >= MAX_DEPTH => Err(self.error("nested too deeply")),
             Some(b'[') => {
                 self.pos += 1;
                 let mut items = Vec::new();
@@ -162,7 +163,7 @@ impl Reader<'_> {
                             self.pos += 1;
                             return Ok(Json::Array(items));
                         }
-                        _ => return self.error("expected `,` or `]`"),
+                        _ => return Err(self.error("expected `,` or `]`")),
                     }
                 }
             }
@@ -177,12 +178,12 @@ impl Reader<'_> {
                 loop {
                     self.skip_space();
                     if self.peek() != Some(b'"') {
-                        return self.error("expected a member name");
+                        return Err(self.error("expected a member name"));
                     }
                     let name = self.string()?;
                     self.skip_space();
                     if self.peek() != Some(b':') {
-                        return self.error("expected `:`");
+                        return Err(self.error("expected `:`"));
                     }
                     self.pos += 1;
                     self.skip_space();
@@ -200,12 +201,12 @@ impl Reader<'_> {
                             self.pos += 1;
                             return Ok(Json::Object(members));
                         }
-                        _ => return self.error("expected `,` or `}`"),
+                        _ => return Err(self.error("expected `,` or `}`")),
                     }
                 }
             }
             Some(b'-' | b'0'..=b'9') => self.number().map(Json::Number),
-            Some(_) => self.error("expected a JSON value"),
+            Some(_) => Err(self.error("expected a JSON value")),
         }
     }
 
@@ -226,9 +227,9 @@ impl Reader<'_> {
         }
         let int_start = self.pos;
         match self.digits() {
-            0 => return self.error("expected a digit"),
+            0 => return Err(self.error("expected a digit")),
             n if n > 1 && self.bytes.get(int_start) == Some(&b'0') => {
-                return self.error("a number cannot start with 0")
+                return Err(self.error("a number cannot start with 0"))
             }
             _ => {}
         }
@@ -237,7 +238,7 @@ impl Reader<'_> {
             integer = false;
             self.pos += 1;
             if self.digits() == 0 {
-                return self.error("expected a digit after `.`");
+                return Err(self.error("expected a digit after `.`"));
             }
         }
         if let Some(b'e' | b'E') = self.peek() {
@@ -247,7 +248,7 @@ impl Reader<'_> {
                 self.pos += 1;
             }
             if self.digits() == 0 {
-                return self.error("expected a digit in the exponent");
+                return Err(self.error("expected a digit in the exponent"));
             }
         }
         let text = self.slice(start);
@@ -270,7 +271,7 @@ impl Reader<'_> {
         }
         match parse_float(text) {
             x if x.is_finite() => Ok(Number::Float(x)),
-            _ => self.error("number out of range"),
+            _ => Err(self.error("number out of range")),
         }
     }
 
@@ -283,7 +284,7 @@ impl Reader<'_> {
                 Some(digit) => value = value * 16 + digit,
                 None => {
                     self.pos = start;
-                    return self.error("invalid `\\u` escape");
+                    return Err(self.error("invalid `\\u` escape"));
                 }
             }
             self.pos += 1;
@@ -324,12 +325,12 @@ impl Reader<'_> {
                         Some(b'u') => self.unicode_escape()?,
                         _ => {
                             self.pos -= 1;
-                            return self.error("invalid escape");
+                            return Err(self.error("invalid escape"));
                         }
                     });
                 }
-                Some(_) => return self.error("control character in a string"),
-                None => return self.error("unterminated string"),
+                Some(_) => return Err(self.error("control character in a string")),
+                None => return Err(self.error("unterminated string")),
             }
         }
     }
@@ -340,19 +341,19 @@ impl Reader<'_> {
         let code = match first {
             0xD800..=0xDBFF => {
                 if !self.at(b"\\u") {
-                    return self.error("lone leading surrogate in a `\\u` escape");
+                    return Err(self.error("lone leading surrogate in a `\\u` escape"));
                 }
                 self.pos += 2;
                 let second = self.hex4()?;
                 if !(0xDC00..=0xDFFF).contains(&second) {
-                    return self.error("invalid surrogate pair in a `\\u` escape");
+                    return Err(self.error("invalid surrogate pair in a `\\u` escape"));
                 }
                 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
             }
-            0xDC00..=0xDFFF => return self.error("lone trailing surrogate in a `\\u` escape"),
+            0xDC00..=0xDFFF => return Err(self.error("lone trailing surrogate in a `\\u` escape")),
             code => code,
         };
-        char::from_u32(code).map_or_else(|| self.error("invalid `\\u` escape"), Ok)
+        char::from_u32(code).ok_or_else(|| self.error("invalid `\\u` escape"))
     }
 }
 
@@ -372,7 +373,7 @@ fn parse_at(text: &str, depth: usize) -> Result<Json, String> {
     let value = reader.value(depth)?;
     reader.skip_space();
     if reader.pos != text.len() {
-        return reader.error("trailing characters");
+        return Err(reader.error("trailing characters"));
     }
     Ok(value)
 }
