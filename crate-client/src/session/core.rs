@@ -596,8 +596,9 @@ impl SessionCore {
             let index = self.lines.iter().position(|l| l.flight == Flight::Queued)?;
             match self.too_large(&self.lines[index]) {
                 Some(reason) => {
-                    let line = self.lines.remove(index).expect("found above");
-                    self.fail(line, reason);
+                    if let Some(line) = self.lines.remove(index) {
+                        self.fail(line, reason);
+                    }
                 }
                 None => break index,
             }
@@ -766,8 +767,13 @@ impl SessionCore {
         while index < self.lines.len() {
             let line = &self.lines[index];
             let due = line.deadline.is_some_and(|d| d <= now);
-            if due && !(connected && line.flight == Flight::InFlight) {
-                let line = self.lines.remove(index).expect("in range");
+            let expired = due && !(connected && line.flight == Flight::InFlight);
+            let removed = if expired {
+                self.lines.remove(index)
+            } else {
+                None
+            };
+            if let Some(line) = removed {
                 let reason = if line.transmitted {
                     "not acknowledged before its deadline: it had been transmitted, so it \
                      may or may not have been delivered"
@@ -894,26 +900,24 @@ impl SessionCore {
             }
             return;
         }
-        if !self.rooms.contains_key(&room) {
+        let Some(log) = self.rooms.get_mut(&room) else {
             return; // left meanwhile
-        }
+        };
         let mut acknowledged = Vec::new();
         let mut top = 0;
         for entry in history {
             top = top.max(entry.seq);
-            match entry.id.as_deref().and_then(|id| self.line_index(id)) {
-                Some(index) => {
-                    // This session's own line, accepted before its ack could arrive.
-                    let line = self.lines.remove(index).expect("found");
-                    acknowledged.push((line.id, entry.seq));
-                }
-                None => {
-                    let log = self.rooms.get_mut(&room).expect("checked above");
-                    log.hold(entry);
-                }
+            let lines = &mut self.lines;
+            let own = entry
+                .id
+                .as_deref()
+                .and_then(|id| lines.iter().position(|l| l.id == id));
+            match own.and_then(|index| lines.remove(index)) {
+                // This session's own line, accepted before its ack could arrive.
+                Some(line) => acknowledged.push((line.id, entry.seq)),
+                None => log.hold(entry),
             }
         }
-        let log = self.rooms.get_mut(&room).expect("checked above");
         log.confirmed = true;
         log.answer_due = false;
         for (_, seq) in &acknowledged {
@@ -954,7 +958,9 @@ impl SessionCore {
 
     /// The line at `index` was accepted as `seq` of `room`.
     fn acknowledge(&mut self, index: usize, room: &str, seq: Seq) {
-        let line = self.lines.remove(index).expect("a valid index");
+        let Some(line) = self.lines.remove(index) else {
+            return;
+        };
         self.report(ChatEvent::Sent {
             id: line.id,
             room: room.to_owned(),
@@ -1032,13 +1038,15 @@ impl SessionCore {
         self.answered(&id);
         if !retryable(code) {
             // Refused for good: the server used its number.
-            let line = self.lines.remove(index).expect("a valid index");
+            let line = self.lines.remove(index);
             self.report(ChatEvent::Error {
                 code,
                 message: message.clone(),
                 reference,
             });
-            self.fail(line, code.as_str().to_owned() + ": " + &message);
+            if let Some(line) = line {
+                self.fail(line, code.as_str().to_owned() + ": " + &message);
+            }
             return;
         }
         if self.lines[index].flight != Flight::InFlight || copies > 1 {
