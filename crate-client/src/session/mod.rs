@@ -376,15 +376,15 @@ fn schedule_wakeup(shared: &Rc<SessionShared>, now: Millis, blocked: bool) {
     }
     let weak = Rc::downgrade(shared);
     let delay = at.saturating_sub(now).min(Millis::from(u32::MAX)) as u32;
-    *wakeup = Some((
-        at,
-        Timeout::new(delay, move || {
-            if let Some(shared) = weak.upgrade() {
-                shared.wakeup.borrow_mut().take();
-                drive(&shared);
-            }
-        }),
-    ));
+    // Boxed: the timer is then of the type `drain`'s timers are (one instantiation of
+    // gloo's timer and its closure glue for both).
+    let tick: Box<dyn FnOnce()> = Box::new(move || {
+        if let Some(shared) = weak.upgrade() {
+            shared.wakeup.borrow_mut().take();
+            drive(&shared);
+        }
+    });
+    *wakeup = Some((at, Timeout::new(delay, tick)));
 }
 
 /// Calls the handler with every event the core has waiting, in order, outside any borrow
