@@ -57,31 +57,21 @@ impl RoomLog {
 
     /// Moves the mark through every contiguous number, returning the messages to show.
     pub fn advance(&mut self) -> Vec<HistoryEntry> {
-        let mut shown = Vec::new();
-        loop {
-            let next = self.seen + 1;
-            let Some(known) = self.above.remove(&next) else {
-                return shown;
-            };
-            self.seen = next;
-            shown.extend(known);
-        }
+        self.settle(self.seen)
     }
 
     /// The server says every number up to `upto` was sent already or is gone from its
-    /// history: shows what is held up to there, in order, and moves the mark to it.
+    /// history: shows what is held up to there, in order, moves the mark to it, then
+    /// through every contiguous number after it (one loop for `advance` too).
     pub fn settle(&mut self, upto: Seq) -> Vec<HistoryEntry> {
         let mut shown = Vec::new();
-        if upto > self.seen {
-            let later = self.above.split_off(&(upto + 1));
-            shown.extend(
-                std::mem::replace(&mut self.above, later)
-                    .into_values()
-                    .flatten(),
-            );
-            self.seen = upto;
+        self.seen = self.seen.max(upto);
+        // Everything kept is above the mark: the first entry is at or below the mark's
+        // next number while there is something to show.
+        while let Some((seq, known)) = self.above.pop_first_if(|&seq| seq <= self.seen + 1) {
+            self.seen = self.seen.max(seq);
+            shown.extend(known);
         }
-        shown.extend(self.advance());
         shown
     }
 

@@ -86,12 +86,10 @@ impl<K: Ord, V> SortedMap<K, V> {
         self.find(key).ok().map(|i| self.pairs.remove(i).1)
     }
 
-    /// Splits off every entry from `key` on (as `BTreeMap::split_off`).
-    pub fn split_off(&mut self, key: &K) -> SortedMap<K, V> {
-        let at = self.find(key).unwrap_or_else(|i| i);
-        SortedMap {
-            pairs: self.pairs.split_off(at),
-        }
+    /// Removes and returns the first entry, if `take` says yes to its key.
+    pub fn pop_first_if(&mut self, take: impl FnOnce(&K) -> bool) -> Option<(K, V)> {
+        let taken = take(&self.pairs.first()?.0);
+        taken.then(|| self.pairs.remove(0))
     }
 
     /// The keys, in order.
@@ -112,11 +110,6 @@ impl<K: Ord, V> SortedMap<K, V> {
     /// The values, in key order, to change.
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
         self.pairs.iter_mut().map(|(_, v)| v)
-    }
-
-    /// The values, in key order.
-    pub fn into_values(self) -> impl Iterator<Item = V> {
-        self.pairs.into_iter().map(|(_, v)| v)
     }
 
     /// Whether the map is empty.
@@ -177,11 +170,10 @@ mod tests {
                         *theirs.entry(key).or_default() += 1;
                     }
                     5 => {
-                        let (a, b) = (ours.split_off(&key), theirs.split_off(&key));
-                        assert!(a.pairs.iter().map(|(k, v)| (k, v)).eq(b.iter()));
-                        if next(&mut state) % 2 == 0 {
-                            (ours, theirs) = (a, b);
-                        }
+                        let first = theirs.first_key_value().map(|(k, _)| *k);
+                        let take = first.is_some_and(|first| first <= key);
+                        let expected = if take { theirs.pop_first() } else { None };
+                        assert_eq!(ours.pop_first_if(|first| *first <= key), expected);
                     }
                     6 => {
                         ours.retain(|k, v| (k + *v) % 3 != 0);
