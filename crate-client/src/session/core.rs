@@ -165,11 +165,28 @@ pub struct SessionCore {
     lobby_history_unscoped: bool,
     retry_at: Option<Millis>,
     refusals_in_a_row: u32,
-    /// State and request envelopes to send before any line, on this connection.
-    control: VecDeque<ClientEnvelope>,
+    /// State and request envelopes to send before any line, on this connection (a few:
+    /// a `Vec`, taken from the front).
+    control: Vec<ClientEnvelope>,
     /// Requests made while not welcomed (`list_rooms`, `emit`): sent once welcomed.
-    deferred: VecDeque<ClientEnvelope>,
+    deferred: Vec<ClientEnvelope>,
     events: VecDeque<ChatEvent>,
+}
+
+/// What brings `room` up to date: `resume` after its mark once the server has answered a
+/// `join` for it, else `join`.
+fn state_request(name: &str, room: &RoomLog, epoch: &Option<String>) -> ClientEnvelope {
+    if room.confirmed {
+        ClientEnvelope::Resume {
+            room: name.to_owned(),
+            after_seq: room.seen(),
+            epoch: epoch.clone(),
+        }
+    } else {
+        ClientEnvelope::Join {
+            rooms: vec![name.to_owned()],
+        }
+    }
 }
 
 fn retryable(code: ErrorCode) -> bool {
@@ -204,8 +221,8 @@ impl SessionCore {
             lobby_history_unscoped: false,
             retry_at: None,
             refusals_in_a_row: 0,
-            control: VecDeque::new(),
-            deferred: VecDeque::new(),
+            control: Vec::new(),
+            deferred: Vec::new(),
             events: VecDeque::new(),
         }
     }
@@ -231,7 +248,7 @@ impl SessionCore {
         self.need_skip = false;
         self.retry_at = None;
         if let Some(token) = self.token.clone() {
-            self.control.push_back(ClientEnvelope::Session {
+            self.control.push(ClientEnvelope::Session {
                 token,
                 next: Some(self.next_wanted_n()),
             });
@@ -364,7 +381,7 @@ impl SessionCore {
         let log = self.rooms.get_or_default(room.to_owned());
         if self.welcomed {
             log.answer_due = true;
-            self.control.push_back(ClientEnvelope::Join {
+            self.control.push(ClientEnvelope::Join {
                 rooms: vec![room.to_owned()],
             });
             SendOutcome::Sent
@@ -381,7 +398,7 @@ impl SessionCore {
         }
         self.rooms.remove(room);
         if self.welcomed {
-            self.control.push_back(ClientEnvelope::Leave {
+            self.control.push(ClientEnvelope::Leave {
                 rooms: vec![room.to_owned()],
             });
             SendOutcome::Sent
@@ -397,7 +414,7 @@ impl SessionCore {
         }
         self.wanted_nick = Some(nick.to_owned());
         if self.welcomed {
-            self.control.push_back(ClientEnvelope::Nick {
+            self.control.push(ClientEnvelope::Nick {
                 nick: nick.to_owned(),
             });
             SendOutcome::Sent
@@ -425,10 +442,10 @@ impl SessionCore {
         if self.closed {
             SendOutcome::Rejected
         } else if self.welcomed {
-            self.control.push_back(envelope);
+            self.control.push(envelope);
             SendOutcome::Sent
         } else {
-            self.deferred.push_back(envelope);
+            self.deferred.push(envelope);
             SendOutcome::Queued
         }
     }
@@ -442,7 +459,7 @@ impl SessionCore {
         if self.closed || !self.welcomed {
             return SendOutcome::Rejected;
         }
-        self.control.push_back(ClientEnvelope::Refresh {
+        self.control.push(ClientEnvelope::Refresh {
             token: token.to_owned(),
         });
         SendOutcome::Sent
@@ -466,7 +483,7 @@ impl SessionCore {
             } => self.on_welcome(nick, rate_limit, rate_burst, max_text_bytes, session, epoch),
             ServerEnvelope::Nick { nick } => {
                 self.nick = nick.clone();
-                self.events.push_back(ChatEvent::Nick { nick });
+                self.report(ChatEvent::Nick { nick });
             }
             ServerEnvelope::Joined {
                 room,
@@ -480,14 +497,14 @@ impl SessionCore {
                 if self.rooms.get(&room).is_some_and(|log| !log.answer_due) {
                     self.rooms.remove(&room);
                 }
-                self.events.push_back(ChatEvent::Left { room });
+                self.report(ChatEvent::Left { room });
             }
             ServerEnvelope::Presence {
                 room,
                 change,
                 nick,
                 old_nick,
-            } => self.events.push_back(ChatEvent::Presence {
+            } => self.report(ChatEvent::Presence {
                 room,
                 change,
                 nick,
@@ -531,19 +548,15 @@ impl SessionCore {
                 }
             }
             ServerEnvelope::Pong { .. } | ServerEnvelope::EventAck { .. } => {}
-            ServerEnvelope::TokenExpiring { exp } => {
-                self.events.push_back(ChatEvent::TokenExpiring { exp })
-            }
-            ServerEnvelope::Refreshed { exp } => {
-                self.events.push_back(ChatEvent::Refreshed { exp })
-            }
-            ServerEnvelope::Rooms { rooms } => self.events.push_back(ChatEvent::Rooms(rooms)),
+            ServerEnvelope::TokenExpiring { exp } => self.report(ChatEvent::TokenExpiring { exp }),
+            ServerEnvelope::Refreshed { exp } => self.report(ChatEvent::Refreshed { exp }),
+            ServerEnvelope::Rooms { rooms } => self.report(ChatEvent::Rooms(rooms)),
             ServerEnvelope::Event {
                 room,
                 event,
                 from,
                 data,
-            } => self.events.push_back(ChatEvent::Event {
+            } => self.report(ChatEvent::Event {
                 room,
                 event,
                 from,
@@ -570,7 +583,7 @@ impl SessionCore {
             if self.welcomed && !self.pacing.try_take(self.now) {
                 return None;
             }
-            return self.control.pop_front();
+            return Some(self.control.remove(0));
         }
         if !self.welcomed || self.retry_at.is_some_and(|at| self.now < at) {
             return None;
@@ -583,8 +596,9 @@ impl SessionCore {
             let index = self.lines.iter().position(|l| l.flight == Flight::Queued)?;
             match self.too_large(&self.lines[index]) {
                 Some(reason) => {
-                    let line = self.lines.remove(index).expect("found above");
-                    self.fail(line, reason);
+                    if let Some(line) = self.lines.remove(index) {
+                        self.fail(line, reason);
+                    }
                 }
                 None => break index,
             }
@@ -620,6 +634,14 @@ impl SessionCore {
     /// The next thing to tell the application.
     pub fn poll_event(&mut self) -> Option<ChatEvent> {
         self.events.pop_front()
+    }
+
+    /// Queues `event` for the application after those already waiting: the core's own
+    /// events, and the driver's (connection changes, unreadable envelopes), in one queue
+    /// (one push site instead of one per event).
+    #[inline(never)]
+    pub(crate) fn report(&mut self, event: ChatEvent) {
+        self.events.push_back(event);
     }
 
     /// When [`tick`](Self::tick) must be called next (a retry delay ends, a pacing token is
@@ -729,7 +751,7 @@ impl SessionCore {
     }
 
     fn fail(&mut self, line: Line, reason: String) {
-        self.events.push_back(ChatEvent::Failed {
+        self.report(ChatEvent::Failed {
             id: line.id,
             room: line.room,
             reason,
@@ -745,8 +767,13 @@ impl SessionCore {
         while index < self.lines.len() {
             let line = &self.lines[index];
             let due = line.deadline.is_some_and(|d| d <= now);
-            if due && !(connected && line.flight == Flight::InFlight) {
-                let line = self.lines.remove(index).expect("in range");
+            let expired = due && !(connected && line.flight == Flight::InFlight);
+            let removed = if expired {
+                self.lines.remove(index)
+            } else {
+                None
+            };
+            if let Some(line) = removed {
                 let reason = if line.transmitted {
                     "not acknowledged before its deadline: it had been transmitted, so it \
                      may or may not have been delivered"
@@ -794,12 +821,11 @@ impl SessionCore {
         if self.welcomed {
             if let Some(wanted) = self.wanted_nick.clone() {
                 if wanted != nick {
-                    self.control
-                        .push_back(ClientEnvelope::Nick { nick: wanted });
+                    self.control.push(ClientEnvelope::Nick { nick: wanted });
                 }
             }
             if !self.rooms.contains_key(LOBBY) {
-                self.control.push_back(ClientEnvelope::Leave {
+                self.control.push(ClientEnvelope::Leave {
                     rooms: vec![LOBBY.to_owned()],
                 });
             }
@@ -808,21 +834,11 @@ impl SessionCore {
                     continue;
                 }
                 room.answer_due = true;
-                self.control.push_back(if room.confirmed {
-                    ClientEnvelope::Resume {
-                        room: name.clone(),
-                        after_seq: room.seen(),
-                        epoch: Some(epoch.clone()),
-                    }
-                } else {
-                    ClientEnvelope::Join {
-                        rooms: vec![name.clone()],
-                    }
-                });
+                self.control.push(state_request(name, room, &self.epoch));
             }
             self.control.append(&mut self.deferred);
         }
-        self.events.push_back(ChatEvent::Welcome { nick });
+        self.report(ChatEvent::Welcome { nick });
     }
 
     /// No line goes before a delay fitting the refusal: doubled per refusal in a row.
@@ -855,32 +871,20 @@ impl SessionCore {
                     nick: wanted.clone(),
                 })
             {
-                self.control
-                    .push_back(ClientEnvelope::Nick { nick: wanted });
+                self.control.push(ClientEnvelope::Nick { nick: wanted });
             }
         }
         for (name, room) in self.rooms.iter() {
             if !room.answer_due {
                 continue;
             }
-            let request = if room.confirmed {
-                ClientEnvelope::Resume {
-                    room: name.clone(),
-                    after_seq: room.seen(),
-                    epoch: self.epoch.clone(),
-                }
-            } else {
-                ClientEnvelope::Join {
-                    rooms: vec![name.clone()],
-                }
-            };
             let queued = self.control.iter().any(|e| match e {
                 ClientEnvelope::Resume { room, .. } => room == name,
                 ClientEnvelope::Join { rooms } => rooms.contains(name),
                 _ => false,
             });
             if !queued {
-                self.control.push_back(request);
+                self.control.push(state_request(name, room, &self.epoch));
             }
         }
     }
@@ -888,7 +892,7 @@ impl SessionCore {
     fn on_joined(&mut self, room: String, members: Vec<String>, history: Vec<HistoryEntry>) {
         if room == LOBBY && std::mem::take(&mut self.lobby_history_unscoped) {
             if self.rooms.contains_key(LOBBY) {
-                self.events.push_back(ChatEvent::Joined {
+                self.report(ChatEvent::Joined {
                     room,
                     members,
                     history: Vec::new(),
@@ -896,26 +900,24 @@ impl SessionCore {
             }
             return;
         }
-        if !self.rooms.contains_key(&room) {
+        let Some(log) = self.rooms.get_mut(&room) else {
             return; // left meanwhile
-        }
+        };
         let mut acknowledged = Vec::new();
         let mut top = 0;
         for entry in history {
             top = top.max(entry.seq);
-            match entry.id.as_deref().and_then(|id| self.line_index(id)) {
-                Some(index) => {
-                    // This session's own line, accepted before its ack could arrive.
-                    let line = self.lines.remove(index).expect("found");
-                    acknowledged.push((line.id, entry.seq));
-                }
-                None => {
-                    let log = self.rooms.get_mut(&room).expect("checked above");
-                    log.hold(entry);
-                }
+            let lines = &mut self.lines;
+            let own = entry
+                .id
+                .as_deref()
+                .and_then(|id| lines.iter().position(|l| l.id == id));
+            match own.and_then(|index| lines.remove(index)) {
+                // This session's own line, accepted before its ack could arrive.
+                Some(line) => acknowledged.push((line.id, entry.seq)),
+                None => log.hold(entry),
             }
         }
-        let log = self.rooms.get_mut(&room).expect("checked above");
         log.confirmed = true;
         log.answer_due = false;
         for (_, seq) in &acknowledged {
@@ -923,13 +925,13 @@ impl SessionCore {
         }
         // The history is the room's latest: what is older than it is gone.
         let fresh = log.settle(top);
-        self.events.push_back(ChatEvent::Joined {
+        self.report(ChatEvent::Joined {
             room: room.clone(),
             members,
             history: fresh,
         });
         for (id, seq) in acknowledged {
-            self.events.push_back(ChatEvent::Sent {
+            self.report(ChatEvent::Sent {
                 id,
                 room: room.clone(),
                 seq,
@@ -956,8 +958,10 @@ impl SessionCore {
 
     /// The line at `index` was accepted as `seq` of `room`.
     fn acknowledge(&mut self, index: usize, room: &str, seq: Seq) {
-        let line = self.lines.remove(index).expect("a valid index");
-        self.events.push_back(ChatEvent::Sent {
+        let Some(line) = self.lines.remove(index) else {
+            return;
+        };
+        self.report(ChatEvent::Sent {
             id: line.id,
             room: room.to_owned(),
             seq,
@@ -971,7 +975,7 @@ impl SessionCore {
 
     fn show(&mut self, room: &str, entries: Vec<HistoryEntry>) {
         for entry in entries {
-            self.events.push_back(ChatEvent::Message {
+            self.report(ChatEvent::Message {
                 room: room.to_owned(),
                 entry,
             });
@@ -988,11 +992,7 @@ impl SessionCore {
         };
         if log.has_gap() && log.confirmed && !log.answer_due {
             log.answer_due = true;
-            self.control.push_back(ClientEnvelope::Resume {
-                room: room.to_owned(),
-                after_seq: log.seen(),
-                epoch: self.epoch.clone(),
-            });
+            self.control.push(state_request(room, log, &self.epoch));
         }
     }
 
@@ -1023,7 +1023,7 @@ impl SessionCore {
                 self.answered(id);
             }
             if !(stale && retryable(code)) {
-                self.events.push_back(ChatEvent::Error {
+                self.report(ChatEvent::Error {
                     code,
                     message,
                     reference,
@@ -1038,13 +1038,15 @@ impl SessionCore {
         self.answered(&id);
         if !retryable(code) {
             // Refused for good: the server used its number.
-            let line = self.lines.remove(index).expect("a valid index");
-            self.events.push_back(ChatEvent::Error {
+            let line = self.lines.remove(index);
+            self.report(ChatEvent::Error {
                 code,
                 message: message.clone(),
                 reference,
             });
-            self.fail(line, code.as_str().to_owned() + ": " + &message);
+            if let Some(line) = line {
+                self.fail(line, code.as_str().to_owned() + ": " + &message);
+            }
             return;
         }
         if self.lines[index].flight != Flight::InFlight || copies > 1 {
@@ -1065,7 +1067,7 @@ impl SessionCore {
         self.schedule_retry(code);
         if code != ErrorCode::OutOfOrder {
             // Told, though it is retried: the application may show the connection is busy.
-            self.events.push_back(ChatEvent::Error {
+            self.report(ChatEvent::Error {
                 code,
                 message,
                 reference,

@@ -32,7 +32,6 @@ mod wire_tests;
 mod core_tests;
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -56,7 +55,8 @@ pub struct InvalidJson(pub(crate) String);
 
 impl std::fmt::Display for InvalidJson {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the event data is not JSON: {}", self.0)
+        f.write_str("the event data is not JSON: ")?;
+        f.write_str(&self.0)
     }
 }
 
@@ -102,9 +102,7 @@ type Handler = Box<dyn FnMut(ChatEvent)>;
 struct SessionShared {
     core: RefCell<SessionCore>,
     handler: RefCell<Option<Handler>>,
-    /// Events waiting to reach the handler, in order.
-    outbox: RefCell<VecDeque<ChatEvent>>,
-    /// The handler is being called: events found meanwhile wait in `outbox`.
+    /// The handler is being called: events found meanwhile wait in the core's queue.
     delivering: Cell<bool>,
     sender: Sender,
     /// The core's next wakeup, and the timer for it.
@@ -149,10 +147,15 @@ impl std::fmt::Debug for ChatSession {
     }
 }
 
+/// A fresh session key: 16 random hex digits (written by hand: `{:08x}` would link
+/// core::fmt's width padding).
 fn random_id() -> String {
-    let high = (js_sys::Math::random() * f64::from(u32::MAX)) as u32;
-    let low = (js_sys::Math::random() * f64::from(u32::MAX)) as u32;
-    format!("{high:08x}{low:08x}")
+    let mut id = String::with_capacity(16);
+    for _ in 0..2 {
+        let half = (js_sys::Math::random() * f64::from(u32::MAX)) as u32;
+        wire::push_hex(&mut id, half, 8);
+    }
+    id
 }
 
 fn envelope(envelope: &ClientEnvelope) -> Message {
@@ -187,7 +190,6 @@ impl ChatSession {
         let shared = Rc::new(SessionShared {
             core: RefCell::new(core),
             handler: RefCell::new(None),
-            outbox: RefCell::new(VecDeque::new()),
             delivering: Cell::new(false),
             sender: socket.sender(),
             wakeup: RefCell::new(None),
@@ -326,16 +328,6 @@ fn drive(shared: &Rc<SessionShared>) {
         // the line back.
         shared.sender.send_now(&envelope(&next));
     }
-    {
-        let mut core = shared.core.borrow_mut();
-        let mut outbox = shared.outbox.borrow_mut();
-        while let Some(event) = core.poll_event() {
-            if let ChatEvent::TokenExpiring { .. } = event {
-                refresh(shared);
-            }
-            outbox.push_back(event);
-        }
-    }
     schedule_wakeup(shared, now, blocked);
     deliver(shared);
 }
@@ -356,9 +348,9 @@ fn refresh(shared: &Rc<SessionShared>) {
             Ok(token) => {
                 shared.core.borrow_mut().refresh(&token);
             }
-            Err(err) => shared.outbox.borrow_mut().push_back(ChatEvent::Error {
+            Err(err) => shared.core.borrow_mut().report(ChatEvent::Error {
                 code: ErrorCode::Unauthorized,
-                message: format!("no fresh token to refresh with: {err}"),
+                message: "no fresh token to refresh with: ".to_owned() + &err,
                 reference: None,
             }),
         }
@@ -384,27 +376,31 @@ fn schedule_wakeup(shared: &Rc<SessionShared>, now: Millis, blocked: bool) {
     }
     let weak = Rc::downgrade(shared);
     let delay = at.saturating_sub(now).min(Millis::from(u32::MAX)) as u32;
-    *wakeup = Some((
-        at,
-        Timeout::new(delay, move || {
-            if let Some(shared) = weak.upgrade() {
-                shared.wakeup.borrow_mut().take();
-                drive(&shared);
-            }
-        }),
-    ));
+    // Boxed: the timer is then of the type `drain`'s timers are (one instantiation of
+    // gloo's timer and its closure glue for both).
+    let tick: Box<dyn FnOnce()> = Box::new(move || {
+        if let Some(shared) = weak.upgrade() {
+            shared.wakeup.borrow_mut().take();
+            drive(&shared);
+        }
+    });
+    *wakeup = Some((at, Timeout::new(delay, tick)));
 }
 
-/// Calls the handler with every waiting event, in order, outside any borrow so that the
-/// handler may call back in; events produced meanwhile are delivered by this same loop.
+/// Calls the handler with every event the core has waiting, in order, outside any borrow
+/// so that the handler may call back in; events produced meanwhile are delivered by this
+/// same loop. A token expiry is answered (`refresh`) on its way.
 fn deliver(shared: &Rc<SessionShared>) {
     if shared.delivering.replace(true) {
         return;
     }
     loop {
-        let Some(event) = shared.outbox.borrow_mut().pop_front() else {
+        let Some(event) = shared.core.borrow_mut().poll_event() else {
             break;
         };
+        if let ChatEvent::TokenExpiring { .. } = event {
+            refresh(shared);
+        }
         let taken = shared.handler.borrow_mut().take();
         if let Some(mut handler) = taken {
             handler(event);
@@ -423,7 +419,7 @@ fn on_socket_event(shared: &Rc<SessionShared>, event: ResilientEvent) {
     match event {
         ResilientEvent::Message(Message::Text(text)) => match wire::decode(&text) {
             Ok(envelope) => shared.core.borrow_mut().received(envelope, now),
-            Err(err) => shared.outbox.borrow_mut().push_back(ChatEvent::Error {
+            Err(err) => shared.core.borrow_mut().report(ChatEvent::Error {
                 code: ErrorCode::InvalidJson,
                 message: "the server sent something that is not an envelope: ".to_owned() + &err,
                 reference: None,
@@ -431,27 +427,22 @@ fn on_socket_event(shared: &Rc<SessionShared>, event: ResilientEvent) {
         },
         ResilientEvent::Message(Message::Binary(_)) => return,
         other => {
-            match &other {
+            let mut core = shared.core.borrow_mut();
+            let react: Option<fn(&mut SessionCore, Millis)> = match &other {
                 ResilientEvent::Open | ResilientEvent::Reconnected { .. } => {
-                    shared.core.borrow_mut().connected(now)
+                    Some(SessionCore::connected)
                 }
-                ResilientEvent::Disconnected(_) => shared.core.borrow_mut().disconnected(now),
-                ResilientEvent::GaveUp => shared.core.borrow_mut().give_up(now),
-                ResilientEvent::Closed(_) => {
-                    let mut core = shared.core.borrow_mut();
-                    if !core.is_closed() {
-                        core.close(now);
-                    }
-                }
+                ResilientEvent::Disconnected(_) => Some(SessionCore::disconnected),
+                ResilientEvent::GaveUp => Some(SessionCore::give_up),
+                ResilientEvent::Closed(_) if !core.is_closed() => Some(SessionCore::close),
                 // Lines stay kept: `reconnect()` may still deliver them.
-                ResilientEvent::Reconnecting { .. }
-                | ResilientEvent::AuthFailed { .. }
-                | ResilientEvent::Message(_) => {}
+                _ => None,
+            };
+            // The application hears of the change before what the core makes of it.
+            core.report(ChatEvent::Connection(other));
+            if let Some(react) = react {
+                react(&mut core, now);
             }
-            shared
-                .outbox
-                .borrow_mut()
-                .push_back(ChatEvent::Connection(other));
         }
     }
     drive(shared);

@@ -3,7 +3,7 @@
 
 use ferrosocket_wire::chat::{HistoryEntry, Seq};
 
-use super::sorted::{SortedMap, SortedSet};
+use super::sorted::SortedMap;
 
 /// One joined room's delivery state.
 #[derive(Debug, Clone, Default)]
@@ -11,11 +11,10 @@ pub(crate) struct RoomLog {
     /// Every number up to here was shown, was this session's own, or is history that is
     /// gone: the contiguous mark (what `resume` asks after).
     seen: Seq,
-    /// This session's own acknowledged lines above `seen`: an ack never moves the mark
-    /// past a number not received.
-    own: SortedSet<Seq>,
-    /// Messages received above a gap, waiting for it to be filled.
-    held: SortedMap<Seq, HistoryEntry>,
+    /// What is known above `seen`, waiting for a gap to be filled: messages received, and
+    /// (`None`) this session's own acknowledged lines — an ack never moves the mark past a
+    /// number not received. (One map for both: one instantiation of its code.)
+    above: SortedMap<Seq, Option<HistoryEntry>>,
     /// The server answered a `join` for this room at least once in this session.
     pub confirmed: bool,
     /// A `join` or `resume` for it is unanswered on this connection: its answer will fill
@@ -32,64 +31,53 @@ impl RoomLog {
     /// A new history (epoch): every number starts over.
     pub fn reset(&mut self) {
         self.seen = 0;
-        self.own.clear();
-        self.held.clear();
+        self.above.clear();
         self.answer_due = false;
     }
 
     /// Whether `seq` was shown, is own, or is already waiting.
     pub fn knows(&self, seq: Seq) -> bool {
-        seq <= self.seen || self.own.contains(&seq) || self.held.contains_key(&seq)
+        seq <= self.seen || self.above.contains_key(&seq)
     }
 
     /// Keeps a received message until it can be shown (duplicates are ignored).
     pub fn hold(&mut self, entry: HistoryEntry) {
         if !self.knows(entry.seq) {
-            self.held.insert(entry.seq, entry);
+            self.above.insert(entry.seq, Some(entry));
         }
     }
 
     /// Records one of this session's own lines, accepted as `seq`.
     pub fn own(&mut self, seq: Seq) {
         if seq > self.seen {
-            self.held.remove(&seq);
-            self.own.insert(seq);
+            // A message received with this number is this session's own line.
+            self.above.insert(seq, None);
         }
     }
 
     /// Moves the mark through every contiguous number, returning the messages to show.
     pub fn advance(&mut self) -> Vec<HistoryEntry> {
-        let mut shown = Vec::new();
-        loop {
-            let next = self.seen + 1;
-            if self.own.remove(&next) {
-                self.seen = next;
-            } else if let Some(entry) = self.held.remove(&next) {
-                self.seen = next;
-                shown.push(entry);
-            } else {
-                return shown;
-            }
-        }
+        self.settle(self.seen)
     }
 
     /// The server says every number up to `upto` was sent already or is gone from its
-    /// history: shows what is held up to there, in order, and moves the mark to it.
+    /// history: shows what is held up to there, in order, moves the mark to it, then
+    /// through every contiguous number after it (one loop for `advance` too).
     pub fn settle(&mut self, upto: Seq) -> Vec<HistoryEntry> {
         let mut shown = Vec::new();
-        if upto > self.seen {
-            let later = self.held.split_off(&(upto + 1));
-            shown.extend(std::mem::replace(&mut self.held, later).into_values());
-            self.seen = upto;
-            self.own = self.own.split_off(&(upto + 1));
+        self.seen = self.seen.max(upto);
+        // Everything kept is above the mark: the first entry is at or below the mark's
+        // next number while there is something to show.
+        while let Some((seq, known)) = self.above.pop_first_if(|&seq| seq <= self.seen + 1) {
+            self.seen = self.seen.max(seq);
+            shown.extend(known);
         }
-        shown.extend(self.advance());
         shown
     }
 
     /// Something above the mark is missing.
     pub fn has_gap(&self) -> bool {
-        !self.held.is_empty() || !self.own.is_empty()
+        !self.above.is_empty()
     }
 }
 

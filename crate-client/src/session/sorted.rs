@@ -1,9 +1,9 @@
-//! [`SortedMap`] and [`SortedSet`]: ordered collections over a sorted `Vec`.
+//! [`SortedMap`]: an ordered map over a sorted `Vec`.
 //!
 //! The session core keeps a few small ordered collections (the joined rooms; per room the
-//! own and held sequence numbers, which arrive mostly in order). `BTreeMap` instantiated
-//! for each of them cost the browser library several KiB per key and value type; a sorted
-//! `Vec` with binary search is a fraction of that, and for these sizes as fast.
+//! sequence numbers known above the mark, which arrive mostly in order). `BTreeMap`
+//! instantiated for each of them cost the browser library several KiB per key and value
+//! type; a sorted `Vec` with binary search is a fraction of that, and for these sizes as fast.
 
 use std::borrow::Borrow;
 
@@ -86,12 +86,10 @@ impl<K: Ord, V> SortedMap<K, V> {
         self.find(key).ok().map(|i| self.pairs.remove(i).1)
     }
 
-    /// Splits off every entry from `key` on (as `BTreeMap::split_off`).
-    pub fn split_off(&mut self, key: &K) -> SortedMap<K, V> {
-        let at = self.find(key).unwrap_or_else(|i| i);
-        SortedMap {
-            pairs: self.pairs.split_off(at),
-        }
+    /// Removes and returns the first entry, if `take` says yes to its key.
+    pub fn pop_first_if(&mut self, take: impl FnOnce(&K) -> bool) -> Option<(K, V)> {
+        let taken = take(&self.pairs.first()?.0);
+        taken.then(|| self.pairs.remove(0))
     }
 
     /// The keys, in order.
@@ -114,11 +112,6 @@ impl<K: Ord, V> SortedMap<K, V> {
         self.pairs.iter_mut().map(|(_, v)| v)
     }
 
-    /// The values, in key order.
-    pub fn into_values(self) -> impl Iterator<Item = V> {
-        self.pairs.into_iter().map(|(_, v)| v)
-    }
-
     /// Whether the map is empty.
     pub fn is_empty(&self) -> bool {
         self.pairs.is_empty()
@@ -139,54 +132,6 @@ impl<K: Ord, V> SortedMap<K, V> {
     /// Removes everything.
     pub fn clear(&mut self) {
         self.pairs.clear();
-    }
-}
-
-/// A set ordered by value, over a sorted `Vec`.
-#[derive(Debug, Clone)]
-pub(crate) struct SortedSet<K> {
-    map: SortedMap<K, ()>,
-}
-
-impl<K> Default for SortedSet<K> {
-    fn default() -> Self {
-        SortedSet {
-            map: SortedMap::default(),
-        }
-    }
-}
-
-impl<K: Ord> SortedSet<K> {
-    /// Whether `key` is in the set.
-    pub fn contains(&self, key: &K) -> bool {
-        self.map.contains_key(key)
-    }
-
-    /// Adds `key`; `false` if it was there already.
-    pub fn insert(&mut self, key: K) -> bool {
-        self.map.insert(key, ()).is_none()
-    }
-
-    /// Removes `key`; `false` if it was not there.
-    pub fn remove(&mut self, key: &K) -> bool {
-        self.map.remove(key).is_some()
-    }
-
-    /// Splits off every value from `key` on.
-    pub fn split_off(&mut self, key: &K) -> SortedSet<K> {
-        SortedSet {
-            map: self.map.split_off(key),
-        }
-    }
-
-    /// Whether the set is empty.
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
-    /// Removes everything.
-    pub fn clear(&mut self) {
-        self.map.clear();
     }
 }
 
@@ -225,11 +170,10 @@ mod tests {
                         *theirs.entry(key).or_default() += 1;
                     }
                     5 => {
-                        let (a, b) = (ours.split_off(&key), theirs.split_off(&key));
-                        assert!(a.pairs.iter().map(|(k, v)| (k, v)).eq(b.iter()));
-                        if next(&mut state) % 2 == 0 {
-                            (ours, theirs) = (a, b);
-                        }
+                        let first = theirs.first_key_value().map(|(k, _)| *k);
+                        let take = first.is_some_and(|first| first <= key);
+                        let expected = if take { theirs.pop_first() } else { None };
+                        assert_eq!(ours.pop_first_if(|first| *first <= key), expected);
                     }
                     6 => {
                         ours.retain(|k, v| (k + *v) % 3 != 0);

@@ -99,8 +99,9 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    fn error<T>(&self, what: &str) -> Result<T, String> {
-        Err(format!("{what} at byte {}", self.pos))
+    /// `what` went wrong here (one function for every kind of result).
+    fn error(&self, what: &str) -> String {
+        format!("{what} at byte {}", self.pos)
     }
 
     /// The text from `start` to here. Both are at ASCII bytes (a number's, a string's run
@@ -119,24 +120,32 @@ impl Reader<'_> {
         self.bytes.get(self.pos).copied()
     }
 
+    /// Whether the text here starts with `prefix` (`get`, not indexing: no slice panic
+    /// path).
+    fn at(&self, prefix: &[u8]) -> bool {
+        self.bytes
+            .get(self.pos..)
+            .is_some_and(|rest| rest.starts_with(prefix))
+    }
+
     fn literal(&mut self, word: &str, value: Json) -> Result<Json, String> {
-        if self.bytes[self.pos..].starts_with(word.as_bytes()) {
+        if self.at(word.as_bytes()) {
             self.pos += word.len();
             Ok(value)
         } else {
-            self.error("expected a JSON value")
+            Err(self.error("expected a JSON value"))
         }
     }
 
     fn value(&mut self, depth: usize) -> Result<Json, String> {
         self.skip_space();
         match self.peek() {
-            None => self.error("unexpected end of JSON"),
+            None => Err(self.error("unexpected end of JSON")),
             Some(b'n') => self.literal("null", Json::Null),
             Some(b't') => self.literal("true", Json::Bool(true)),
             Some(b'f') => self.literal("false", Json::Bool(false)),
             Some(b'"') => self.string().map(Json::String),
-            Some(b'[' | b'{') if depth >= MAX_DEPTH => self.error("nested too deeply"),
+            Some(b'[' | b'{') if depth >= MAX_DEPTH => Err(self.error("nested too deeply")),
             Some(b'[') => {
                 self.pos += 1;
                 let mut items = Vec::new();
@@ -154,7 +163,7 @@ impl Reader<'_> {
                             self.pos += 1;
                             return Ok(Json::Array(items));
                         }
-                        _ => return self.error("expected `,` or `]`"),
+                        _ => return Err(self.error("expected `,` or `]`")),
                     }
                 }
             }
@@ -169,12 +178,12 @@ impl Reader<'_> {
                 loop {
                     self.skip_space();
                     if self.peek() != Some(b'"') {
-                        return self.error("expected a member name");
+                        return Err(self.error("expected a member name"));
                     }
                     let name = self.string()?;
                     self.skip_space();
                     if self.peek() != Some(b':') {
-                        return self.error("expected `:`");
+                        return Err(self.error("expected `:`"));
                     }
                     self.pos += 1;
                     self.skip_space();
@@ -192,12 +201,12 @@ impl Reader<'_> {
                             self.pos += 1;
                             return Ok(Json::Object(members));
                         }
-                        _ => return self.error("expected `,` or `}`"),
+                        _ => return Err(self.error("expected `,` or `}`")),
                     }
                 }
             }
             Some(b'-' | b'0'..=b'9') => self.number().map(Json::Number),
-            Some(_) => self.error("expected a JSON value"),
+            Some(_) => Err(self.error("expected a JSON value")),
         }
     }
 
@@ -218,9 +227,9 @@ impl Reader<'_> {
         }
         let int_start = self.pos;
         match self.digits() {
-            0 => return self.error("expected a digit"),
-            n if n > 1 && self.bytes[int_start] == b'0' => {
-                return self.error("a number cannot start with 0")
+            0 => return Err(self.error("expected a digit")),
+            n if n > 1 && self.bytes.get(int_start) == Some(&b'0') => {
+                return Err(self.error("a number cannot start with 0"))
             }
             _ => {}
         }
@@ -229,7 +238,7 @@ impl Reader<'_> {
             integer = false;
             self.pos += 1;
             if self.digits() == 0 {
-                return self.error("expected a digit after `.`");
+                return Err(self.error("expected a digit after `.`"));
             }
         }
         if let Some(b'e' | b'E') = self.peek() {
@@ -239,7 +248,7 @@ impl Reader<'_> {
                 self.pos += 1;
             }
             if self.digits() == 0 {
-                return self.error("expected a digit in the exponent");
+                return Err(self.error("expected a digit in the exponent"));
             }
         }
         let text = self.slice(start);
@@ -262,7 +271,7 @@ impl Reader<'_> {
         }
         match parse_float(text) {
             x if x.is_finite() => Ok(Number::Float(x)),
-            _ => self.error("number out of range"),
+            _ => Err(self.error("number out of range")),
         }
     }
 
@@ -275,7 +284,7 @@ impl Reader<'_> {
                 Some(digit) => value = value * 16 + digit,
                 None => {
                     self.pos = start;
-                    return self.error("invalid `\\u` escape");
+                    return Err(self.error("invalid `\\u` escape"));
                 }
             }
             self.pos += 1;
@@ -316,12 +325,12 @@ impl Reader<'_> {
                         Some(b'u') => self.unicode_escape()?,
                         _ => {
                             self.pos -= 1;
-                            return self.error("invalid escape");
+                            return Err(self.error("invalid escape"));
                         }
                     });
                 }
-                Some(_) => return self.error("control character in a string"),
-                None => return self.error("unterminated string"),
+                Some(_) => return Err(self.error("control character in a string")),
+                None => return Err(self.error("unterminated string")),
             }
         }
     }
@@ -331,20 +340,20 @@ impl Reader<'_> {
         let first = self.hex4()?;
         let code = match first {
             0xD800..=0xDBFF => {
-                if !self.bytes[self.pos..].starts_with(b"\\u") {
-                    return self.error("lone leading surrogate in a `\\u` escape");
+                if !self.at(b"\\u") {
+                    return Err(self.error("lone leading surrogate in a `\\u` escape"));
                 }
                 self.pos += 2;
                 let second = self.hex4()?;
                 if !(0xDC00..=0xDFFF).contains(&second) {
-                    return self.error("invalid surrogate pair in a `\\u` escape");
+                    return Err(self.error("invalid surrogate pair in a `\\u` escape"));
                 }
                 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
             }
-            0xDC00..=0xDFFF => return self.error("lone trailing surrogate in a `\\u` escape"),
+            0xDC00..=0xDFFF => return Err(self.error("lone trailing surrogate in a `\\u` escape")),
             code => code,
         };
-        char::from_u32(code).map_or_else(|| self.error("invalid `\\u` escape"), Ok)
+        char::from_u32(code).ok_or_else(|| self.error("invalid `\\u` escape"))
     }
 }
 
@@ -364,7 +373,7 @@ fn parse_at(text: &str, depth: usize) -> Result<Json, String> {
     let value = reader.value(depth)?;
     reader.skip_space();
     if reader.pos != text.len() {
-        return reader.error("trailing characters");
+        return Err(reader.error("trailing characters"));
     }
     Ok(value)
 }
@@ -725,6 +734,15 @@ pub(crate) fn decode(text: &str) -> Result<ServerEnvelope, String> {
 
 // ---- writing -------------------------------------------------------------------------
 
+/// Appends the last `digits` hex digits of `value`, in lowercase, zero-padded (by hand:
+/// `{:04x}` would link core::fmt's width padding).
+pub(crate) fn push_hex(out: &mut String, value: u32, digits: u32) {
+    for shift in (0..digits).rev() {
+        let digit = (value >> (shift * 4)) & 0xf;
+        out.push(char::from_digit(digit, 16).unwrap_or('0'));
+    }
+}
+
 /// Appends `text` as a JSON string, escaped as serde_json escapes it.
 fn write_str(out: &mut String, text: &str) {
     out.push('"');
@@ -738,7 +756,8 @@ fn write_str(out: &mut String, text: &str) {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+                out.push_str("\\u");
+                push_hex(out, c as u32, 4);
             }
             c => out.push(c),
         }
