@@ -365,7 +365,8 @@ fn finish_attempt(
     let opened = match (endpoint, token) {
         (Err(reason), _) => Err(reason),
         (Ok(_), Some(Err(err))) => {
-            let reason = ["the token provider failed: ", &err].concat();
+            let mut reason = String::from("the token provider failed: ");
+            reason.push_str(&err);
             // Just after a refusal, a provider with no fresh token ends it.
             if refused_before {
                 return auth_failed(shared, reason);

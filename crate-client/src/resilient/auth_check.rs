@@ -10,6 +10,7 @@
 //! its 401 with `Access-Control-Allow-Origin` only for origins it accepts WebSockets from,
 //! so another origin's page learns nothing — and its failures count as "not the token".
 
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
@@ -30,7 +31,10 @@ pub(super) fn check_url(ws_url: &str) -> Option<String> {
     } else {
         ("https:", absolute.strip_prefix("wss:")?)
     };
-    Some([scheme, rest].concat())
+    let mut url = String::with_capacity(scheme.len() + rest.len());
+    url.push_str(scheme);
+    url.push_str(rest);
+    Some(url)
 }
 
 /// How long the answer may take before the failure counts as "not the token": a server
@@ -40,41 +44,47 @@ const CHECK_TIMEOUT_MS: u32 = 10_000;
 /// Asks the server about the attempt that used `ws_url`.
 pub(super) async fn ask(ws_url: &str) -> Verdict {
     match fetch_status(ws_url).await {
-        Ok((401, body)) => Verdict::Refused(if body.trim().is_empty() {
-            "the server refused the token (HTTP 401)".to_owned()
-        } else {
-            body.trim().to_owned()
-        }),
+        Ok((401, body)) if !body.is_empty() => Verdict::Refused(body),
+        Ok((401, _)) => Verdict::Refused("the server refused the token (HTTP 401)".to_owned()),
         _ => Verdict::NotTheToken,
     }
 }
 
-/// The status and (for a 401) body of a `GET` of `ws_url` over HTTP, through the global
+/// The status and (for a 401) trimmed body of a `GET` of `ws_url` over HTTP, through the global
 /// `fetch` (a page's or a worker's).
 async fn fetch_status(ws_url: &str) -> Result<(u16, String), JsValue> {
-    let url = check_url(ws_url).ok_or_else(|| JsValue::from_str("no HTTP URL"))?;
-    let global = js_sys::global();
-    let fetch: js_sys::Function = js_sys::Reflect::get(&global, &"fetch".into())?.dyn_into()?;
+    let url = check_url(ws_url).ok_or(JsValue::NULL)?;
     let init = js_sys::Object::new();
     js_sys::Reflect::set(&init, &"cache".into(), &"no-store".into())?;
     // `AbortSignal.timeout` where the browser has it (all current ones).
-    let abort_signal = js_sys::Reflect::get(&global, &"AbortSignal".into())?;
-    if let Ok(timeout) = js_sys::Reflect::get(&abort_signal, &"timeout".into())
-        .and_then(|f| f.dyn_into::<js_sys::Function>())
-    {
-        let signal = timeout.call1(&abort_signal, &CHECK_TIMEOUT_MS.into())?;
+    if let Ok(signal) = AbortSignal::timeout(CHECK_TIMEOUT_MS) {
         js_sys::Reflect::set(&init, &"signal".into(), &signal)?;
     }
-    let promise: js_sys::Promise = fetch.call2(&global, &url.into(), &init)?.dyn_into()?;
-    let response = JsFuture::from(promise).await?;
-    let status = js_sys::Reflect::get(&response, &"status".into())?
-        .as_f64()
-        .unwrap_or(0.0) as u16;
+    let response: Response = JsFuture::from(fetch(&url, &init)?).await?.unchecked_into();
+    let status = response.status();
     if status != 401 {
         return Ok((status, String::new()));
     }
-    let text: js_sys::Function = js_sys::Reflect::get(&response, &"text".into())?.dyn_into()?;
-    let body: js_sys::Promise = text.call0(&response)?.dyn_into()?;
-    let body = JsFuture::from(body).await?.as_string().unwrap_or_default();
-    Ok((status, body))
+    let body: js_sys::JsString = JsFuture::from(response.text()?).await?.unchecked_into();
+    // Trimmed by JavaScript's `trim`, whose whitespace is Rust's (plus U+FEFF).
+    Ok((status, body.trim().into()))
+}
+
+// Typed bindings to the globals (in the glue module, like web-sys's: no snippet of ours).
+#[wasm_bindgen]
+extern "C" {
+    /// The global `fetch`, a page's or a worker's.
+    #[wasm_bindgen(catch)]
+    fn fetch(url: &str, init: &js_sys::Object) -> Result<js_sys::Promise, JsValue>;
+
+    type AbortSignal;
+    /// Throws where the browser has no `AbortSignal.timeout`.
+    #[wasm_bindgen(static_method_of = AbortSignal, catch)]
+    fn timeout(ms: u32) -> Result<JsValue, JsValue>;
+
+    type Response;
+    #[wasm_bindgen(method, getter)]
+    fn status(this: &Response) -> u16;
+    #[wasm_bindgen(method, catch)]
+    fn text(this: &Response) -> Result<js_sys::Promise, JsValue>;
 }

@@ -85,8 +85,9 @@ struct Core {
     pump_wait: DrainWait,
     heartbeat_timer: Option<Interval>,
     online: Option<EventListener>,
-    flush_waiters: Vec<Waker>,
-    sink_waiters: Vec<Waker>,
+    /// Whoever waits for the queue or the buffer to drain ([`Flushed`], the `Sink`): all
+    /// are woken together.
+    waiters: Vec<Waker>,
     /// Queued messages thrown away by [`ResilientSocket::close`].
     discarded: usize,
     /// Set by [`ResilientSocket::detach`]: the socket keeps itself alive until it is closed
@@ -233,8 +234,7 @@ impl ResilientSocket {
                 pump_wait: DrainWait::default(),
                 heartbeat_timer: None,
                 online: None,
-                flush_waiters: Vec::new(),
-                sink_waiters: Vec::new(),
+                waiters: Vec::new(),
                 discarded: 0,
                 keep_alive: None,
                 token_url: None,
@@ -545,12 +545,7 @@ fn emit(shared: &Rc<Shared>, event: Option<ResilientEvent>) {
 }
 
 fn wake_all(shared: &Rc<Shared>) {
-    let wakers: Vec<Waker> = {
-        let mut core = shared.core.borrow_mut();
-        let mut wakers = std::mem::take(&mut core.flush_waiters);
-        wakers.append(&mut core.sink_waiters);
-        wakers
-    };
+    let wakers = std::mem::take(&mut shared.core.borrow_mut().waiters);
     for waker in wakers {
         waker.wake();
     }

@@ -84,7 +84,7 @@ pub(super) fn pump(shared: &Rc<Shared>) -> bool {
             core.pump_wait.reset();
         }
         let buffered = core.socket.as_ref().map_or(0, WebSocket::buffered_amount);
-        let waiting = !core.flush_waiters.is_empty() || !core.sink_waiters.is_empty();
+        let waiting = !core.waiters.is_empty();
         // Only an open socket drains; opening (`on_open`) and closing (`wake_all`) wake
         // whoever waits meanwhile. A drained buffer with waiters needs no further look:
         // they are woken just below.
