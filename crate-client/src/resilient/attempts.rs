@@ -5,11 +5,9 @@ use super::*;
 
 /// Opens a socket for `shared` with handlers that hold only a weak reference.
 pub(super) fn connect(shared: &Rc<Shared>) -> Result<WebSocket, OpenError> {
-    let (url, protocols) = {
-        let core = shared.core.borrow();
-        (core.url.clone(), core.options.protocols.clone())
-    };
-    connect_to(shared, &url, &protocols)
+    // Opening calls none of the handlers: the borrow ends before any can run.
+    let core = shared.core.borrow();
+    connect_to(shared, &core.url, &core.options.protocols)
 }
 
 pub(super) fn connect_to(
@@ -222,12 +220,7 @@ fn connect_timed_out(shared: &Rc<Shared>) {
 /// one closure type for every timer of the socket.
 fn timer(shared: &Rc<Shared>, delay: Duration, f: fn(&Rc<Shared>)) -> Timeout {
     let millis = delay.as_millis().min(u128::from(u32::MAX)) as u32;
-    let weak = Rc::downgrade(shared);
-    Timeout::new(millis, move || {
-        if let Some(shared) = weak.upgrade() {
-            f(&shared);
-        }
-    })
+    Timeout::new(millis, with(&Rc::downgrade(shared), f))
 }
 
 /// Closes the current socket with `code` and `reason`, without waiting for the browser
@@ -294,7 +287,7 @@ pub(super) fn attempt_now(shared: &Rc<Shared>) {
 /// Opens the socket of an attempt: at once for a fixed URL without a token; once the
 /// endpoint function's and the token provider's futures resolve otherwise.
 pub(super) fn start_attempt(shared: &Rc<Shared>) {
-    let (attempt_id, endpoint_fn, token, url, protocols) = {
+    let (attempt_id, endpoint_fn, token) = {
         let mut core = shared.core.borrow_mut();
         core.attempt_id += 1;
         core.token_url = None;
@@ -302,8 +295,6 @@ pub(super) fn start_attempt(shared: &Rc<Shared>) {
             core.attempt_id,
             core.endpoint_fn.take(),
             core.options.token.clone(),
-            core.url.clone(),
-            core.options.protocols.clone(),
         )
     };
     if endpoint_fn.is_none() && token.is_none() {
@@ -326,13 +317,13 @@ pub(super) fn start_attempt(shared: &Rc<Shared>) {
     let weak = Rc::downgrade(shared);
     wasm_bindgen_futures::spawn_local(async move {
         let endpoint = match endpoint {
-            Some(future) => future.await,
-            None => Ok(Endpoint { url, protocols }),
+            Some(future) => Some(future.await),
+            None => None,
         };
         // A token only for an endpoint there is.
         let token = match (&endpoint, token) {
-            (Ok(_), Some(token)) => Some(token.await),
-            _ => None,
+            (Some(Err(_)), _) | (_, None) => None,
+            (_, Some(token)) => Some(token.await),
         };
         if let Some(shared) = weak.upgrade() {
             finish_attempt(&shared, attempt_id, endpoint, token);
@@ -340,12 +331,13 @@ pub(super) fn start_attempt(shared: &Rc<Shared>) {
     });
 }
 
-/// Opens the socket of attempt `attempt_id` now that its endpoint and token are there,
-/// unless the attempt was overtaken meanwhile; a failure counts as a lost connection.
+/// Opens the socket of attempt `attempt_id` now that its endpoint (`None`: the fixed URL
+/// and the options' protocols) and token are there, unless the attempt was overtaken
+/// meanwhile; a failure counts as a lost connection.
 fn finish_attempt(
     shared: &Rc<Shared>,
     attempt_id: u64,
-    endpoint: Result<Endpoint, String>,
+    endpoint: Option<Result<Endpoint, String>>,
     token: Option<Result<String, String>>,
 ) {
     let (current, with_token, refused_before) = {
@@ -363,8 +355,8 @@ fn finish_attempt(
         return;
     }
     let opened = match (endpoint, token) {
-        (Err(reason), _) => Err(reason),
-        (Ok(_), Some(Err(err))) => {
+        (Some(Err(reason)), _) => Err(reason),
+        (_, Some(Err(err))) => {
             let mut reason = String::from("the token provider failed: ");
             reason.push_str(&err);
             // Just after a refusal, a provider with no fresh token ends it.
@@ -373,12 +365,18 @@ fn finish_attempt(
             }
             Err(reason)
         }
-        (Ok(endpoint), token) => {
-            let url = match token {
-                Some(Ok(token)) => with_access_token(&endpoint.url, &token),
-                _ => endpoint.url,
+        (endpoint, token) => {
+            let core = shared.core.borrow();
+            let (url, protocols) = match &endpoint {
+                Some(Ok(endpoint)) => (&endpoint.url, &endpoint.protocols),
+                _ => (&core.url, &core.options.protocols),
             };
-            connect_to(shared, &url, &endpoint.protocols)
+            let url = match token {
+                Some(Ok(token)) => with_access_token(url, &token),
+                _ => url.clone(),
+            };
+            // Opening calls none of the handlers: the borrow ends before any can run.
+            connect_to(shared, &url, protocols)
                 .map(|socket| (socket, url))
                 .map_err(|err| err.to_string())
         }
@@ -451,21 +449,23 @@ pub(super) fn retry_now(shared: &Rc<Shared>) {
 
 pub(super) fn start_heartbeat(shared: &Rc<Shared>) {
     let mut core = shared.core.borrow_mut();
-    let Some(heartbeat) = core.options.heartbeat.clone() else {
+    let Some(heartbeat) = &core.options.heartbeat else {
         return;
     };
     let tick = (heartbeat.interval.min(heartbeat.timeout).as_millis() / 4).clamp(10, 1_000) as u32;
-    let weak = Rc::downgrade(shared);
-    core.heartbeat_timer = Some(Interval::new(tick, move || {
-        if let Some(shared) = weak.upgrade() {
-            check_heartbeat(&shared, &heartbeat);
-        }
-    }));
+    core.heartbeat_timer = Some(Interval::new(
+        tick,
+        with(&Rc::downgrade(shared), check_heartbeat),
+    ));
 }
 
-pub(super) fn check_heartbeat(shared: &Rc<Shared>, heartbeat: &Heartbeat) {
+pub(super) fn check_heartbeat(shared: &Rc<Shared>) {
     let dead = {
         let mut core = shared.core.borrow_mut();
+        let core = &mut *core;
+        let Some(heartbeat) = &core.options.heartbeat else {
+            return;
+        };
         if core.state != ConnectionState::Open {
             return;
         }
@@ -474,7 +474,7 @@ pub(super) fn check_heartbeat(shared: &Rc<Shared>, heartbeat: &Heartbeat) {
             Some(sent) if now - sent >= heartbeat.timeout.as_secs_f64() * 1000.0 => true,
             Some(_) => false,
             None if now - core.last_heard_ms >= heartbeat.interval.as_secs_f64() * 1000.0 => {
-                send_on_socket(&core, &heartbeat.ping);
+                send_on_socket(core, &heartbeat.ping);
                 core.ping_sent_ms = Some(now);
                 false
             }
