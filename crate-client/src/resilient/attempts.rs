@@ -216,11 +216,20 @@ fn connect_timed_out(shared: &Rc<Shared>) {
     }
 }
 
+/// `delay` in whole milliseconds, at most `u32::MAX` (`as_millis` would be 128-bit
+/// arithmetic).
+fn millis(delay: Duration) -> u32 {
+    let ms = delay
+        .as_secs()
+        .saturating_mul(1000)
+        .saturating_add(u64::from(delay.subsec_millis()));
+    ms.min(u64::from(u32::MAX)) as u32
+}
+
 /// A timer that calls `f` after `delay` (at most `u32::MAX` ms) if `shared` is still there:
 /// one closure type for every timer of the socket.
 fn timer(shared: &Rc<Shared>, delay: Duration, f: fn(&Rc<Shared>)) -> Timeout {
-    let millis = delay.as_millis().min(u128::from(u32::MAX)) as u32;
-    Timeout::new(millis, with(&Rc::downgrade(shared), f))
+    Timeout::new(millis(delay), with(&Rc::downgrade(shared), f))
 }
 
 /// Closes the current socket with `code` and `reason`, without waiting for the browser
@@ -378,7 +387,8 @@ fn finish_attempt(
             // Opening calls none of the handlers: the borrow ends before any can run.
             connect_to(shared, &url, protocols)
                 .map(|socket| (socket, url))
-                .map_err(|err| err.to_string())
+                // Through `dyn Display`: the one `to_string` the JS classes' errors use too.
+                .map_err(|err| (&err as &dyn fmt::Display).to_string())
         }
     };
     match opened {
@@ -452,7 +462,7 @@ pub(super) fn start_heartbeat(shared: &Rc<Shared>) {
     let Some(heartbeat) = &core.options.heartbeat else {
         return;
     };
-    let tick = (heartbeat.interval.min(heartbeat.timeout).as_millis() / 4).clamp(10, 1_000) as u32;
+    let tick = (millis(heartbeat.interval.min(heartbeat.timeout)) / 4).clamp(10, 1_000);
     core.heartbeat_timer = Some(Interval::new(
         tick,
         with(&Rc::downgrade(shared), check_heartbeat),
