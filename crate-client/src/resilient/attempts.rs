@@ -110,7 +110,7 @@ pub(super) fn on_close(shared: &Rc<Shared>, close: CloseEvent) {
     let weak = Rc::downgrade(shared);
     let attempt_id = shared.core.borrow().attempt_id;
     wasm_bindgen_futures::spawn_local(async move {
-        let verdict = auth_check::ask(&token_url).await;
+        let refusal = auth_check::refusal(&token_url).await;
         let Some(shared) = weak.upgrade() else { return };
         let current = {
             let core = shared.core.borrow();
@@ -120,9 +120,9 @@ pub(super) fn on_close(shared: &Rc<Shared>, close: CloseEvent) {
         if !current {
             return;
         }
-        match verdict {
-            auth_check::Verdict::Refused(reason) => token_refused(&shared, reason),
-            auth_check::Verdict::NotTheToken => {
+        match refusal {
+            Some(reason) => token_refused(&shared, reason),
+            None => {
                 shared.core.borrow_mut().auth_refusals = 0;
                 after_close(&shared, &close);
             }

@@ -14,15 +14,6 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-/// What the server said about the token of a failed attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Verdict {
-    /// HTTP 401: the token was refused, for this reason.
-    Refused(String),
-    /// Anything else: the failure was not about the token.
-    NotTheToken,
-}
-
 /// The `http:`/`https:` URL of the same endpoint as `ws_url`.
 pub(super) fn check_url(ws_url: &str) -> Option<String> {
     let absolute = crate::url::resolve(ws_url).ok()?;
@@ -41,33 +32,31 @@ pub(super) fn check_url(ws_url: &str) -> Option<String> {
 /// that stalls must not stall the reconnecting too.
 const CHECK_TIMEOUT_MS: u32 = 10_000;
 
-/// Asks the server about the attempt that used `ws_url`.
-pub(super) async fn ask(ws_url: &str) -> Verdict {
-    match fetch_status(ws_url).await {
-        Ok((401, body)) if !body.is_empty() => Verdict::Refused(body),
-        Ok((401, _)) => Verdict::Refused("the server refused the token (HTTP 401)".to_owned()),
-        _ => Verdict::NotTheToken,
-    }
-}
-
-/// The status and (for a 401) trimmed body of a `GET` of `ws_url` over HTTP, through the global
-/// `fetch` (a page's or a worker's).
-async fn fetch_status(ws_url: &str) -> Result<(u16, String), JsValue> {
-    let url = check_url(ws_url).ok_or(JsValue::NULL)?;
+/// Asks the server about the attempt that used `ws_url` with a `GET` over HTTP, through
+/// the global `fetch` (a page's or a worker's): why it refused the token (HTTP 401: the
+/// trimmed body, or a general reason for an empty one), or `None` when the failure was not
+/// about the token (any other answer, or none).
+pub(super) async fn refusal(ws_url: &str) -> Option<String> {
+    let url = check_url(ws_url)?;
     let init = js_sys::Object::new();
-    js_sys::Reflect::set(&init, &"cache".into(), &"no-store".into())?;
+    js_sys::Reflect::set(&init, &"cache".into(), &"no-store".into()).ok()?;
     // `AbortSignal.timeout` where the browser has it (all current ones).
     if let Ok(signal) = AbortSignal::timeout(CHECK_TIMEOUT_MS) {
-        js_sys::Reflect::set(&init, &"signal".into(), &signal)?;
+        js_sys::Reflect::set(&init, &"signal".into(), &signal).ok()?;
     }
-    let response: Response = JsFuture::from(fetch(&url, &init)?).await?.unchecked_into();
-    let status = response.status();
-    if status != 401 {
-        return Ok((status, String::new()));
+    let response = JsFuture::from(fetch(&url, &init).ok()?).await.ok()?;
+    let response: &Response = response.unchecked_ref();
+    if response.status() != 401 {
+        return None;
     }
-    let body: js_sys::JsString = JsFuture::from(response.text()?).await?.unchecked_into();
+    let body = JsFuture::from(response.text().ok()?).await.ok()?;
     // Trimmed by JavaScript's `trim`, whose whitespace is Rust's (plus U+FEFF).
-    Ok((status, body.trim().into()))
+    let body = String::from(body.unchecked_ref::<js_sys::JsString>().trim());
+    Some(if body.is_empty() {
+        "the server refused the token (HTTP 401)".to_owned()
+    } else {
+        body
+    })
 }
 
 // Typed bindings to the globals (in the glue module, like web-sys's: no snippet of ours).
