@@ -97,10 +97,11 @@ pub(super) fn on_close(shared: &Rc<Shared>, close: CloseEvent) {
         (core.user_closed, token_url.filter(|_| opened.is_none()))
     };
     if user_closed {
-        shared.core.borrow_mut().state = ConnectionState::Closed;
-        wake_all(shared);
-        emit(shared, Some(ResilientEvent::Closed(close)));
-        return release_if_final(shared);
+        return stop(
+            shared,
+            ConnectionState::Closed,
+            ResilientEvent::Closed(close),
+        );
     }
     emit(shared, Some(ResilientEvent::Disconnected(close.clone())));
     let Some(token_url) = token_url else {
@@ -138,11 +139,26 @@ fn after_close(shared: &Rc<Shared>, close: &CloseEvent) {
     if expired_token || should_reconnect(shared, close) {
         schedule_retry(shared);
     } else {
-        shared.core.borrow_mut().state = ConnectionState::Closed;
-        wake_all(shared);
-        emit(shared, Some(ResilientEvent::Closed(close.clone())));
-        release_if_final(shared);
+        stop(
+            shared,
+            ConnectionState::Closed,
+            ResilientEvent::Closed(close.clone()),
+        );
     }
+}
+
+/// Stops for good (or, for [`ConnectionState::AuthFailed`], until
+/// [`ResilientSocket::reconnect`]): the state, everyone waiting woken, `event`
+/// reported, and a detached socket let go.
+fn stop(shared: &Rc<Shared>, state: ConnectionState, event: ResilientEvent) {
+    {
+        let mut core = shared.core.borrow_mut();
+        core.state = state;
+        core.retry_timer = None;
+    }
+    wake_all(shared);
+    emit(shared, Some(event));
+    release_if_final(shared);
 }
 
 /// The close code of a `chat.v1` server whose token expired.
@@ -165,13 +181,11 @@ fn token_refused(shared: &Rc<Shared>, reason: String) {
 
 /// Stops reconnecting until [`ResilientSocket::reconnect`].
 fn auth_failed(shared: &Rc<Shared>, reason: String) {
-    {
-        let mut core = shared.core.borrow_mut();
-        core.state = ConnectionState::AuthFailed;
-        core.retry_timer = None;
-    }
-    wake_all(shared);
-    emit(shared, Some(ResilientEvent::AuthFailed { reason }));
+    stop(
+        shared,
+        ConnectionState::AuthFailed,
+        ResilientEvent::AuthFailed { reason },
+    );
 }
 
 /// The user's predicate if there is one (called outside any borrow: it may call back in),
@@ -261,27 +275,18 @@ pub(super) fn schedule_retry(shared: &Rc<Shared>) {
         core.attempts += 1;
         let attempt = core.attempts;
         if !core.options.reconnect.allows_attempt(attempt) {
-            core.state = ConnectionState::GaveUp;
-            core.retry_timer = None;
-            ResilientEvent::GaveUp
-        } else {
-            let delay = core
-                .options
-                .reconnect
-                .delay(attempt, js_sys::Math::random());
-            core.state = ConnectionState::Reconnecting { attempt };
-            core.retry_timer = Some(timer(shared, delay, attempt_now));
-            ResilientEvent::Reconnecting { attempt, delay }
+            drop(core);
+            return stop(shared, ConnectionState::GaveUp, ResilientEvent::GaveUp);
         }
+        let delay = core
+            .options
+            .reconnect
+            .delay(attempt, js_sys::Math::random());
+        core.state = ConnectionState::Reconnecting { attempt };
+        core.retry_timer = Some(timer(shared, delay, attempt_now));
+        ResilientEvent::Reconnecting { attempt, delay }
     };
-    let gave_up = event == ResilientEvent::GaveUp;
-    if gave_up {
-        wake_all(shared);
-    }
     emit(shared, Some(event));
-    if gave_up {
-        release_if_final(shared);
-    }
 }
 
 pub(super) fn attempt_now(shared: &Rc<Shared>) {

@@ -120,8 +120,8 @@ pub(crate) fn with_access_token(url: &str, token: &str) -> String {
 /// `text` before the first `byte` (an ASCII one) and after it, if it is there: a byte
 /// search, lighter in wasm than `split_once` and its `char` searcher.
 fn cut(text: &str, byte: u8) -> Option<(&str, &str)> {
-    let at = text.bytes().position(|b| b == byte)?;
-    Some((text.get(..at)?, text.get(at + 1..)?))
+    let (before, after) = text.split_at_checked(text.bytes().position(|b| b == byte)?)?;
+    Some((before, after.get(1..)?))
 }
 
 #[cfg(test)]
