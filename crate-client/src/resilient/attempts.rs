@@ -3,11 +3,16 @@
 
 use super::*;
 
-/// Opens a socket for `shared` with handlers that hold only a weak reference.
-pub(super) fn connect(shared: &Rc<Shared>) -> Result<WebSocket, OpenError> {
-    // Opening calls none of the handlers: the borrow ends before any can run.
-    let core = shared.core.borrow();
-    connect_to(shared, &core.url, &core.options.protocols)
+/// Opens the socket of an attempt to the fixed URL, with the connect timeout.
+pub(super) fn open_now(shared: &Rc<Shared>) -> Result<(), OpenError> {
+    let socket = {
+        // Opening calls none of the handlers: the borrow ends before any can run.
+        let core = shared.core.borrow();
+        connect_to(shared, &core.url, &core.options.protocols)?
+    };
+    shared.core.borrow_mut().socket = Some(socket);
+    arm_connect_timeout(shared);
+    Ok(())
 }
 
 pub(super) fn connect_to(
@@ -312,14 +317,11 @@ pub(super) fn start_attempt(shared: &Rc<Shared>) {
         )
     };
     if endpoint_fn.is_none() && token.is_none() {
-        return match connect(shared) {
-            Ok(socket) => {
-                shared.core.borrow_mut().socket = Some(socket);
-                arm_connect_timeout(shared);
-            }
-            // The URL was valid once; treat a refusal like a failed attempt.
-            Err(_) => schedule_retry(shared),
-        };
+        // The URL was valid once; treat a refusal like a failed attempt.
+        if open_now(shared).is_err() {
+            schedule_retry(shared);
+        }
+        return;
     }
     // Called with nothing borrowed: they may look at the socket.
     let endpoint = endpoint_fn.map(|mut endpoint_fn| {

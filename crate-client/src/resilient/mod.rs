@@ -162,18 +162,16 @@ impl ResilientSocket {
     /// Opens the first connection to `url` (see [`WebSocket::open`]). An invalid URL or
     /// subprotocol is an error now; network failures later are retried.
     pub fn open(url: &str, options: ResilientOptions) -> Result<ResilientSocket, OpenError> {
-        if options.token.is_some() {
+        let with_token = options.token.is_some();
+        let shared = Self::new_shared(url, options, None);
+        if with_token {
             // The token comes first (maybe from a future): check the URL now, connect once
             // it is there.
             crate::url::resolve(url)?;
-            let shared = Self::new_shared(url, options, None);
             start_attempt(&shared);
-            return Ok(Self::finish_open(shared));
+        } else {
+            open_now(&shared)?;
         }
-        let shared = Self::new_shared(url, options, None);
-        let socket = connect(&shared)?;
-        shared.core.borrow_mut().socket = Some(socket);
-        arm_connect_timeout(&shared);
         Ok(Self::finish_open(shared))
     }
 
