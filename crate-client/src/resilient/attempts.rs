@@ -52,9 +52,10 @@ pub(super) fn on_open(shared: &Rc<Shared>) {
     let event = {
         let mut core = shared.core.borrow_mut();
         core.state = ConnectionState::Open;
-        core.last_heard_ms = now_ms();
+        let now = now_ms();
+        core.last_heard_ms = now;
         core.ping_sent_ms = None;
-        core.opened_at_ms = Some(now_ms());
+        core.opened_at_ms = Some(now);
         core.connect_timer = None;
         core.auth_refusals = 0;
         // Counted until this connection proves stable (see `on_close`).
@@ -115,7 +116,7 @@ pub(super) fn on_close(shared: &Rc<Shared>, close: CloseEvent) {
     // Ask the server whether it refused the token; decide once it answers.
     let weak = Rc::downgrade(shared);
     let attempt_id = shared.core.borrow().attempt_id;
-    wasm_bindgen_futures::spawn_local(async move {
+    crate::spawn(Box::pin(async move {
         let refusal = auth_check::refusal(&token_url).await;
         let Some(shared) = weak.upgrade() else { return };
         let current = {
@@ -133,7 +134,7 @@ pub(super) fn on_close(shared: &Rc<Shared>, close: CloseEvent) {
                 after_close(&shared, &close);
             }
         }
-    });
+    }));
 }
 
 /// After a lost connection (not closed by the user): reconnect, or close for good.
@@ -331,7 +332,7 @@ pub(super) fn start_attempt(shared: &Rc<Shared>) {
     });
     let token = token.map(|token| token.token());
     let weak = Rc::downgrade(shared);
-    wasm_bindgen_futures::spawn_local(async move {
+    crate::spawn(Box::pin(async move {
         let endpoint = match endpoint {
             Some(future) => Some(future.await),
             None => None,
@@ -344,7 +345,7 @@ pub(super) fn start_attempt(shared: &Rc<Shared>) {
         if let Some(shared) = weak.upgrade() {
             finish_attempt(&shared, attempt_id, endpoint, token);
         }
-    });
+    }));
 }
 
 /// Opens the socket of attempt `attempt_id` now that its endpoint (`None`: the fixed URL
