@@ -388,22 +388,22 @@ fn finish_attempt(
                 Some(Ok(endpoint)) => (&endpoint.url, &endpoint.protocols),
                 _ => (&core.url, &core.options.protocols),
             };
-            let url = match token {
-                Some(Ok(token)) => with_access_token(url, &token),
-                _ => url.clone(),
+            let url_with_token = match token {
+                Some(Ok(token)) => Some(with_access_token(url, &token)),
+                _ => None,
             };
             // Opening calls none of the handlers: the borrow ends before any can run.
-            connect_to(shared, &url, protocols)
-                .map(|socket| (socket, url))
+            connect_to(shared, url_with_token.as_deref().unwrap_or(url), protocols)
                 // Through `dyn Display`: the one `to_string` the JS classes' errors use too.
                 .map_err(|err| (&err as &dyn fmt::Display).to_string())
         }
     };
     match opened {
-        Ok((socket, url)) => {
+        Ok(socket) => {
             let mut core = shared.core.borrow_mut();
+            // As the browser resolved it: absolute, for the token check's HTTP request.
+            core.token_url = with_token.then(|| socket.url());
             core.socket = Some(socket);
-            core.token_url = with_token.then_some(url);
             drop(core);
             arm_connect_timeout(shared);
         }

@@ -14,13 +14,13 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-/// The `http:`/`https:` URL of the same endpoint as `ws_url`.
+/// The `http:`/`https:` URL of the same endpoint as `ws_url`, an absolute `ws:`/`wss:` URL
+/// (a socket's `url`).
 pub(super) fn check_url(ws_url: &str) -> Option<String> {
-    let absolute = crate::url::resolve(ws_url).ok()?;
-    let (scheme, rest) = if let Some(rest) = absolute.strip_prefix("ws:") {
+    let (scheme, rest) = if let Some(rest) = ws_url.strip_prefix("ws:") {
         ("http:", rest)
     } else {
-        ("https:", absolute.strip_prefix("wss:")?)
+        ("https:", ws_url.strip_prefix("wss:")?)
     };
     let mut url = String::with_capacity(scheme.len() + rest.len());
     url.push_str(scheme);

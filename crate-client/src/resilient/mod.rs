@@ -93,7 +93,7 @@ struct Core {
     /// Set by [`ResilientSocket::detach`]: the socket keeps itself alive until it is closed
     /// for good.
     keep_alive: Option<Rc<Shared>>,
-    /// The URL of the current attempt when it carries a token: if the attempt fails
+    /// The URL of the current socket (absolute) when it carries a token: if the attempt fails
     /// before opening, the server is asked whether the token was the reason.
     token_url: Option<String>,
     /// Attempts in a row whose token the server refused (HTTP 401). The second ends in

@@ -108,7 +108,7 @@ impl ReconnectPolicy {
 /// [`Duration::MAX`]: what `Duration::try_from_secs_f64` does for a valid input, without its
 /// error type and its exact rounding code (half a kilobyte of wasm).
 pub(crate) fn duration_from_secs(secs: f64) -> Duration {
-    if !(secs > 0.0) {
+    if secs.is_nan() || secs <= 0.0 {
         return Duration::ZERO;
     }
     if secs >= u64::MAX as f64 {
