@@ -246,12 +246,8 @@ impl ResilientSocket {
     /// scope: both fire it) and wraps `shared`.
     fn finish_open(shared: Rc<Shared>) -> ResilientSocket {
         if let Ok(global) = js_sys::global().dyn_into::<web_sys::EventTarget>() {
-            let weak = Rc::downgrade(&shared);
-            let online = EventListener::new(&global, "online", move |_| {
-                if let Some(shared) = weak.upgrade() {
-                    retry_now(&shared);
-                }
-            });
+            let mut retry = with(&Rc::downgrade(&shared), retry_now);
+            let online = EventListener::new(&global, "online", move |_| retry());
             shared.core.borrow_mut().online = Some(online);
         }
         ResilientSocket { shared }
