@@ -56,6 +56,13 @@ pub mod chat {
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
+/// Runs `task` on the browser's event loop. Every task of the crate goes through this one
+/// instantiation of the executor's `spawn_local` (which is generic over the future, twice:
+/// its task and its JSPI path) instead of one per `async` block.
+pub(crate) fn spawn(task: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>) {
+    wasm_bindgen_futures::spawn_local(task);
+}
+
 pub use error::{CloseError, JsError, OpenError, SendError};
 pub use ferrosocket_wire::{CloseCode, CloseReason};
 pub use message::{CloseEvent, Message};

@@ -170,7 +170,7 @@ impl WebSocket {
     /// # Ok::<(), ferrosocket::SendError>(())
     /// ```
     pub fn send_text(&self, text: &str) -> Result<(), SendError> {
-        send_text(&self.inner, text)
+        send(&self.inner, Payload::Text(text))
     }
 
     /// Sends a binary message.
@@ -181,7 +181,7 @@ impl WebSocket {
     /// # Ok::<(), ferrosocket::SendError>(())
     /// ```
     pub fn send_bytes(&self, bytes: &[u8]) -> Result<(), SendError> {
-        send_bytes(&self.inner, bytes)
+        send(&self.inner, Payload::Bytes(bytes))
     }
 
     /// Sends a `Blob` as one binary message. The browser reads the Blob itself and keeps
@@ -195,7 +195,7 @@ impl WebSocket {
     /// # Ok::<(), ferrosocket::SendError>(())
     /// ```
     pub fn send_blob(&self, blob: &web_sys::Blob) -> Result<(), SendError> {
-        send_blob(&self.inner, blob)
+        send(&self.inner, Payload::Blob(blob))
     }
 
     /// Sends `message`, text or binary.
@@ -206,7 +206,7 @@ impl WebSocket {
     /// # Ok::<(), ferrosocket::SendError>(())
     /// ```
     pub fn send(&self, message: &Message) -> Result<(), SendError> {
-        send_message(&self.inner, message)
+        send(&self.inner, Payload::from(message))
     }
 
     /// A handle that sends on (and closes) this socket, cheap to clone: what a handler
@@ -373,22 +373,22 @@ pub struct SocketSender {
 impl SocketSender {
     /// [`WebSocket::send_text`].
     pub fn send_text(&self, text: &str) -> Result<(), SendError> {
-        send_text(&self.inner, text)
+        send(&self.inner, Payload::Text(text))
     }
 
     /// [`WebSocket::send_bytes`].
     pub fn send_bytes(&self, bytes: &[u8]) -> Result<(), SendError> {
-        send_bytes(&self.inner, bytes)
+        send(&self.inner, Payload::Bytes(bytes))
     }
 
     /// [`WebSocket::send_blob`].
     pub fn send_blob(&self, blob: &web_sys::Blob) -> Result<(), SendError> {
-        send_blob(&self.inner, blob)
+        send(&self.inner, Payload::Blob(blob))
     }
 
     /// [`WebSocket::send`].
     pub fn send(&self, message: &Message) -> Result<(), SendError> {
-        send_message(&self.inner, message)
+        send(&self.inner, Payload::from(message))
     }
 
     /// [`WebSocket::close`].
@@ -429,32 +429,30 @@ fn ensure_open(inner: &web_sys::WebSocket) -> Result<(), SendError> {
     }
 }
 
-fn send_text(inner: &web_sys::WebSocket, text: &str) -> Result<(), SendError> {
-    ensure_open(inner)?;
-    inner
-        .send_with_str(text)
-        .map_err(|err| SendError::Browser(err.into()))
+/// What one send hands the browser: one path (state check, error mapping) for every kind.
+enum Payload<'a> {
+    Text(&'a str),
+    Bytes(&'a [u8]),
+    Blob(&'a web_sys::Blob),
 }
 
-fn send_bytes(inner: &web_sys::WebSocket, bytes: &[u8]) -> Result<(), SendError> {
-    ensure_open(inner)?;
-    inner
-        .send_with_u8_array(bytes)
-        .map_err(|err| SendError::Browser(err.into()))
-}
-
-fn send_blob(inner: &web_sys::WebSocket, blob: &web_sys::Blob) -> Result<(), SendError> {
-    ensure_open(inner)?;
-    inner
-        .send_with_blob(blob)
-        .map_err(|err| SendError::Browser(err.into()))
-}
-
-fn send_message(inner: &web_sys::WebSocket, message: &Message) -> Result<(), SendError> {
-    match message {
-        Message::Text(text) => send_text(inner, text),
-        Message::Binary(bytes) => send_bytes(inner, bytes),
+impl<'a> From<&'a Message> for Payload<'a> {
+    fn from(message: &'a Message) -> Self {
+        match message {
+            Message::Text(text) => Payload::Text(text),
+            Message::Binary(bytes) => Payload::Bytes(bytes),
+        }
     }
+}
+
+fn send(inner: &web_sys::WebSocket, payload: Payload<'_>) -> Result<(), SendError> {
+    ensure_open(inner)?;
+    match payload {
+        Payload::Text(text) => inner.send_with_str(text),
+        Payload::Bytes(bytes) => inner.send_with_u8_array(bytes),
+        Payload::Blob(blob) => inner.send_with_blob(blob),
+    }
+    .map_err(|err| SendError::Browser(err.into()))
 }
 
 fn close_with(inner: &web_sys::WebSocket, code: u16, reason: &str) -> Result<(), CloseError> {

@@ -3,13 +3,16 @@
 
 use super::*;
 
-/// Opens a socket for `shared` with handlers that hold only a weak reference.
-pub(super) fn connect(shared: &Rc<Shared>) -> Result<WebSocket, OpenError> {
-    let (url, protocols) = {
+/// Opens the socket of an attempt to the fixed URL, with the connect timeout.
+pub(super) fn open_now(shared: &Rc<Shared>) -> Result<(), OpenError> {
+    let socket = {
+        // Opening calls none of the handlers: the borrow ends before any can run.
         let core = shared.core.borrow();
-        (core.url.clone(), core.options.protocols.clone())
+        connect_to(shared, &core.url, &core.options.protocols)?
     };
-    connect_to(shared, &url, &protocols)
+    shared.core.borrow_mut().socket = Some(socket);
+    arm_connect_timeout(shared);
+    Ok(())
 }
 
 pub(super) fn connect_to(
@@ -49,9 +52,10 @@ pub(super) fn on_open(shared: &Rc<Shared>) {
     let event = {
         let mut core = shared.core.borrow_mut();
         core.state = ConnectionState::Open;
-        core.last_heard_ms = now_ms();
+        let now = now_ms();
+        core.last_heard_ms = now;
         core.ping_sent_ms = None;
-        core.opened_at_ms = Some(now_ms());
+        core.opened_at_ms = Some(now);
         core.connect_timer = None;
         core.auth_refusals = 0;
         // Counted until this connection proves stable (see `on_close`).
@@ -99,10 +103,11 @@ pub(super) fn on_close(shared: &Rc<Shared>, close: CloseEvent) {
         (core.user_closed, token_url.filter(|_| opened.is_none()))
     };
     if user_closed {
-        shared.core.borrow_mut().state = ConnectionState::Closed;
-        wake_all(shared);
-        emit(shared, Some(ResilientEvent::Closed(close)));
-        return release_if_final(shared);
+        return stop(
+            shared,
+            ConnectionState::Closed,
+            ResilientEvent::Closed(close),
+        );
     }
     emit(shared, Some(ResilientEvent::Disconnected(close.clone())));
     let Some(token_url) = token_url else {
@@ -111,8 +116,8 @@ pub(super) fn on_close(shared: &Rc<Shared>, close: CloseEvent) {
     // Ask the server whether it refused the token; decide once it answers.
     let weak = Rc::downgrade(shared);
     let attempt_id = shared.core.borrow().attempt_id;
-    wasm_bindgen_futures::spawn_local(async move {
-        let verdict = auth_check::ask(&token_url).await;
+    crate::spawn(Box::pin(async move {
+        let refusal = auth_check::refusal(&token_url).await;
         let Some(shared) = weak.upgrade() else { return };
         let current = {
             let core = shared.core.borrow();
@@ -122,14 +127,14 @@ pub(super) fn on_close(shared: &Rc<Shared>, close: CloseEvent) {
         if !current {
             return;
         }
-        match verdict {
-            auth_check::Verdict::Refused(reason) => token_refused(&shared, reason),
-            auth_check::Verdict::NotTheToken => {
+        match refusal {
+            Some(reason) => token_refused(&shared, reason),
+            None => {
                 shared.core.borrow_mut().auth_refusals = 0;
                 after_close(&shared, &close);
             }
         }
-    });
+    }));
 }
 
 /// After a lost connection (not closed by the user): reconnect, or close for good.
@@ -140,11 +145,26 @@ fn after_close(shared: &Rc<Shared>, close: &CloseEvent) {
     if expired_token || should_reconnect(shared, close) {
         schedule_retry(shared);
     } else {
-        shared.core.borrow_mut().state = ConnectionState::Closed;
-        wake_all(shared);
-        emit(shared, Some(ResilientEvent::Closed(close.clone())));
-        release_if_final(shared);
+        stop(
+            shared,
+            ConnectionState::Closed,
+            ResilientEvent::Closed(close.clone()),
+        );
     }
+}
+
+/// Stops for good (or, for [`ConnectionState::AuthFailed`], until
+/// [`ResilientSocket::reconnect`]): the state, everyone waiting woken, `event`
+/// reported, and a detached socket let go.
+fn stop(shared: &Rc<Shared>, state: ConnectionState, event: ResilientEvent) {
+    {
+        let mut core = shared.core.borrow_mut();
+        core.state = state;
+        core.retry_timer = None;
+    }
+    wake_all(shared);
+    emit(shared, Some(event));
+    release_if_final(shared);
 }
 
 /// The close code of a `chat.v1` server whose token expired.
@@ -167,13 +187,11 @@ fn token_refused(shared: &Rc<Shared>, reason: String) {
 
 /// Stops reconnecting until [`ResilientSocket::reconnect`].
 fn auth_failed(shared: &Rc<Shared>, reason: String) {
-    {
-        let mut core = shared.core.borrow_mut();
-        core.state = ConnectionState::AuthFailed;
-        core.retry_timer = None;
-    }
-    wake_all(shared);
-    emit(shared, Some(ResilientEvent::AuthFailed { reason }));
+    stop(
+        shared,
+        ConnectionState::AuthFailed,
+        ResilientEvent::AuthFailed { reason },
+    );
 }
 
 /// The user's predicate if there is one (called outside any borrow: it may call back in),
@@ -218,16 +236,20 @@ fn connect_timed_out(shared: &Rc<Shared>) {
     }
 }
 
+/// `delay` in whole milliseconds, at most `u32::MAX` (`as_millis` would be 128-bit
+/// arithmetic).
+fn millis(delay: Duration) -> u32 {
+    let ms = delay
+        .as_secs()
+        .saturating_mul(1000)
+        .saturating_add(u64::from(delay.subsec_millis()));
+    ms.min(u64::from(u32::MAX)) as u32
+}
+
 /// A timer that calls `f` after `delay` (at most `u32::MAX` ms) if `shared` is still there:
 /// one closure type for every timer of the socket.
 fn timer(shared: &Rc<Shared>, delay: Duration, f: fn(&Rc<Shared>)) -> Timeout {
-    let millis = delay.as_millis().min(u128::from(u32::MAX)) as u32;
-    let weak = Rc::downgrade(shared);
-    Timeout::new(millis, move || {
-        if let Some(shared) = weak.upgrade() {
-            f(&shared);
-        }
-    })
+    Timeout::new(millis(delay), with(&Rc::downgrade(shared), f))
 }
 
 /// Closes the current socket with `code` and `reason`, without waiting for the browser
@@ -259,27 +281,18 @@ pub(super) fn schedule_retry(shared: &Rc<Shared>) {
         core.attempts += 1;
         let attempt = core.attempts;
         if !core.options.reconnect.allows_attempt(attempt) {
-            core.state = ConnectionState::GaveUp;
-            core.retry_timer = None;
-            ResilientEvent::GaveUp
-        } else {
-            let delay = core
-                .options
-                .reconnect
-                .delay(attempt, js_sys::Math::random());
-            core.state = ConnectionState::Reconnecting { attempt };
-            core.retry_timer = Some(timer(shared, delay, attempt_now));
-            ResilientEvent::Reconnecting { attempt, delay }
+            drop(core);
+            return stop(shared, ConnectionState::GaveUp, ResilientEvent::GaveUp);
         }
+        let delay = core
+            .options
+            .reconnect
+            .delay(attempt, js_sys::Math::random());
+        core.state = ConnectionState::Reconnecting { attempt };
+        core.retry_timer = Some(timer(shared, delay, attempt_now));
+        ResilientEvent::Reconnecting { attempt, delay }
     };
-    let gave_up = event == ResilientEvent::GaveUp;
-    if gave_up {
-        wake_all(shared);
-    }
     emit(shared, Some(event));
-    if gave_up {
-        release_if_final(shared);
-    }
 }
 
 pub(super) fn attempt_now(shared: &Rc<Shared>) {
@@ -294,7 +307,7 @@ pub(super) fn attempt_now(shared: &Rc<Shared>) {
 /// Opens the socket of an attempt: at once for a fixed URL without a token; once the
 /// endpoint function's and the token provider's futures resolve otherwise.
 pub(super) fn start_attempt(shared: &Rc<Shared>) {
-    let (attempt_id, endpoint_fn, token, url, protocols) = {
+    let (attempt_id, endpoint_fn, token) = {
         let mut core = shared.core.borrow_mut();
         core.attempt_id += 1;
         core.token_url = None;
@@ -302,19 +315,14 @@ pub(super) fn start_attempt(shared: &Rc<Shared>) {
             core.attempt_id,
             core.endpoint_fn.take(),
             core.options.token.clone(),
-            core.url.clone(),
-            core.options.protocols.clone(),
         )
     };
     if endpoint_fn.is_none() && token.is_none() {
-        return match connect(shared) {
-            Ok(socket) => {
-                shared.core.borrow_mut().socket = Some(socket);
-                arm_connect_timeout(shared);
-            }
-            // The URL was valid once; treat a refusal like a failed attempt.
-            Err(_) => schedule_retry(shared),
-        };
+        // The URL was valid once; treat a refusal like a failed attempt.
+        if open_now(shared).is_err() {
+            schedule_retry(shared);
+        }
+        return;
     }
     // Called with nothing borrowed: they may look at the socket.
     let endpoint = endpoint_fn.map(|mut endpoint_fn| {
@@ -324,28 +332,29 @@ pub(super) fn start_attempt(shared: &Rc<Shared>) {
     });
     let token = token.map(|token| token.token());
     let weak = Rc::downgrade(shared);
-    wasm_bindgen_futures::spawn_local(async move {
+    crate::spawn(Box::pin(async move {
         let endpoint = match endpoint {
-            Some(future) => future.await,
-            None => Ok(Endpoint { url, protocols }),
+            Some(future) => Some(future.await),
+            None => None,
         };
         // A token only for an endpoint there is.
         let token = match (&endpoint, token) {
-            (Ok(_), Some(token)) => Some(token.await),
-            _ => None,
+            (Some(Err(_)), _) | (_, None) => None,
+            (_, Some(token)) => Some(token.await),
         };
         if let Some(shared) = weak.upgrade() {
             finish_attempt(&shared, attempt_id, endpoint, token);
         }
-    });
+    }));
 }
 
-/// Opens the socket of attempt `attempt_id` now that its endpoint and token are there,
-/// unless the attempt was overtaken meanwhile; a failure counts as a lost connection.
+/// Opens the socket of attempt `attempt_id` now that its endpoint (`None`: the fixed URL
+/// and the options' protocols) and token are there, unless the attempt was overtaken
+/// meanwhile; a failure counts as a lost connection.
 fn finish_attempt(
     shared: &Rc<Shared>,
     attempt_id: u64,
-    endpoint: Result<Endpoint, String>,
+    endpoint: Option<Result<Endpoint, String>>,
     token: Option<Result<String, String>>,
 ) {
     let (current, with_token, refused_before) = {
@@ -363,30 +372,38 @@ fn finish_attempt(
         return;
     }
     let opened = match (endpoint, token) {
-        (Err(reason), _) => Err(reason),
-        (Ok(_), Some(Err(err))) => {
-            let reason = ["the token provider failed: ", &err].concat();
+        (Some(Err(reason)), _) => Err(reason),
+        (_, Some(Err(err))) => {
+            let mut reason = String::from("the token provider failed: ");
+            reason.push_str(&err);
             // Just after a refusal, a provider with no fresh token ends it.
             if refused_before {
                 return auth_failed(shared, reason);
             }
             Err(reason)
         }
-        (Ok(endpoint), token) => {
-            let url = match token {
-                Some(Ok(token)) => with_access_token(&endpoint.url, &token),
-                _ => endpoint.url,
+        (endpoint, token) => {
+            let core = shared.core.borrow();
+            let (url, protocols) = match &endpoint {
+                Some(Ok(endpoint)) => (&endpoint.url, &endpoint.protocols),
+                _ => (&core.url, &core.options.protocols),
             };
-            connect_to(shared, &url, &endpoint.protocols)
-                .map(|socket| (socket, url))
-                .map_err(|err| err.to_string())
+            let url_with_token = match token {
+                Some(Ok(token)) => Some(with_access_token(url, &token)),
+                _ => None,
+            };
+            // Opening calls none of the handlers: the borrow ends before any can run.
+            connect_to(shared, url_with_token.as_deref().unwrap_or(url), protocols)
+                // Through `dyn Display`: the one `to_string` the JS classes' errors use too.
+                .map_err(|err| (&err as &dyn fmt::Display).to_string())
         }
     };
     match opened {
-        Ok((socket, url)) => {
+        Ok(socket) => {
             let mut core = shared.core.borrow_mut();
+            // As the browser resolved it: absolute, for the token check's HTTP request.
+            core.token_url = with_token.then(|| socket.url());
             core.socket = Some(socket);
-            core.token_url = with_token.then_some(url);
             drop(core);
             arm_connect_timeout(shared);
         }
@@ -450,21 +467,23 @@ pub(super) fn retry_now(shared: &Rc<Shared>) {
 
 pub(super) fn start_heartbeat(shared: &Rc<Shared>) {
     let mut core = shared.core.borrow_mut();
-    let Some(heartbeat) = core.options.heartbeat.clone() else {
+    let Some(heartbeat) = &core.options.heartbeat else {
         return;
     };
-    let tick = (heartbeat.interval.min(heartbeat.timeout).as_millis() / 4).clamp(10, 1_000) as u32;
-    let weak = Rc::downgrade(shared);
-    core.heartbeat_timer = Some(Interval::new(tick, move || {
-        if let Some(shared) = weak.upgrade() {
-            check_heartbeat(&shared, &heartbeat);
-        }
-    }));
+    let tick = (millis(heartbeat.interval.min(heartbeat.timeout)) / 4).clamp(10, 1_000);
+    core.heartbeat_timer = Some(Interval::new(
+        tick,
+        with(&Rc::downgrade(shared), check_heartbeat),
+    ));
 }
 
-pub(super) fn check_heartbeat(shared: &Rc<Shared>, heartbeat: &Heartbeat) {
+pub(super) fn check_heartbeat(shared: &Rc<Shared>) {
     let dead = {
         let mut core = shared.core.borrow_mut();
+        let core = &mut *core;
+        let Some(heartbeat) = &core.options.heartbeat else {
+            return;
+        };
         if core.state != ConnectionState::Open {
             return;
         }
@@ -473,7 +492,7 @@ pub(super) fn check_heartbeat(shared: &Rc<Shared>, heartbeat: &Heartbeat) {
             Some(sent) if now - sent >= heartbeat.timeout.as_secs_f64() * 1000.0 => true,
             Some(_) => false,
             None if now - core.last_heard_ms >= heartbeat.interval.as_secs_f64() * 1000.0 => {
-                send_on_socket(&core, &heartbeat.ping);
+                send_on_socket(core, &heartbeat.ping);
                 core.ping_sent_ms = Some(now);
                 false
             }

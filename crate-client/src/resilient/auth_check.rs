@@ -10,71 +10,70 @@
 //! its 401 with `Access-Control-Allow-Origin` only for origins it accepts WebSockets from,
 //! so another origin's page learns nothing — and its failures count as "not the token".
 
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-/// What the server said about the token of a failed attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Verdict {
-    /// HTTP 401: the token was refused, for this reason.
-    Refused(String),
-    /// Anything else: the failure was not about the token.
-    NotTheToken,
-}
-
-/// The `http:`/`https:` URL of the same endpoint as `ws_url`.
+/// The `http:`/`https:` URL of the same endpoint as `ws_url`, an absolute `ws:`/`wss:` URL
+/// (a socket's `url`).
 pub(super) fn check_url(ws_url: &str) -> Option<String> {
-    let absolute = crate::url::resolve(ws_url).ok()?;
-    let (scheme, rest) = if let Some(rest) = absolute.strip_prefix("ws:") {
+    let (scheme, rest) = if let Some(rest) = ws_url.strip_prefix("ws:") {
         ("http:", rest)
     } else {
-        ("https:", absolute.strip_prefix("wss:")?)
+        ("https:", ws_url.strip_prefix("wss:")?)
     };
-    Some([scheme, rest].concat())
+    let mut url = String::with_capacity(scheme.len() + rest.len());
+    url.push_str(scheme);
+    url.push_str(rest);
+    Some(url)
 }
 
 /// How long the answer may take before the failure counts as "not the token": a server
 /// that stalls must not stall the reconnecting too.
 const CHECK_TIMEOUT_MS: u32 = 10_000;
 
-/// Asks the server about the attempt that used `ws_url`.
-pub(super) async fn ask(ws_url: &str) -> Verdict {
-    match fetch_status(ws_url).await {
-        Ok((401, body)) => Verdict::Refused(if body.trim().is_empty() {
-            "the server refused the token (HTTP 401)".to_owned()
-        } else {
-            body.trim().to_owned()
-        }),
-        _ => Verdict::NotTheToken,
+/// Asks the server about the attempt that used `ws_url` with a `GET` over HTTP, through
+/// the global `fetch` (a page's or a worker's): why it refused the token (HTTP 401: the
+/// trimmed body, or a general reason for an empty one), or `None` when the failure was not
+/// about the token (any other answer, or none).
+pub(super) async fn refusal(ws_url: &str) -> Option<String> {
+    let url = check_url(ws_url)?;
+    let init = js_sys::Object::new();
+    js_sys::Reflect::set(&init, &"cache".into(), &"no-store".into()).ok()?;
+    // `AbortSignal.timeout` where the browser has it (all current ones).
+    if let Ok(signal) = AbortSignal::timeout(CHECK_TIMEOUT_MS) {
+        js_sys::Reflect::set(&init, &"signal".into(), &signal).ok()?;
     }
+    let response = JsFuture::from(fetch(&url, &init).ok()?).await.ok()?;
+    let response: &Response = response.unchecked_ref();
+    if response.status() != 401 {
+        return None;
+    }
+    let body = JsFuture::from(response.text().ok()?).await.ok()?;
+    // Trimmed by JavaScript's `trim`, whose whitespace is Rust's (plus U+FEFF).
+    let body = String::from(body.unchecked_ref::<js_sys::JsString>().trim());
+    Some(if body.is_empty() {
+        "the server refused the token (HTTP 401)".to_owned()
+    } else {
+        body
+    })
 }
 
-/// The status and (for a 401) body of a `GET` of `ws_url` over HTTP, through the global
-/// `fetch` (a page's or a worker's).
-async fn fetch_status(ws_url: &str) -> Result<(u16, String), JsValue> {
-    let url = check_url(ws_url).ok_or_else(|| JsValue::from_str("no HTTP URL"))?;
-    let global = js_sys::global();
-    let fetch: js_sys::Function = js_sys::Reflect::get(&global, &"fetch".into())?.dyn_into()?;
-    let init = js_sys::Object::new();
-    js_sys::Reflect::set(&init, &"cache".into(), &"no-store".into())?;
-    // `AbortSignal.timeout` where the browser has it (all current ones).
-    let abort_signal = js_sys::Reflect::get(&global, &"AbortSignal".into())?;
-    if let Ok(timeout) = js_sys::Reflect::get(&abort_signal, &"timeout".into())
-        .and_then(|f| f.dyn_into::<js_sys::Function>())
-    {
-        let signal = timeout.call1(&abort_signal, &CHECK_TIMEOUT_MS.into())?;
-        js_sys::Reflect::set(&init, &"signal".into(), &signal)?;
-    }
-    let promise: js_sys::Promise = fetch.call2(&global, &url.into(), &init)?.dyn_into()?;
-    let response = JsFuture::from(promise).await?;
-    let status = js_sys::Reflect::get(&response, &"status".into())?
-        .as_f64()
-        .unwrap_or(0.0) as u16;
-    if status != 401 {
-        return Ok((status, String::new()));
-    }
-    let text: js_sys::Function = js_sys::Reflect::get(&response, &"text".into())?.dyn_into()?;
-    let body: js_sys::Promise = text.call0(&response)?.dyn_into()?;
-    let body = JsFuture::from(body).await?.as_string().unwrap_or_default();
-    Ok((status, body))
+// Typed bindings to the globals (in the glue module, like web-sys's: no snippet of ours).
+#[wasm_bindgen]
+extern "C" {
+    /// The global `fetch`, a page's or a worker's.
+    #[wasm_bindgen(catch)]
+    fn fetch(url: &str, init: &js_sys::Object) -> Result<js_sys::Promise, JsValue>;
+
+    type AbortSignal;
+    /// Throws where the browser has no `AbortSignal.timeout`.
+    #[wasm_bindgen(static_method_of = AbortSignal, catch)]
+    fn timeout(ms: u32) -> Result<JsValue, JsValue>;
+
+    type Response;
+    #[wasm_bindgen(method, getter)]
+    fn status(this: &Response) -> u16;
+    #[wasm_bindgen(method, catch)]
+    fn text(this: &Response) -> Result<js_sys::Promise, JsValue>;
 }

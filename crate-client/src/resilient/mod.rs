@@ -85,14 +85,15 @@ struct Core {
     pump_wait: DrainWait,
     heartbeat_timer: Option<Interval>,
     online: Option<EventListener>,
-    flush_waiters: Vec<Waker>,
-    sink_waiters: Vec<Waker>,
+    /// Whoever waits for the queue or the buffer to drain ([`Flushed`], the `Sink`): all
+    /// are woken together.
+    waiters: Vec<Waker>,
     /// Queued messages thrown away by [`ResilientSocket::close`].
     discarded: usize,
     /// Set by [`ResilientSocket::detach`]: the socket keeps itself alive until it is closed
     /// for good.
     keep_alive: Option<Rc<Shared>>,
-    /// The URL of the current attempt when it carries a token: if the attempt fails
+    /// The URL of the current socket (absolute) when it carries a token: if the attempt fails
     /// before opening, the server is asked whether the token was the reason.
     token_url: Option<String>,
     /// Attempts in a row whose token the server refused (HTTP 401). The second ends in
@@ -161,18 +162,16 @@ impl ResilientSocket {
     /// Opens the first connection to `url` (see [`WebSocket::open`]). An invalid URL or
     /// subprotocol is an error now; network failures later are retried.
     pub fn open(url: &str, options: ResilientOptions) -> Result<ResilientSocket, OpenError> {
-        if options.token.is_some() {
+        let with_token = options.token.is_some();
+        let shared = Self::new_shared(url, options, None);
+        if with_token {
             // The token comes first (maybe from a future): check the URL now, connect once
             // it is there.
             crate::url::resolve(url)?;
-            let shared = Self::new_shared(url, options, None);
             start_attempt(&shared);
-            return Ok(Self::finish_open(shared));
+        } else {
+            open_now(&shared)?;
         }
-        let shared = Self::new_shared(url, options, None);
-        let socket = connect(&shared)?;
-        shared.core.borrow_mut().socket = Some(socket);
-        arm_connect_timeout(&shared);
         Ok(Self::finish_open(shared))
     }
 
@@ -233,8 +232,7 @@ impl ResilientSocket {
                 pump_wait: DrainWait::default(),
                 heartbeat_timer: None,
                 online: None,
-                flush_waiters: Vec::new(),
-                sink_waiters: Vec::new(),
+                waiters: Vec::new(),
                 discarded: 0,
                 keep_alive: None,
                 token_url: None,
@@ -248,12 +246,8 @@ impl ResilientSocket {
     /// scope: both fire it) and wraps `shared`.
     fn finish_open(shared: Rc<Shared>) -> ResilientSocket {
         if let Ok(global) = js_sys::global().dyn_into::<web_sys::EventTarget>() {
-            let weak = Rc::downgrade(&shared);
-            let online = EventListener::new(&global, "online", move |_| {
-                if let Some(shared) = weak.upgrade() {
-                    retry_now(&shared);
-                }
-            });
+            let mut retry = with(&Rc::downgrade(&shared), retry_now);
+            let online = EventListener::new(&global, "online", move |_| retry());
             shared.core.borrow_mut().online = Some(online);
         }
         ResilientSocket { shared }
@@ -545,12 +539,7 @@ fn emit(shared: &Rc<Shared>, event: Option<ResilientEvent>) {
 }
 
 fn wake_all(shared: &Rc<Shared>) {
-    let wakers: Vec<Waker> = {
-        let mut core = shared.core.borrow_mut();
-        let mut wakers = std::mem::take(&mut core.flush_waiters);
-        wakers.append(&mut core.sink_waiters);
-        wakers
-    };
+    let wakers = std::mem::take(&mut shared.core.borrow_mut().waiters);
     for waker in wakers {
         waker.wake();
     }

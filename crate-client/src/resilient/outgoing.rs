@@ -61,9 +61,9 @@ pub(super) fn send_outgoing(core: &Core, item: &Outgoing) -> bool {
 }
 
 /// Sends queued messages while the browser's buffer is under the high-water mark, and
-/// wakes whoever waits for the queue or the buffer to drain. Returns whether it should
-/// run again.
-pub(super) fn pump(shared: &Rc<Shared>) -> bool {
+/// wakes whoever waits for the queue or the buffer to drain; runs again later while there
+/// is more to send or to wait for.
+pub(super) fn pump(shared: &Rc<Shared>) {
     let again = {
         let mut core = shared.core.borrow_mut();
         let queued_before = core.queue.len();
@@ -84,7 +84,7 @@ pub(super) fn pump(shared: &Rc<Shared>) -> bool {
             core.pump_wait.reset();
         }
         let buffered = core.socket.as_ref().map_or(0, WebSocket::buffered_amount);
-        let waiting = !core.flush_waiters.is_empty() || !core.sink_waiters.is_empty();
+        let waiting = !core.waiters.is_empty();
         // Only an open socket drains; opening (`on_open`) and closing (`wake_all`) wake
         // whoever waits meanwhile. A drained buffer with waiters needs no further look:
         // they are woken just below.
@@ -98,7 +98,6 @@ pub(super) fn pump(shared: &Rc<Shared>) -> bool {
     } else {
         core.pump_wait.reset();
     }
-    again
 }
 
 /// Runs [`pump`] at the next look for a draining buffer (see `drain.rs`): on the next
@@ -112,10 +111,5 @@ pub(super) fn ensure_pump(shared: &Rc<Shared>) {
 
 pub(super) fn schedule_pump(shared: &Rc<Shared>, core: &mut Core) {
     core.pump_scheduled = true;
-    let weak = Rc::downgrade(shared);
-    core.pump_wait.later(move || {
-        if let Some(shared) = weak.upgrade() {
-            pump(&shared);
-        }
-    });
+    core.pump_wait.later(with(&Rc::downgrade(shared), pump));
 }

@@ -73,14 +73,14 @@ impl ReconnectPolicy {
             .powi(attempt.saturating_sub(1).min(64) as i32);
         let cap = self.initial_delay.as_secs_f64() * growth;
         // A `max_delay` of `Duration::MAX` (no limit) must not overflow.
-        Duration::try_from_secs_f64(cap.min(self.max_delay.as_secs_f64())).unwrap_or(self.max_delay)
+        duration_from_secs(cap.min(self.max_delay.as_secs_f64()))
     }
 
     /// The wait before attempt `attempt`, given a uniform random number in `[0, 1)`.
     pub fn delay(&self, attempt: u32, random: f64) -> Duration {
         let cap = self.cap(attempt);
         // `mul_f64` without its panic path (and its messages): the product is at most `cap`.
-        Duration::try_from_secs_f64(cap.as_secs_f64() * random.clamp(0.0, 1.0)).unwrap_or(cap)
+        duration_from_secs(cap.as_secs_f64() * random.clamp(0.0, 1.0)).min(cap)
     }
 
     /// Whether a close with `code` should be followed by a reconnect.
@@ -102,6 +102,21 @@ impl ReconnectPolicy {
     pub fn allows_attempt(&self, attempt: u32) -> bool {
         self.max_attempts.is_none_or(|max| attempt <= max)
     }
+}
+
+/// `secs` seconds to the nearest nanosecond, saturating at zero (also for NaN) and at
+/// [`Duration::MAX`]: what `Duration::try_from_secs_f64` does for a valid input, without its
+/// error type and its exact rounding code (half a kilobyte of wasm).
+pub(crate) fn duration_from_secs(secs: f64) -> Duration {
+    if secs.is_nan() || secs <= 0.0 {
+        return Duration::ZERO;
+    }
+    if secs >= u64::MAX as f64 {
+        return Duration::MAX;
+    }
+    let whole = secs as u64;
+    let nanos = ((secs - whole as f64) * 1e9 + 0.5) as u64;
+    Duration::from_secs(whole).saturating_add(Duration::from_nanos(nanos))
 }
 
 #[cfg(test)]
@@ -158,6 +173,31 @@ mod tests {
             "grows without limit"
         );
         assert!(policy.delay(10_000, 0.5) <= policy.cap(10_000));
+    }
+
+    #[test]
+    fn seconds_become_the_nearest_duration_saturating_at_both_ends() {
+        for secs in [
+            0.0,
+            0.3,
+            0.9,
+            1.0,
+            2.5,
+            1e-9,
+            0.123_456_789,
+            86_400.75,
+            1e12,
+        ] {
+            assert_eq!(
+                duration_from_secs(secs),
+                Duration::from_secs_f64(secs),
+                "{secs}"
+            );
+        }
+        assert_eq!(duration_from_secs(-1.0), Duration::ZERO);
+        assert_eq!(duration_from_secs(f64::NAN), Duration::ZERO);
+        assert_eq!(duration_from_secs(f64::INFINITY), Duration::MAX);
+        assert_eq!(duration_from_secs(1e30), Duration::MAX);
     }
 
     #[test]

@@ -21,7 +21,7 @@ impl Future for Flushed {
         if let Some(error) = final_error(&core) {
             return Poll::Ready(Err(error));
         }
-        core.flush_waiters.push(cx.waker().clone());
+        core.waiters.push(cx.waker().clone());
         drop(core);
         ensure_pump(&self.shared);
         Poll::Pending
@@ -44,7 +44,7 @@ impl Sink<Message> for ResilientSocket {
         if !core.queue.is_full() && !over_mark {
             return Poll::Ready(Ok(()));
         }
-        core.sink_waiters.push(cx.waker().clone());
+        core.waiters.push(cx.waker().clone());
         drop(core);
         ensure_pump(&self.shared);
         Poll::Pending
