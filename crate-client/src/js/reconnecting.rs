@@ -180,14 +180,14 @@ impl ReconnectingSocket {
     pub fn flushed(&self) -> js_sys::Promise {
         let flushed = self.socket.flushed();
         let (promise, settle) = deferred();
-        wasm_bindgen_futures::spawn_local(async move {
+        crate::spawn(Box::pin(async move {
             let outcome = match flushed.await {
                 Ok(()) => JsValue::UNDEFINED,
                 Err(err @ ResilientError::GaveUp { .. }) => js_error("GaveUpError", &err),
                 Err(err) => js_error("ClosedError", &err),
             };
             let _ = settle.call1(&JsValue::NULL, &outcome);
-        });
+        }));
         promise
     }
 

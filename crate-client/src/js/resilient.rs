@@ -453,7 +453,7 @@ impl CoreOptions {
     pub(super) fn millis(&self, slot: Slot) -> Option<Duration> {
         self.number(slot)
             // `Infinity` (say, `maxDelay: Infinity`) means "no limit", not a panic.
-            .map(|ms| Duration::try_from_secs_f64(ms.max(0.0) / 1000.0).unwrap_or(Duration::MAX))
+            .map(|ms| crate::resilient::duration_from_secs(ms / 1000.0))
     }
 }
 

@@ -38,6 +38,8 @@ use events::EventQueue;
 pub use events::{ConnectionState, ResilientEvent, ResilientEvents};
 pub use options::{Heartbeat, ResilientOptions};
 use outgoing::*;
+#[cfg(feature = "js")]
+pub(crate) use policy::duration_from_secs;
 pub use policy::ReconnectPolicy;
 use queue::{Outgoing, SendQueue};
 pub use queue::{Overflow, QueueLimits, SendOutcome};

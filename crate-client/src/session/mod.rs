@@ -341,7 +341,7 @@ fn refresh(shared: &Rc<SessionShared>) {
     };
     let future = provider.token();
     let weak = Rc::downgrade(shared);
-    wasm_bindgen_futures::spawn_local(async move {
+    crate::spawn(Box::pin(async move {
         let token = future.await;
         let Some(shared) = weak.upgrade() else { return };
         match token {
@@ -355,7 +355,7 @@ fn refresh(shared: &Rc<SessionShared>) {
             }),
         }
         drive(&shared);
-    });
+    }));
 }
 
 fn schedule_wakeup(shared: &Rc<SessionShared>, now: Millis, blocked: bool) {
