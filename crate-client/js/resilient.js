@@ -33,7 +33,6 @@ export function installResilientCores(reconnecting, chat) {
   chatLeftOut = chat === null;
 }
 
-
 // partysocket's option names, accepted as aliases of ours (ours win when both are given).
 // Their meanings overlap but are not identical; README "ReconnectingSocket and
 // partysocket" lists how they differ.
@@ -499,8 +498,8 @@ export class ChatClient extends EventTarget {
   /** Sends the application event `event` with `data` (any JSON value) to `room`. */
   emit(room, event, data) {
     // The room and event converted first, as the core's arguments were before the data.
-    room = `${room}`;
-    event = `${event}`;
+    room = domString(room);
+    event = domString(event);
     // `undefined` sends `null`; data JSON.stringify refuses (a cycle, a BigInt) or cannot
     // write (a function) is a TypeError, and nothing is sent. The core refuses what the
     // server would (a lone surrogate, nesting over 125 deep) with the same wording.

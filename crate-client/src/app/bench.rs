@@ -72,9 +72,9 @@ pub fn bench_receive_rust(url: &str, count: u32) -> Result<Promise, JsValue> {
 /// listener that is calling it).
 fn release(holder: &Rc<RefCell<Option<WebSocket>>>) {
     let holder = Rc::clone(holder);
-    wasm_bindgen_futures::spawn_local(async move {
+    crate::spawn(Box::pin(async move {
         holder.borrow_mut().take();
-    });
+    }));
 }
 
 fn now() -> f64 {

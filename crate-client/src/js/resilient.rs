@@ -343,7 +343,7 @@ pub(crate) fn install_resilient_classes() {
     let make_reconnecting = core_maker(|url, options, _| {
         ReconnectingSocket::new(url, &CoreOptions::new(options)).map(JsValue::from)
     });
-    // resilient.js hands over the URL as a string (`String(url)`).
+    // resilient.js hands over the URL as a string (`domString(url)`).
     #[cfg(feature = "js-chat")]
     let make_chat = core_maker(|url, options, _| {
         ChatClient::new(
