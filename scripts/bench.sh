@@ -36,6 +36,7 @@ cargo build -q --locked "${cargo_profile[@]}" -p ferrosocket-server -p ferrosock
   -p ferrosocket-e2e --bin ferrosocket-server --bin ferrosocket-loadgen --bin browser-bench
 if [ $smoke -eq 0 ]; then
   wasm-pack build crate-client --profile wasm-release --target web --out-dir ../www/pkg -- --features app
+  node scripts/shorten-names.mjs www/pkg/ferrosocket.js
 fi
 bin="target/$profile"
 loadgen=(taskset -c 1 "$bin/ferrosocket-loadgen")

@@ -15,6 +15,8 @@ source scripts/env.sh
 
 echo "==> building the wasm package (wasm-pack build crate-client --profile wasm-release --target web --out-dir ../www/pkg -- --features app)"
 wasm-pack build crate-client --profile wasm-release --target web --out-dir ../www/pkg -- --features app
+# The names between the module and its glue, shortened (about 7 KiB gzipped less for the page).
+node scripts/shorten-names.mjs www/pkg/ferrosocket.js
 
 echo "==> building the server"
 cargo build --release -p ferrosocket-server

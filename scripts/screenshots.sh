@@ -10,6 +10,7 @@ cd "$root"
 source scripts/env.sh
 
 wasm-pack build crate-client --dev --target web --out-dir ../www/pkg -- --features app
+node scripts/shorten-names.mjs www/pkg/ferrosocket.js
 cargo build --locked -p ferrosocket-server -p ferrosocket-e2e --bin ferrosocket-server --bin screenshots
 bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 FERROSOCKET_SERVER_BIN="$bin/ferrosocket-server" "$bin/screenshots" "$@"

@@ -43,6 +43,8 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked -q
 
 section "building the wasm package into www/pkg, the npm package into crate-client/pkg, and the server"
 wasm-pack build crate-client --dev --target web --out-dir ../www/pkg -- --features app
+# As scripts/run.sh ships it, so that every page test loads a module with shortened names.
+node scripts/shorten-names.mjs www/pkg/ferrosocket.js
 # The npm package, built as it is published (release profile); tests/tests/npm_package.rs
 # installs it into an app, bundles it with esbuild and loads it in both browsers.
 scripts/package.sh

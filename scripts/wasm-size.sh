@@ -6,14 +6,18 @@
 #                   (--no-default-features --features js)
 #   library         the whole client library with its JS classes, without the chat page
 #   chat-page       what www/index.html loads (--features app)
-# Every module goes through the same pipeline: cargo's `wasm-release` profile (opt-level z,
-# LTO), wasm-bindgen --target web, wasm-opt -Oz, gzip -9.
+# Every module goes through the pipeline of our packages (scripts/package.sh, scripts/run.sh):
+# cargo's `wasm-release` profile (opt-level z, LTO), wasm-bindgen --target web, wasm-opt with
+# the arguments wasm-pack uses (crate-client/Cargo.toml, package.metadata.wasm-pack), then
+# scripts/shorten-names.mjs (the names between the module and its glue), gzip -9.
 #
 # The JavaScript counted is all of it: wasm-bindgen's glue and the snippets it imports
 # (our classes' JS in crate-client/js/), in two forms:
 #   js          as wasm-bindgen writes it (comments, whitespace, long names)
 #   js-min      bundled into one file and minified by esbuild, as a bundler ships it
 # `total` is wasm + js-min, gzipped: what a page built with a bundler downloads.
+# `long-names` is the same total before shorten-names.mjs: what a plain `wasm-pack build` of
+# the crate gives (wasm-pack has no such step).
 #
 # Usage: scripts/wasm-size.sh    prints a table and one `RESULT scenario=size ...` line each
 set -euo pipefail
@@ -29,14 +33,25 @@ esbuild="$root/tests/interop/node_modules/.bin/esbuild"
 
 gz() { gzip -9 -c "$@" | wc -c; }
 
+# wasm-pack's wasm-opt arguments for `--profile wasm-release`, from crate-client/Cargo.toml.
+mapfile -t wasm_opt_args < <(sed -n '/^\[package.metadata.wasm-pack.profile.custom\]/,/^wasm-opt/s/^wasm-opt = //p' \
+  crate-client/Cargo.toml | node -e 'for (const arg of JSON.parse(require("fs").readFileSync(0, "utf8"))) console.log(arg)')
+[ ${#wasm_opt_args[@]} -gt 0 ] || { echo "no wasm-opt arguments in crate-client/Cargo.toml" >&2; exit 1; }
+
+# minify NAME DIR: the glue and its snippets bundled and minified by esbuild into $out/NAME.min.js.
+minify() {
+  "$esbuild" "$2/module.js" --bundle --minify --format=esm --log-level=warning --outfile="$out/$1.min.js"
+}
+
 # measure NAME WASM: bindgen + wasm-opt, then print the sizes.
 measure() {
   local name="$1" wasm="$2" dir="$out/$1"
   wasm-bindgen --target web --out-dir "$dir" --out-name module "$wasm"
-  wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-    --enable-mutable-globals -o "$dir/module_bg.wasm" "$dir/module_bg.wasm"
-  "$esbuild" "$dir/module.js" --bundle --minify --format=esm --log-level=warning \
-    --outfile="$out/$name.min.js"
+  wasm-opt "${wasm_opt_args[@]}" -o "$dir/module_bg.wasm" "$dir/module_bg.wasm"
+  minify "$name-long" "$dir"
+  local long_gz=$(($(gz "$dir/module_bg.wasm") + $(gz "$out/$name-long.min.js")))
+  node scripts/shorten-names.mjs "$dir/module.js" >/dev/null
+  minify "$name" "$dir"
   local w="$dir/module_bg.wasm" min="$out/$name.min.js" js
   # The glue first, then its snippets, in a stable order.
   js=("$dir/module.js")
@@ -49,10 +64,10 @@ measure() {
   js_gz="$(cat "${js[@]}" | gz)"
   min_bytes="$(wc -c <"$min")"
   min_gz="$(gz "$min")"
-  printf '%-12s wasm %7d B (%6d B gz)   js %6d B (%5d B gz)   js-min %6d B (%5d B gz)   total %6.1f KiB gz\n' \
+  printf '%-12s wasm %7d B (%6d B gz)   js %6d B (%5d B gz)   js-min %6d B (%5d B gz)   total %6.1f KiB gz   long-names %6.1f KiB gz\n' \
     "$name" "$(wc -c <"$w")" "$w_gz" "$js_bytes" "$js_gz" "$min_bytes" "$min_gz" \
-    "$(awk "BEGIN { print ($w_gz + $min_gz) / 1024 }")"
-  echo "RESULT scenario=size module=$name wasm_bytes=$(wc -c <"$w") wasm_gz=$w_gz js_bytes=$js_bytes js_gz=$js_gz js_min_bytes=$min_bytes js_min_gz=$min_gz total_gz=$((w_gz + min_gz))"
+    "$(awk "BEGIN { print ($w_gz + $min_gz) / 1024 }")" "$(awk "BEGIN { print $long_gz / 1024 }")"
+  echo "RESULT scenario=size module=$name wasm_bytes=$(wc -c <"$w") wasm_gz=$w_gz js_bytes=$js_bytes js_gz=$js_gz js_min_bytes=$min_bytes js_min_gz=$min_gz total_gz=$((w_gz + min_gz)) long_names_gz=$long_gz"
 }
 
 echo "==> building the modules (profile wasm-release)"

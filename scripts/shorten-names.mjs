@@ -1,0 +1,230 @@
+// Shortens the names between a wasm-bindgen module and its JavaScript glue, in both files.
+//
+// wasm-bindgen names every import after the JS it calls plus a 16-hex-digit hash
+// (`__wbg_send_d83d0891cf698779`), once in the module's import section and once as a key of
+// the glue's import object; its exports are long names too (`chatclientcore_send`,
+// `wasm_bindgen__convert__closures_____invoke__h254eb52676c54402`). Hashes are what gzip
+// cannot compress: in our library module these names cost about 4 KiB gzipped, wasm and JS
+// together, against 0.2 KiB as one- and two-letter names. They are private to the pair: the
+// glue builds the import object and calls the exports, nobody else does. So after
+// wasm-bindgen (and wasm-opt) this renames
+//   - every import to a short name (`a`, `b`, ... `ab`, ...) and every import module to one
+//     letter, and rewrites the glue's import object to match;
+//   - every export the glue calls (`wasm.NAME`) to a short name, and the glue's calls and
+//     the module's typings (NAME_bg.wasm.d.ts) to match. `memory` keeps its name, and so
+//     does any export the glue does not call: `init()` resolves to the module's exports.
+//
+// Strict by design: every import must be found exactly once in the glue, in the form
+// wasm-bindgen writes it (`    name: function(` in the glue's own import object, or
+// `"module": importN,` for a snippet imported as a namespace). A new wasm-bindgen that writes
+// the glue differently makes this fail loudly instead of producing a module that cannot load.
+//
+// Usage: node scripts/shorten-names.mjs DIR/NAME.js    (NAME_bg.wasm beside it; idempotent)
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+
+const MARK = "\n// names shortened by ferrosocket's scripts/shorten-names.mjs\n";
+
+const gluePath = process.argv[2];
+if (!gluePath || !gluePath.endsWith(".js") || process.argv.length !== 3) {
+  console.error("usage: node scripts/shorten-names.mjs DIR/NAME.js (NAME_bg.wasm beside it)");
+  process.exit(2);
+}
+const wasmPath = gluePath.replace(/\.js$/, "_bg.wasm");
+const typesPath = gluePath.replace(/\.js$/, "_bg.wasm.d.ts");
+let glue = readFileSync(gluePath, "utf8");
+if (glue.endsWith(MARK)) {
+  console.log(`${gluePath}: names already shortened`);
+  process.exit(0);
+}
+const wasm = readFileSync(wasmPath);
+
+function fail(message) {
+  console.error(`shorten-names: ${gluePath}: ${message}`);
+  process.exit(1);
+}
+
+// --- Reading and writing the binary format (only what the two sections need). ---
+
+function readU32(bytes, at) {
+  let value = 0;
+  let shift = 0;
+  for (;;) {
+    const byte = bytes[at++];
+    value += (byte & 0x7f) * 2 ** shift;
+    shift += 7;
+    if (byte < 0x80) return [value, at];
+  }
+}
+
+function u32(value) {
+  const out = [];
+  do {
+    let byte = value & 0x7f;
+    value = Math.floor(value / 128);
+    if (value) byte |= 0x80;
+    out.push(byte);
+  } while (value);
+  return out;
+}
+
+const decoder = new TextDecoder();
+function readName(bytes, at) {
+  const [length, start] = readU32(bytes, at);
+  return [decoder.decode(bytes.subarray(start, start + length)), start + length];
+}
+function name(text) {
+  const bytes = Buffer.from(text, "utf8");
+  return [...u32(bytes.length), ...bytes];
+}
+
+// Where an import's description (after its kind byte) ends.
+function skipLimits(bytes, at) {
+  const flags = bytes[at++];
+  [, at] = readU32(bytes, at);
+  if (flags & 1) [, at] = readU32(bytes, at);
+  return at;
+}
+function skipDescription(kind, bytes, at) {
+  switch (kind) {
+    case 0: // function: type index
+      return readU32(bytes, at)[1];
+    case 1: // table: reference type, limits
+      return skipLimits(bytes, at + 1);
+    case 2: // memory: limits
+      return skipLimits(bytes, at);
+    case 3: // global: value type, mutability
+      return at + 2;
+    case 4: // tag: attribute, type index
+      return readU32(bytes, at + 1)[1];
+    default:
+      fail(`unknown import kind ${kind}`);
+  }
+}
+
+// Short names: valid identifiers, the one-character ones first.
+const FIRST = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_$";
+const REST = FIRST + "0123456789";
+function shortName(index) {
+  let text = FIRST[index % FIRST.length];
+  index = Math.floor(index / FIRST.length);
+  while (index > 0) {
+    index -= 1;
+    text += REST[index % REST.length];
+    index = Math.floor(index / REST.length);
+  }
+  return text;
+}
+
+function escape(text) {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+// Replaces the one match of `pattern` (a multiline regex) in the glue.
+function replaceOnce(pattern, replacement, what) {
+  const count = (glue.match(new RegExp(pattern.source, "gm")) || []).length;
+  if (count !== 1) fail(`expected ${what} once in the glue, found it ${count} times`);
+  glue = glue.replace(new RegExp(pattern.source, "m"), replacement);
+}
+
+// --- The import section, and the glue's import object. ---
+
+function shortenImports(body) {
+  let [count, at] = readU32(body, 0);
+  const modules = new Map(); // module -> { short, fields: Map(field -> short) }
+  const out = [...u32(count)];
+  for (let i = 0; i < count; i++) {
+    let module, field;
+    [module, at] = readName(body, at);
+    [field, at] = readName(body, at);
+    const end = skipDescription(body[at], body, at + 1);
+    if (!modules.has(module)) modules.set(module, { short: shortName(modules.size), fields: new Map() });
+    const { short, fields } = modules.get(module);
+    if (!fields.has(field)) fields.set(field, shortName(fields.size));
+    out.push(...name(short), ...name(fields.get(field)), ...body.subarray(at, end));
+    at = end;
+  }
+  if (at !== body.length) fail("the import section has bytes after its last import");
+
+  for (const [module, { short, fields }] of modules) {
+    const key = new RegExp(`^(\\s*)"${escape(module)}": (import\\d+),$`);
+    const match = glue.match(new RegExp(key.source, "m"));
+    if (!match) fail(`expected the import object's key "${module}"`);
+    const [, indent, variable] = match;
+    if (new RegExp(`^\\s*const ${variable} = \\{$`, "m").test(glue)) {
+      // The glue's own object literal: rename its keys where they are defined.
+      for (const [field, fieldShort] of fields) {
+        replaceOnce(new RegExp(`^(\\s+)${escape(field)}: function\\(`), `$1${fieldShort}: function(`, `"${field}: function("`);
+      }
+      replaceOnce(key, `${indent}${short}: ${variable},`, `"${module}": ${variable}`);
+    } else if (new RegExp(`^import \\* as ${variable} from "${escape(module)}"`, "m").test(glue)) {
+      // A snippet's namespace: an object of short names for the functions it exports.
+      const members = [...fields].map(([field, fieldShort]) => `${fieldShort}: ${variable}.${field}`);
+      replaceOnce(key, `${indent}${short}: { ${members.join(", ")} },`, `"${module}": ${variable}`);
+    } else {
+      fail(`cannot tell what ${variable} (the import object's "${module}") is`);
+    }
+  }
+  return { bytes: out, count };
+}
+
+// --- The export section, the glue's calls and the typings. ---
+
+function shortenExports(body) {
+  let [count, at] = readU32(body, 0);
+  const out = [...u32(count)];
+  const renamed = new Map();
+  for (let i = 0; i < count; i++) {
+    let exported;
+    [exported, at] = readName(body, at);
+    const end = readU32(body, at + 1)[1]; // kind byte, index
+    const calls = new RegExp(`\\bwasm\\.${escape(exported)}\\b`, "g");
+    if (exported !== "memory" && calls.test(glue)) {
+      const short = shortName(renamed.size);
+      renamed.set(exported, short);
+      glue = glue.replace(calls, `wasm.${short}`);
+      out.push(...name(short));
+    } else {
+      out.push(...name(exported));
+    }
+    out.push(...body.subarray(at, end));
+    at = end;
+  }
+  if (at !== body.length) fail("the export section has bytes after its last export");
+  if (existsSync(typesPath)) {
+    let types = readFileSync(typesPath, "utf8");
+    for (const [exported, short] of renamed) {
+      types = types.replace(new RegExp(`^(export const )${escape(exported)}:`, "m"), `$1${short}:`);
+    }
+    writeFileSync(typesPath, types);
+  }
+  return { bytes: out, count: renamed.size };
+}
+
+// --- The module: every section copied, the two rewritten. ---
+
+if (wasm.readUInt32LE(0) !== 0x6d736100) fail(`${wasmPath} is not a WebAssembly module`);
+const parts = [wasm.subarray(0, 8)];
+const report = {};
+let at = 8;
+while (at < wasm.length) {
+  const id = wasm[at];
+  const [size, start] = readU32(wasm, at + 1);
+  const body = wasm.subarray(start, start + size);
+  const rewrite = id === 2 ? shortenImports : id === 7 ? shortenExports : null;
+  if (rewrite) {
+    const { bytes, count } = rewrite(body);
+    report[id === 2 ? "imports" : "exports"] = count;
+    parts.push(Buffer.from([id, ...u32(bytes.length), ...bytes]));
+  } else {
+    parts.push(wasm.subarray(at, start + size));
+  }
+  at = start + size;
+}
+const shortened = Buffer.concat(parts);
+
+writeFileSync(wasmPath, shortened);
+writeFileSync(gluePath, glue + MARK);
+console.log(
+  `${gluePath}: ${report.imports ?? 0} imports and ${report.exports ?? 0} exports renamed, ` +
+    `wasm ${wasm.length - shortened.length} bytes smaller`,
+);
