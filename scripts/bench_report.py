@@ -251,8 +251,12 @@ if browser_rows:
 out.append("")
 
 out.append("## Size: wasm module and its JavaScript\n")
-out.append("`scripts/wasm-size.sh`: cargo profile `wasm-release` (opt-level z, LTO), "
-           "wasm-bindgen `--target web`, `wasm-opt -Oz`, `gzip -9`. *socket-only* uses just the "
+out.append("`scripts/wasm-size.sh`, the pipeline of our packages (`scripts/package.sh`, "
+           "`scripts/run.sh`): cargo profile `wasm-release` (opt-level z, LTO), wasm-bindgen "
+           "`--target web`, wasm-opt with wasm-pack's arguments from `crate-client/Cargo.toml` "
+           "(`-Oz --gufa -Oz --converge`, build-telemetry sections stripped), "
+           "`scripts/shorten-names.mjs` (the hashed names between the module and its glue made "
+           "one or two letters), `gzip -9`. *socket-only* uses just the "
            "socket layer (`crate-client/examples/size_socket_only.rs`, default features off); "
            "*gloo-net* does the same work with gloo-net's WebSocket; *sockets* is the library "
            "with `FerroSocket` and `ReconnectingSocket` but without `ChatClient` (cargo feature "
@@ -260,9 +264,11 @@ out.append("`scripts/wasm-size.sh`: cargo profile `wasm-release` (opt-level z, L
            "with its JS classes, without the chat page; *chat-page* is what `www/index.html` loads. "
            "*JS* is all of it: wasm-bindgen's glue and the snippets it imports (the classes' JS), "
            "as written, and *JS minified* is the same bundled and minified by esbuild, as a "
-           "bundler ships it. *Total* is wasm plus minified JS, gzipped.\n")
-out.append("| module | wasm | wasm gzipped | JS | JS gzipped | JS minified, gzipped | total gzipped |")
-out.append("| --- | --- | --- | --- | --- | --- | --- |")
+           "bundler ships it. *Total* is wasm plus minified JS, gzipped. *Long names* is the "
+           "same total before `shorten-names.mjs`: what a plain `wasm-pack build` of the crate "
+           "gives.\n")
+out.append("| module | wasm | wasm gzipped | JS | JS gzipped | JS minified, gzipped | total gzipped | long names |")
+out.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
 sizes = {}
 for module in SIZE_MODULES:
     row = runs.get(("ferrosocket", "size", module))
@@ -271,7 +277,8 @@ for module in SIZE_MODULES:
         sizes[module] = (r["wasm_gz"] + r["js_min_gz"]) / 1024
         out.append(f"| {module} | {r['wasm_bytes'] / 1024:.1f} KiB | {r['wasm_gz'] / 1024:.1f} KiB | "
                    f"{r['js_bytes'] / 1024:.1f} KiB | {r['js_gz'] / 1024:.1f} KiB | "
-                   f"{r['js_min_gz'] / 1024:.1f} KiB | {sizes[module]:.1f} KiB |")
+                   f"{r['js_min_gz'] / 1024:.1f} KiB | {sizes[module]:.1f} KiB | "
+                   f"{r['long_names_gz'] / 1024:.1f} KiB |")
 if "socket-only" in sizes:
     targets.append(("size: socket-only module ≤ 22 KiB gzipped", f"{sizes['socket-only']:.1f} KiB "
                     f"(gloo-net: {sizes.get('gloo-net', 0):.1f} KiB)", sizes["socket-only"] <= 22))
