@@ -110,6 +110,7 @@ pub enum Browser {
 pub struct BrowserSession {
     /// The WebDriver client.
     pub client: Client,
+    browser: Browser,
     _driver: Child,
 }
 
@@ -117,6 +118,88 @@ impl BrowserSession {
     /// Ends the WebDriver session (closing the browser) and stops the driver.
     pub async fn close(self) {
         let _ = self.client.close().await;
+    }
+
+    /// Forces garbage collection in the current page's process, as a test of object
+    /// lifetimes needs (allocation pressure alone is no proof: Firefox kept even a plain
+    /// object reachable only through a `WeakRef` through 30 s of it).
+    ///
+    /// - Chromium runs with `--js-flags=--expose-gc`: the page's `gc()`, three times, each
+    ///   after a macrotask (so that finished jobs release their `WeakRef` targets).
+    /// - Firefox has no `gc()` for pages. geckodriver runs with `--allow-system-access`, so
+    ///   this switches to the browser's chrome context and asks every content process for a
+    ///   garbage and a cycle collection (the `child-gc-request` and `child-cc-request`
+    ///   notifications behind about:memory's buttons), three times with a pause, then
+    ///   switches back to the page.
+    ///
+    /// Whether it worked is for the caller to check, with a control object nothing refers to.
+    pub async fn collect_garbage(&self) {
+        match self.browser {
+            Browser::Chromium => {
+                self.client
+                    .execute_async(
+                        "const done = arguments[0];
+                         (async () => {
+                           for (let i = 0; i < 3; i++) {
+                             await new Promise((resolve) => setTimeout(resolve, 0));
+                             gc();
+                           }
+                           await new Promise((resolve) => setTimeout(resolve, 0));
+                         })().then(() => done(null), (error) => done(String(error)));",
+                        vec![],
+                    )
+                    .await
+                    .expect("gc() in Chromium");
+            }
+            Browser::Firefox => {
+                self.client
+                    .issue_cmd(MozContext("chrome"))
+                    .await
+                    .expect("switching geckodriver to the chrome context");
+                for _ in 0..3 {
+                    self.client
+                        .execute(
+                            "for (const topic of ['child-gc-request', 'child-cc-request', 'child-gc-request']) {
+                               Services.obs.notifyObservers(null, topic);
+                             }",
+                            vec![],
+                        )
+                        .await
+                        .expect("asking Firefox's content processes to collect");
+                    // The requests are handled by the content process in its own time.
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                self.client
+                    .issue_cmd(MozContext("content"))
+                    .await
+                    .expect("switching geckodriver back to the content context");
+            }
+        }
+    }
+}
+
+/// geckodriver's `POST /session/{id}/moz/context`: runs later scripts in the page
+/// (`"content"`) or in the browser itself (`"chrome"`, which needs `--allow-system-access`).
+#[derive(Debug)]
+struct MozContext(&'static str);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for MozContext {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/moz/context",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (
+            http::Method::POST,
+            Some(json!({ "context": self.0 }).to_string()),
+        )
     }
 }
 
@@ -138,14 +221,23 @@ pub async fn open_browser(browser: Browser) -> BrowserSession {
                     "args": [
                         "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                         "--disable-background-networking", "--disable-component-update",
-                        "--no-first-run", "--disable-sync", "--window-size=1024,768"
+                        "--no-first-run", "--disable-sync", "--window-size=1024,768",
+                        // `gc()` for BrowserSession::collect_garbage.
+                        "--js-flags=--expose-gc"
                     ]
                 }
             }),
         ),
         Browser::Firefox => (
             Command::new(find_tool("geckodriver"))
-                .args(["--port", &port.to_string(), "--log", "error"])
+                // System access: the chrome context of BrowserSession::collect_garbage.
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--log",
+                    "error",
+                    "--allow-system-access",
+                ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .kill_on_drop(true)
@@ -176,6 +268,7 @@ pub async fn open_browser(browser: Browser) -> BrowserSession {
             Ok(client) => {
                 return BrowserSession {
                     client,
+                    browser,
                     _driver: driver,
                 }
             }
