@@ -431,3 +431,72 @@ async fn a_line_past_its_deadline_while_offline_fails_with_a_reason_and_the_next
         _ => unreachable!(),
     }
 }
+
+/// The application hears of a connection change before what the session makes of it: when
+/// the connection gives up, `Connection(GaveUp)` comes before the `Failed` of each line that
+/// was still waiting, and each line fails exactly once, saying why.
+#[wasm_bindgen_test]
+async fn a_give_up_is_reported_before_the_lines_it_fails() {
+    // Nothing listens on port 1: the first attempt fails, and one attempt is all it may make.
+    let options = ChatOptions {
+        nick: Some("nobody".to_owned()),
+        connection: ResilientOptions {
+            reconnect: ReconnectPolicy {
+                initial_delay: Duration::from_millis(10),
+                max_attempts: Some(1),
+                ..ReconnectPolicy::default()
+            },
+            ..ResilientOptions::default()
+        },
+        ..ChatOptions::default()
+    };
+    let session = ChatSession::connect("ws://127.0.0.1:1/chat", options).unwrap();
+    let (tx, mut events) = mpsc::unbounded();
+    session.set_on_event(move |event| {
+        let _ = tx.unbounded_send(event);
+    });
+    let ids: Vec<String> = ["one", "two"]
+        .into_iter()
+        .map(|text| session.send("lobby", text).0)
+        .collect();
+    let mut seen = Vec::new();
+    while seen
+        .iter()
+        .filter(|e| matches!(e, ChatEvent::Failed { .. }))
+        .count()
+        < ids.len()
+    {
+        let event = within(10_000, events.next())
+            .await
+            .expect("an event within 10 s")
+            .expect("the session is alive");
+        seen.push(event);
+    }
+    let gave_up = seen
+        .iter()
+        .position(|e| matches!(e, ChatEvent::Connection(ResilientEvent::GaveUp)))
+        .unwrap_or_else(|| panic!("no GaveUp before the lines failed: {seen:?}"));
+    let failed: Vec<(usize, &String, &String)> = seen
+        .iter()
+        .enumerate()
+        .filter_map(|(at, e)| match e {
+            ChatEvent::Failed { id, reason, .. } => Some((at, id, reason)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        failed
+            .iter()
+            .map(|(_, id, _)| (*id).clone())
+            .collect::<Vec<_>>(),
+        ids,
+        "each line fails once, in order: {seen:?}"
+    );
+    for (at, _, reason) in failed {
+        assert!(
+            at > gave_up,
+            "a line failed before the GaveUp that failed it: {seen:?}"
+        );
+        assert!(reason.contains("gave up"), "{reason}");
+    }
+}
