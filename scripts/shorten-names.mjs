@@ -11,8 +11,9 @@
 //   - every import to a short name (`a`, `b`, ... `ab`, ...) and every import module to one
 //     letter, and rewrites the glue's import object to match;
 //   - every export the glue calls (`wasm.NAME`) to a short name, and the glue's calls and
-//     the module's typings (NAME_bg.wasm.d.ts) to match. `memory` keeps its name, and so
-//     does any export the glue does not call: `init()` resolves to the module's exports.
+//     the typings (NAME_bg.wasm.d.ts, and init()'s InitOutput in NAME.d.ts) to match.
+//     `memory` keeps its name, and so does any export the glue does not call: `init()`
+//     resolves to the module's exports. No short name is the name of another export.
 //
 // Strict by design: every import must be found exactly once in the glue, in the form
 // wasm-bindgen writes it (`    name: function(` in the glue's own import object, or
@@ -31,6 +32,7 @@ if (!gluePath || !gluePath.endsWith(".js") || process.argv.length !== 3) {
 }
 const wasmPath = gluePath.replace(/\.js$/, "_bg.wasm");
 const typesPath = gluePath.replace(/\.js$/, "_bg.wasm.d.ts");
+const glueTypesPath = gluePath.replace(/\.js$/, ".d.ts");
 let glue = readFileSync(gluePath, "utf8");
 if (glue.endsWith(MARK)) {
   console.log(`${gluePath}: names already shortened`);
@@ -84,16 +86,22 @@ function skipLimits(bytes, at) {
   if (flags & 1) [, at] = readU32(bytes, at);
   return at;
 }
+// A value or reference type: one byte, or `(ref null? HEAPTYPE)` (0x63/0x64 and a signed
+// LEB128 heap type, as a global or table of a typed reference is imported).
+function skipType(bytes, at) {
+  const type = bytes[at++];
+  return type === 0x63 || type === 0x64 ? readU32(bytes, at)[1] : at;
+}
 function skipDescription(kind, bytes, at) {
   switch (kind) {
     case 0: // function: type index
       return readU32(bytes, at)[1];
     case 1: // table: reference type, limits
-      return skipLimits(bytes, at + 1);
+      return skipLimits(bytes, skipType(bytes, at));
     case 2: // memory: limits
       return skipLimits(bytes, at);
     case 3: // global: value type, mutability
-      return at + 2;
+      return skipType(bytes, at) + 1;
     case 4: // tag: attribute, type index
       return readU32(bytes, at + 1)[1];
     default:
@@ -119,11 +127,18 @@ function escape(text) {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
-// Replaces the one match of `pattern` (a multiline regex) in the glue.
-function replaceOnce(pattern, replacement, what) {
+// Replaces the one match of `pattern` (a multiline regex) in the glue with what `replace`
+// returns for it (a function, not a string: a short name may hold `$`, which a replacement
+// string would read as `$$`, `$&` or `$1`).
+function replaceOnce(pattern, replace, what) {
   const count = (glue.match(new RegExp(pattern.source, "gm")) || []).length;
   if (count !== 1) fail(`expected ${what} once in the glue, found it ${count} times`);
-  glue = glue.replace(new RegExp(pattern.source, "m"), replacement);
+  glue = glue.replace(new RegExp(pattern.source, "m"), replace);
+}
+
+// `object.key` where the key is an identifier, `object["key"]` otherwise.
+function member(object, key) {
+  return /^[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*$/u.test(key) ? `${object}.${key}` : `${object}[${JSON.stringify(key)}]`;
 }
 
 // --- The import section, and the glue's import object. ---
@@ -153,13 +168,17 @@ function shortenImports(body) {
     if (new RegExp(`^\\s*const ${variable} = \\{$`, "m").test(glue)) {
       // The glue's own object literal: rename its keys where they are defined.
       for (const [field, fieldShort] of fields) {
-        replaceOnce(new RegExp(`^(\\s+)${escape(field)}: function\\(`), `$1${fieldShort}: function(`, `"${field}: function("`);
+        replaceOnce(
+          new RegExp(`^(\\s+)${escape(field)}: function\\(`),
+          (_, space) => `${space}${fieldShort}: function(`,
+          `"${field}: function("`,
+        );
       }
-      replaceOnce(key, `${indent}${short}: ${variable},`, `"${module}": ${variable}`);
+      replaceOnce(key, () => `${indent}${short}: ${variable},`, `"${module}": ${variable}`);
     } else if (new RegExp(`^import \\* as ${variable} from "${escape(module)}"`, "m").test(glue)) {
       // A snippet's namespace: an object of short names for the functions it exports.
-      const members = [...fields].map(([field, fieldShort]) => `${fieldShort}: ${variable}.${field}`);
-      replaceOnce(key, `${indent}${short}: { ${members.join(", ")} },`, `"${module}": ${variable}`);
+      const members = [...fields].map(([field, fieldShort]) => `${fieldShort}: ${member(variable, field)}`);
+      replaceOnce(key, () => `${indent}${short}: { ${members.join(", ")} },`, `"${module}": ${variable}`);
     } else {
       fail(`cannot tell what ${variable} (the import object's "${module}") is`);
     }
@@ -169,33 +188,54 @@ function shortenImports(body) {
 
 // --- The export section, the glue's calls and the typings. ---
 
+// A call of an export in the glue: `wasm.NAME`, not `other.wasm.NAME` nor `mywasm.NAME`, and the
+// whole name (`wasm.foo` is not a call of `foo` in `wasm.foo$bar` or `wasm.foo_bar`).
+const CALL = /(?<![\p{ID_Continue}$.\u200c\u200d])wasm\.([\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*)/gu;
+
 function shortenExports(body) {
   let [count, at] = readU32(body, 0);
-  const out = [...u32(count)];
-  const renamed = new Map();
+  const exports = [];
   for (let i = 0; i < count; i++) {
     let exported;
     [exported, at] = readName(body, at);
     const end = readU32(body, at + 1)[1]; // kind byte, index
-    const calls = new RegExp(`\\bwasm\\.${escape(exported)}\\b`, "g");
-    if (exported !== "memory" && calls.test(glue)) {
-      const short = shortName(renamed.size);
-      renamed.set(exported, short);
-      glue = glue.replace(calls, `wasm.${short}`);
-      out.push(...name(short));
-    } else {
-      out.push(...name(exported));
-    }
-    out.push(...body.subarray(at, end));
+    exports.push([exported, body.subarray(at, end)]);
     at = end;
   }
   if (at !== body.length) fail("the export section has bytes after its last export");
+
+  // Every name is chosen before the glue changes, and none is the name of an export (one that
+  // keeps its name, or one renamed in turn): each call then still reaches the export it named.
+  const called = new Set([...glue.matchAll(CALL)].map(([, exported]) => exported));
+  const taken = new Set(exports.map(([exported]) => exported));
+  const renamed = new Map();
+  let next = 0;
+  for (const [exported] of exports) {
+    if (exported === "memory" || !called.has(exported)) continue;
+    let short;
+    do short = shortName(next++);
+    while (taken.has(short));
+    renamed.set(exported, short);
+  }
+  glue = glue.replace(CALL, (call, exported) => (renamed.has(exported) ? `wasm.${renamed.get(exported)}` : call));
+  const out = [...u32(count)];
+  for (const [exported, description] of exports) out.push(...name(renamed.get(exported) ?? exported), ...description);
+
+  // The typings of the module's exports (NAME_bg.wasm.d.ts), and of what init() resolves to
+  // (the glue's InitOutput in NAME.d.ts).
+  const rename = (line, before, exported) => (renamed.has(exported) ? `${before}${renamed.get(exported)}:` : line);
   if (existsSync(typesPath)) {
-    let types = readFileSync(typesPath, "utf8");
-    for (const [exported, short] of renamed) {
-      types = types.replace(new RegExp(`^(export const )${escape(exported)}:`, "m"), `$1${short}:`);
-    }
-    writeFileSync(typesPath, types);
+    const types = readFileSync(typesPath, "utf8");
+    writeFileSync(typesPath, types.replace(/^(export const )([^:\s]+):/gm, rename));
+  }
+  if (existsSync(glueTypesPath)) {
+    const types = readFileSync(glueTypesPath, "utf8");
+    writeFileSync(
+      glueTypesPath,
+      types.replace(/^export interface InitOutput \{\n[\s\S]*?\n\}/m, (block) =>
+        block.replace(/^(\s*readonly )([^:\s]+):/gm, rename),
+      ),
+    );
   }
   return { bytes: out, count: renamed.size };
 }

@@ -41,6 +41,10 @@ cargo clippy -p ferrosocket --target wasm32-unknown-unknown --all-targets --all-
 cargo clippy -p ferrosocket --target wasm32-unknown-unknown --all-targets --no-default-features --features js --locked -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked -q
 
+section "the build step that shortens the names between a wasm module and its glue"
+node --test scripts/shorten-names.test.mjs
+echo "shorten-names: node --test scripts/shorten-names.test.mjs passed" >> "$results"
+
 section "building the wasm package into www/pkg, the npm package into crate-client/pkg, and the server"
 wasm-pack build crate-client --dev --target web --out-dir ../www/pkg -- --features app
 # As scripts/run.sh ships it, so that every page test loads a module with shortened names.

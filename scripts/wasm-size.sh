@@ -16,8 +16,9 @@
 #   js          as wasm-bindgen writes it (comments, whitespace, long names)
 #   js-min      bundled into one file and minified by esbuild, as a bundler ships it
 # `total` is wasm + js-min, gzipped: what a page built with a bundler downloads.
-# `long-names` is the same total before shorten-names.mjs: what a plain `wasm-pack build` of
-# the crate gives (wasm-pack has no such step).
+# `long-names` is the same total before shorten-names.mjs: what `wasm-pack build --profile
+# wasm-release` of the crate gives (wasm-pack has no such step; a plain `wasm-pack build` uses
+# cargo's `release` profile, opt-level 3, and gives more).
 #
 # Usage: scripts/wasm-size.sh    prints a table and one `RESULT scenario=size ...` line each
 set -euo pipefail
