@@ -279,7 +279,7 @@ for module in SIZE_MODULES:
         out.append(f"| {module} | {r['wasm_bytes'] / 1024:.1f} KiB | {r['wasm_gz'] / 1024:.1f} KiB | "
                    f"{r['js_bytes'] / 1024:.1f} KiB | {r['js_gz'] / 1024:.1f} KiB | "
                    f"{r['js_min_gz'] / 1024:.1f} KiB | {sizes[module]:.1f} KiB | "
-                   f"{r['long_names_gz'] / 1024:.1f} KiB |")
+                   + (f"{r['long_names_gz'] / 1024:.1f} KiB |" if "long_names_gz" in r else "– |"))
 if "socket-only" in sizes:
     targets.append(("size: socket-only module ≤ 22 KiB gzipped", f"{sizes['socket-only']:.1f} KiB "
                     f"(gloo-net: {sizes.get('gloo-net', 0):.1f} KiB)", sizes["socket-only"] <= 22))

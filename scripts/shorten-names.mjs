@@ -8,7 +8,7 @@
 // together, against 0.2 KiB as one- and two-letter names. They are private to the pair: the
 // glue builds the import object and calls the exports, nobody else does. So after
 // wasm-bindgen (and wasm-opt) this renames
-//   - every import to a short name (`a`, `b`, ... `ab`, ...) and every import module to one
+//   - every import to a short name (`a`, `b`, ... `aa`, `ba`, ...) and every import module to one
 //     letter, and rewrites the glue's import object to match;
 //   - every export the glue calls (`wasm.NAME`) to a short name, and the glue's calls and
 //     the typings (NAME_bg.wasm.d.ts, and init()'s InitOutput in NAME.d.ts) to match.

@@ -42,8 +42,9 @@ cargo clippy -p ferrosocket --target wasm32-unknown-unknown --all-targets --no-d
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked -q
 
 section "the build step that shortens the names between a wasm module and its glue"
-node --test scripts/shorten-names.test.mjs
-echo "shorten-names: node --test scripts/shorten-names.test.mjs passed" >> "$results"
+shorten_out="$(node --test scripts/shorten-names.test.mjs 2>&1)" || { echo "$shorten_out"; exit 1; }
+echo "$shorten_out" | grep -E '^# (tests|pass|fail) '
+echo "shorten-names: test result: ok. $(sed -n 's/^# pass //p' <<<"$shorten_out") passed" >> "$results"
 
 section "building the wasm package into www/pkg, the npm package into crate-client/pkg, and the server"
 wasm-pack build crate-client --dev --target web --out-dir ../www/pkg -- --features app
