@@ -41,11 +41,13 @@ step "Rust toolchain"
 command -v cargo >/dev/null || { echo "cargo not found: install Rust with rustup first (https://rustup.rs)" >&2; exit 1; }
 ok "$(cargo --version)"
 
-step "Debian packages: Chromium, ChromeDriver, Firefox ESR, Redis, pkg-config"
+step "Debian packages: Chromium, ChromeDriver, Firefox ESR, Redis, pkg-config (and Node.js if there is none)"
 missing=()
 for pkg in chromium chromium-driver firefox-esr redis-server pkg-config curl ca-certificates; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
+# Node.js runs the build's scripts (shorten-names.mjs), npm installs wasm-opt and the peers.
+command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -eq 0 ]; then ok "all present"; else doing "${missing[*]}"; apt_install "${missing[@]}"; fi
 
 step "wasm32-unknown-unknown target"
