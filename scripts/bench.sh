@@ -35,8 +35,7 @@ echo "==> building ($profile): server, load generator, browser runner, wasm pack
 cargo build -q --locked "${cargo_profile[@]}" -p ferrosocket-server -p ferrosocket-loadgen \
   -p ferrosocket-e2e --bin ferrosocket-server --bin ferrosocket-loadgen --bin browser-bench
 if [ $smoke -eq 0 ]; then
-  wasm-pack build crate-client --profile wasm-release --target web --out-dir ../www/pkg -- --features app
-  node scripts/shorten-names.mjs www/pkg/ferrosocket.js
+  build_wasm_package www/pkg --profile wasm-release -- --features app
 fi
 bin="target/$profile"
 loadgen=(taskset -c 1 "$bin/ferrosocket-loadgen")

@@ -6,3 +6,17 @@ if ! ls "$(rustc --print target-libdir --target wasm32-unknown-unknown 2>/dev/nu
    && ls /usr/lib/rustlib/wasm32-unknown-unknown/lib/libstd-*.rlib >/dev/null 2>&1; then
   export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
 fi
+
+# build_wasm_package OUT [wasm-pack build options] [-- cargo options]: the client crate built
+# by wasm-pack (--target web) into OUT, then the names between its module and glue shortened
+# (scripts/shorten-names.mjs): how every package we ship or test is built (the npm package,
+# www/pkg), so that what the tests load is what scripts/wasm-size.sh measures.
+build_wasm_package() {
+  local out="$1" scripts
+  shift
+  scripts="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+  mkdir -p "$out"
+  out="$(cd "$out" && pwd)"
+  wasm-pack build "$scripts/../crate-client" --target web --out-dir "$out" "$@"
+  node "$scripts/shorten-names.mjs" "$out/ferrosocket.js"
+}

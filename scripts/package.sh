@@ -38,13 +38,11 @@ done
 
 echo "==> wasm-pack build crate-client ${profile[*]} --target web --out-dir $out"
 # Without the `app` feature: a library user's module carries only the socket layers.
-wasm-pack build "$root/crate-client" "${profile[@]}" --target web --out-dir "$out"
-node "$root/scripts/shorten-names.mjs" "$out/ferrosocket.js"
+build_wasm_package "$out" "${profile[@]}"
 
 sockets=(--no-default-features --features js)
 echo "==> wasm-pack build crate-client ${profile[*]} --target web --out-dir $out/sockets -- ${sockets[*]}"
-wasm-pack build "$root/crate-client" "${profile[@]}" --target web --out-dir "$out/sockets" -- "${sockets[@]}"
-node "$root/scripts/shorten-names.mjs" "$out/sockets/ferrosocket.js"
+build_wasm_package "$out/sockets" "${profile[@]}" -- "${sockets[@]}"
 # Only the module: the package's own files are written below.
 rm -f "$out/sockets/package.json" "$out/sockets/README.md" "$out/sockets/.gitignore"
 

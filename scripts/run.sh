@@ -14,9 +14,8 @@ scripts/setup.sh
 source scripts/env.sh
 
 echo "==> building the wasm package (wasm-pack build crate-client --profile wasm-release --target web --out-dir ../www/pkg -- --features app)"
-wasm-pack build crate-client --profile wasm-release --target web --out-dir ../www/pkg -- --features app
-# The names between the module and its glue, shortened (about 7 KiB gzipped less for the page).
-node scripts/shorten-names.mjs www/pkg/ferrosocket.js
+# Then the names between the module and its glue shortened (about 7 KiB gzipped less).
+build_wasm_package www/pkg --profile wasm-release -- --features app
 
 echo "==> building the server"
 cargo build --release -p ferrosocket-server

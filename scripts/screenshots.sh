@@ -9,8 +9,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 source scripts/env.sh
 
-wasm-pack build crate-client --dev --target web --out-dir ../www/pkg -- --features app
-node scripts/shorten-names.mjs www/pkg/ferrosocket.js
+build_wasm_package www/pkg --dev -- --features app
 cargo build --locked -p ferrosocket-server -p ferrosocket-e2e --bin ferrosocket-server --bin screenshots
 bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 FERROSOCKET_SERVER_BIN="$bin/ferrosocket-server" "$bin/screenshots" "$@"

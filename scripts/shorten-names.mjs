@@ -4,8 +4,8 @@
 // (`__wbg_send_d83d0891cf698779`), once in the module's import section and once as a key of
 // the glue's import object; its exports are long names too (`chatclientcore_send`,
 // `wasm_bindgen__convert__closures_____invoke__h254eb52676c54402`). Hashes are what gzip
-// cannot compress: in our library module these names cost about 4 KiB gzipped, wasm and JS
-// together, against 0.2 KiB as one- and two-letter names. They are private to the pair: the
+// cannot compress: in our library module these names cost 4.6 KiB gzipped, wasm and JS
+// together, more than one- and two-letter names do (scripts/wasm-size.sh's `long-names`). They are private to the pair: the
 // glue builds the import object and calls the exports, nobody else does. So after
 // wasm-bindgen (and wasm-opt) this renames
 //   - every import to a short name (`a`, `b`, ... `aa`, `ba`, ...) and every import module to one
@@ -34,6 +34,8 @@ const wasmPath = gluePath.replace(/\.js$/, "_bg.wasm");
 const typesPath = gluePath.replace(/\.js$/, "_bg.wasm.d.ts");
 const glueTypesPath = gluePath.replace(/\.js$/, ".d.ts");
 let glue = readFileSync(gluePath, "utf8");
+// The typings to write back, once everything else has been checked.
+const typings = new Map(); // path -> text
 if (glue.endsWith(MARK)) {
   console.log(`${gluePath}: names already shortened`);
   process.exit(0);
@@ -226,11 +228,11 @@ function shortenExports(body) {
   const rename = (line, before, exported) => (renamed.has(exported) ? `${before}${renamed.get(exported)}:` : line);
   if (existsSync(typesPath)) {
     const types = readFileSync(typesPath, "utf8");
-    writeFileSync(typesPath, types.replace(/^(export const )([^:\s]+):/gm, rename));
+    typings.set(typesPath, types.replace(/^(export const )([^:\s]+):/gm, rename));
   }
   if (existsSync(glueTypesPath)) {
     const types = readFileSync(glueTypesPath, "utf8");
-    writeFileSync(
+    typings.set(
       glueTypesPath,
       types.replace(/^export interface InitOutput \{\n[\s\S]*?\n\}/m, (block) =>
         block.replace(/^(\s*readonly )([^:\s]+):/gm, rename),
@@ -243,25 +245,32 @@ function shortenExports(body) {
 // --- The module: every section copied, the two rewritten. ---
 
 if (wasm.readUInt32LE(0) !== 0x6d736100) fail(`${wasmPath} is not a WebAssembly module`);
+// Section id -> what it holds, and its rewrite.
+const REWRITES = new Map([
+  [2, ["imports", shortenImports]],
+  [7, ["exports", shortenExports]],
+]);
 const parts = [wasm.subarray(0, 8)];
 const report = {};
 let at = 8;
 while (at < wasm.length) {
   const id = wasm[at];
   const [size, start] = readU32(wasm, at + 1);
-  const body = wasm.subarray(start, start + size);
-  const rewrite = id === 2 ? shortenImports : id === 7 ? shortenExports : null;
-  if (rewrite) {
-    const { bytes, count } = rewrite(body);
-    report[id === 2 ? "imports" : "exports"] = count;
+  const end = start + size;
+  if (REWRITES.has(id)) {
+    const [what, rewrite] = REWRITES.get(id);
+    const { bytes, count } = rewrite(wasm.subarray(start, end));
+    report[what] = count;
     parts.push(Buffer.from([id, ...u32(bytes.length), ...bytes]));
   } else {
-    parts.push(wasm.subarray(at, start + size));
+    parts.push(wasm.subarray(at, end));
   }
-  at = start + size;
+  at = end;
 }
 const shortened = Buffer.concat(parts);
 
+// Every file written only now: a check that fails above leaves them all as they were.
+for (const [path, text] of typings) writeFileSync(path, text);
 writeFileSync(wasmPath, shortened);
 writeFileSync(gluePath, glue + MARK);
 console.log(

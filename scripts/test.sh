@@ -47,9 +47,8 @@ echo "$shorten_out" | grep -E '^# (tests|pass|fail) '
 echo "shorten-names: test result: ok. $(sed -n 's/^# pass //p' <<<"$shorten_out") passed" >> "$results"
 
 section "building the wasm package into www/pkg, the npm package into crate-client/pkg, and the server"
-wasm-pack build crate-client --dev --target web --out-dir ../www/pkg -- --features app
-# As scripts/run.sh ships it, so that every page test loads a module with shortened names.
-node scripts/shorten-names.mjs www/pkg/ferrosocket.js
+# As scripts/run.sh builds it (names shortened), in the dev profile.
+build_wasm_package www/pkg --dev -- --features app
 # The npm package, built as it is published (release profile); tests/tests/npm_package.rs
 # installs it into an app, bundles it with esbuild and loads it in both browsers.
 scripts/package.sh

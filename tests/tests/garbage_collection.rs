@@ -11,7 +11,6 @@
 
 use std::time::Duration;
 
-use fantoccini::Client;
 use ferrosocket_e2e::{open_browser, start_server, Browser, BrowserSession};
 use serde_json::{json, Value};
 
@@ -110,13 +109,6 @@ const done = arguments[0];
 })().then(() => done(null), (error) => done(String(error)));
 "#;
 
-async fn alive(client: &Client) -> Value {
-    client
-        .execute(ALIVE, vec![])
-        .await
-        .expect("reading the weak references")
-}
-
 /// Collects with a new control object and returns what is still alive; fails the test if
 /// the control survived (then the collection did not happen, and nothing can be concluded).
 async fn collect(session: &BrowserSession, when: &str) -> Value {
@@ -126,7 +118,10 @@ async fn collect(session: &BrowserSession, when: &str) -> Value {
         .await
         .expect("making the control object");
     session.collect_garbage().await;
-    let alive = alive(client).await;
+    let alive = client
+        .execute(ALIVE, vec![])
+        .await
+        .expect("reading the weak references");
     assert_eq!(
         alive["control"],
         json!(false),
